@@ -15,6 +15,10 @@ attribute ``seeded = False`` to have it called as ``function(params)`` once per 
 
 Every function returns a dict of scalars (the metrics). :func:`run_batch` wraps each call: it measures the wall
 time, adds provenance, and turns an exception into a row with ``status="error"`` and a one-line ``error``.
+A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the NaN entries are dropped) or reports
+its own failure with ``status = "error: ..."`` (the theory kind does). Record keys that clash with store columns
+are kept with a ``result_`` prefix (e.g. theory's ``status`` = ok | zero | diverged -> ``result_status``);
+``backend``/``device`` from the record fill the provenance columns of the same name.
 """
 from __future__ import annotations
 
@@ -121,8 +125,13 @@ def _scalar(value: Any) -> Any:
         return str(value)
 
 
+class PointFailed(Exception):
+    """A failure reported by the kind's record itself (its ``status`` starts with ``error``) or a NaN metric."""
+
+
 def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".replace("\r", " ").replace("\n", " | ")
+    text = str(exc) if isinstance(exc, PointFailed) else f"{type(exc).__name__}: {exc}"
+    text = text.replace("\r", " ").replace("\n", " | ")
     return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 3] + "..."
 
 
@@ -163,10 +172,13 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict) -> dict
             raise TypeError(f"{kind.module}.{kind.function} returned {type(record).__name__}, not a dict")
         record = {str(k): _scalar(v) for k, v in record.items()}
         bad = [k for k, v in record.items() if isinstance(v, float) and math.isnan(v)]
+        record = {k: v for k, v in record.items() if k not in bad}
         err = None
-        if bad:
-            record = {k: v for k, v in record.items() if k not in bad}
-            err = ValueError(f"NaN in the result: {', '.join(map(str, bad))}")
+        reported = record.get("status")
+        if isinstance(reported, str) and reported.lower().startswith("error"):
+            err = PointFailed(reported)      # the kind reports its own failure (e.g. theory: "error: ...")
+        elif bad:
+            err = PointFailed(f"NaN in the result: {', '.join(map(str, bad))}")
     except Exception as exc:  # recorded, the sweep goes on
         record, err = None, exc
     return make_row(kind, config_hash, seed, params, record, err, time.perf_counter() - t0)

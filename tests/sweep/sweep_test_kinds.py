@@ -49,3 +49,14 @@ def crash(params: dict, seed: int) -> dict:
     if float(params["x"]) == float(params["crash_at"]):
         os._exit(3)
     return {"y": float(params["x"])}
+
+
+def self_reported(params: dict) -> dict:
+    """Reports its own status like the theory kind: ``zero`` at x=1, ``error: ...`` with NaN at x=2, else ok."""
+    x = float(params["x"])
+    if x == 2:
+        return {"y": float("nan"), "status": "error: no convergence after 200 steps"}
+    return {"y": x, "status": "zero" if x == 1 else "ok"}
+
+
+self_reported.seeded = False

@@ -59,7 +59,7 @@ def test_fixed_failure_is_replaced_on_rerun(tmp_path, monkeypatch):
     spec = {"kind": "python:sweep_test_kinds:returns_nan", "output": str(tmp_path / "o.parquet"),
             "grid": {"x": [1, 2]}}
     df = run_sweep(spec, workers=1, progress=False)
-    assert (df.status == "error").all() and df["error"].str.contains("NaN in the result: y").all()
+    assert (df.status == "error").all() and (df["error"] == "NaN in the result: y").all()
     assert (df["z"] == 1.0).all()
     import sweep_test_kinds
 
@@ -159,3 +159,13 @@ def test_bad_workers_and_bad_kind(tmp_path):
     with pytest.raises(InputError, match="not available"):
         run_sweep({"kind": "python:no_such_module_xyz:f", "output": str(tmp_path / "o"), "grid": {"x": [1]}})
     assert listing(tmp_path) == ["s.toml"]
+
+
+def test_a_record_reporting_its_own_error_is_a_failed_point(tmp_path):
+    spec = {"kind": "python:sweep_test_kinds:self_reported", "output": str(tmp_path / "o.parquet"),
+            "grid": {"x": [1, 2, 3]}}
+    df = run_sweep(spec, workers=1, progress=False).set_index("x")
+    assert df.loc[1.0, "status"] == "ok" and df.loc[1.0, "result_status"] == "zero"
+    assert df.loc[2.0, "status"] == "error" and df.loc[2.0, "error"] == "error: no convergence after 200 steps"
+    assert pd.isna(df.loc[2.0, "y"])                             # the NaN metric is not stored
+    assert df.loc[3.0, "status"] == "ok" and df.loc[3.0, "result_status"] == "ok" and df.loc[3.0, "y"] == 3.0

@@ -15,7 +15,8 @@ PROG = "python -m rfrobust.sweep"
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p = ArgumentParser(prog=PROG, description="Run a parameter sweep from a TOML spec into a resumable Parquet "
+                                              "store (one row per configuration and seed).")
     p.add_argument("spec", help="TOML sweep spec (schema: README, 'Sweeps')")
     engine = p.add_mutually_exclusive_group()
     engine.add_argument("--workers", type=int, metavar="K",

@@ -343,6 +343,8 @@ def run_sweep(spec: str | os.PathLike | Mapping | SweepSpec, *, workers: int | N
     spec, kind = prepare(spec, output=output, warn=log)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise InputError("workers", workers, "an integer >= 1")
+    if workers is not None and dask is not None:
+        raise InputError("workers", workers, "left out when dask= is given (the Dask cluster sets the workers)")
     plan = make_plan(spec, kind, resume=resume)
     if dry_run:
         return plan.frame()

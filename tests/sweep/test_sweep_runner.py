@@ -169,3 +169,49 @@ def test_a_record_reporting_its_own_error_is_a_failed_point(tmp_path):
     assert df.loc[2.0, "status"] == "error" and df.loc[2.0, "error"] == "error: no convergence after 200 steps"
     assert pd.isna(df.loc[2.0, "y"])                             # the NaN metric is not stored
     assert df.loc[3.0, "status"] == "ok" and df.loc[3.0, "result_status"] == "ok" and df.loc[3.0, "y"] == 3.0
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: once raised, every later file operation of the 'dead' process fails too."""
+
+
+def test_a_kill_before_any_file_operation_never_loses_or_doubles_rows(tmp_path, monkeypatch):
+    """Fault injection at every fsync / replace / remove of a run (part writes, _spec.json, compaction): the
+    process 'dies' just before the k-th one, for every k; a plain re-run then gives the uninterrupted table."""
+    spec = {"kind": KIND, "output": str(tmp_path / "ref.parquet"), "seeds": 2, "fixed": {"sleep": 0.0},
+            "grid": {"x": [0.5, 1.5, 2.5]}}
+    ref = science(run_sweep(spec, workers=1, progress=False, flush_seconds=0.0))
+    real = {name: getattr(os, name) for name in ("fsync", "replace", "remove")}
+    k, partial_states = 0, set()
+    while True:
+        k += 1
+        out = str(tmp_path / f"k{k}.parquet")
+        calls = [0]
+
+        def hooked(name):
+            def op(*args, **kw):
+                calls[0] += 1
+                if calls[0] >= k:
+                    raise _Killed(name)
+                return real[name](*args, **kw)
+            return op
+
+        for name in real:
+            monkeypatch.setattr(os, name, hooked(name))
+        try:
+            run_sweep({**spec, "output": out}, workers=1, progress=False, flush_seconds=0.0)
+            finished = True
+        except _Killed:
+            finished = False
+        finally:
+            for name, fn in real.items():
+                monkeypatch.setattr(os, name, fn)
+        if finished:   # k is past the last file operation of a whole run
+            break
+        if os.path.isdir(out):
+            partial_states.add(len(load(out)))
+        df = run_sweep({**spec, "output": out}, workers=1, progress=False)
+        pd.testing.assert_frame_equal(science(df.sort_values(["config_hash", "seed"])), ref)
+        assert len(load(out)) == 6 and not load(out).duplicated(["config_hash", "seed"]).any()
+    print(f"fault-injection points: {k - 1}; stored rows seen after a kill: {sorted(partial_states)}")
+    assert k > 20 and partial_states >= {0, 1, 2, 3, 4, 5, 6}   # kills hit every stage of the run

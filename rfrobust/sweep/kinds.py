@@ -17,7 +17,8 @@ Every function returns a dict of scalars (the metrics). :func:`run_batch` wraps 
 time, adds provenance, and turns an exception into a row with ``status="error"`` and a one-line ``error``.
 A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the NaN entries are dropped) or reports
 its own failure with ``status = "error: ..."`` (the theory kind does). Record keys that clash with store columns
-are kept with a ``result_`` prefix (e.g. theory's ``status`` = ok | zero | diverged -> ``result_status``);
+are kept with a ``result_`` prefix; a record key equal to a parameter name is dropped (the row holds the
+parameter as given) (e.g. theory's ``status`` = ok | zero | diverged -> ``result_status``);
 ``backend``/``device`` from the record fill the provenance columns of the same name.
 """
 from __future__ import annotations

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from rfrobust.errors import InputError
-from rfrobust.sweep.kinds import Kind, make_row, resolve_kind, run_batch
+from rfrobust.sweep.kinds import BUILTIN, Kind, make_row, resolve_kind, run_batch
 from rfrobust.sweep.spec import Point, SweepSpec, load_spec
 from rfrobust.sweep.store import Store, check_output
 
@@ -36,14 +36,15 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 # ---------------------------------------------------------------------------------------------------- planning
 def prepare(spec: str | os.PathLike | Mapping | SweepSpec, output: str | None = None,
-            warn=None, check_writable: bool = True) -> tuple[SweepSpec, Kind]:
-    """Load and validate a spec, resolve its kind (imports it), normalise seeds of unseeded kinds to ``[0]``,
-    and check that the output can be written. Raises a one-line :class:`InputError`; writes nothing."""
+            warn=None, check_writable: bool = True, import_kind: bool = True) -> tuple[SweepSpec, Kind]:
+    """Load and validate a spec, resolve its kind (imports it, unless ``import_kind=False`` and the kind is
+    built in), normalise seeds of unseeded kinds to ``[0]``, and check that the output can be written.
+    Raises a one-line :class:`InputError`; writes nothing."""
     spec = load_spec(spec)
     if output is not None:
         spec.output = os.path.abspath(os.fspath(output))
     try:
-        kind = resolve_kind(spec.kind)
+        kind = BUILTIN[spec.kind] if not import_kind and spec.kind in BUILTIN else resolve_kind(spec.kind)
     except InputError as err:
         raise InputError.message(f"spec {spec.source}: {err}") from None
     if not kind.seeded and spec.seeds != [0]:
@@ -156,6 +157,11 @@ class _Sink:
         self.bar = tqdm(total=total, unit="pt", desc=label, file=sys.stderr, disable=not progress,
                         dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 5.0)
 
+    @property
+    def wait_seconds(self) -> float:
+        """How long the collecting loop may block waiting for a result before it flushes."""
+        return max(self.flush_seconds, 0.05)
+
     def add(self, rows: list[dict]) -> None:
         self.buffer.extend(rows)
         failed = sum(r["status"] != "ok" for r in rows)
@@ -242,7 +248,7 @@ def _run_pool(kind: Kind, batches, sink: _Sink, n_workers: int) -> None:
                     if not in_flight:
                         break
                     try:
-                        fut = done_q.get(timeout=sink.flush_seconds)
+                        fut = done_q.get(timeout=sink.wait_seconds)
                     except queue.Empty:
                         sink.maybe_flush()
                         continue
@@ -302,7 +308,7 @@ def _run_dask(kind: Kind, batches, sink: _Sink, client) -> None:
             fut.add_done_callback(done_q.put)
         while in_flight:
             try:
-                fut = done_q.get(timeout=sink.flush_seconds)
+                fut = done_q.get(timeout=sink.wait_seconds)
             except queue.Empty:
                 sink.maybe_flush()
                 continue
@@ -396,5 +402,5 @@ def _spec_rows(spec: SweepSpec, store: Store):
 
 def load_for_spec(spec: str | os.PathLike | Mapping | SweepSpec):
     """This spec's rows from its store (grid order); seeds of deterministic kinds normalised as in a run."""
-    spec, _ = prepare(spec, check_writable=False)
+    spec, _ = prepare(spec, check_writable=False, import_kind=False)
     return _spec_rows(spec, Store(spec.output))

@@ -1,0 +1,190 @@
+"""Sweep kinds: what computes one point, and how one point becomes one tidy row.
+
+Built-in kinds (imported lazily, in the process that computes; ``theory`` never imports torch):
+
+============  ================================================  ======  ================
+kind          function                                          seeded  backend default
+============  ================================================  ======  ================
+``theory``    ``rfrobust.theory.run_record(params)``            no      numpy / cpu
+``simulate``  ``rfrobust.simulate.run_record(params, seed)``    yes     from the record
+``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record
+============  ================================================  ======  ================
+
+A user kind is ``"python:package.module:function"`` with ``function(params, seed) -> dict``; give the function an
+attribute ``seeded = False`` to have it called as ``function(params)`` once per configuration.
+
+Every function returns a dict of scalars (the metrics). :func:`run_batch` wraps each call: it measures the wall
+time, adds provenance, and turns an exception into a row with ``status="error"`` and a one-line ``error``.
+A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the NaN entries are dropped) or reports
+its own failure with ``status = "error: ..."`` (the theory kind does). Record keys that clash with store columns
+are kept with a ``result_`` prefix; a record key equal to a parameter name is dropped (the row holds the
+parameter as given) (e.g. theory's ``status`` = ok | zero | diverged -> ``result_status``);
+``backend``/``device`` from the record fill the provenance columns of the same name.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from rfrobust.errors import InputError
+from rfrobust.provenance import provenance
+
+USER_PREFIX = "python:"
+#: Columns every row carries besides the parameters and the metrics.
+KEY_COLUMNS = ("config_hash", "seed", "status", "error", "kind")
+PROVENANCE_COLUMNS = ("wall_time", "backend", "device", "package_version", "git_commit", "hostname", "python",
+                      "timestamp")
+_RESERVED = frozenset(KEY_COLUMNS + PROVENANCE_COLUMNS)
+ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind's function lives and how to call it."""
+
+    name: str
+    module: str
+    function: str
+    seeded: bool
+    default_backend: str = "unknown"
+    default_device: str = "unknown"
+
+    def load(self) -> Callable:
+        """Import the module and return the function (raises InputError naming what is missing)."""
+        try:
+            mod = importlib.import_module(self.module)
+        except ModuleNotFoundError as err:
+            if err.name and (self.module == err.name or self.module.startswith(err.name + ".")):
+                raise InputError.message(f"kind {self.name!r}: module {self.module} is not available"
+                                         + (" in this installation" if self.name in BUILTIN else "")) from None
+            raise
+        fn = getattr(mod, self.function, None)
+        if not callable(fn):
+            raise InputError.message(f"kind {self.name!r}: {self.module} has no function {self.function}")
+        return fn
+
+
+BUILTIN = {
+    "theory": Kind("theory", "rfrobust.theory", "run_record", seeded=False, default_backend="numpy",
+                   default_device="cpu"),
+    "simulate": Kind("simulate", "rfrobust.simulate", "run_record", seeded=True),
+    "train": Kind("train", "rfrobust.train", "run_record", seeded=True),
+}
+
+
+def parse_kind(name: str) -> Kind:
+    """The :class:`Kind` for a spec's ``kind`` string, without importing anything."""
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if name.startswith(USER_PREFIX):
+        target = name[len(USER_PREFIX):]
+        module, sep, function = target.rpartition(":")
+        if sep and module and function.isidentifier() and all(p.isidentifier() for p in module.split(".")):
+            return Kind(name, module, function, seeded=True)
+        raise InputError(
+            "kind", name, "python:package.module:function (a module path, a colon, a function name)")
+    raise InputError("kind", name, "one of theory, simulate, train or python:package.module:function")
+
+
+def resolve_kind(name: str) -> Kind:
+    """Parse the kind and import its function now, so a missing kind fails before any work starts.
+
+    For a user kind the ``seeded`` flag is read from the function's ``seeded`` attribute (default True).
+    """
+    kind = parse_kind(name)
+    fn = kind.load()
+    seeded = bool(getattr(fn, "seeded", kind.seeded)) if name not in BUILTIN else kind.seeded
+    return Kind(kind.name, kind.module, kind.function, seeded, kind.default_backend, kind.default_device)
+
+
+_FUNCTIONS: dict[str, tuple[Kind, Callable]] = {}
+
+
+def _function(name: str) -> tuple[Kind, Callable]:
+    if name not in _FUNCTIONS:
+        kind = resolve_kind(name)
+        _FUNCTIONS[name] = (kind, kind.load())
+    return _FUNCTIONS[name]
+
+
+def _scalar(value: Any) -> Any:
+    """A value a Parquet column can hold: numbers, strings, booleans, None; anything else as JSON text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "size", 2) == 1 and getattr(value, "ndim", 0) == 0:
+        return item()
+    try:
+        seq = value.tolist() if hasattr(value, "tolist") else list(value)
+        return json.dumps(seq)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class PointFailed(Exception):
+    """A failure reported by the kind's record itself (its ``status`` starts with ``error``) or a NaN metric."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, PointFailed) else f"{type(exc).__name__}: {exc}"
+    text = text.replace("\r", " ").replace("\n", " | ")
+    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 3] + "..."
+
+
+def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any], record: Mapping[str, Any] | None,
+             error: BaseException | None, wall_time: float) -> dict:
+    """One tidy row: keys, parameters, metrics (record keys that clash with store columns get ``result_``)."""
+    row: dict[str, Any] = {"config_hash": config_hash, "seed": int(seed),
+                           "status": "ok" if error is None else "error",
+                           "error": None if error is None else _one_line(error), "kind": kind.name}
+    row.update(params)
+    record = dict(record or {})
+    for key, value in record.items():
+        key = str(key)
+        if key in params or key in ("backend", "device"):  # backend/device fill the provenance columns
+            continue
+        row["result_" + key if key in _RESERVED else key] = _scalar(value)
+    prov = provenance()
+    row.update({
+        "wall_time": float(wall_time),
+        "backend": str(record.get("backend") or params.get("backend") or kind.default_backend),
+        "device": str(record.get("device") or params.get("device") or kind.default_device),
+        "package_version": prov["package_version"], "git_commit": prov["git_commit"],
+        "hostname": prov["hostname"], "python": prov["python"], "timestamp": prov["timestamp"],
+    })
+    return row
+
+
+def run_point(kind_name: str, config_hash: str, seed: int, params: dict) -> dict:
+    """Compute one point and return its row; an exception becomes a ``status="error"`` row, never propagates."""
+    t0 = time.perf_counter()
+    try:
+        kind, fn = _function(kind_name)
+    except Exception as err:  # the kind itself cannot be loaded in this process
+        return make_row(parse_kind(kind_name), config_hash, seed, params, None, err, time.perf_counter() - t0)
+    try:
+        record = fn(dict(params), int(seed)) if kind.seeded else fn(dict(params))
+        if not isinstance(record, Mapping):
+            raise TypeError(f"{kind.module}.{kind.function} returned {type(record).__name__}, not a dict")
+        record = {str(k): _scalar(v) for k, v in record.items()}
+        bad = [k for k, v in record.items() if isinstance(v, float) and math.isnan(v)]
+        record = {k: v for k, v in record.items() if k not in bad}
+        err = None
+        reported = record.get("status")
+        if isinstance(reported, str) and reported.lower().startswith("error"):
+            err = PointFailed(reported)      # the kind reports its own failure (e.g. theory: "error: ...")
+        elif bad:
+            err = PointFailed(f"NaN in the result: {', '.join(map(str, bad))}")
+    except Exception as exc:  # recorded, the sweep goes on
+        record, err = None, exc
+    return make_row(kind, config_hash, seed, params, record, err, time.perf_counter() - t0)
+
+
+def run_batch(kind_name: str, tasks: list[tuple[str, int, dict]]) -> list[dict]:
+    """Compute several points (one task of the process pool or of a Dask worker)."""
+    return [run_point(kind_name, h, s, p) for h, s, p in tasks]

@@ -1,0 +1,269 @@
+"""Sweep specifications: a TOML file -> a validated :class:`SweepSpec` -> the list of points to compute.
+
+Schema (every key other than ``kind``, ``output`` and ``[grid]`` is optional; nothing else is allowed)::
+
+    kind = "theory"                 # theory | simulate | train | "python:package.module:function"
+    output = "../results/mm.parquet"  # a store directory; relative paths are relative to THIS FILE's directory
+    seeds = 4                       # 4 -> 0,1,2,3 ; or a list [0, 7, 11]; default [0]
+    description = "free text"       # kept in the store's _spec.json, not part of the hash
+    [fixed]                         # one value per parameter: number, string or boolean
+    psi2 = 3.0
+    act = "relu"
+    [grid]                          # the Cartesian product of the axes, in the order written
+    psi1 = "0.1:10:60:log"          # a string is a numeric grid, parsed by rfrobust.cli.parse_grid
+    lam = [1e-8, 1e-3]              # a list is taken literally (numbers, strings or booleans)
+    act = ["relu", "tanh"]
+
+Configuration keys. A configuration (one grid point + the fixed parameters) is identified by
+``config_hash = sha256(canonical JSON of {"kind", "params"})[:16]``. Canonicalisation makes the key depend on
+values, not on how they were typed: every number (int or float) becomes ``float(f"{x:.12g}")`` (so ``0.1`` typed,
+``0.1`` from ``"0:1:11"`` = 0.1 exactly and ``0.30000000000000004`` from ``linspace`` all give the same key as the
+typed value; ``200`` and ``200.0`` are the same key; ``-0.0`` is ``0.0``). The kind function receives the same
+canonical values (an axis of integers only stays integer). A row of the store is keyed by ``(config_hash, seed)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from rfrobust.cli import parse_grid
+from rfrobust.errors import InputError
+
+TOP_LEVEL_KEYS = ("kind", "output", "seeds", "description", "fixed", "grid")
+SECTIONS = ("fixed", "grid")
+#: Column names a parameter may not take (they are the store's own columns).
+RESERVED_COLUMNS = frozenset({
+    "config_hash", "seed", "status", "error", "kind", "wall_time", "backend", "device",
+    "package_version", "git_commit", "hostname", "python", "timestamp",
+})
+SIGNIFICANT_DIGITS = 12
+
+
+# ----------------------------------------------------------------------------------------------- canonical values
+def canonical_value(value: Any, name: str = "value") -> Any:
+    """The canonical form of one parameter value (see the module docstring)."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) or _is_numpy_number(value):
+        v = float(value)
+        if not math.isfinite(v):
+            raise InputError(name, value, "a finite number")
+        v = float(f"{v:.{SIGNIFICANT_DIGITS}g}")
+        return 0.0 if v == 0.0 else v
+    raise InputError(name, value, "a number, a string or a boolean")
+
+
+def _is_numpy_number(value: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, (np.integer, np.floating))
+
+
+def config_hash(kind: str, params: Mapping[str, Any]) -> str:
+    """Stable 16-hex-digit hash of a configuration: its kind and its canonicalised parameters."""
+    canon = {k: canonical_value(v, k) for k, v in params.items()}
+    text = json.dumps({"kind": kind, "params": canon}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------------- the spec
+@dataclass(frozen=True)
+class Point:
+    """One unit of work: a configuration and a seed."""
+
+    config_hash: str
+    seed: int
+    params: dict
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep specification (see the module docstring for the TOML schema).
+
+    ``grid`` holds the expanded axes (lists of canonical values); ``output`` is an absolute path.
+    """
+
+    kind: str
+    output: str
+    fixed: dict = field(default_factory=dict)
+    grid: dict = field(default_factory=dict)
+    seeds: list = field(default_factory=lambda: [0])
+    description: str = ""
+    source: str = "<dict>"
+
+    @property
+    def n_configurations(self) -> int:
+        return math.prod(len(v) for v in self.grid.values())
+
+    def configurations(self) -> Iterator[dict]:
+        """Parameter dicts in grid order (fixed parameters first, then the axes in the order written)."""
+        names = list(self.grid)
+        for combo in itertools.product(*(self.grid[n] for n in names)):
+            yield {**self.fixed, **dict(zip(names, combo))}
+
+    def points(self, seeds: list[int] | None = None) -> list[Point]:
+        """All (configuration, seed) points, seeds innermost. ``seeds`` overrides the spec's (unseeded kinds)."""
+        seeds = self.seeds if seeds is None else seeds
+        out = []
+        for params in self.configurations():
+            h = config_hash(self.kind, params)
+            out.extend(Point(h, int(s), params) for s in seeds)
+        return out
+
+    def canonical(self) -> dict:
+        """What identifies the spec's set of points, in canonical form: values canonicalised, axis values and
+        seeds sorted (the output path, the description and the order of axes and values do not count)."""
+        def order(v):
+            return (type(v).__name__, v)
+
+        return {"kind": self.kind,
+                "fixed": {k: canonical_value(v, k) for k, v in self.fixed.items()},
+                "grid": {k: sorted((canonical_value(x, k) for x in v), key=order) for k, v in self.grid.items()},
+                "seeds": sorted(int(s) for s in self.seeds)}
+
+    def spec_hash(self) -> str:
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _fail(source: str, text: str) -> InputError:
+    return InputError.message(f"spec {source}: {text}")
+
+
+def _fixed_value(source: str, name: str, value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        raise _fail(source, f"fixed parameter {name} must be one number, string or boolean"
+                            + (" (put lists under [grid])" if isinstance(value, list) else ""))
+    try:
+        canon = canonical_value(value, name)
+    except InputError as err:
+        raise _fail(source, f"[fixed] {err}") from None
+    return value if isinstance(value, int) and not isinstance(value, bool) else canon
+
+
+def _grid_axis(source: str, name: str, value: Any) -> list:
+    """Expand one grid axis: a string -> parse_grid floats; a list -> literal values; one scalar -> [it]."""
+    if isinstance(value, str):
+        try:
+            values = [canonical_value(v, name) for v in parse_grid(value, name)]
+        except InputError as err:
+            raise _fail(source, f"[grid] {err}") from None
+    elif isinstance(value, list):
+        values = []
+        for v in value:
+            if isinstance(v, (list, dict)):
+                raise _fail(source, f"grid axis {name} must list numbers, strings or booleans, not {v!r}")
+            try:
+                values.append(canonical_value(v, name))
+            except InputError as err:
+                raise _fail(source, f"[grid] {err}") from None
+        kinds = {"bool" if isinstance(v, bool) else "str" if isinstance(v, str) else "num" for v in values}
+        if len(kinds) > 1:
+            raise _fail(source, f"grid axis {name} mixes value types ({', '.join(sorted(kinds))})")
+        if kinds == {"num"} and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            values = [int(v) for v in value]  # an axis of integers stays integer (d, steps, width...)
+    elif isinstance(value, dict):
+        raise _fail(source, f"grid axis {name} must be a list or a range string, not a table")
+    else:
+        values = [_fixed_value(source, name, value)]
+    if not values:
+        raise _fail(source, f"grid axis {name} is empty")
+    seen = set()
+    for v in values:
+        key = canonical_value(v, name)
+        if key in seen:
+            raise _fail(source, f"grid axis {name} repeats the value {v!r}")
+        seen.add(key)
+    return values
+
+
+def _seeds(source: str, value: Any) -> list[int]:
+    if isinstance(value, bool):
+        raise _fail(source, f"seeds={value!r}: must be a count >= 1 or a list of integers >= 0")
+    if isinstance(value, int):
+        if value < 1:
+            raise _fail(source, f"seeds={value!r}: must be a count >= 1 or a list of integers >= 0")
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                 for s in value):
+        if len(set(value)) != len(value):
+            raise _fail(source, f"seeds={value!r}: repeats a seed")
+        return list(value)
+    raise _fail(source, f"seeds={value!r}: must be a count >= 1 or a non-empty list of integers >= 0")
+
+
+def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source: str = "<dict>") -> SweepSpec:
+    """Validate a spec given as a mapping (the parsed TOML). Raises :class:`InputError` (one line) on any problem.
+
+    ``base_dir`` is the directory a relative ``output`` is resolved against (default: the current directory).
+    The kind is checked for existence by :func:`rfrobust.sweep.kinds.resolve_kind`, not here.
+    """
+    if not isinstance(data, Mapping):
+        raise _fail(source, "must be a table of keys")
+    for key, value in data.items():
+        if key not in TOP_LEVEL_KEYS:
+            what = "section" if isinstance(value, dict) else "key"
+            raise _fail(source, f"unknown {what} {key!r} (allowed: kind, output, seeds, description, "
+                                "[fixed], [grid])")
+    for sec in SECTIONS:
+        if sec in data and not isinstance(data[sec], dict):
+            raise _fail(source, f"{sec} must be a section [{sec}] of parameter = value lines")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or not kind.strip():
+        raise _fail(source, "missing kind (theory, simulate, train or python:package.module:function)")
+    output = data.get("output")
+    if not isinstance(output, str) or not output.strip():
+        raise _fail(source, "missing output (the path of the result store, e.g. \"results/name.parquet\")")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise _fail(source, "description must be a string")
+    fixed_in = data.get("fixed", {})
+    grid_in = data.get("grid", {})
+    if not grid_in:
+        raise _fail(source, "the grid is empty: give at least one axis under [grid] (one value is fine)")
+    for name in itertools.chain(fixed_in, grid_in):
+        if name in RESERVED_COLUMNS:
+            raise _fail(source, f"parameter name {name!r} is reserved for a store column")
+        if not name.isidentifier():
+            raise _fail(source, f"parameter name {name!r} must be an identifier")
+    both = sorted(set(fixed_in) & set(grid_in))
+    if both:
+        raise _fail(source, f"parameter {both[0]} is both in [fixed] and in [grid]")
+    fixed = {name: _fixed_value(source, name, v) for name, v in fixed_in.items()}
+    grid = {name: _grid_axis(source, name, v) for name, v in grid_in.items()}
+    seeds = _seeds(source, data.get("seeds", [0]))
+    base = base_dir if base_dir is not None else os.getcwd()
+    out = os.path.abspath(os.path.join(base, os.path.expanduser(output)))
+    return SweepSpec(kind=kind.strip(), output=out, fixed=fixed, grid=grid, seeds=seeds,
+                     description=description, source=source)
+
+
+def load_spec(spec: str | os.PathLike | Mapping | SweepSpec, base_dir: str | None = None) -> SweepSpec:
+    """A :class:`SweepSpec` from a TOML path, a mapping, or an existing spec (returned as is).
+
+    A relative ``output`` in a file is relative to the file's directory; in a mapping, to ``base_dir`` or the CWD.
+    """
+    if isinstance(spec, SweepSpec):
+        return spec
+    if isinstance(spec, Mapping):
+        return spec_from_dict(spec, base_dir=base_dir)
+    path = os.fspath(spec)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError.message(f"spec {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError.message(f"spec {path}: is a directory, not a TOML file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError.message(f"spec {path}: invalid TOML: {err}") from None
+    except OSError as err:
+        raise InputError.message(f"spec {path}: cannot read: {err.strerror}") from None
+    base = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))
+    return spec_from_dict(data, base_dir=base, source=path)

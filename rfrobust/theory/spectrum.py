@@ -121,7 +121,10 @@ class Spectrum:
 
     @property
     def v_y(self) -> float:
-        """Label variance ``v_y = sigma_w^2 + sum_k sigma_k theta*_k^2`` (THEORY.md section 3.8)."""
+        """Label variance ``v_y = sigma_w^2 + sum_k sigma_k theta*_k^2`` (THEORY.md section 3.8); for RF exactly
+        ``tau^2 + Fstar^2 + F1^2``."""
+        if "v_y" in self.info:
+            return float(self.info["v_y"])
         return float(self.sigma_w2 + np.dot(self.sigma, self.t))
 
     @property
@@ -178,7 +181,8 @@ def rf_spectrum(psi1: float, psi2: float, mu1: float, mu_star: float, gamma: flo
     sigma_w2 = tau ** 2 + Fstar ** 2 + F1 ** 2 * (1.0 - psi1 * np.dot(omega, mu1_2 * s / sig))
     return Spectrum(sig, m, w, t, float(max(sigma_w2, 0.0)), tau ** 2,
                     psi1 / psi2, scale=float(mu1_2 + ms2),
-                    info={"psi1": psi1, "psi2": psi2, "nodes": s, "omega": omega, "lam_factor": psi1})
+                    info={"psi1": psi1, "psi2": psi2, "nodes": s, "omega": omega, "lam_factor": psi1,
+                          "v_y": tau ** 2 + Fstar ** 2 + F1 ** 2})
 
 
 def discrete_spectrum(sigma, theta_star, n: float | None = None, p_over_n: float | None = None, m=None,

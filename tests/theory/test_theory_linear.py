@@ -130,3 +130,17 @@ def test_ribeiro_threshold_against_cvxpy():
     above, _ = solve_kappa_program(X, y, 2.0 * thr["delta_bar"], 1.0)
     assert np.linalg.norm(below - bmn) / np.linalg.norm(bmn) < 1e-5
     assert np.linalg.norm(above - bmn) / np.linalg.norm(bmn) > 1e-2
+
+
+@pytest.mark.parametrize("kappa", [0.0, 0.3, 0.8])
+def test_kappa_equals_adversarial_training_at_kappa_eps_plus_ridge(kappa):
+    """l_kappa(r; c) = (|r| + kappa c)^2 + kappa (1 - kappa) c^2: with M = I the kappa problem at (eps, lam) is
+    adversarial training at radius kappa*eps with ridge lam + kappa (1 - kappa) eps^2 (docs/kappa_derivation.md)."""
+    pn, eps, lam = 0.7, 0.6, 0.01
+    a = isotropic_adversarial(pn, eps, lam, kappa=kappa)
+    b = isotropic_adversarial(pn, kappa * eps, lam + kappa * (1 - kappa) * eps ** 2, kappa=1.0)
+    for key in ("SE", "alpha2", "G", "T", "a_norm2"):
+        assert abs(a[key] - b[key]) < 1e-10, key
+    extra = kappa * (1 - kappa) * eps ** 2 * a["G"] ** 2
+    assert abs(a["train_loss"] - (b["train_loss"] + extra)) < 1e-10
+    assert (a["eps0"] == math.inf) if kappa == 0 else abs(a["eps0"] - b["eps0"] / kappa) < 1e-12

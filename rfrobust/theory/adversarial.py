@@ -34,7 +34,7 @@ from rfrobust.cli import parse_grid
 from rfrobust.errors import ConvergenceError, InputError
 from rfrobust.theory import fixed_point as fp
 from rfrobust.theory.mm import DivergenceWarning
-from rfrobust.theory.params import DEFAULTS, PARAMS, ActConstants, check_param, resolve_act
+from rfrobust.theory.params import DEFAULTS, PARAMS, ActConstants, check_nodes, check_param, resolve_act
 from rfrobust.theory.spectrum import Spectrum, rf_spectrum, stack
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -74,18 +74,26 @@ def _values(name: str, value: Any) -> list:
 
 def _points(kwargs: Mapping[str, Any]) -> tuple[list[dict], dict]:
     lists = {name: _values(name, kwargs[name]) for name in PARAMS}
-    acts = {}
-    for a in lists["act"]:
-        r = resolve_act(a)
+    acts: dict = {}
+    resolved = [resolve_act(a) for a in lists["act"]]
+    for r in resolved:
+        if r.name in acts and acts[r.name] != r:
+            raise InputError("act", r.name, "activations with distinct names (two different activations share "
+                                            "this name; give callables distinct __name__s)")
         acts[r.name] = r
-    lists["act"] = [resolve_act(a).name for a in lists["act"]]
+    lists["act"] = [r.name for r in resolved]
+    return _product(lists, PARAMS), acts
+
+
+def _product(lists: dict, names: tuple) -> list[dict]:
+    """Cartesian product of ``lists`` in the order of ``names``; ``eps_test = None`` becomes ``eps``."""
     rows = []
-    for combo in itertools.product(*(lists[n] for n in PARAMS)):
-        row = dict(zip(PARAMS, combo))
+    for combo in itertools.product(*(lists[n] for n in names)):
+        row = dict(zip(names, combo))
         if row["eps_test"] is None:
             row["eps_test"] = row["eps"]
         rows.append(row)
-    return rows, acts
+    return rows
 
 
 # --------------------------------------------------------------------------- records
@@ -126,11 +134,28 @@ def _finish(rec: dict, eps_test: float, spec: Spectrum) -> dict:
 
 
 # --------------------------------------------------------------------------- the solver over a set of points
-def _solve_unique(keys: list[tuple], spectra: dict, acts: dict, on_error: str, n_nodes) -> dict:
+#: at most this many (problem x node) doubles per vectorised block (keeps large grids within memory)
+BLOCK_ELEMENTS = 400_000
+
+
+def _blocks(items: list, spectra: dict, key=lambda it: it[0]):
+    """Split ``items`` into consecutive blocks whose stacked node arrays stay below :data:`BLOCK_ELEMENTS`."""
+    block, size = [], 0
+    for it in items:
+        k = spectra[key(it)].size
+        if block and size + k > BLOCK_ELEMENTS:
+            yield block
+            block, size = [], 0
+        block.append(it)
+        size += k
+    if block:
+        yield block
+
+
+def _solve_unique(keys: list[tuple], spectra: dict, on_error: str) -> dict:
     """Solve every unique ``(spec_key, lam, kappa, eps)``; returns ``{key: record}``."""
     out: dict = {}
-    spec_keys = sorted({k[0] for k in keys}, key=repr)
-    eps0_1 = {sk: spectra[sk].eps0() for sk in spec_keys}
+    eps0_1 = {sk: spectra[sk].eps0() for sk in {k[0] for k in keys}}
     ridge_keys, chain_pts = [], {}
     n_div = 0
     for key in keys:
@@ -149,46 +174,53 @@ def _solve_unique(keys: list[tuple], spectra: dict, acts: dict, on_error: str, n
     if n_div:
         warnings.warn(f"{n_div} point(s) at lam = 0 and psi1 = psi2 (interpolation threshold) without robust term: "
                       "the risk diverges; reported as inf with status 'diverged'", DivergenceWarning, stacklevel=4)
-    # --- ridge points (eps = 0, or kappa = 0 where the ridge T is infinite)
-    if ridge_keys:
-        rk = sorted({(k[0], k[1]) for k in ridge_keys}, key=repr)
-        b = _batch([spectra[s] for s, _ in rk], [spectra[s].info.get("lam_factor", 1.0) * lam for s, lam in rk],
-                   [1.0] * len(rk))
-        sol = fp.ridge_solution(b, np.array([spectra[s].w_pos for s, _ in rk]))
-        idx = {k: i for i, k in enumerate(rk)}
-        for key in ridge_keys:
-            sk, lam, kappa, eps = key
-            i = idx[(sk, lam)]
-            spec = spectra[sk]
-            G = float(sol["G"][i])
-            out[key] = {"SE": float(sol["SE"][i]), "R": float(sol["SE"][i]) - spec.noise2, "G": G,
-                        "a_norm2": float(sol["a_norm2"][i]), "T": float(sol["T"][i]),
-                        "alpha2": float(sol["alpha2"][i]), "c": eps * G, "train_loss": float(sol["train_loss"][i]),
-                        "eps0": eps0_1[sk] / kappa if kappa > 0 else math.inf, "zero": False, "status": "ok"}
-    # --- adversarial points: chains along eps
-    if chain_pts:
-        ck = sorted(chain_pts, key=repr)
-        targets = [sorted(set(chain_pts[k])) for k in ck]
-        b = _batch([spectra[s] for s, _, _ in ck], [spectra[s].info.get("lam_factor", 1.0) * lam for s, lam, _ in ck],
-                   [kappa for _, _, kappa in ck])
-        w_pos = np.array([spectra[s].w_pos for s, _, _ in ck])
-        with np.errstate(all="ignore"):
-            res = fp.solve_chains(b, w_pos, targets)
-        for ci, (chain, tg, r) in enumerate(zip(ck, targets, res)):
-            sk, lam, kappa = chain
-            spec = spectra[sk]
-            e0 = eps0_1[sk] / kappa if kappa > 0 else math.inf
-            good = np.nonzero(r.ok)[0]
-            if good.size:
-                bsub = b.take(np.full(good.size, ci))
-                with np.errstate(all="ignore"):
-                    o = fp.outputs(bsub, r.y[good], np.array(tg)[good])
-                for gi, ti in enumerate(good):
-                    out[(sk, lam, kappa, tg[ti])] = _record_from(o, gi, spec, e0)
-            for ti in np.nonzero(~r.ok)[0]:
-                key = (sk, lam, kappa, tg[ti])
-                out[key] = _fallback(key, spec, acts, e0, on_error)
+    for block in _blocks(sorted({(k[0], k[1]) for k in ridge_keys}, key=repr), spectra):
+        members = set(block)
+        _solve_ridge_block(block, [k for k in ridge_keys if (k[0], k[1]) in members], spectra, eps0_1, out)
+    for block in _blocks(sorted(chain_pts, key=repr), spectra):
+        _solve_chain_block(block, [sorted(set(chain_pts[c])) for c in block], spectra, eps0_1, on_error, out)
     return out
+
+
+def _lam_t(spec: Spectrum, lam: float) -> float:
+    """The ridge of problem (P): ``psi1 * lam`` for RF (MM's convention), ``lam`` itself for a user spectrum."""
+    return spec.info.get("lam_factor", 1.0) * lam
+
+
+def _solve_ridge_block(rk: list, keys: list, spectra: dict, eps0_1: dict, out: dict) -> None:
+    """eps = 0 points (and kappa = 0 points whose ridge T is infinite) in closed form (THEORY.md 2.4, 2.5)."""
+    b = _batch([spectra[s] for s, _ in rk], [_lam_t(spectra[s], lam) for s, lam in rk], [1.0] * len(rk))
+    sol = fp.ridge_solution(b, np.array([spectra[s].w_pos for s, _ in rk]))
+    idx = {k: i for i, k in enumerate(rk)}
+    for key in keys:
+        sk, lam, kappa, eps = key
+        i = idx[(sk, lam)]
+        G = float(sol["G"][i])
+        out[key] = {"SE": float(sol["SE"][i]), "R": float(sol["SE"][i]) - spectra[sk].noise2, "G": G,
+                    "a_norm2": float(sol["a_norm2"][i]), "T": float(sol["T"][i]), "alpha2": float(sol["alpha2"][i]),
+                    "c": eps * G, "train_loss": float(sol["train_loss"][i]),
+                    "eps0": eps0_1[sk] / kappa if kappa > 0 else math.inf, "zero": False, "status": "ok"}
+
+
+def _solve_chain_block(ck: list, targets: list, spectra: dict, eps0_1: dict, on_error: str, out: dict) -> None:
+    """Adversarial points: one chain per (spectrum, lam, kappa) along its sorted eps targets (fixed_point)."""
+    b = _batch([spectra[s] for s, _, _ in ck], [_lam_t(spectra[s], lam) for s, lam, _ in ck],
+               [kappa for _, _, kappa in ck])
+    w_pos = np.array([spectra[s].w_pos for s, _, _ in ck])
+    with np.errstate(all="ignore"):
+        res = fp.solve_chains(b, w_pos, targets)
+    for ci, ((sk, lam, kappa), tg, r) in enumerate(zip(ck, targets, res)):
+        spec = spectra[sk]
+        e0 = eps0_1[sk] / kappa if kappa > 0 else math.inf
+        good = np.nonzero(r.ok)[0]
+        if good.size:
+            with np.errstate(all="ignore"):
+                o = fp.outputs(b.take(np.full(good.size, ci)), r.y[good], np.array(tg)[good])
+            for gi, ti in enumerate(good):
+                out[(sk, lam, kappa, tg[ti])] = _record_from(o, gi, spec, e0)
+        for ti in np.nonzero(~r.ok)[0]:
+            key = (sk, lam, kappa, tg[ti])
+            out[key] = _fallback(key, spec, e0, on_error)
 
 
 def _record_from(o: dict, i: int, spec: Spectrum, e0: float) -> dict:
@@ -198,13 +230,13 @@ def _record_from(o: dict, i: int, spec: Spectrum, e0: float) -> dict:
             "train_loss": float(o["train_loss"][i]), "eps0": e0, "zero": False, "status": "ok"}
 
 
-def _fallback(key, spec: Spectrum, acts, e0, on_error) -> dict:
+def _fallback(key, spec: Spectrum, e0, on_error) -> dict:
     """Per-point recipe of THEORY.md 3.13 on the same spectrum; ConvergenceError or an error record."""
     from rfrobust.theory import reference
 
     sk, lam, kappa, eps = key
     try:
-        sol = reference.solve_spectrum(spec, spec.info.get("lam_factor", 1.0) * lam, eps, kappa)
+        sol = reference.solve_spectrum(spec, _lam_t(spec, lam), eps, kappa)
         rec = {"SE": sol["SE"], "R": sol["SE"] - spec.noise2, "G": sol["G"], "a_norm2": sol["a_norm2"],
                "T": sol["T"], "alpha2": sol["alpha2"], "c": sol["c"], "train_loss": sol["train_loss"], "eps0": e0,
                "zero": False, "status": "ok"}
@@ -252,7 +284,7 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
     if on_error not in ("raise", "record"):
         raise InputError("on_error", on_error, "'raise' or 'record'")
     if n_nodes is not None:
-        n_nodes = int(check_param_int("n_nodes", n_nodes))
+        n_nodes = check_nodes(n_nodes)
     kwargs = {"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa, "act": act, "F1": F1,
               "Fstar": Fstar, "tau": tau, "eps_test": eps_test}
     rows, acts = _points(kwargs)
@@ -269,7 +301,7 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
             spectra[sk] = rf_spectrum(r["psi1"], r["psi2"], a.mu1, a.mu_star, a.gamma, r["F1"], r["Fstar"], r["tau"],
                                       n_nodes)
         keys.add((sk, r["lam"], r["kappa"], r["eps"]))
-    solved = _solve_unique(sorted(keys, key=repr), spectra, acts, on_error, n_nodes)
+    solved = _solve_unique(sorted(keys, key=repr), spectra, on_error)
     records = []
     for r in rows:
         sk = (r["psi1"], r["psi2"], r["act"], r["F1"], r["Fstar"], r["tau"])
@@ -299,25 +331,14 @@ def spectrum_grid(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=No
         lists[n] = [check_param(bounds[n], x) for x in vals]
     sk = ("spectrum", id(spectrum))
     spectra = {sk: spectrum}
-    rows = []
-    for combo in itertools.product(*(lists[n] for n in names)):
-        r = dict(zip(names, combo))
-        if r["eps_test"] is None:
-            r["eps_test"] = r["eps"]
-        rows.append(r)
+    rows = _product(lists, names)
     keys = sorted({(sk, r["lam_t"], r["kappa"], r["eps"]) for r in rows}, key=repr)
-    solved = _solve_unique(keys, spectra, {}, on_error, None)
+    solved = _solve_unique(keys, spectra, on_error)
     recs = []
     for r in rows:
         rec = _finish(solved[(sk, r["lam_t"], r["kappa"], r["eps"])], r["eps_test"], spectrum)
         recs.append({**r, **{m: rec[m] for m in METRICS}})
     return pd.DataFrame.from_records(recs, columns=list(names) + list(METRICS))
-
-
-def check_param_int(name, value):
-    from rfrobust.cli import check_number
-
-    return check_number(name, value, ge=8, integer=True)
 
 
 def solve_point(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["eps"], act=DEFAULTS["act"],

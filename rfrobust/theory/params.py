@@ -49,6 +49,11 @@ def check_param(name: str, value: Any) -> float:
     return float(v)
 
 
+def check_nodes(n_nodes: Any) -> int:
+    """Number of MP quadrature nodes: an integer >= 8."""
+    return int(check_number("n_nodes", n_nodes, ge=8, integer=True))
+
+
 def resolve_act(act: Any) -> ActConstants:
     """Activation name / callable / :class:`~rfrobust.activations.Activation` / constants -> :class:`ActConstants`.
 

@@ -348,3 +348,29 @@ def test_training_loss_values():
     r = solve_point(0.8, lam=0.05, eps=0.0)
     mm = mm_spectral(0.8, 2.0, 0.05)
     assert abs(r["train_loss"] - mm["SE"] / (1 + 2 * mm["T"]) ** 2) < 1e-12
+
+
+def test_large_grids_are_solved_in_blocks_with_the_same_result(monkeypatch):
+    from rfrobust.theory import adversarial
+
+    kw = dict(psi1=[0.5, 1.5, 4.0], lam=[0.0, 0.01], eps=[0.0, 0.2, 0.7], act=["relu", "tanh"])
+    whole = theory_grid(**kw)
+    monkeypatch.setattr(adversarial, "BLOCK_ELEMENTS", 1)       # one problem per block
+    blocks = theory_grid(**kw)
+    np.testing.assert_allclose(blocks.SE, whole.SE, rtol=1e-12)
+    np.testing.assert_allclose(blocks.AE, whole.AE, rtol=1e-12)
+
+
+def test_user_callable_and_constants_mapping():
+    def my_tanh(x):
+        return np.tanh(x)
+
+    df = theory_grid(1.0, eps=0.5, act=[my_tanh, "tanh"])
+    assert list(df.act) == ["user:my_tanh", "tanh"] and abs(df.SE[0] - df.SE[1]) < 1e-9
+    with pytest.raises(InputError):
+        theory_grid(1.0, act=[lambda x: np.tanh(x), lambda x: np.maximum(x, 0)])   # same name, different act
+    from rfrobust.activations import constants
+
+    c = constants("relu")
+    r = solve_point(3.0, eps=0.5, act={"mu1": c.mu1, "mu_star": c.mu_star, "gamma": c.gamma})
+    assert r["act"] == "custom" and abs(r["SE"] - 0.77743) < 5e-6

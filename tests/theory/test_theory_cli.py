@@ -1,0 +1,89 @@
+"""``python -m rfrobust.theory``: grids, formats, files, bad input (one line, exit 2)."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from rfrobust.cli import run_main
+from rfrobust.theory.__main__ import PROG, main
+
+CMD = [sys.executable, "-m", "rfrobust.theory"]
+
+
+def run(argv, capsys):
+    """In-process CLI run: argparse errors exit via SystemExit(2), InputError via run_main's return value."""
+    try:
+        rc = run_main(main, argv, prog=PROG)
+    except SystemExit as ex:
+        rc = ex.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_subprocess_json_is_one_list_of_records():
+    p = subprocess.run(CMD + ["--psi", "0.5,1,2", "--psi2", "2", "--lam", "0.01", "--eps", "0.5", "--act", "relu",
+                              "--format", "json"], capture_output=True, text=True, check=True)
+    recs = json.loads(p.stdout)
+    assert isinstance(recs, list) and len(recs) == 3
+    for key in ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test", "SE", "R", "AE", "G",
+                "eps0", "zero", "status"):
+        assert key in recs[0]
+    assert [r["psi1"] for r in recs] == [0.5, 1.0, 2.0]
+    assert abs(recs[1]["AE"] - 1.46984) < 1e-5 and recs[1]["status"] == "ok"
+
+
+@pytest.mark.parametrize("args,param", [(["--psi1", "-1"], "psi1"), (["--psi1", "1", "--act", "foo"], "act"),
+                                        (["--psi1", "1", "--lam", "-0.1"], "lam")])
+def test_subprocess_bad_input_one_line_exit_2(args, param):
+    p = subprocess.run(CMD + args, capture_output=True, text=True)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.count("\n") == 1 and param in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("args,param", [
+    (["--psi1", "0"], "psi1"), (["--psi", "-2"], "psi1"), (["--psi1", "1", "--psi2", "0"], "psi2"),
+    (["--psi1", "1", "--eps", "-0.5"], "eps"), (["--psi1", "1", "--tau", "-1"], "tau"),
+    (["--psi1", "1", "--kappa", "-1"], "kappa"), (["--psi1", "1", "--eps-test", "-1"], "eps_test"),
+    (["--psi1", "1:2"], "psi1"), (["--psi1", "0.1:20:x:log"], "psi1"), (["--psi1", "a,b"], "psi1"),
+    (["--psi1", "1", "--lam", "0:-1:3:log"], "lam"), (["--psi1", "1", "--act", "relu,"], "act"),
+    (["--psi1", "1", "--format", "xml"], "format"), (["--eps", "0.1"], "psi1"),
+    (["--psi1", "1", "--act", "linear"], "act"), (["--psi1", "1", "--format", "parquet"], "parquet")])
+def test_bad_input_one_line_exit_2(args, param, capsys):
+    rc, out, err = run(args, capsys)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and param in err and "Traceback" not in err
+
+
+def test_bad_input_messages(capsys):
+    rc, out, err = run(["--psi1", "1", "--tau", "-1"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "tau" in err and "-1" in err and ">= 0" in err
+
+
+def test_grid_syntax_and_table(capsys):
+    rc, out, err = run(["--psi", "0.1:20:5:log", "--eps", "0,0.5", "--kappa", "1"], capsys)
+    assert rc == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("# psi2=2") and len(lines) == 2 + 10
+    assert "SE" in lines[1] and "status" in lines[1]
+
+
+def test_out_files(tmp_path, capsys):
+    for ext in ("csv", "json", "parquet"):
+        f = tmp_path / f"r.{ext}"
+        rc, out, err = run(["--psi1", "1,3", "--eps", "0.5", "--act", "relu,tanh", "--out", str(f)], capsys)
+        assert rc == 0 and f.exists() and "wrote 4 rows" in err
+        df = pd.read_csv(f) if ext == "csv" else pd.read_json(f) if ext == "json" else pd.read_parquet(f)
+        assert len(df) == 4 and set(df.act) == {"relu", "tanh"}
+        assert abs(df[(df.psi1 == 3) & (df.act == "tanh")].SE.iloc[0] - 0.56328) < 5e-6
+    f = tmp_path / "t.txt"
+    rc, out, err = run(["--psi1", "1", "--format", "csv", "--out", str(f)], capsys)
+    assert rc == 0 and f.read_text().startswith("psi1,psi2,")
+
+
+def test_json_non_finite_is_null(capsys):
+    with pytest.warns(RuntimeWarning):
+        rc, out, err = run(["--psi1", "2", "--lam", "0", "--format", "json"], capsys)
+    rec = json.loads(out)[0]
+    assert rc == 0 and rec["status"] == "diverged" and rec["SE"] is None

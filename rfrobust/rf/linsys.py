@@ -54,7 +54,7 @@ class PrimalH0:
     def factor(self, rho: float) -> None:
         la = self.la
         A = self.base + (2.0 * rho * self.mu1 ** 2) * self.P
-        A = la.diag_add(A, 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2)
+        A = la.diag_add(A, 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2, inplace=True)
         self.L = la.cholesky(A)
         self.rho = rho
 

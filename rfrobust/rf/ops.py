@@ -102,9 +102,15 @@ class LinAlg:
             return self.xp.abs(A).sum(1)
         return self.xp.sqrt((A * A).sum(1))
 
-    def diag_add(self, A, v: float):
-        """``A + v I`` (new array)."""
-        return A + v * self.eye(A.shape[0])
+    def diag_add(self, A, v: float, inplace: bool = False):
+        """``A + v I`` (a new array unless ``inplace``)."""
+        B = A if inplace else self.copy(A)
+        if self.name == "torch":
+            B.diagonal().add_(v)
+        else:
+            idx = self.xp.arange(B.shape[0])
+            B[idx, idx] += v
+        return B
 
     # ------------------------------------------------------------------ Cholesky
     def cholesky(self, A):

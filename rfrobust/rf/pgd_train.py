@@ -33,7 +33,7 @@ from rfrobust.rf.result import SolveResult
 
 def train_pgd(X, y, F, act, la: LinAlg, *, eps: float, kappa: float, lamt: float, mu1: float, gamma: float,
               norm: str = "l2", steps: int = 10, outer: int = 40, a0=None, seed: int = 0,
-              point: dict | None = None) -> SolveResult:
+              point: dict | None = None, decay: float = 5.0) -> SolveResult:
     """PGD adversarial training (module docstring); returns the averaged weights and the training history."""
     B = la.B
     n, d = X.shape
@@ -63,7 +63,7 @@ def train_pgd(X, y, F, act, la: LinAlg, *, eps: float, kappa: float, lamt: float
         Pm = (1 - kappa) * G + kappa * (Za.T @ Za) / n + rho * P_M
         Pm = la.diag_add(Pm, lamt + rho * gamma ** 2)
         try:
-            a = a - 0.5 * la.spd_solve(Pm, grad)
+            a = a - (0.5 * min(1.0, decay / it)) * la.spd_solve(Pm, grad)
         except NotPositiveDefinite:
             raise ConvergenceError("PGD adversarial training", point or {}, "singular preconditioner") from None
         if it > outer // 2:

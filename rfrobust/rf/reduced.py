@@ -60,11 +60,15 @@ def M_inverse_quadratic(prog: ATProgram, b) -> float:
 
 
 def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
-    """Subgradient test at ``a = 0``: returns (optimal, ``||M^{-1/2} Z^T y/n||``, ``kappa eps mean|y|``)."""
+    """Subgradient test at ``a = 0``: (optimal, a lower bound of or the value ``||M^{-1/2} Z^T y/n||``, ``kappa eps mean|y|``)."""
     la = prog.la
     b = (prog.Z.T @ prog.y) / prog.n
-    lhs = math.sqrt(max(M_inverse_quadratic(prog, b), 0.0))
     rhs = prog.kappa * prog.eps * la.item(la.abs(prog.y).mean())
+    # cheap certificate first: sup_d b.d/||d||_M >= ||b||^2/||b||_M (take d = b)
+    bb = la.item(la.dot(b, b))
+    if bb > rhs * prog.M_norm(b):
+        return False, bb / prog.M_norm(b), rhs
+    lhs = math.sqrt(max(M_inverse_quadratic(prog, b), 0.0))
     return lhs <= rhs, lhs, rhs
 
 
@@ -73,7 +77,7 @@ def _ridge_result(prog: ATProgram, point: dict) -> SolveResult:
     return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1)
 
 
-def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, refactor_tol: float = 0.05,
+def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, refactor_tol: float = 0.2,
                   form: str = "auto", point: dict | None = None) -> SolveResult:
     """Minimise the reduced program exactly (module docstring). ``point`` names the parameters in errors."""
     la = prog.la
@@ -106,9 +110,10 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
     b2 = (Z.T @ y) * (2.0 / n)
     a = H0.solve(b2)
     r = y - Z @ a
-    t = la.sign(r)
+    t = la.clip(r * (1.0 / (k * eps * prog.M_norm(a))), -1.0, 1.0)  # initial dual guess
     L_old = None
     prev_pattern = None
+    cache: dict = {}
     for it in range(1, max_iter + 1):
         Ma = prog.M_apply(a)
         c = eps * math.sqrt(max(la.item(la.dot(a, Ma)), 0.0))
@@ -125,7 +130,8 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
         rho = k * eps * eps * (1.0 + max(S_A, 0.0) / c)
         if H0.rho is None or abs(rho / H0.rho - 1.0) > refactor_tol:
             factor(rho)
-        d_dir, mult = _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c)
+        d_dir, mult = _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache,
+                                        (_code(la, zero_set), n_fact))
         # multipliers -> t on the zero set: mu = -(2 kappa c / n) t
         L_cur = prog.objective_from(r, c, a) if L_old is None else L_old
         step, a_new, r_new, L_new = _backtrack(prog, a, d_dir, L_cur)
@@ -152,38 +158,46 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
                        kkt=la.norm(d_dir) / max(la.norm(a), 1e-300))
 
 
-def _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c):
-    """Equality-constrained Newton step on the current pattern (module docstring, step 2)."""
+def _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache: dict, key):
+    """Equality-constrained Newton step on the current pattern (module docstring, step 2).
+
+    ``H^{-1} = H0^{-1} - Y cap^{-1} U^T H0^{-1}`` (Woodbury, ``Y = H0^{-1} U``). The expensive part,
+    ``W0 = H0^{-1} Z0^T`` and ``K0 = Z0 W0`` for the zero set ``Z0``, is cached under ``key`` (zero set and
+    factorisation): while neither changes an iteration costs O(N^2 + N m + m^3).
+    """
     m = la.count(zero_set)
     U = la.hstack_cols([gS, gc])
-    if m:
-        Z0 = Z[zero_set]
-        rhs = la.vstack([(-g)[None, :], Z0]).T
-    else:
-        Z0 = None
-        rhs = (-g)[:, None]
-    X0 = H0.solve(rhs)
-    # Woodbury for H = H0 + U C U^T, C = 2k [[0, 1], [1, -S_A/c]],  C^{-1} = [[S_A/c, 1], [1, 0]] / (2k)
-    Y = H0.solve(U)
+    B = H0.solve(la.hstack_cols([-g, gS, gc]))
+    x0, Y = B[:, 0], B[:, 1:]
+    # H = H0 + U C U^T, C = 2k [[0, 1], [1, -S_A/c]],  C^{-1} = [[S_A/c, 1], [1, 0]] / (2k)
     q = S_A / c
     Cinv = la.asarray([[q, 1.0], [1.0, 0.0]]) / (2.0 * k)
-    cap = Cinv + U.T @ Y
     try:
-        capinv = _inv2(la, cap)
-        X = X0 - Y @ (capinv @ (U.T @ X0))
+        capinv = _inv2(la, Cinv + U.T @ Y)
     except ZeroDivisionError:  # singular capacitance: drop the rank-2 term (quasi-Newton step)
-        X = X0
+        capinv = None
+    x = x0 if capinv is None else x0 - Y @ (capinv @ (U.T @ x0))
     if not m:
-        return X[:, 0], None
-    K = Z0 @ X[:, 1:]
+        return x, None
+    if cache.get("key") != key:
+        Z0 = Z[zero_set]
+        W0 = H0.solve(Z0.T)
+        cache.update(key=key, Z0=Z0, W0=W0, K0=Z0 @ W0)
+    Z0, W0, K0 = cache["Z0"], cache["W0"], cache["K0"]
+    if capinv is None:
+        W, K = W0, K0
+    else:
+        UW = capinv @ (U.T @ W0)
+        W = W0 - Y @ UW
+        K = K0 - (Z0 @ Y) @ UW
     K = (K + K.T) * 0.5
-    rhs_mu = Z0 @ X[:, 0] - r[zero_set]
+    rhs_mu = Z0 @ x - r[zero_set]
     try:
         mu = la.spd_solve(K, rhs_mu)
     except NotPositiveDefinite:
-        scale = la.item(K.trace() if la.name != "torch" else K.diagonal().sum()) / m
+        scale = la.item(la.abs(K.diagonal()).max())
         mu = la.spd_solve(la.diag_add(K, 1e-10 * scale), rhs_mu)
-    return X[:, 0] - X[:, 1:] @ mu, mu
+    return x - W @ mu, mu
 
 
 def _inv2(la, A):

@@ -214,6 +214,8 @@ def _write_atomic(path: str, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     p, seeds, seed0 = params_from_args(ns)
+    if ns.out and not os.path.isdir(os.path.dirname(os.path.abspath(ns.out))):
+        raise InputError("out", ns.out, "a file in an existing directory")
     from rfrobust.rf.experiment import simulate_point
 
     t0 = time.perf_counter()

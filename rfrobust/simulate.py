@@ -64,13 +64,13 @@ def build_parser() -> ArgumentParser:
     a("--tau", default="0.5", help="label-noise standard deviation, default 0.5")
     a("--target", default="linear", help="linear (default) | he2 (adds Fstar ((x.w)^2 - 1)/sqrt 2)")
     a("--d", default="200", help="input dimension, default 200")
-    a("--seeds", default="8", help="number of seeds, default 8")
+    a("--seeds", default="16", help="number of seeds, default 16")
     a("--seed0", default="0", help="first seed, default 0")
     a("--n-test", dest="n_test", default="2000", help="test points per seed, default 2000")
     a("--norm", default="l2", help="attack norm l2 (default) | linf (eps is then the l-infinity radius)")
     a("--train", default="auto", help="auto (reduced for l2, per-sample for linf) | reduced | per-sample | pgd | "
       "ridge")
-    a("--pgd-steps", dest="pgd_steps", default="20", help="PGD steps of the test attack, default 20")
+    a("--pgd-steps", dest="pgd_steps", default="10", help="PGD steps of the test attack, default 10")
     a("--pgd-restarts", dest="pgd_restarts", default="1",
       help="random restarts of the test attack (besides the two first-order starts), default 1")
     a("--train-pgd-steps", dest="train_pgd_steps", default="10", help="inner PGD steps for --train pgd")

@@ -32,7 +32,7 @@ class AttackSettings:
 
     norm: str = "l2"
     eps: float = 0.0
-    steps: int = 20
+    steps: int = 10
     step_factor: float = 2.5
     random_starts: int = 1
     first_order_starts: bool = True

@@ -41,7 +41,7 @@ TARGETS = ("linear", "he2")
 
 DEFAULTS = dict(psi2=2.0, lam=0.01, eps=0.0, eps_test=None, kappa=1.0, act="relu", F1=1.0, Fstar=None,
                 tau=0.5, target="linear", d=200, n_test=2000, norm="l2", train="auto", x_dist="gaussian",
-                theta_dist="sphere", pgd_steps=20, pgd_restarts=1, train_pgd_steps=10, train_pgd_outer=40,
+                theta_dist="sphere", pgd_steps=10, pgd_restarts=1, train_pgd_steps=10, train_pgd_outer=40,
                 backend="numpy", device=None, dtype="float64")
 
 METRICS = ("SE", "R", "AE_linear", "AE_pgd", "G", "G_M", "G_max", "G_dual", "a_norm2", "train_loss")
@@ -210,7 +210,7 @@ def theory_point(p: dict) -> dict | None:
                        F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"], eps_test=p["eps_test"])
 
 
-def simulate_point(psi1: float, *, seeds: int = 8, seed0: int = 0, progress=None, **params) -> dict:
+def simulate_point(psi1: float, *, seeds: int = 16, seed0: int = 0, progress=None, **params) -> dict:
     """All seeds of one configuration: ``{"params", "records", "simulation", "wall_s", "backend", "device"}``.
 
     ``params`` are those of :func:`check_params` (``psi2, lam, eps, eps_test, kappa, act, F1, Fstar, tau, target,

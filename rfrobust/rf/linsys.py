@@ -38,18 +38,24 @@ def ridge(Z, y, lamt: float, la: LinAlg, point: dict | None = None):
                                "the regularised Gram matrix is singular (lam = 0 at psi1 = psi2?)") from None
 
 
-class PrimalH0:
-    """``H0(rho) = 2 G + 2 lamt I + 2 rho M`` factorised in dimension N (``G = Z^T Z / n``)."""
+class _H0:
+    """Common state: constants, the current factor ``L`` and the ``rho`` it was computed at."""
 
-    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg):
-        n = Z.shape[0]
+    def __init__(self, Z, mu1: float, gamma: float, lamt: float, la: LinAlg):
         self.la = la
-        self.base = (Z.T @ Z) * (2.0 / n)
-        self.P = F @ F.T
         self.mu1, self.gamma, self.lamt = mu1, gamma, lamt
         self.L = None
         self.rho = None
         self.dim = Z.shape[1]
+
+
+class PrimalH0(_H0):
+    """``H0(rho) = 2 G + 2 lamt I + 2 rho M`` factorised in dimension N (``G = Z^T Z / n``)."""
+
+    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg):
+        super().__init__(Z, mu1, gamma, lamt, la)
+        self.base = (Z.T @ Z) * (2.0 / Z.shape[0])
+        self.P = F @ F.T
 
     def factor(self, rho: float) -> None:
         la = self.la
@@ -62,18 +68,14 @@ class PrimalH0:
         return self.la.cho_solve(self.L, X)
 
 
-class WoodburyH0:
+class WoodburyH0(_H0):
     """``H0(rho)^{-1}`` through the (n+d) x (n+d) capacitance matrix (module docstring); needs ``alpha > 0``."""
 
     def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg):
-        self.la = la
+        super().__init__(Z, mu1, gamma, lamt, la)
         self.n, self.d = Z.shape[0], F.shape[1]
         self.W = la.vstack([Z, F.T])
         self.WWt = self.W @ self.W.T
-        self.mu1, self.gamma, self.lamt = mu1, gamma, lamt
-        self.L = None
-        self.rho = None
-        self.dim = Z.shape[1]
 
     def factor(self, rho: float) -> None:
         la = self.la

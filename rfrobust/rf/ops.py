@@ -26,6 +26,12 @@ class LinAlg:
         self.name = self.B.name
         self.xp = self.B.lib
 
+    def __getattr__(self, name):
+        """Elementwise operations (``abs, sign, sqrt, where, exp, ...``) come from the :class:`Backend`."""
+        if name == "B":
+            raise AttributeError(name)
+        return getattr(self.B, name)
+
     # ------------------------------------------------------------------ constructors / conversion
     def asarray(self, x):
         return self.B.asarray(x)
@@ -65,15 +71,6 @@ class LinAlg:
     def norm(self, u) -> float:
         return float(self.xp.sqrt((u * u).sum()))
 
-    def sign(self, x):
-        return self.xp.sign(x)
-
-    def abs(self, x):
-        return self.xp.abs(x)
-
-    def sqrt(self, x):
-        return self.xp.sqrt(x)
-
     def clip(self, x, lo, hi):
         if self.name == "torch":
             return self.xp.clamp(x, lo, hi)
@@ -83,9 +80,6 @@ class LinAlg:
         if self.name == "torch":
             return self.xp.clamp_min(x, v)
         return self.xp.maximum(x, v)
-
-    def where(self, cond, a, b):
-        return self.xp.where(cond, a, b)
 
     def count(self, mask) -> int:
         return int(mask.sum())

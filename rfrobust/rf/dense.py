@@ -135,6 +135,7 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
     k, eps, lt = prog.kappa, prog.eps, prog.lamt
     linf = prog.variant == "linf"
     exact_u = linf and mu is None
+    tol, mult_slack, ls_slack = la.tolerances(tol)
     if exact_u and st.zero_u is None:
         st.zero_u = la.abs(st.U) < 0
         st.sig = la.sign(st.U)
@@ -193,7 +194,7 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
             rhs.append(-U[ii, kk])
         d_dir, mult, nf = _kkt_step(la, H, g, rows, rhs)
         st.n_fact += nf
-        step, a_new, L_new = _backtrack(prog, st.a, d_dir, st.L, mu)
+        step, a_new, L_new = _backtrack(prog, st.a, d_dir, st.L, mu, ls_slack)
         if a_new is None:
             if la.norm(d_dir) <= 1e3 * tol * max(la.norm(st.a), 1e-300):
                 break
@@ -203,12 +204,12 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
         mult_ok = True
         if m_r:
             t_new[zero_r] = mult[:m_r] * (-n / (2.0 * k)) / cpos[zero_r]
-            mult_ok = la.item(la.abs(t_new[zero_r]).max()) <= 1.0 + 1e-8
+            mult_ok = la.item(la.abs(t_new[zero_r]).max()) <= 1.0 + mult_slack
         if exact_u:
             st.tau = la.copy(st.sig)
             if nzu:
                 st.tau[ii, kk] = mult[m_r:] * (n / (2.0 * k * eps)) / la.maximum(wv[ii], 1e-300)
-                mult_ok = mult_ok and la.item(la.abs(st.tau[ii, kk]).max()) <= 1.0 + 1e-8
+                mult_ok = mult_ok and la.item(la.abs(st.tau[ii, kk]).max()) <= 1.0 + mult_slack
         pattern = (_code(la, s), _code(la, st.sig) if exact_u else b"")
         small = la.norm(d_dir) <= tol * max(la.norm(st.a), 1e-300)
         st.kkt = la.norm(d_dir) / max(la.norm(st.a), 1e-300)
@@ -266,9 +267,9 @@ def _kkt_step(la, H, g, rows, rhs):
     return X[:, 0] - X[:, 1:] @ mu, mu, nf
 
 
-def _backtrack(prog: ATProgram, a, d_dir, L_cur, mu=None, max_halvings: int = 50):
+def _backtrack(prog: ATProgram, a, d_dir, L_cur, mu=None, rel_slack: float = 1e-13, max_halvings: int = 50):
     step = 1.0
-    slack = 1e-13 * max(abs(L_cur), 1e-300)
+    slack = rel_slack * max(abs(L_cur), 1e-300)
     for _ in range(max_halvings):
         a_new = a + step * d_dir
         L_new = _objective(prog, a_new, mu)

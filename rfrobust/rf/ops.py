@@ -32,6 +32,16 @@ class LinAlg:
             raise AttributeError(name)
         return getattr(self.B, name)
 
+    @property
+    def eps(self) -> float:
+        """Machine epsilon of the working dtype (2.2e-16 for float64, 1.2e-7 for float32)."""
+        return float(np.finfo(self.B.dtype_name).eps)
+
+    def tolerances(self, tol: float) -> tuple[float, float, float]:
+        """(step tolerance, multiplier slack, line-search slack) adapted to the dtype."""
+        e = self.eps
+        return max(tol, 50.0 * e), max(1e-9, 1e4 * e), max(1e-13, 10.0 * e)
+
     # ------------------------------------------------------------------ constructors / conversion
     def asarray(self, x):
         return self.B.asarray(x)

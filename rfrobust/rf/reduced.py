@@ -90,6 +90,7 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
         return SolveResult(a=a, objective=prog.objective(a), method="zero", zero=True,
                            info={"zero_test": (lhs, rhs)})
     Z, y, n, k, eps = prog.Z, prog.y, prog.n, prog.kappa, prog.eps
+    tol, mult_slack, ls_slack = la.tolerances(tol)
     try:
         H0 = make_H0(Z, prog.F, prog.mu1, prog.gamma, prog.lamt, la, form)
     except NotPositiveDefinite as err:  # pragma: no cover - only for degenerate inputs
@@ -134,7 +135,7 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
                                         (_code(la, zero_set), n_fact))
         # multipliers -> t on the zero set: mu = -(2 kappa c / n) t
         L_cur = prog.objective_from(r, c, a) if L_old is None else L_old
-        step, a_new, r_new, L_new = _backtrack(prog, a, d_dir, L_cur)
+        step, a_new, r_new, L_new = _backtrack(prog, a, d_dir, L_cur, ls_slack)
         if a_new is None:
             # no decrease possible: accept the point if the Newton step is already negligible
             if la.norm(d_dir) <= 1e3 * tol * max(la.norm(a), 1e-300):
@@ -145,7 +146,7 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
             t_new[zero_set] = mult * (-n / (2.0 * k * c))
         pattern = (_code(la, zero_set), _code(la, s))
         small = la.norm(d_dir) <= tol * max(la.norm(a), 1e-300)
-        mult_ok = mult is None or la.item(la.abs(t_new[zero_set]).max()) <= 1.0 + 1e-9
+        mult_ok = mult is None or la.item(la.abs(t_new[zero_set]).max()) <= 1.0 + mult_slack
         a, r, t, L_old = a_new, r_new, t_new, L_new
         if step == 1.0 and small and mult_ok and pattern == prev_pattern:
             break
@@ -208,10 +209,10 @@ def _inv2(la, A):
     return la.asarray([[d, -b], [-c, a]]) / det
 
 
-def _backtrack(prog: ATProgram, a, d_dir, L_cur, max_halvings: int = 40):
+def _backtrack(prog: ATProgram, a, d_dir, L_cur, rel_slack: float = 1e-13, max_halvings: int = 40):
     """First step in 1, 1/2, 1/4, ... that does not increase ``L`` (ties allowed up to round-off)."""
     step = 1.0
-    slack = 1e-13 * max(abs(L_cur), 1e-300)
+    slack = rel_slack * max(abs(L_cur), 1e-300)
     for _ in range(max_halvings):
         a_new = a + step * d_dir
         r_new = prog.y - prog.Z @ a_new

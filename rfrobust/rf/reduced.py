@@ -21,8 +21,9 @@ THEORY.md 3.6 thresholds at ``|x| <= 2cT``). The method keeps a sign/zero patter
    and a rank-2 term in ``U = [grad S1, grad c]``; it is solved by Cholesky of ``H0`` (in the smaller of N and
    n + d, see :mod:`rfrobust.rf.linsys`), Woodbury for the rank-2 term, and a Schur complement for the
    ``|I0|`` constraints. The constraint multipliers give ``t`` on ``I0``.
-3. Backtracking on the exact objective ``L``. ``H0`` is refactorised only when ``rho`` moved by more than
-   ``refactor_tol`` (relative); a stale ``rho`` only slows the local rate, never the fixed point.
+3. Backtracking on the exact objective ``L``. ``H0`` is refactorised (at ``rho (1 + rho_margin)``) only when
+   ``rho`` rose above the factorised value or fell by more than ``refactor_tol``: a stale factor only overestimates
+   the curvature, which keeps the model positive definite and slows the local rate, never the fixed point.
 4. Stop when the pattern repeats, the full step was taken, every multiplier satisfies ``|t_i| <= 1`` and the
    step is below ``tol`` relative to ``||a||``: the KKT conditions then hold to that accuracy.
 
@@ -77,8 +78,8 @@ def _ridge_result(prog: ATProgram, point: dict) -> SolveResult:
     return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1)
 
 
-def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, refactor_tol: float = 0.2,
-                  form: str = "auto", point: dict | None = None) -> SolveResult:
+def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, refactor_tol: float = 0.2,
+                  rho_margin: float = 0.02, form: str = "auto", point: dict | None = None) -> SolveResult:
     """Minimise the reduced program exactly (module docstring). ``point`` names the parameters in errors."""
     la = prog.la
     point = point or {"eps": prog.eps, "kappa": prog.kappa, "lamt": prog.lamt, "N": prog.N, "n": prog.n}
@@ -115,6 +116,7 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
     L_old = None
     prev_pattern = None
     cache: dict = {}
+    slow, d_prev = False, math.inf
     for it in range(1, max_iter + 1):
         Ma = prog.M_apply(a)
         c = eps * math.sqrt(max(la.item(la.dot(a, Ma)), 0.0))
@@ -122,6 +124,11 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
             raise ConvergenceError("reduced adversarial solver", point, "iterate collapsed to a = 0")
         v = r + (k * c) * t
         zero_set = la.abs(v) <= k * c
+        if la.count(zero_set) >= prog.N:  # never more zero residuals than unknowns: keep the N - 1 smallest |v|
+            av = la.where(zero_set, la.abs(v), 0.0 * v + math.inf)
+            cut = la.item(la.xp.sort(av)[prog.N - 2]) if la.name != "torch" else \
+                la.item(la.xp.sort(av).values[prog.N - 2])
+            zero_set = av <= cut
         s = la.where(zero_set, 0.0 * v, la.sign(v))
         S_A = la.item(la.dot(s, r)) / n
         ZtRS = Z.T @ la.hstack_cols([r, s])
@@ -129,16 +136,35 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
         gc = Ma * (eps * eps / c)
         g = ZtRS[:, 0] * (-2.0 / n) + (2.0 * k * c) * gS + (2.0 * k * (S_A + c)) * gc + (2.0 * prog.lamt) * a
         rho = k * eps * eps * (1.0 + max(S_A, 0.0) / c)
-        if H0.rho is None or abs(rho / H0.rho - 1.0) > refactor_tol:
-            factor(rho)
-        d_dir, mult = _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache,
-                                        (_code(la, zero_set), n_fact))
-        # multipliers -> t on the zero set: mu = -(2 kappa c / n) t
+        # a stale factor may only overestimate the curvature rho M (then H stays positive definite and the step
+        # is a damped Newton step); refactor slightly above rho so that small upward drifts do not refactor again
+        if H0.rho is None or rho > H0.rho or rho < H0.rho / (1.0 + refactor_tol) or \
+                (slow and H0.rho > rho * (1.0 + 1e-3)):
+            factor(rho * (1.0 + (1e-3 if slow else rho_margin)))
+        zkey = _code(la, zero_set)
+
+        def direction(lowrank=True):
+            try:
+                return _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache, (zkey, n_fact),
+                                         lowrank)
+            except NotPositiveDefinite:  # indefinite model (kappa > 1 far from the solution)
+                return None, None
+
+        d_dir, mult = direction()
+        if (d_dir is None or la.item(la.dot(g, d_dir)) >= 0) and H0.rho != rho and \
+                (d_dir is None or la.norm(d_dir) > 100 * tol * la.norm(a)):
+            factor(rho)  # not a descent direction: exact Hessian
+            d_dir, mult = direction()
         L_cur = prog.objective_from(r, c, a) if L_old is None else L_old
-        step, a_new, r_new, L_new = _backtrack(prog, a, d_dir, L_cur, ls_slack)
+        step, a_new, r_new, L_new = (None,) * 4 if d_dir is None else _backtrack(prog, a, d_dir, L_cur, ls_slack)
+        if a_new is None and (d_dir is None or la.norm(d_dir) > 1e3 * tol * max(la.norm(a), 1e-300)):
+            # the rank-2 part made the model indefinite (possible for kappa > 1): majorise with H0 alone
+            d_dir, mult = direction(lowrank=False)
+            if d_dir is not None:
+                step, a_new, r_new, L_new = _backtrack(prog, a, d_dir, L_cur, ls_slack)
         if a_new is None:
             # no decrease possible: accept the point if the Newton step is already negligible
-            if la.norm(d_dir) <= 1e3 * tol * max(la.norm(a), 1e-300):
+            if d_dir is not None and la.norm(d_dir) <= 1e3 * tol * max(la.norm(a), 1e-300):
                 break
             raise ConvergenceError("reduced adversarial solver", point, "line search failed")
         t_new = la.where(zero_set, 0.0 * v, s)
@@ -150,7 +176,10 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
         a, r, t, L_old = a_new, r_new, t_new, L_new
         if step == 1.0 and small and mult_ok and pattern == prev_pattern:
             break
-        prev_pattern = pattern
+        # linear convergence slower than 1/4 per step on a fixed pattern: the stale rho costs too much, refactor
+        dn = la.norm(d_dir)
+        slow = pattern == prev_pattern and step == 1.0 and dn > 0.25 * d_prev
+        prev_pattern, d_prev = pattern, dn
     else:
         raise ConvergenceError("reduced adversarial solver", point, f"no convergence in {max_iter} iterations")
     nz = la.count(la.abs(r) <= 1e-9 * max(la.item(la.abs(y).max()), 1.0))
@@ -159,12 +188,14 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 100, r
                        kkt=la.norm(d_dir) / max(la.norm(a), 1e-300))
 
 
-def _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache: dict, key):
+def _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache: dict, key, lowrank: bool = True):
     """Equality-constrained Newton step on the current pattern (module docstring, step 2).
 
     ``H^{-1} = H0^{-1} - Y cap^{-1} U^T H0^{-1}`` (Woodbury, ``Y = H0^{-1} U``). The expensive part,
     ``W0 = H0^{-1} Z0^T`` and ``K0 = Z0 W0`` for the zero set ``Z0``, is cached under ``key`` (zero set and
-    factorisation): while neither changes an iteration costs O(N^2 + N m + m^3).
+    factorisation): while neither changes an iteration costs O(N^2 + N m + m^3). ``lowrank=False`` drops the
+    rank-2 term (a positive definite majorising model). Raises :class:`NotPositiveDefinite` if the constrained
+    model is indefinite.
     """
     m = la.count(zero_set)
     U = la.hstack_cols([gS, gc])
@@ -174,7 +205,7 @@ def _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache: dict,
     q = S_A / c
     Cinv = la.asarray([[q, 1.0], [1.0, 0.0]]) / (2.0 * k)
     try:
-        capinv = _inv2(la, Cinv + U.T @ Y)
+        capinv = _inv2(la, Cinv + U.T @ Y) if lowrank else None
     except ZeroDivisionError:  # singular capacitance: drop the rank-2 term (quasi-Newton step)
         capinv = None
     x = x0 if capinv is None else x0 - Y @ (capinv @ (U.T @ x0))
@@ -195,7 +226,7 @@ def _newton_direction(la, H0, Z, r, g, gS, gc, zero_set, k, S_A, c, cache: dict,
     rhs_mu = Z0 @ x - r[zero_set]
     try:
         mu = la.spd_solve(K, rhs_mu)
-    except NotPositiveDefinite:
+    except NotPositiveDefinite:  # nearly dependent zero-residual rows: a tiny regularisation
         scale = la.item(la.abs(K.diagonal()).max())
         mu = la.spd_solve(la.diag_add(K, 1e-10 * scale), rhs_mu)
     return x - W @ mu, mu

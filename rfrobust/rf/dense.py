@@ -9,9 +9,13 @@ N x N Hessian. See :mod:`rfrobust.rf.programs` for the objective
 (``z_i^T a = y_i``; ``b_ik^T a = 0`` with ``b_ik = delta_i * F[:, k]``). Each iteration takes the Newton step of
 the equality-constrained quadratic model (Cholesky of the Hessian + Schur complement on the constraints), reads
 the subgradient coefficients off the multipliers, updates the pattern with the primal-dual active-set rule
-(``v = r + kappa c t``, zero iff ``|v| <= kappa c``); a ``u_ik`` joins its zero set when its sign changes in a
-step and leaves it when its multiplier leaves ``[-1, 1]``. Every step backtracks on the exact objective. It stops when the pattern repeats with a full
-step below ``tol`` and every multiplier inside ``[-1, 1]``.
+(``v = r + kappa c t``, zero iff ``|v| <= kappa c``; a ``u_ik`` joins its zero set when its sign changes in a step
+and leaves it when its multiplier leaves ``[-1, 1]``) and backtracks on the exact objective, with
+Levenberg-Marquardt damping after short steps (the linf Hessian is singular when ``lam = 0`` and ``N > n``). The
+linf program first follows a short Huber path on ``|u_ik|``. It stops when the pattern repeats with a full step
+below ``tol`` and every multiplier inside ``[-1, 1]``; if instead the objective stops improving for 30
+iterations (the linf pattern can cycle at the optimum's accuracy, seen at 1e-8 relative) it stops with
+``info["stalled"] = True`` and the last relative step in ``kkt``.
 
 Gradient and Hessian on the pattern (``s`` = signs with 0 on the zero set, ``w = s r + c``, ``C`` the (n, N)
 matrix of rows ``grad c_i``, ``P = F F^T``):
@@ -71,7 +75,8 @@ def solve_dense(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, a0=
         a, L_cur, zero = a0z, prog.objective(a0z), True
     nz = la.count(la.abs(prog.y - prog.Z @ a) <= 1e-9 * max(la.item(la.abs(prog.y).max()), 1.0))
     return SolveResult(a=a, objective=L_cur, method=f"{prog.variant}-active-set", iterations=st.iterations,
-                       factorizations=st.n_fact, zero=zero, n_zero_residuals=nz, kkt=0.0 if zero else st.kkt)
+                       factorizations=st.n_fact, zero=zero, n_zero_residuals=nz, kkt=0.0 if zero else st.kkt,
+                       info={"stalled": st.stalled})
 
 
 def _warm_start(prog: ATProgram, point: dict):
@@ -98,6 +103,10 @@ class _State:
         self.zero_u = self.tau = self.sig = None
         self.iterations = self.n_fact = 0
         self.kkt = 0.0
+        self.lm = 0.0
+        self.short = 0
+        self.history = []
+        self.stalled = False
         self.la = la
 
     def set_point(self, a, L=None, mu=None):
@@ -143,6 +152,7 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
     st.L = _objective(prog, st.a, mu)
     prev = None
     a_scale = la.norm(st.a)
+    st.history = []
     for it in range(1, max_iter + 1):
         st.iterations += 1
         U, r = st.U, st.r
@@ -192,13 +202,22 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
             nzu = int(ii.shape[0])
             rows.append(Dl[ii] * F.T[kk])
             rhs.append(-U[ii, kk])
-        d_dir, mult, nf = _kkt_step(la, H, g, rows, rhs)
+        d_dir, mult, nf = _kkt_step(la, H, g, rows, rhs, st.lm)
         st.n_fact += nf
         step, a_new, L_new = _backtrack(prog, st.a, d_dir, st.L, mu, ls_slack)
         if a_new is None:
-            if la.norm(d_dir) <= 1e3 * tol * max(la.norm(st.a), 1e-300):
-                break
+            if la.norm(d_dir) <= 1e3 * tol * max(la.norm(st.a), 1e-300) or _zero_is_better(st, mu):
+                return
             raise ConvergenceError(f"{prog.variant} adversarial solver", point, "line search failed")
+        # Levenberg-Marquardt damping: raise it after short steps (flat or indefinite model), relax after full ones
+        st.lm = min(max(10.0 * st.lm, 1e-8), 1.0) if step < 0.25 else (st.lm * 0.1 if st.lm > 1e-12 else 0.0)
+        st.short = st.short + 1 if step < 1e-6 else 0
+        if st.short >= 3 and _zero_is_better(st, mu):
+            return
+        st.history.append(L_new)
+        if len(st.history) > 30 and st.history[-31] - L_new <= 1e-13 * abs(L_new):
+            st.stalled = True  # 30 iterations without progress: the pattern cycles at the optimum's accuracy
+            return
         # multipliers -> subgradient coefficients on the zero sets
         t_new = la.copy(s)
         mult_ok = True
@@ -220,7 +239,13 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
         if step == 1.0 and small and mult_ok and pattern == prev:
             return
         prev = pattern
-    raise ConvergenceError(f"{prog.variant} adversarial solver", point, f"no convergence in {max_iter} iterations")
+    if not _zero_is_better(st, mu):
+        raise ConvergenceError(f"{prog.variant} adversarial solver", point, f"no convergence in {max_iter} iterations")
+
+
+def _zero_is_better(st: _State, mu) -> bool:
+    """Stalled near the zero solution: ``L(0) <= L(a)``. The caller then returns and :func:`solve_dense` keeps a = 0."""
+    return mu is None and st.prog.objective(st.la.zeros(st.prog.N)) <= st.L
 
 
 def _nonzero(la, mask):
@@ -231,11 +256,12 @@ def _nonzero(la, mask):
     return ii, kk
 
 
-def _kkt_step(la, H, g, rows, rhs):
-    """Newton step ``min g^T d + d^T H d/2 s.t. E d = e``; returns (d, multipliers or None, #factorisations)."""
+def _kkt_step(la, H, g, rows, rhs, lm: float = 0.0):
+    """Newton step ``min g^T d + d^T (H + lm s I) d/2 s.t. E d = e`` (``s`` = largest diagonal entry of ``H``; ``lm``
+    is the Levenberg-Marquardt damping); returns (d, multipliers or None, #factorisations)."""
     nf = 0
-    shift = 0.0
-    scale = la.item(H.diagonal().abs().max()) if la.name == "torch" else la.item(la.abs(H.diagonal()).max())
+    scale = la.item(la.abs(H.diagonal()).max())
+    shift = lm * scale
     for _ in range(12):  # add a growing multiple of I if the pattern's Hessian is not positive definite
         try:
             L = la.cholesky(la.diag_add(H, shift) if shift else H)

@@ -166,6 +166,7 @@ def run_seed(params: dict, seed: int) -> dict:
     rec.update({k: float(m[k]) for k in METRICS})
     rec.update(zero=bool(res.zero), n_zero_residuals=int(res.n_zero_residuals), solver=res.method,
                solver_iterations=int(res.iterations), solver_factorizations=int(res.factorizations),
+               solver_kkt=float(res.kkt), solver_stalled=bool(res.info.get("stalled", False)),
                objective=float(res.objective))
     rec.update(attack.as_dict())
     rec.update(train_pgd_steps=p["train_pgd_steps"] if p["train"] == "pgd" else 0,

@@ -132,8 +132,12 @@ def theory_column(p: dict) -> tuple[dict | None, str]:
         return None, "not covered (the theory is for l2 attacks; THEORY.md 3.12)"
     from rfrobust.rf.experiment import theory_point
 
+    import warnings
+
     try:
-        th = theory_point(p)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            th = theory_point(p)
     except ImportError as err:
         return None, f"unavailable ({err})"
     except ConvergenceError as err:
@@ -147,7 +151,9 @@ def theory_column(p: dict) -> tuple[dict | None, str]:
                 clean[k] = float(v)
             except (TypeError, ValueError):
                 clean[k] = str(v)
-    return clean, str(clean.get("status", "ok"))
+    notes = "; ".join(dict.fromkeys(str(w.message).split(";")[0] for w in caught))
+    status = str(clean.get("status", "ok")) + (f" (warning: {notes})" if notes else "")
+    return clean, status
 
 
 def _z(sim: dict, th: float | None):

@@ -39,6 +39,7 @@ def build_parser() -> ArgumentParser:
     a("--data-dir", default=None, help="directory of the data set (default: per-dataset env var / system path)")
     a("--model", default="nettest-1-0",
       help="nettest-F-I | mlp-small | mlp-large | mlp-H | wrn-DEPTH-K | densenet-bc-40-K")
+    a("--no-dropout", dest="dropout", action="store_false", help="nettest: drop Borji's two dropout layers")
     a("--method", default="pgd-at", help="standard | pgd-at | gat (generalized AT, eq. 1.1) | trades")
     a("--lam", type=float, default=None, help="robust-regularization weight lambda (default 1; TRADES 6)")
     a("--war-zeta", type=float, default=None, help="enable WAR (Algorithm 1) with this target ratio zeta")

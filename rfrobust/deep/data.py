@@ -272,17 +272,19 @@ def take(data: ImageData, size: int | None, seed: int) -> ImageData:
 
 # ---------------------------------------------------------------------------------------------------- synthetic
 def make_synthetic(n: int, shape=(1, 28, 28), num_classes: int = 10, seed: int = 0,
-                   noise: float = 0.25, templates_seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
+                   noise: float = 0.25, contrast: float = 0.7,
+                   templates_seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
     """Learnable synthetic images: a smooth class template plus per-pixel noise, as uint8.
 
-    Each class has a fixed random low-frequency template in [0.15, 0.85] (drawn from ``templates_seed``, the same
-    for train and test); an image is template + N(0, noise^2) per pixel, clipped to [0, 1] and quantised.
+    Each class has a fixed random low-frequency template ``0.5 + contrast * (U - 0.5)`` with U uniform on 4x4
+    blocks (drawn from ``templates_seed``, the same for train and test); an image is template + N(0, noise^2) per
+    pixel, clipped to [0, 1] and quantised. Lower contrast / higher noise make the task harder.
     """
     c, h, w = shape
     trng = np.random.default_rng(templates_seed)
     coarse = trng.uniform(0, 1, size=(num_classes, c, (h + 3) // 4, (w + 3) // 4))
     templates = np.repeat(np.repeat(coarse, 4, axis=2), 4, axis=3)[:, :, :h, :w]
-    templates = 0.15 + 0.7 * templates
+    templates = 0.5 + contrast * (templates - 0.5)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, num_classes, size=n)
     x = templates[y] + noise * rng.standard_normal((n, c, h, w))
@@ -290,7 +292,7 @@ def make_synthetic(n: int, shape=(1, 28, 28), num_classes: int = 10, seed: int =
 
 
 def write_synthetic(directory: str, fmt: str = "idx", n_train: int = 600, n_test: int = 200,
-                    seed: int = 0, noise: float = 0.25) -> str:
+                    seed: int = 0, noise: float = 0.25, contrast: float = 0.7) -> str:
     """Write a synthetic data set into ``directory`` in the on-disk format ``fmt``.
 
     ``fmt="idx"``: 1x28x28 images as the four gzipped IDX files (read as ``synthetic-idx``, or as ``mnist`` /
@@ -300,13 +302,13 @@ def write_synthetic(directory: str, fmt: str = "idx", n_train: int = 600, n_test
     os.makedirs(directory, exist_ok=True)
     if fmt == "idx":
         for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1)):
-            x, y = make_synthetic(n, (1, 28, 28), seed=s, noise=noise)
+            x, y = make_synthetic(n, (1, 28, 28), seed=s, noise=noise, contrast=contrast)
             img, lab = IDX_FILES[split]
             write_idx(os.path.join(directory, img + ".gz"), x[:, 0])
             write_idx(os.path.join(directory, lab + ".gz"), y)
     elif fmt in ("cifar10", "cifar100"):
-        xtr, ytr = make_synthetic(n_train, (3, 32, 32), seed=seed, noise=noise)
-        xte, yte = make_synthetic(n_test, (3, 32, 32), seed=seed + 1, noise=noise)
+        xtr, ytr = make_synthetic(n_train, (3, 32, 32), seed=seed, noise=noise, contrast=contrast)
+        xte, yte = make_synthetic(n_test, (3, 32, 32), seed=seed + 1, noise=noise, contrast=contrast)
         key = CIFAR_LABEL_KEY[fmt]
         if fmt == "cifar10":
             parts = np.array_split(np.arange(n_train), 5)

@@ -291,13 +291,16 @@ def parse_model_name(name: str) -> tuple[str, dict]:
 
 
 def build_model(name: str, in_channels: int = 1, im_res: int = 28, num_classes: int = 10,
-                mean=(0.5,), std=(0.25,)) -> Classifier:
-    """Build model ``name`` for ``in_channels x im_res x im_res`` inputs in [0, 1] (see module docstring)."""
+                mean=(0.5,), std=(0.25,), dropout: bool = True) -> Classifier:
+    """Build model ``name`` for ``in_channels x im_res x im_res`` inputs in [0, 1] (see module docstring).
+
+    ``dropout=False`` removes NetTest's two dropout layers (Borji's model has them; the other families have none).
+    """
     family, kw = parse_model_name(name)
     if len(mean) == 1 and in_channels > 1:
         mean, std = tuple(mean) * in_channels, tuple(std) * in_channels
     if family == "nettest":
-        net = NetTest(in_channels, im_res, num_classes=num_classes, **kw)
+        net = NetTest(in_channels, im_res, num_classes=num_classes, dropout=dropout, **kw)
     elif family == "mlp":
         net = MLP(in_channels * im_res * im_res, kw["hidden"], num_classes)
     elif family == "wrn":

@@ -41,6 +41,7 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     data_dir: str | None = None
     model: str = "nettest-1-0"
+    dropout: bool = True
     method: str = "pgd-at"
     lam: float = 1.0
     war_zeta: float | None = None
@@ -207,7 +208,7 @@ def load_checkpoint(path: str, device: str = "cpu"):
         raise InputError("checkpoint", path, f"a {CKPT_FORMAT} file written by rfrobust")
     spec = ckpt["model_spec"]
     model = build_model(spec["model"], spec["in_channels"], spec["im_res"], spec["num_classes"],
-                        tuple(spec["mean"]), tuple(spec["std"]))
+                        tuple(spec["mean"]), tuple(spec["std"]), dropout=spec.get("dropout", True))
     model.load_state_dict(ckpt["model_state"])
     return model.to(device), ckpt
 
@@ -250,10 +251,10 @@ def run(cfg: TrainConfig, log=None) -> dict:
     augment = cfg.augment if cfg.augment is not None else cfg.dataset in ("cifar10", "cifar100")
     c, h, _ = train.shape
     spec = {"model": cfg.model, "in_channels": c, "im_res": h, "num_classes": train.num_classes,
-            "mean": list(train.mean), "std": list(train.std)}
+            "mean": list(train.mean), "std": list(train.std), "dropout": bool(cfg.dropout)}
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, c, h, train.num_classes, train.mean, train.std).to(device)
+    model = build_model(cfg.model, c, h, train.num_classes, train.mean, train.std, dropout=cfg.dropout).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     n_params = count_parameters(model)

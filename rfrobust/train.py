@@ -49,6 +49,7 @@ def build_parser() -> ArgumentParser:
     a("--norm", default="linf", help="linf | l2")
     a("--attack-steps", type=int, default=10, help="PGD steps of the training attack")
     a("--attack-step-size", type=float, default=None, help="training attack step (default 2.5 eps / steps)")
+    a("--eps-warmup", type=float, default=0.0, help="ramp the training eps from 0 over this many epochs")
     a("--attack-train-mode", dest="attack_eval_mode", action="store_false",
       help="run the training attack with the model in train() mode (default: eval())")
     a("--eval-steps", type=int, default=20, help="PGD steps of the evaluation attack (default 20)")

@@ -11,6 +11,10 @@ Learning-rate schedules (``schedule``; epochs counted from 1, E = epochs):
   section 5.1: halve the learning rate every epoch after the 75th of 100);
 * ``constant``.
 
+``eps_warmup = W`` ramps the training attack's radius (and step) linearly from 0 to eps over the first W epochs,
+batch by batch (small networks trained adversarially from scratch otherwise often stay at the constant
+classifier); evaluation always uses the full eps.
+
 Checkpoints (``ckpt_dir``): ``last.pt`` after every epoch and ``best.pt`` whenever the validation metric
 (``select``: robust accuracy under the evaluation attack, or natural accuracy) improves; the validation split is
 carved from the training set with ``seed``, never from the test set. Both load with
@@ -20,6 +24,7 @@ carved from the training set with ``seed``, never from the test set. Both load w
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -52,6 +57,7 @@ class TrainConfig:
     attack_steps: int = 10
     attack_step_size: float | None = None
     attack_eval_mode: bool = True
+    eps_warmup: float = 0.0
     eval_steps: int = 20
     eval_step_size: float | None = None
     eval_restarts: int = 1
@@ -108,6 +114,7 @@ class TrainConfig:
         self.attack_steps = check_number("attack_steps", self.attack_steps, ge=1, integer=True)
         self.eval_steps = check_number("eval_steps", self.eval_steps, ge=1, integer=True)
         self.eval_restarts = check_number("eval_restarts", self.eval_restarts, ge=1, integer=True)
+        self.eps_warmup = check_number("eps_warmup", self.eps_warmup, ge=0)
         for name in ("attack_step_size", "eval_step_size"):
             if getattr(self, name) is not None:
                 setattr(self, name, check_number(name, getattr(self, name), gt=0))
@@ -175,6 +182,14 @@ def lr_at(cfg: TrainConfig, epoch: int) -> float:
         return cfg.lr * 0.1 ** sum(epoch > m for m in cfg.milestone_list())
     start = cfg.halve_after if cfg.halve_after is not None else max(1, round(0.75 * cfg.epochs))
     return cfg.lr * 0.5 ** max(0, epoch - start)
+
+
+def _warm(cfg, eps: float, warmup: float, progress: float):
+    """The training attack at ``progress`` epochs into training: radius and step scaled by min(1, progress/warmup)."""
+    if warmup <= 0 or progress >= warmup or eps == 0:
+        return cfg
+    f = max(progress / warmup, 1e-3)
+    return dataclasses.replace(cfg, eps=eps * f, step_size=cfg.step_size * f)
 
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
@@ -288,7 +303,8 @@ def run(cfg: TrainConfig, log=None) -> dict:
         acc = dict(n=0, nat=0.0, reg=0.0, lam=0.0, cnat=0, cadv=0)
         bar = _progress(len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
         for xb, yb in batches:
-            out = training_loss(model, xb, yb, cfg.method, cfg.lam, inner, war=war,
+            step_inner = _warm(inner, eps, cfg.eps_warmup, (epoch - 1) + (acc["n"] / max(len(train), 1)))
+            out = training_loss(model, xb, yb, cfg.method, cfg.lam, step_inner, war=war,
                                 attack_eval_mode=cfg.attack_eval_mode, clip=cfg.clip, generator=gen, amp=cfg.amp)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
@@ -307,7 +323,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
             bar.update(1)
         bar.close()
         n = max(acc["n"], 1)
-        row = {"epoch": epoch, "lr": lr, "natural_risk": acc["nat"] / n, "robust_reg": acc["reg"] / n,
+        row = {"epoch": epoch, "lr": lr, "train_eps": step_inner.eps, "natural_risk": acc["nat"] / n, "robust_reg": acc["reg"] / n,
                "lam_t": acc["lam"] / n, "lam_last": (war.lam if war else float(cfg.lam)),
                "train_nat_acc": acc["cnat"] / n if cfg.method != "pgd-at" else math.nan,
                "train_adv_acc": acc["cadv"] / n if cfg.method != "standard" else math.nan,

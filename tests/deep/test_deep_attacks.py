@@ -168,7 +168,7 @@ def test_sanity_checks_catch_gradient_masking(trained_model, test_batch):
             return self.net(torch.round(x * 8) / 8)
 
     x, y = test_batch[0][:100], test_batch[1][:100]
-    rep = sanity_checks(Quantised(trained_model), x, y, 0.03, steps=(1, 3), restarts=2)
+    rep = sanity_checks(Quantised(trained_model).eval(), x, y, 0.03, steps=(1, 3), restarts=2)
     assert not rep.passed and not rep["gradients"].passed
 
 

@@ -56,6 +56,7 @@ def build_parser() -> ArgumentParser:
     a("--eval-step-size", type=float, default=None, help="evaluation attack step (default 2.5 eps / steps)")
     a("--eval-restarts", type=int, default=1, help="random restarts of the evaluation attack")
     a("--no-eval-random-start", dest="eval_random_start", action="store_false")
+    a("--noise-std", type=float, default=None, help="also report accuracy under white Gaussian noise (noise_acc)")
     a("--epochs", type=int, default=10)
     a("--batch-size", type=int, default=128)
     a("--lr", type=float, default=0.1)
@@ -93,7 +94,7 @@ def config_from_params(params: dict, seed: int | None = None):
     """A validated :class:`~rfrobust.deep.train.TrainConfig` from a dict keyed by option names."""
     from rfrobust.deep.train import TrainConfig, config_fields
 
-    names = set(config_fields()) - {"extra"}
+    names = set(config_fields())
     kw = {}
     for k, v in dict(params).items():
         key = str(k).replace("-", "_")

@@ -275,18 +275,13 @@ def parse_model_name(name: str) -> tuple[str, dict]:
         if h < 1:
             raise InputError("model", name, "mlp-H with H >= 1")
         return "mlp", {"hidden": h}
-    m = re.fullmatch(r"wrn-(\d+)-(\d+)", s)
-    if m:
-        depth, k = int(m.group(1)), int(m.group(2))
-        if (depth - 4) % 6 or depth < 10 or k < 1:
-            raise InputError("model", name, "wrn-DEPTH-K with DEPTH = 6n + 4 >= 10 and K >= 1")
-        return "wrn", {"depth": depth, "widen": k}
-    m = re.fullmatch(r"densenet-bc-(\d+)-(\d+)", s)
-    if m:
-        depth, k = int(m.group(1)), int(m.group(2))
-        if (depth - 4) % 6 or depth < 10 or k < 1:
-            raise InputError("model", name, "densenet-bc-DEPTH-K with DEPTH = 6n + 4 and K >= 1")
-        return "densenet", {"depth": depth, "growth": k}
+    for family, prefix, width_key in (("wrn", "wrn", "widen"), ("densenet", "densenet-bc", "growth")):
+        m = re.fullmatch(prefix + r"-(\d+)-(\d+)", s)
+        if m:
+            depth, k = int(m.group(1)), int(m.group(2))
+            if (depth - 4) % 6 or depth < 10 or k < 1:
+                raise InputError("model", name, f"{prefix}-DEPTH-K with DEPTH = 6n + 4 >= 10 and K >= 1")
+            return family, {"depth": depth, width_key: k}
     raise InputError("model", name, MODEL_HELP)
 
 

@@ -30,7 +30,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 from rfrobust.errors import InputError
 
@@ -62,6 +62,7 @@ class TrainConfig:
     eval_step_size: float | None = None
     eval_restarts: int = 1
     eval_random_start: bool = True
+    noise_std: float | None = None
     epochs: int = 10
     batch_size: int = 128
     lr: float = 0.1
@@ -87,7 +88,6 @@ class TrainConfig:
     checks: bool = False
     lipschitz_ratio: bool = False
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "TrainConfig":
@@ -115,6 +115,8 @@ class TrainConfig:
         self.eval_steps = check_number("eval_steps", self.eval_steps, ge=1, integer=True)
         self.eval_restarts = check_number("eval_restarts", self.eval_restarts, ge=1, integer=True)
         self.eps_warmup = check_number("eps_warmup", self.eps_warmup, ge=0)
+        if self.noise_std is not None:
+            self.noise_std = check_number("noise_std", self.noise_std, ge=0)
         for name in ("attack_step_size", "eval_step_size"):
             if getattr(self, name) is not None:
                 setattr(self, name, check_number(name, getattr(self, name), gt=0))
@@ -169,9 +171,7 @@ class TrainConfig:
         return sorted(ms)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("extra")
-        return d
+        return asdict(self)
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -182,6 +182,49 @@ def lr_at(cfg: TrainConfig, epoch: int) -> float:
         return cfg.lr * 0.1 ** sum(epoch > m for m in cfg.milestone_list())
     start = cfg.halve_after if cfg.halve_after is not None else max(1, round(0.75 * cfg.epochs))
     return cfg.lr * 0.5 ** max(0, epoch - start)
+
+
+def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, gen, epoch: int) -> dict:
+    """One epoch of SGD on the method's objective; returns the epoch's log row (batch-size weighted means)."""
+    import torch
+
+    from rfrobust.deep.losses import training_loss
+    from rfrobust.errors import ConvergenceError
+
+    lr = lr_at(cfg, epoch)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    model.train()
+    t0 = time.perf_counter()
+    n_train = len(batches.data)
+    acc = dict(n=0, nat=0.0, reg=0.0, lam=0.0, cnat=0, cadv=0)
+    step_attack = inner
+    bar = _progress(len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+    for xb, yb in batches:
+        step_attack = _warm(inner, eps, cfg.eps_warmup, (epoch - 1) + acc["n"] / max(n_train, 1))
+        out = training_loss(model, xb, yb, cfg.method, cfg.lam, step_attack, war=war,
+                            attack_eval_mode=cfg.attack_eval_mode, clip=cfg.clip, generator=gen, amp=cfg.amp)
+        if not torch.isfinite(out.loss.detach()):
+            raise ConvergenceError("training", {"epoch": epoch, "lr": lr, "model": cfg.model},
+                                   "the loss is not finite")
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        b = int(yb.numel())
+        acc["n"] += b
+        acc["nat"] += float(out.natural_risk) * b
+        acc["reg"] += float(out.robust_reg) * b
+        acc["lam"] += out.lam * b
+        acc["cnat"] += int(out.correct_nat) if out.correct_nat is not None else 0
+        acc["cadv"] += int(out.correct_adv) if out.correct_adv is not None else 0
+        bar.update(1)
+    bar.close()
+    n = max(acc["n"], 1)
+    return {"epoch": epoch, "lr": lr, "train_eps": step_attack.eps, "natural_risk": acc["nat"] / n,
+            "robust_reg": acc["reg"] / n, "lam_t": acc["lam"] / n, "lam_last": war.lam if war else float(cfg.lam),
+            "train_nat_acc": acc["cnat"] / n if cfg.method != "pgd-at" else None,
+            "train_adv_acc": acc["cadv"] / n if cfg.method != "standard" else None,
+            "epoch_s": time.perf_counter() - t0}
 
 
 def _warm(cfg, eps: float, warmup: float, progress: float):
@@ -243,7 +286,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
     from rfrobust.deep.attacks import AttackConfig, parse_eps
     from rfrobust.deep.checks import sanity_checks
     from rfrobust.deep.data import Batches, load_dataset, take, train_val_split
-    from rfrobust.deep.losses import inner_attack_config, training_loss
+    from rfrobust.deep.losses import inner_attack_config
     from rfrobust.deep.metrics import evaluate
     from rfrobust.deep.models import build_model, count_parameters
     from rfrobust.deep.war import WAR
@@ -295,39 +338,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
         os.makedirs(cfg.ckpt_dir, exist_ok=True)
     t_train = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
-        lr = lr_at(cfg, epoch)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        model.train()
-        te = time.perf_counter()
-        acc = dict(n=0, nat=0.0, reg=0.0, lam=0.0, cnat=0, cadv=0)
-        bar = _progress(len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
-        for xb, yb in batches:
-            step_inner = _warm(inner, eps, cfg.eps_warmup, (epoch - 1) + (acc["n"] / max(len(train), 1)))
-            out = training_loss(model, xb, yb, cfg.method, cfg.lam, step_inner, war=war,
-                                attack_eval_mode=cfg.attack_eval_mode, clip=cfg.clip, generator=gen, amp=cfg.amp)
-            opt.zero_grad(set_to_none=True)
-            out.loss.backward()
-            opt.step()
-            if not torch.isfinite(out.loss.detach()):
-                from rfrobust.errors import ConvergenceError
-
-                raise ConvergenceError("training", {"epoch": epoch, "lr": lr}, "the loss is not finite")
-            b = int(yb.numel())
-            acc["n"] += b
-            acc["nat"] += float(out.natural_risk) * b
-            acc["reg"] += float(out.robust_reg) * b
-            acc["lam"] += out.lam * b
-            acc["cnat"] += int(out.correct_nat) if out.correct_nat is not None else 0
-            acc["cadv"] += int(out.correct_adv) if out.correct_adv is not None else 0
-            bar.update(1)
-        bar.close()
-        n = max(acc["n"], 1)
-        row = {"epoch": epoch, "lr": lr, "train_eps": step_inner.eps, "natural_risk": acc["nat"] / n, "robust_reg": acc["reg"] / n,
-               "lam_t": acc["lam"] / n, "lam_last": (war.lam if war else float(cfg.lam)),
-               "train_nat_acc": acc["cnat"] / n if cfg.method != "pgd-at" else math.nan,
-               "train_adv_acc": acc["cadv"] / n if cfg.method != "standard" else math.nan,
-               "epoch_s": time.perf_counter() - te}
+        row = _train_epoch(model, opt, batches, cfg, inner, eps, war, gen, epoch)
         if val_batches is not None and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
             vm = evaluate(model, val_batches, eval_attack, lipschitz=False,
                           generator=torch.Generator(device=device).manual_seed(cfg.seed + 2), amp=cfg.amp)
@@ -360,6 +371,10 @@ def run(cfg: TrainConfig, log=None) -> dict:
                      amp=cfg.amp)
         mf = evaluate(model, test_batches, fgsm_attack, lipschitz=False, amp=cfg.amp)
         m["fgsm_acc"] = mf["robust_acc"]
+        if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
+            gn = torch.Generator(device=device).manual_seed(cfg.seed + 4)
+            m["noise_acc"] = evaluate(model, test_batches, AttackConfig("noise", eps=cfg.noise_std), lipschitz=False,
+                                      generator=gn, amp=cfg.amp)["adv_acc"]
         return m
 
     te = time.perf_counter()
@@ -367,7 +382,6 @@ def run(cfg: TrainConfig, log=None) -> dict:
     eval_s = time.perf_counter() - te
     rec: dict = {"kind": "train"}
     rec.update({k: v for k, v in cfg.to_dict().items() if k not in ("progress",)})
-    rec.update(cfg.extra)
     rec.update({"eps": eps, "eps_text": eps_text, "device": device, "augment": augment, "n_params": n_params,
                 "n_train": len(train), "n_val": len(val), "n_test": len(test), "torch_version": torch.__version__})
     rec.update(train_attack.record("train_attack"))
@@ -397,7 +411,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
         rep = sanity_checks(model, xs, ys, eps, norm=cfg.norm, step_size=None, seed=cfg.seed, amp=cfg.amp)
         rec.update(rep.record())
         log("sanity checks: " + rep.summary())
-    rec["epoch_log"] = json.dumps(history, allow_nan=True)
+    rec["epoch_log"] = json.dumps(history)
     rec["train_s"] = train_s
     rec["eval_s"] = eval_s
     rec["wall_s"] = time.perf_counter() - t0

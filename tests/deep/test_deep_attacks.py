@@ -172,6 +172,13 @@ def test_sanity_checks_catch_gradient_masking(trained_model, test_batch):
     assert not rep.passed and not rep["gradients"].passed
 
 
+def test_white_noise_attack(trained_model, test_batch):
+    x, y = test_batch[0][:50], test_batch[1][:50]
+    res = attack(trained_model, x, y, AttackConfig("noise", eps=0.2), generator=torch.Generator().manual_seed(3))
+    expected = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
+    torch.testing.assert_close(res.x_adv, expected)
+
+
 def test_attack_config_validation():
     for kw in (dict(kind="cw"), dict(norm="l1"), dict(eps=-1.0), dict(steps=0), dict(restarts=0)):
         with pytest.raises(InputError):

@@ -24,7 +24,7 @@ def fmnist_model(tmp_path_factory):
 
     ckpt = str(tmp_path_factory.mktemp("fm"))
     rec = run_record({"dataset": "fashion-mnist", "model": "nettest-1-0", "dropout": False, "method": "pgd-at",
-                      "eps": "0.1", "epochs": 3, "lr": 0.05, "train_size": 6000, "val_size": 500, "test_size": 1000,
+                      "eps": "0.1", "eps_warmup": 1, "epochs": 3, "lr": 0.05, "train_size": 6000, "val_size": 500, "test_size": 1000,
                       "attack_steps": 10, "ckpt_dir": ckpt, "checks": True}, seed=0)
     model, _ = load_checkpoint(os.path.join(ckpt, "best.pt"))
     return rec, model.eval()

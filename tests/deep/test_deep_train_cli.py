@@ -53,13 +53,15 @@ def test_checkpoints_round_trip_with_weights_only(trained_run, trained_model, te
 
 def test_war_trades_run_logs_lambda(idx_dir):
     rec = run_record({"dataset": "synthetic-idx", "data_dir": idx_dir, "model": "mlp-32", "method": "trades",
-                      "war_zeta": 30, "eps": "8/255", "epochs": 2, "lr": 0.05, "val_size": 100, "train_size": 300,
+                      "war_zeta": 30, "eps": "8/255", "eps_warmup": 1, "noise_std": 0.1, "epochs": 2, "lr": 0.05, "val_size": 100, "train_size": 300,
                       "test_size": 100, "attack_steps": 2, "eval_steps": 3, "batch_size": 100}, seed=1)
     log = json.loads(rec["epoch_log"])
     assert rec["war_zeta"] == 30 and rec["method"] == "trades" and rec["train_attack_kind"] == "trades"
     assert all(row["lam_t"] >= 0 for row in log) and rec["final_lam_t"] >= 0
     assert rec["eps"] == pytest.approx(8 / 255) and rec["eps_text"] == "8/255"
     assert rec["lam"] == 6.0  # TRADES default lambda recorded even though WAR drives lambda_t
+    assert 0 <= rec["noise_acc"] <= 1 and rec["noise_std"] == 0.1
+    assert log[0]["train_eps"] < 8 / 255 and log[1]["train_eps"] == pytest.approx(8 / 255)  # eps warm-up
 
 
 @pytest.mark.parametrize("argv,needle", [

@@ -9,8 +9,9 @@
   ``x + 0.001 N(0, I)``.
 * **White noise** (seed 001): ``clip(x + eps N(0, I), 0, 1)``, eps = the noise standard deviation.
 
-The inner loop differentiates with respect to the input only (``torch.autograd.grad(loss, x_adv)``), so no
-parameter gradient is computed or accumulated, and it updates the iterate in place. Losses are summed over the
+The inner loop differentiates with respect to the input only (``torch.autograd.grad(loss, x_adv)``) with the
+parameters frozen (:func:`frozen_parameters`), so no parameter gradient is computed or accumulated, and it updates
+the iterate in place. Losses are summed over the
 batch so each sample's gradient is its own (eval mode; see :func:`eval_mode`). Along the way the per-sample
 maximum dual norm of the input gradient over the attack steps is available (Wu et al. section 4.1: the l_1 norm
 for an l_inf attack), which :mod:`rfrobust.deep.metrics` reports as the local Lipschitz estimate.
@@ -109,6 +110,23 @@ def eval_mode(model: torch.nn.Module, enabled: bool = True):
         yield model
     finally:
         model.train(was_training)
+
+
+@contextlib.contextmanager
+def frozen_parameters(model: torch.nn.Module):
+    """Parameters stop requiring grad inside the block, so autograd records only the input path.
+
+    ``torch.autograd.grad(loss, x)`` already skips parameter gradients for built-in ops; freezing also keeps custom
+    autograd functions (whose ``needs_input_grad`` is fixed at forward time) from computing them.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def project_linf(delta: torch.Tensor, eps: float) -> torch.Tensor:
@@ -236,7 +254,8 @@ def attack(model, x, y, cfg: AttackConfig, *, generator: torch.Generator | None 
         target = y
     best_x = best_logits = best_loss = best_wrong = gbest = None
     for r in range(cfg.restarts):
-        x_adv, gmax = _pgd_run(model, x, target, cfg, generator, track_grad_norm, amp)
+        with frozen_parameters(model):
+            x_adv, gmax = _pgd_run(model, x, target, cfg, generator, track_grad_norm, amp)
         if cfg.restarts == 1 and not return_logits:
             return AttackResult(x_adv, None, gmax)
         logits = _forward_nograd(model, x_adv, amp)

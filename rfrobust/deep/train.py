@@ -290,11 +290,12 @@ def run(cfg: TrainConfig, log=None) -> dict:
     from rfrobust.deep.metrics import evaluate
     from rfrobust.deep.models import build_model, count_parameters
     from rfrobust.deep.war import WAR
-    from rfrobust.provenance import provenance
+    from rfrobust.provenance import provenance, timestamp
 
     cfg.validate()
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
+    prov = provenance()  # the code that runs: git commit taken at the start, timestamp replaced at the end
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = cfg.resolved_device()
@@ -415,7 +416,8 @@ def run(cfg: TrainConfig, log=None) -> dict:
     rec["train_s"] = train_s
     rec["eval_s"] = eval_s
     rec["wall_s"] = time.perf_counter() - t0
-    rec.update(provenance())
+    prov["timestamp"] = timestamp()
+    rec.update(prov)
     return rec
 
 

@@ -228,7 +228,7 @@ def dataset_dir(name: str, root: str | None = None) -> str:
     if d is None:
         raise DatasetNotFound(name, "(no directory given)", "--data-dir")
     if not os.path.isdir(d):
-        raise DatasetNotFound(name, d, "the directory")
+        raise DatasetNotFound(name, os.path.abspath(d), "the directory")
     return d
 
 

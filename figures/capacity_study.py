@@ -179,8 +179,8 @@ def draw_curves(long, models, normalised: bool):
 
 def make(spec_path: str, out_dir: str | None = None, store: str | None = None, log=print) -> dict:
     """Draw every figure and write both tables; returns ``{"models", "stats", "paths"}``."""
-    from rfrobust import plotting
     from rfrobust.deep.curve_runs import long_table
+    from rfrobust.deep.experiments import save_outputs
 
     out_dir = out_dir or default_out(spec_path)
     df = load_rows(spec_path, store)
@@ -193,12 +193,9 @@ def make(spec_path: str, out_dir: str | None = None, store: str | None = None, l
                       ("capacity_mean_acc_normalised", draw_means(models, stats, True)),
                       ("capacity_curves", draw_curves(long, models, False)),
                       ("capacity_curves_normalised", draw_curves(long, models, True))):
-        paths += plotting.save(fig, os.path.join(out_dir, name))
+        paths += save_outputs(fig, {}, out_dir, name)
         fig.clf()
-    for name, table in (("capacity_models.csv", models), ("capacity_stats.csv", stats)):
-        p = os.path.join(out_dir, name)
-        table.to_csv(p, index=False, float_format="%.6g")
-        paths.append(p)
+    paths += save_outputs(None, {"capacity_models": models, "capacity_stats": stats}, out_dir, "")
     log(f"capacity study: {len(models)} models, seeds {sorted(df['seed'].unique().tolist())}, "
         f"{df['dataset'].iloc[0]}, {int(df['n_train'].iloc[0])} training images x {int(df['epochs'].iloc[0])} "
         f"epochs, {int(df['n_test'].iloc[0])} test images")

@@ -207,7 +207,7 @@ def draw_mlp(curves, dataset: str):
 # ---------------------------------------------------------------------------------------------------- driver
 def make(random_spec: str | None = None, mlp_spec: str | None = None, out_dir: str | None = None,
          random_store: str | None = None, mlp_store: str | None = None, log=print) -> dict:
-    from rfrobust import plotting
+    from rfrobust.deep.experiments import save_outputs
 
     out_dir = out_dir or OUT_DIR
     os.makedirs(out_dir, exist_ok=True)
@@ -217,12 +217,8 @@ def make(random_spec: str | None = None, mlp_spec: str | None = None, out_dir: s
         df = _rows(random_spec, random_store, "random data")
         summary = random_summary(df)
         stats = random_stats(df, summary)
-        fig = draw_random(df, summary, stats)
-        paths += plotting.save(fig, os.path.join(out_dir, f"{stem}_gradnorm"))
-        for name, table in (("summary", summary), ("stats", stats)):
-            p = os.path.join(out_dir, f"{stem}_{name}.csv")
-            table.to_csv(p, index=False, float_format="%.6g")
-            paths.append(p)
+        paths += save_outputs(draw_random(df, summary, stats), {f"{stem}_summary": summary, f"{stem}_stats": stats},
+                              out_dir, f"{stem}_gradnorm")
         res.update(random_summary=summary, random_stats=stats)
         log(f"random data (n = {int(summary['n'].iloc[0])}, d = {sorted(summary['d'].unique().tolist())}, "
             f"seeds {sorted(df['seed'].unique().tolist())}): max input-gradient norm over 1000 random inputs")
@@ -236,12 +232,8 @@ def make(random_spec: str | None = None, mlp_spec: str | None = None, out_dir: s
         stem = _stem(mlp_spec)
         df = _rows(mlp_spec, mlp_store, "MLPs")
         curves, stats = mlp_tables(df)
-        fig = draw_mlp(curves, str(df["dataset"].iloc[0]))
-        paths += plotting.save(fig, os.path.join(out_dir, f"{stem}_curves"))
-        for name, table in (("curves", curves), ("stats", stats)):
-            p = os.path.join(out_dir, f"{stem}_{name}.csv")
-            table.to_csv(p, index=False, float_format="%.6g")
-            paths.append(p)
+        paths += save_outputs(draw_mlp(curves, str(df["dataset"].iloc[0])),
+                              {f"{stem}_curves": curves, f"{stem}_stats": stats}, out_dir, f"{stem}_curves")
         res.update(mlp_curves=curves, mlp_stats=stats)
         log(f"MLPs on {df['dataset'].iloc[0]} ({int(df['n_train'].iloc[0])} training images x "
             f"{int(df['epochs'].iloc[0])} epochs, {int(df['n_test'].iloc[0])} test images, seeds "

@@ -21,6 +21,31 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCALES = ("cpu", "paper")
 
 
+def add_driver_options(p, cpu_time: str, fig_default: str):
+    """The options every experiment driver shares (scale, data, workers, device, figures, dry run)."""
+    p.add_argument("--scale", default="cpu", help=f"cpu (default; {cpu_time} on 2 cores) | paper (GPU)")
+    p.add_argument("--data-dir", default=None, help="directory of the data set's files (MNIST, CIFAR-10)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes, one torch thread each (default 2)")
+    p.add_argument("--device", default="cpu", help="torch device of the workers: cpu (default) | cuda | auto")
+    p.add_argument("--fig-dir", default=None, help=f"figure directory (default {fig_default})")
+    p.add_argument("--no-figures", action="store_true", help="run the sweep(s) only")
+    p.add_argument("--dry-run", action="store_true", help="show what would run; compute and write nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def save_outputs(fig, tables: dict, out_dir: str, stem: str) -> list[str]:
+    """``fig`` as ``out_dir/stem.pdf|png`` (rfrobust style) and each ``tables[name]`` as ``out_dir/<name>.csv``."""
+    from rfrobust import plotting
+
+    paths = plotting.save(fig, os.path.join(out_dir, stem)) if fig is not None else []
+    for name, table in tables.items():
+        path = os.path.join(out_dir, name + ".csv")
+        table.to_csv(path, index=False, float_format="%.6g")
+        paths.append(path)
+    return paths
+
+
 def spec_path(directory: str, stem: str, scale: str) -> str:
     """``DIRECTORY/<stem>_<scale>.toml`` (``-`` in the stem becomes ``_``); one line when it does not exist."""
     if scale not in SCALES:

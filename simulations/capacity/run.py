@@ -31,19 +31,13 @@ PROG = "python simulations/capacity/run.py"
 
 
 def build_parser() -> ArgumentParser:
+    from rfrobust.deep.experiments import add_driver_options
+
     p = ArgumentParser(prog=PROG, description="Capacity study (seed 000): 26 NetTest models under FGSM and PGD-20.")
-    p.add_argument("--scale", default="cpu", help="cpu (default; ~35-45 min on 2 cores) | paper (GPU)")
     p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist (default) | mnist | cifar10")
-    p.add_argument("--data-dir", default=None, help="directory of the data set's files (MNIST / CIFAR-10)")
     p.add_argument("--spec", default=None, help="run this spec instead of <dataset>_<scale>.toml")
-    p.add_argument("--workers", type=int, default=2, help="worker processes, one torch thread each (default 2)")
-    p.add_argument("--device", default="cpu", help="torch device of the workers: cpu (default) | cuda | auto")
     p.add_argument("--output", default=None, help="store directory (default: the spec's output)")
-    p.add_argument("--fig-dir", default=None, help="figure directory (default figures/output/capacity/<spec stem>)")
-    p.add_argument("--no-figures", action="store_true", help="run the sweep only")
-    p.add_argument("--dry-run", action="store_true", help="show what would run; compute and write nothing")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
+    return add_driver_options(p, "~35-40 min", "figures/output/capacity/<spec stem>")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

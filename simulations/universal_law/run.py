@@ -33,22 +33,16 @@ PROG = "python simulations/universal_law/run.py"
 
 
 def build_parser() -> ArgumentParser:
+    from rfrobust.deep.experiments import add_driver_options
+
     p = ArgumentParser(prog=PROG, description="Universal-law experiments (seed 001): random data and MLPs.")
-    p.add_argument("--scale", default="cpu", help="cpu (default; ~15-25 min on 2 cores) | paper (GPU)")
     p.add_argument("--dataset", default="fashion-mnist", help="MLP data set: fashion-mnist (default) | mnist")
-    p.add_argument("--data-dir", default=None, help="directory of the MLP data set's files (MNIST)")
     p.add_argument("--only", default=None, help="random | mlp (default: both)")
     p.add_argument("--random-spec", default=None, help="run this random-data spec instead of the scale's")
     p.add_argument("--mlp-spec", default=None, help="run this MLP spec instead of the scale's")
-    p.add_argument("--workers", type=int, default=2, help="worker processes, one torch thread each (default 2)")
-    p.add_argument("--device", default="cpu", help="torch device of the workers: cpu (default) | cuda | auto")
     p.add_argument("--random-output", default=None, help="random-data store (default: the spec's output)")
     p.add_argument("--mlp-output", default=None, help="MLP store (default: the spec's output)")
-    p.add_argument("--fig-dir", default=None, help="figure directory (default figures/output/universal_law)")
-    p.add_argument("--no-figures", action="store_true", help="run the sweeps only")
-    p.add_argument("--dry-run", action="store_true", help="show what would run; compute and write nothing")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
+    return add_driver_options(p, "~20 min", "figures/output/universal_law")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

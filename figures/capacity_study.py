@@ -119,30 +119,39 @@ def _fmt_params(p: int) -> str:
     return f"{p / 1e6:.2g}M" if p >= 1e6 else f"{p / 1e3:.3g}k"
 
 
+def _log_x(ax):
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def draw_means(models, stats, normalised: bool):
     import numpy as np
 
     from rfrobust import plotting
 
     qs = ["mean_nacc_fgsm", "mean_nacc_pgd"] if normalised else ["natural_acc", "mean_acc_fgsm", "mean_acc_pgd"]
-    titles = {"natural_acc": "standard accuracy", "mean_acc_fgsm": "FGSM: mean of standard and robust",
-              "mean_acc_pgd": "PGD-20: mean of standard and robust", "mean_nacc_fgsm": "FGSM, normalised",
-              "mean_nacc_pgd": "PGD-20, normalised"}
-    fig, axes = plotting.figure(1, len(qs), width="page", aspect=0.8, sharey=True)
+    titles = {"natural_acc": r"standard accuracy ($\varepsilon = 0$)", "mean_acc_fgsm": r"FGSM: mean over $\varepsilon$",
+              "mean_acc_pgd": r"PGD-20: mean over $\varepsilon$", "mean_nacc_fgsm": r"FGSM: mean of acc. / standard acc.",
+              "mean_nacc_pgd": r"PGD-20: mean of acc. / standard acc."}
+    fig, axes = plotting.figure(1, len(qs), width="page", aspect=0.8, sharey=not normalised)
     axes = np.atleast_1d(axes)
-    for ax, q in zip(axes, qs):
+    for k, (ax, q) in enumerate(zip(axes, qs)):
         for i, fam in enumerate(sorted(models["family"].unique())):
             m = models[models["family"] == fam]
             plotting.sim_points(ax, m["n_params"], m[q], m.get(q + "_sem"), color=plotting.color(i),
                                 marker=plotting.MARKERS[i % len(plotting.MARKERS)], label=FAMILY_NAMES[fam])
         s = stats.set_index("quantity").loc[q]
         xs = np.logspace(np.log10(models["n_params"].min()), np.log10(models["n_params"].max()), 50)
-        plotting.theory_curve(ax, xs, s["intercept"] + s["slope"] * np.log10(xs), color="black", linewidth=1.0,
-                              label=f"fit: r = {s['r']:.2f}, slope = {s['slope']:.3f}/decade")
-        ax.set_xscale("log")
+        plotting.theory_curve(ax, xs, s["intercept"] + s["slope"] * np.log10(xs), color="black", linewidth=1.0)
+        ax.text(0.03, 0.97, f"r = {s['r']:.2f} (p = {s['p']:.1g})\nslope = {s['slope']:+.3f} per decade",
+                transform=ax.transAxes, va="top", ha="left", fontsize=7)
+        _log_x(ax)
         ax.set_xlabel("parameters")
         ax.set_title(titles[q])
-        ax.legend(loc="lower right", fontsize=6.5)
+        if k == len(qs) - 1:
+            ax.legend(loc="best", fontsize=6.5)
     axes[0].set_ylabel("accuracy / standard accuracy" if normalised else "accuracy")
     return fig
 

@@ -110,6 +110,19 @@ def random_stats(df, summary):
     return pd.DataFrame(out)
 
 
+def _plain_log(ax, which: str):
+    """A log axis with plain decimal tick labels (10, 20, 50 ... rather than 10^1, 2 x 10^1)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(NullFormatter())
+
+
 def draw_random(df, summary, stats):
     from rfrobust import plotting
 
@@ -129,17 +142,17 @@ def draw_random(df, summary, stats):
                             marker=plotting.MARKERS[i % len(plotting.MARKERS)], label=NET_LABEL.get(net, net))
         ax2.plot(s["d"], s["fit_frac"], color=c, linewidth=0.8)
     ax.plot([], [], color="grey", linestyle="--", linewidth=0.8, label=r"$\sqrt{nd/p}$ (law's scale)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _plain_log(ax, "x")
+    _plain_log(ax, "y")
     ax.set_xlabel(r"dimension $d$")
-    ax.set_ylabel(r"$\max_j \|\nabla f(z_j)\|_2$ (1000 random $z_j$)")
+    ax.set_ylabel(r"$\max_j \|\nabla f(z_j)\|_2$, 1000 random $z_j$")
     n = int(summary["n"].iloc[0])
     ax.set_title(f"random data, n = {n}: max gradient norm")
     ax.legend(fontsize=6.5)
-    ax2.set_xscale("log")
+    _plain_log(ax2, "x")
     ax2.set_ylim(-0.02, 1.02)
     ax2.set_xlabel(r"dimension $d$")
-    ax2.set_ylabel(r"fraction of training points with $|f(x_i) - y_i| < 0.1$")
+    ax2.set_ylabel(r"fraction fitted, $|f(x_i) - y_i| < 0.1$")
     ax2.set_title("fit of the training data")
     ax2.legend(fontsize=6.5)
     return fig

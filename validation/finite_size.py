@@ -41,7 +41,7 @@ DEFAULT_FIGURE = os.path.join(REPO, "results", "figures", "finite_size")
 DEFAULT_POINT = {"act": "tanh", "psi1": 1.5, "psi2": 2.0, "lam": 0.01, "eps": 0.5, "eps_test": 0.0, "kappa": 1.0,
                  "F1": 1.0, "tau": 0.5, "train": "reduced"}
 DEFAULT_D = [100, 200, 400, 800, 1600]
-DEFAULT_SEEDS = [24, 16, 10, 6, 4]
+DEFAULT_SEEDS = [48, 32, 24, 16, 12]
 N_TEST_PER_D = 8
 METRICS = {"SE": "SE", "G": "G"}   # simulation metric -> theory metric
 THEORY_PARAMS = ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test")
@@ -116,26 +116,35 @@ def format_table(dev, slopes: dict) -> str:
 
 
 def draw(dev, slopes: dict, point: dict, stem: str) -> list[str]:
+    """Log-log figure: rms deviation per instance (filled markers, fitted power law as a line), |mean - theory|
+    (hollow markers) and the sem of the mean (dashed: the resolution of the bias estimate), per metric."""
     import numpy as np
 
     from rfrobust import plotting as pl
 
-    fig, ax = pl.figure(width="column", aspect=0.8)
+    fig, ax = pl.figure(width="column", aspect=0.85)
     for i, (m, g) in enumerate(dev.groupby("metric", sort=False)):
         c = pl.color(i)
         g = g.sort_values("d")
-        s, se = slopes[m]
-        ax.plot(g.d, g.rms, marker=pl.MARKERS[i], color=c, lw=0, label=f"{m}: rms deviation, slope {s:+.2f}")
-        dd = np.geomspace(g.d.min(), g.d.max(), 20)
-        a = np.mean(np.log(g.rms) - s * np.log(g.d))
+        s, _ = slopes[m]
+        mk = pl.MARKERS[i]
+        ax.plot(g["d"], g["rms"], mk, color=c, label=f"{m}: rms deviation (slope {s:+.2f})")
+        dd = np.geomspace(g["d"].min(), g["d"].max(), 20)
+        a = np.mean(np.log(g["rms"]) - s * np.log(g["d"]))
         ax.plot(dd, np.exp(a) * dd ** s, color=c, lw=1.0)
-        pl.sim_points(ax, g.d, g.bias, g.sem, color=c, marker=pl.MARKERS[i], markerfacecolor="white",
-                      markeredgecolor=c, label=f"{m}: |mean − theory| ± SE")
+        ax.plot(g["d"], g["bias"], mk, color=c, markerfacecolor="white", label=f"{m}: |mean − theory|")
+        ax.plot(g["d"], g["sem"], color=c, lw=0.8, ls="--", label=f"{m}: sem of the mean")
     ref = dev[dev.metric == dev.metric.iloc[0]].sort_values("d")
-    dd = np.geomspace(ref.d.min(), ref.d.max(), 20)
-    ax.plot(dd, float(ref.rms.iloc[0]) * (dd / dd[0]) ** -0.5, color="0.5", lw=0.8, ls=":", label=r"$\propto d^{-1/2}$")
-    pl.finish(ax, "d", None, xscale="log", yscale="log", legend="lower left")
+    dd = np.geomspace(ref["d"].min(), ref["d"].max(), 20)
+    ax.plot(dd, 1.6 * float(ref["rms"].iloc[0]) * (dd / dd[0]) ** -0.5, color="0.5", lw=0.8, ls=":",
+            label=r"$\propto d^{-1/2}$")
+    positive = dev[["rms", "sem", "bias"]].to_numpy(dtype=float)
+    positive = positive[np.isfinite(positive) & (positive > 0)]
+    if positive.size:
+        ax.set_ylim(max(positive.min(), 1e-3 * positive.max()) / 2, positive.max() * 3)
+    pl.finish(ax, "d", None, xscale="log", yscale="log", legend=False)
     ax.set_ylabel("|simulation − theory|")
+    fig.legend(loc="outside lower center", ncol=2, fontsize=7)
     ax.set_title(f"{point['act']}, $\\psi_1$ = {point['psi1']:g}, $\\psi_2$ = {point['psi2']:g}, "
                  f"$\\lambda$ = {point['lam']:g}, $\\varepsilon$ = {point['eps']:g} ({point.get('train', '')})",
                  fontsize=8)
@@ -151,7 +160,7 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description="Deviation of the simulation from the theory against d.")
     p.add_argument("--d", default=",".join(map(str, DEFAULT_D)), help="dimensions (default 100,...,1600)")
     p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                   help="seeds per d: one number for all, or one per d (default 24,16,10,6,4)")
+                   help="seeds per d: one number for all, or one per d (default 48,32,24,16,12)")
     for k in ("act", "psi1", "psi2", "lam", "eps", "kappa", "train"):
         p.add_argument(f"--{k}", default=None, help=f"model point (default {DEFAULT_POINT[k]})")
     p.add_argument("--workers", default=None, help="local worker processes (default: one per core)")

@@ -1,0 +1,147 @@
+"""Attacks on the nonlinear RF model ``f(x) = a^T sigma(F x)`` (THEORY.md 3.2, Lemma A).
+
+* :func:`first_order_loss`: ``(|y - f(x)| + eps ||grad_x f(x)||_*)^2``, the inner maximum to first order
+  (``||.||_* = ||.||_2`` for an l2 ball, ``||.||_1`` for an l-infinity box).
+* :func:`pgd_attack`: projected gradient ascent on the true loss ``(y - f(x + delta))^2`` over the ball
+  ``||delta||_2 <= eps`` or the box ``||delta||_inf <= eps``. Restarts: the first-order optimal perturbation
+  ``eps sign(f - y) g/||g||_2`` (l2) or ``eps sign(f - y) sign(g)`` (linf), its opposite, and ``random_starts``
+  uniform draws from the ball/box; per sample the worst loss over every restart and every iterate is kept, and
+  never less than the clean loss (``delta = 0`` is feasible). Step size ``step_factor * eps / steps`` along the
+  normalised gradient (l2) or its sign (linf), as in Madry et al.'s PGD.
+
+All settings are returned in :class:`AttackSettings` and recorded with every result (DESIGN.md: record every
+attack default). Random starts come from numpy's generator (stream ``"attack"`` of the seed) so that every
+backend sees the same starts.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rfrobust.errors import InputError
+from rfrobust.rf.features import input_gradients
+
+NORMS = ("l2", "linf")
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """PGD settings (recorded with every result)."""
+
+    norm: str = "l2"
+    eps: float = 0.0
+    steps: int = 10
+    step_factor: float = 2.5
+    random_starts: int = 1
+    first_order_starts: bool = True
+    loss: str = "squared error (y - f(x + delta))^2"
+
+    def as_dict(self) -> dict:
+        return {f"attack_{k}": v for k, v in asdict(self).items()}
+
+
+def dual_norm_p(norm: str) -> int:
+    """The p of the dual norm of the attack norm: l2 -> 2, linf -> 1."""
+    if norm not in NORMS:
+        raise InputError("norm", norm, "one of " + ", ".join(NORMS))
+    return 2 if norm == "l2" else 1
+
+
+def first_order_loss(r, gnorm_dual, eps: float):
+    """``(|r| + eps ||grad f||_*)^2`` per sample (``r = y - f(x)``)."""
+    return (abs(r) + eps * gnorm_dual) ** 2
+
+
+def _forward(a, X, F, act, B):
+    P = X @ F.T
+    return act(P, B) @ a, act.derivative(P, B)
+
+
+def _project(delta, eps, norm, la):
+    if norm == "linf":
+        return la.clip(delta, -eps, eps)
+    nrm = la.row_norms(delta, 2)
+    scale = la.where(nrm > eps, eps / la.maximum(nrm, 1e-300), 0.0 * nrm + 1.0)
+    return delta * scale[:, None]
+
+
+def _random_start(rng: np.random.Generator, m: int, d: int, eps: float, norm: str) -> np.ndarray:
+    if norm == "linf":
+        return rng.uniform(-eps, eps, size=(m, d))
+    g = rng.standard_normal((m, d))
+    g /= np.linalg.norm(g, axis=1, keepdims=True)
+    return g * (eps * rng.uniform(size=(m, 1)) ** (1.0 / d))
+
+
+def pgd_attack(a, X, y, F, act, la, settings: AttackSettings, seed: int = 0, chunk: int = 4096, warm=None):
+    """Worst-case squared loss per sample over PGD restarts (module docstring). Returns (losses, deltas).
+
+    ``warm`` (an (m, d) backend array) is one more start, e.g. the previous perturbations in adversarial training.
+    """
+    from rfrobust.rf.data import rng_for
+
+    eps, norm = settings.eps, settings.norm
+    dual_norm_p(norm)
+    m, d = X.shape
+    rng = rng_for(seed, "attack")
+    starts_np = [_random_start(rng, m, d, eps, norm) for _ in range(settings.random_starts)]
+    out_loss, out_delta = [], []
+    for lo in range(0, m, chunk):
+        hi = min(m, lo + chunk)
+        Xc, yc = X[lo:hi], y[lo:hi]
+        extra = [la.asarray(s[lo:hi]) for s in starts_np] + ([warm[lo:hi]] if warm is not None else [])
+        best, best_delta = _pgd_chunk(a, Xc, yc, F, act, la, settings, extra)
+        out_loss.append(best)
+        out_delta.append(best_delta)
+    if len(out_loss) == 1:
+        return out_loss[0], out_delta[0]
+    cat = la.xp.cat if la.name == "torch" else la.xp.concatenate
+    return cat(out_loss), cat(out_delta)
+
+
+def _pgd_chunk(a, X, y, F, act, la, st: AttackSettings, extra_starts):
+    B = la.B
+    eps, norm = st.eps, st.norm
+    f0, D0 = _forward(a, X, F, act, B)
+    r0 = y - f0
+    best = r0 * r0
+    best_delta = 0.0 * X
+    if eps == 0:
+        return best, best_delta
+    g0 = input_gradients(a, D0, F)
+    direction = -la.sign(r0)[:, None]  # increase |y - f|: move f away from y
+    if norm == "l2":
+        fo = g0 / la.maximum(la.row_norms(g0, 2), 1e-300)[:, None] * eps
+    else:
+        fo = la.sign(g0) * eps
+    starts = []
+    if st.first_order_starts:
+        starts += [fo * direction, -fo * direction]
+    starts += list(extra_starts)
+    alpha = st.step_factor * eps / max(st.steps, 1)
+    for delta in starts:
+        delta = _project(delta, eps, norm, la)
+        for it in range(st.steps + 1):
+            f, D = _forward(a, X + delta, F, act, B)
+            r = y - f
+            loss = r * r
+            better = loss > best
+            best = la.where(better, loss, best)
+            best_delta = la.where(better[:, None], delta, best_delta)
+            if it == st.steps:
+                break
+            # ascent direction of (y - f)^2 in delta: -2 r grad f
+            g = input_gradients(a, D, F) * (-r)[:, None]
+            if norm == "l2":
+                step = g / la.maximum(la.row_norms(g, 2), 1e-300)[:, None]
+            else:
+                step = la.sign(g)
+            delta = _project(delta + alpha * step, eps, norm, la)
+    return best, best_delta
+
+
+def expected_linf_to_l2_ratio(d: int) -> float:
+    """``E||g||_1 / ||g||_2 = sqrt(2 d / pi)`` for a Gaussian-like vector (THEORY.md 3.12)."""
+    return math.sqrt(2.0 * d / math.pi)

@@ -1,0 +1,112 @@
+"""Synthetic data for random-features regression (THEORY.md section 1 and 2.8).
+
+* inputs ``x ~ N(0, I_d)`` (``x_dist="gaussian"``, default; the setting of THEORY.md 3.10) or uniform on the
+  sphere of radius ``sqrt(d)`` (``"sphere"``, MM's setting);
+* first-layer weights ``theta_j`` uniform on the sphere of radius ``sqrt(d)`` (``theta_dist="sphere"``, default)
+  or ``N(0, I_d)``; the package works with ``F = Theta / sqrt(d)`` (unit-norm rows for the sphere);
+* target ``y = <beta1, x> + Fstar * ((x.w)^2 - 1) / sqrt(2) + tau * xi`` with ``||beta1|| = F1``, ``||w|| = 1``,
+  ``xi ~ N(0, 1)`` (THEORY.md 2.8: the He2 part has variance ``Fstar^2`` and is orthogonal to affine functions);
+* a fresh test set of ``n_test`` points drawn the same way; ``f_test`` is its noiseless target.
+
+Every array is drawn with numpy's ``Generator`` (PCG64) from ``SeedSequence([seed, stream])``, one stream per
+ingredient, and only then moved to the requested backend: a seed gives identical data on numpy, torch and cupy,
+and changing ``n`` or ``n_test`` does not change ``F`` or ``beta1``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rfrobust.errors import InputError
+
+X_DISTS = ("gaussian", "sphere")
+THETA_DISTS = ("sphere", "gaussian")
+_STREAMS = {"theta": 0, "target": 1, "x": 2, "noise": 3, "x_test": 4, "noise_test": 5, "attack": 6}
+
+
+def rng_for(seed: int, stream: str) -> np.random.Generator:
+    """The numpy generator of one named data stream of a seed."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), _STREAMS[stream]])))
+
+
+def _sphere(rng: np.random.Generator, m: int, d: int) -> np.ndarray:
+    g = rng.standard_normal((m, d))
+    return g * (math.sqrt(d) / np.linalg.norm(g, axis=1, keepdims=True))
+
+
+def _inputs(rng, m, d, x_dist):
+    return rng.standard_normal((m, d)) if x_dist == "gaussian" else _sphere(rng, m, d)
+
+
+def target_function(X: np.ndarray, beta: np.ndarray, w: np.ndarray, Fstar: float) -> np.ndarray:
+    """Noiseless target ``<beta1, x> + Fstar ((x.w)^2 - 1) / sqrt(2)`` (works on any array library)."""
+    out = X @ beta
+    if Fstar:
+        u = X @ w
+        out = out + Fstar * (u * u - 1.0) / math.sqrt(2.0)
+    return out
+
+
+@dataclass
+class RFData:
+    """One random-features regression instance (numpy float64 arrays, host memory).
+
+    ``X (n, d)``, ``y (n,)``, ``F (N, d)``, ``X_test (n_test, d)``, ``y_test``, ``f_test`` (noiseless test target),
+    ``beta (d,)``, ``w (d,)``; ``params`` records how it was drawn.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    F: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    f_test: np.ndarray
+    beta: np.ndarray
+    w: np.ndarray
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def N(self) -> int:
+        return self.F.shape[0]
+
+
+def sizes(d: int, psi1: float, psi2: float) -> tuple[int, int]:
+    """``N = round(psi1 d)``, ``n = round(psi2 d)`` (each at least 1)."""
+    return max(1, int(round(psi1 * d))), max(1, int(round(psi2 * d)))
+
+
+def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.0, Fstar: float = 0.0,
+              tau: float = 0.5, n_test: int = 2000, x_dist: str = "gaussian",
+              theta_dist: str = "sphere") -> RFData:
+    """Draw an RF regression instance with ``N = psi1 d`` features and ``n = psi2 d`` samples (see module doc)."""
+    if x_dist not in X_DISTS:
+        raise InputError("x_dist", x_dist, "one of " + ", ".join(X_DISTS))
+    if theta_dist not in THETA_DISTS:
+        raise InputError("theta_dist", theta_dist, "one of " + ", ".join(THETA_DISTS))
+    N, n = sizes(d, psi1, psi2)
+    Theta = _sphere(rng_for(seed, "theta"), N, d) if theta_dist == "sphere" else \
+        rng_for(seed, "theta").standard_normal((N, d))
+    F = Theta / math.sqrt(d)
+    rt = rng_for(seed, "target")
+    beta = rt.standard_normal(d)
+    beta *= F1 / np.linalg.norm(beta)
+    w = rt.standard_normal(d)
+    w /= np.linalg.norm(w)
+    X = _inputs(rng_for(seed, "x"), n, d, x_dist)
+    y = target_function(X, beta, w, Fstar) + tau * rng_for(seed, "noise").standard_normal(n)
+    X_test = _inputs(rng_for(seed, "x_test"), n_test, d, x_dist)
+    f_test = target_function(X_test, beta, w, Fstar)
+    y_test = f_test + tau * rng_for(seed, "noise_test").standard_normal(n_test)
+    params = dict(d=d, N=N, n=n, psi1=psi1, psi2=psi2, seed=int(seed), F1=F1, Fstar=Fstar, tau=tau,
+                  n_test=n_test, x_dist=x_dist, theta_dist=theta_dist)
+    return RFData(X, y, F, X_test, y_test, f_test, beta, w, params)

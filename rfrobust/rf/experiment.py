@@ -1,0 +1,230 @@
+"""One simulation point: draw data, train, attack, measure -- per seed, then mean +- standard error.
+
+Python API (the CLI ``python -m rfrobust.simulate`` is a thin layer over it):
+
+* :func:`check_params` -- validate and complete a parameter dict (one-line :class:`InputError` on bad input);
+* :func:`run_seed` -- one flat record for (configuration, seed): every parameter, every metric, the attack
+  settings, solver diagnostics, wall time, backend, device, package version and git commit;
+* :func:`simulate_point` -- all seeds of one configuration plus a summary ``{metric: {mean, sem, values}}``.
+
+Training programs (``train``): ``"reduced"`` (the l2 surrogate of THEORY.md 3.4, solved exactly by
+:mod:`rfrobust.rf.reduced`), ``"per-sample"`` (exact per-sample input-gradient norms: l2, or l1 for
+``norm="linf"``; :mod:`rfrobust.rf.dense`), ``"pgd"`` (true PGD adversarial training, :mod:`rfrobust.rf.pgd_train`)
+and ``"ridge"`` (eps ignored). ``"auto"`` means reduced for l2 and per-sample for linf.
+For ``norm="linf"``, ``eps`` is the l-infinity radius per coordinate (the nontrivial scale is ``~ 1/sqrt(d)``,
+THEORY.md 3.12) and there is no theory.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from rfrobust.activations import get_activation
+from rfrobust.backend import get_backend
+from rfrobust.cli import check_number
+from rfrobust.errors import InputError
+from rfrobust.rf.attacks import NORMS, AttackSettings
+from rfrobust.rf.data import THETA_DISTS, X_DISTS, make_data
+from rfrobust.rf.dense import solve_dense
+from rfrobust.rf.linsys import ridge
+from rfrobust.rf.metrics import evaluate
+from rfrobust.rf.ops import LinAlg
+from rfrobust.rf.pgd_train import train_pgd
+from rfrobust.rf.programs import ATProgram
+from rfrobust.rf.reduced import solve_reduced
+from rfrobust.rf.result import SolveResult
+
+TRAINS = ("auto", "reduced", "per-sample", "pgd", "ridge")
+TARGETS = ("linear", "he2")
+
+DEFAULTS = dict(psi2=2.0, lam=0.01, eps=0.0, eps_test=None, kappa=1.0, act="relu", F1=1.0, Fstar=None,
+                tau=0.5, target="linear", d=200, n_test=2000, norm="l2", train="auto", x_dist="gaussian",
+                theta_dist="sphere", pgd_steps=10, pgd_restarts=1, train_pgd_steps=10, train_pgd_outer=40,
+                backend="numpy", device=None, dtype="float64")
+
+METRICS = ("SE", "R", "AE_linear", "AE_pgd", "G", "G_M", "G_max", "G_dual", "a_norm2", "train_loss")
+
+
+def check_params(params: dict) -> dict:
+    """Validate a parameter dict and fill defaults (``psi1`` required; ``psi`` accepted as its alias)."""
+    p = dict(params)
+    if "psi" in p:
+        p.setdefault("psi1", p.pop("psi"))
+    if "psi1" not in p:
+        raise InputError("psi1", None, "given (a number > 0)")
+    for k, v in DEFAULTS.items():
+        if p.get(k) is None:
+            p[k] = v
+    unknown = set(p) - set(DEFAULTS) - {"psi1", "seed", "seeds"}
+    if unknown:
+        raise InputError("parameter", sorted(unknown)[0], "one of psi1, " + ", ".join(DEFAULTS))
+    p["psi1"] = check_number("psi1", p["psi1"], gt=0)
+    p["psi2"] = check_number("psi2", p["psi2"], gt=0)
+    p["lam"] = check_number("lam", p["lam"], ge=0)
+    p["eps"] = check_number("eps", p["eps"], ge=0)
+    p["eps_test"] = p["eps"] if p["eps_test"] is None else check_number("eps_test", p["eps_test"], ge=0)
+    p["kappa"] = check_number("kappa", p["kappa"], ge=0)
+    p["F1"] = check_number("F1", p["F1"], ge=0)
+    p["tau"] = check_number("tau", p["tau"], ge=0)
+    p["d"] = check_number("d", p["d"], ge=2, integer=True)
+    p["n_test"] = check_number("n_test", p["n_test"], ge=1, integer=True)
+    for key in ("pgd_steps", "train_pgd_steps"):
+        p[key] = check_number(key, p[key], ge=0, integer=True)
+    p["pgd_restarts"] = check_number("pgd_restarts", p["pgd_restarts"], ge=0, integer=True)
+    p["train_pgd_outer"] = check_number("train_pgd_outer", p["train_pgd_outer"], ge=2, integer=True)
+    if p["target"] not in TARGETS:
+        raise InputError("target", p["target"], "one of " + ", ".join(TARGETS))
+    if p["Fstar"] is None:
+        p["Fstar"] = 0.5 if p["target"] == "he2" else 0.0
+    p["Fstar"] = check_number("Fstar", p["Fstar"], ge=0)
+    if p["target"] == "linear" and p["Fstar"] != 0:
+        raise InputError("Fstar", p["Fstar"], "0 for target=linear (use target=he2 for a nonlinear part)")
+    if p["norm"] not in NORMS:
+        raise InputError("norm", p["norm"], "one of " + ", ".join(NORMS))
+    if p["train"] not in TRAINS:
+        raise InputError("train", p["train"], "one of " + ", ".join(TRAINS))
+    if p["train"] == "auto":
+        p["train"] = "reduced" if p["norm"] == "l2" else "per-sample"
+    if p["train"] == "reduced" and p["norm"] == "linf":
+        raise InputError("train", "reduced", "per-sample or pgd with norm=linf (the reduced program is the l2 "
+                         "surrogate)")
+    if p["x_dist"] not in X_DISTS:
+        raise InputError("x_dist", p["x_dist"], "one of " + ", ".join(X_DISTS))
+    if p["theta_dist"] not in THETA_DISTS:
+        raise InputError("theta_dist", p["theta_dist"], "one of " + ", ".join(THETA_DISTS))
+    get_activation(p["act"])  # raises InputError for unknown names
+    get_backend(p["backend"], p["device"], p["dtype"])  # unknown backend, CUDA without a GPU, ...
+    return p
+
+
+def _program_variant(p: dict) -> str:
+    if p["train"] == "per-sample":
+        return "linf" if p["norm"] == "linf" else "per-sample"
+    return "reduced"
+
+
+def train_model(p: dict, data, la: LinAlg, act, consts) -> tuple[SolveResult, object]:
+    """Train on ``data`` (backend arrays X, y, F) with the program of ``p``; returns (result, Z)."""
+    X, y, F = data
+    Z = act(X @ F.T, la.B)
+    lamt = p["psi1"] * p["lam"]
+    point = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "kappa", "act", "d", "train", "norm")}
+    point["seed"] = p.get("seed")
+    if p["train"] == "ridge":
+        a = ridge(Z, y, lamt, la, point)
+        prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, 0.0, 0.0, lamt, la)
+        return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1), Z
+    if p["train"] == "pgd":
+        res = train_pgd(X, y, F, act, la, eps=p["eps"], kappa=p["kappa"], lamt=lamt, mu1=consts.mu1,
+                        gamma=consts.gamma, norm=p["norm"], steps=p["train_pgd_steps"],
+                        outer=p["train_pgd_outer"], seed=int(p.get("seed") or 0), point=point)
+        return res, Z
+    variant = _program_variant(p)
+    Delta = act.derivative(X @ F.T, la.B) if variant != "reduced" else None
+    prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, p["eps"], p["kappa"], lamt, la, variant, Delta)
+    res = solve_reduced(prog, point=point) if variant == "reduced" else solve_dense(prog, point=point)
+    return res, Z
+
+
+def training_loss(p: dict, res: SolveResult, Z, y, F, X, act, la, consts) -> float:
+    """Data term of the program trained with (surrogate for reduced/ridge; exact norms for per-sample/pgd)."""
+    variant = "reduced" if p["train"] in ("reduced", "ridge") else ("linf" if p["norm"] == "linf" else "per-sample")
+    eps = 0.0 if p["train"] == "ridge" else p["eps"]
+    Delta = act.derivative(X @ F.T, la.B) if variant != "reduced" else None
+    prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, eps, p["kappa"], 0.0, la, variant, Delta)
+    return prog.objective(res.a)
+
+
+def run_seed(params: dict, seed: int) -> dict:
+    """One flat record for (configuration, seed) -- see the module docstring."""
+    from rfrobust.provenance import provenance
+
+    t0 = time.perf_counter()
+    p = check_params(params)
+    p["seed"] = int(check_number("seed", seed, ge=0, integer=True))
+    la = LinAlg(p["backend"], p["device"], p["dtype"])
+    act = get_activation(p["act"])
+    consts = act.constants()
+    D = make_data(p["d"], p["psi1"], p["psi2"], p["seed"], F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"],
+                  n_test=p["n_test"], x_dist=p["x_dist"], theta_dist=p["theta_dist"])
+    X, y, F = la.asarray(D.X), la.asarray(D.y), la.asarray(D.F)
+    t1 = time.perf_counter()
+    res, Z = train_model(p, (X, y, F), la, act, consts)
+    _sync(la)
+    t2 = time.perf_counter()
+    attack = AttackSettings(norm=p["norm"], eps=p["eps_test"], steps=p["pgd_steps"],
+                            random_starts=p["pgd_restarts"])
+    m = evaluate(res.a, la.asarray(D.X_test), la.asarray(D.y_test), la.asarray(D.f_test), F, act, la,
+                 eps_test=p["eps_test"], mu1=consts.mu1, gamma=consts.gamma, attack=attack, seed=p["seed"])
+    m["train_loss"] = training_loss(p, res, Z, y, F, X, act, la, consts)
+    t3 = time.perf_counter()
+    rec = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "eps_test", "kappa", "act", "F1", "Fstar", "tau",
+                             "target", "d", "norm", "train", "x_dist", "theta_dist", "n_test")}
+    rec.update(N=D.N, n=D.n, seed=p["seed"])
+    rec.update({k: float(m[k]) for k in METRICS})
+    rec.update(zero=bool(res.zero), n_zero_residuals=int(res.n_zero_residuals), solver=res.method,
+               solver_iterations=int(res.iterations), solver_factorizations=int(res.factorizations),
+               solver_kkt=float(res.kkt), solver_stalled=bool(res.info.get("stalled", False)),
+               objective=float(res.objective))
+    rec.update(attack.as_dict())
+    rec.update(train_pgd_steps=p["train_pgd_steps"] if p["train"] == "pgd" else 0,
+               train_pgd_outer=p["train_pgd_outer"] if p["train"] == "pgd" else 0)
+    rec.update(data_s=t1 - t0, solve_s=t2 - t1, eval_s=t3 - t2, wall_s=time.perf_counter() - t0,
+               backend=la.name, device=str(la.B.device), dtype=p["dtype"])
+    prov = provenance()
+    rec.update(package_version=prov["package_version"], git_commit=prov["git_commit"])
+    for k in METRICS:
+        if not math.isfinite(rec[k]):
+            from rfrobust.errors import ConvergenceError
+
+            raise ConvergenceError("simulation", {"seed": p["seed"], "psi1": p["psi1"], "eps": p["eps"]},
+                                   f"non-finite {k}")
+    return rec
+
+
+def _sync(la: LinAlg) -> None:
+    if la.name == "torch" and str(la.B.device).startswith("cuda"):
+        la.xp.cuda.synchronize()
+    elif la.name == "cupy":
+        la.xp.cuda.Device().synchronize()
+
+
+def summarize(records: list[dict], metrics=METRICS) -> dict:
+    """``{metric: {"mean", "sem", "values"}}`` over seeds (sem = sample std / sqrt(k); 0 for one seed)."""
+    out = {}
+    for k in metrics:
+        v = np.array([r[k] for r in records], dtype=float)
+        sem = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+        out[k] = {"mean": float(v.mean()), "sem": sem, "values": v.tolist()}
+    return out
+
+
+def theory_point(p: dict) -> dict | None:
+    """Theory at the same parameters through ``rfrobust.theory.solve_point`` (None for linf: not covered)."""
+    if p["norm"] != "l2":
+        return None
+    from rfrobust.theory import solve_point
+
+    return solve_point(p["psi1"], psi2=p["psi2"], lam=p["lam"], eps=p["eps"], act=p["act"], kappa=p["kappa"],
+                       F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"], eps_test=p["eps_test"])
+
+
+def simulate_point(psi1: float, *, seeds: int = 16, seed0: int = 0, progress=None, **params) -> dict:
+    """All seeds of one configuration: ``{"params", "records", "simulation", "wall_s", "backend", "device"}``.
+
+    ``params`` are those of :func:`check_params` (``psi2, lam, eps, eps_test, kappa, act, F1, Fstar, tau, target,
+    d, n_test, norm, train, backend, device, dtype, pgd_steps, pgd_restarts, ...``).
+    """
+    t0 = time.perf_counter()
+    p = check_params({"psi1": psi1, **params})
+    seeds = check_number("seeds", seeds, ge=1, integer=True)
+    seed0 = check_number("seed0", seed0, ge=0, integer=True)
+    records = []
+    for s in range(seed0, seed0 + seeds):
+        records.append(run_seed(p, s))
+        if progress is not None:
+            progress(records[-1])
+    return {"params": p, "records": records, "simulation": summarize(records),
+            "wall_s": time.perf_counter() - t0, "backend": records[0]["backend"], "device": records[0]["device"]}

@@ -1,0 +1,111 @@
+"""Regularised normal equations solved in the smaller dimension (DESIGN.md, Numerics).
+
+Ridge (MM convention, THEORY.md section 1):
+
+    a = argmin (1/n)||y - Z a||^2 + lamt ||a||^2 = (Z^T Z/n + lamt I)^{-1} Z^T y/n = Z^T (Z Z^T/n + lamt I)^{-1} y/n,
+
+the second form (push-through identity) when ``N > n``. ``lamt = 0`` gives the least-squares solution
+(``N < n``) or the minimum-norm interpolator (``N > n``).
+
+The adversarial solvers need, for a scalar ``rho >= 0``, solves with
+
+    H0(rho) = 2 Z^T Z/n + 2 lamt I + 2 rho M,      M = mu1^2 F F^T + gamma^2 I.
+
+:class:`PrimalH0` factorises this N x N matrix (``Z^T Z`` and ``F F^T`` formed once). When ``N > n + d`` the
+matrix is ``alpha I + W^T D W`` with ``W = [Z; F^T]`` ((n+d) x N), ``alpha = 2 lamt + 2 rho gamma^2`` and
+``D = diag(2/n I_n, 2 rho mu1^2 I_d)``, and :class:`WoodburyH0` factorises the (n+d) x (n+d) matrix
+``alpha D^{-1} + W W^T`` instead (``W W^T`` formed once):
+
+    H0^{-1} X = (X - W^T (alpha D^{-1} + W W^T)^{-1} W X) / alpha.
+"""
+from __future__ import annotations
+
+from rfrobust.errors import ConvergenceError
+from rfrobust.rf.ops import LinAlg, NotPositiveDefinite
+
+
+def ridge(Z, y, lamt: float, la: LinAlg, point: dict | None = None):
+    """Ridge / least-squares / minimum-norm solution in the smaller dimension (module docstring)."""
+    n, N = Z.shape
+    try:
+        if N <= n:
+            A = la.diag_add((Z.T @ Z) / n, lamt)
+            return la.spd_solve(A, (Z.T @ y) / n)
+        K = la.diag_add((Z @ Z.T) / n, lamt)
+        return Z.T @ la.spd_solve(K, y) / n
+    except NotPositiveDefinite:
+        raise ConvergenceError("ridge solve", point or {"N": N, "n": n, "lamt": lamt},
+                               "the regularised Gram matrix is singular (lam = 0 at psi1 = psi2?)") from None
+
+
+class _H0:
+    """Common state: constants, the current factor ``L`` and the ``rho`` it was computed at."""
+
+    def __init__(self, Z, mu1: float, gamma: float, lamt: float, la: LinAlg):
+        self.la = la
+        self.mu1, self.gamma, self.lamt = mu1, gamma, lamt
+        self.L = None
+        self.rho = None
+        self.dim = Z.shape[1]
+
+
+class PrimalH0(_H0):
+    """``H0(rho) = 2 G + 2 lamt I + 2 rho M`` factorised in dimension N (``G = Z^T Z / n``)."""
+
+    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg):
+        super().__init__(Z, mu1, gamma, lamt, la)
+        self.base = (Z.T @ Z) * (2.0 / Z.shape[0])
+        self.P = F @ F.T
+
+    def factor(self, rho: float) -> None:
+        la = self.la
+        A = self.base + (2.0 * rho * self.mu1 ** 2) * self.P
+        A = la.diag_add(A, 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2, inplace=True)
+        self.L = la.cholesky(A)
+        self.rho = rho
+
+    def solve(self, X):
+        return self.la.cho_solve(self.L, X)
+
+
+class WoodburyH0(_H0):
+    """``H0(rho)^{-1}`` through the (n+d) x (n+d) capacitance matrix (module docstring); needs ``alpha > 0``."""
+
+    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg):
+        super().__init__(Z, mu1, gamma, lamt, la)
+        self.n, self.d = Z.shape[0], F.shape[1]
+        self.W = la.vstack([Z, F.T])
+        self.WWt = self.W @ self.W.T
+
+    def factor(self, rho: float) -> None:
+        la = self.la
+        alpha = 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2
+        if alpha <= 0:
+            raise NotPositiveDefinite("alpha = 2 lamt + 2 rho gamma^2 must be > 0 for the Woodbury form")
+        k = self.n + self.d
+        diag = la.zeros(k)
+        diag[: self.n] = alpha * self.n / 2.0
+        cf = 2.0 * rho * self.mu1 ** 2
+        if cf > 0:
+            diag[self.n:] = alpha / cf
+            self.use = k
+        else:  # no F block: H0 = alpha I + (2/n) Z^T Z
+            self.use = self.n
+        K = self.WWt[: self.use, : self.use] + la.xp.diag(diag[: self.use])
+        self.L = la.cholesky(K)
+        self.alpha = alpha
+        self.rho = rho
+
+    def solve(self, X):
+        W = self.W[: self.use]
+        return (X - W.T @ self.la.cho_solve(self.L, W @ X)) / self.alpha
+
+
+def make_H0(Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg, form: str = "auto"):
+    """A :class:`PrimalH0` when ``N <= n + d`` (or ``alpha`` could vanish), else a :class:`WoodburyH0`."""
+    n, N = Z.shape
+    d = F.shape[1]
+    if form == "auto":
+        form = "woodbury" if (N > n + d and (lamt > 0 or gamma > 0)) else "primal"
+    cls = WoodburyH0 if form == "woodbury" else PrimalH0
+    return cls(Z, F, mu1, gamma, lamt, la)

@@ -1,0 +1,58 @@
+"""Test-set metrics of a trained RF model (THEORY.md 3.1, 3.3, 3.7 outputs).
+
+On fresh test data ``(x, y)`` with noiseless target ``f_d(x)``:
+
+* ``SE = mean (y - f(x))^2`` (noisy labels, as in the theory) and ``R = mean (f_d(x) - f(x))^2`` (clean);
+* ``AE_linear = mean (|y - f(x)| + eps_test ||grad_x f(x)||_*)^2``: the first-order inner maximum (Lemma A);
+* ``AE_pgd``: the worst case found by PGD on the nonlinear model (:func:`rfrobust.rf.attacks.pgd_attack`);
+* ``G = mean ||grad_x f(x)||_2`` (its limit is ``||a||_M = c/eps``, Lemma B), ``G_M = ||a||_M``,
+  ``G_max = max ||grad_x f(x)||_2`` over the test inputs (random inputs), ``G_dual = mean ||grad_x f||_*`` (the
+  norm the attack uses: l2 or l1), ``a_norm2 = ||a||^2``.
+"""
+from __future__ import annotations
+
+from rfrobust.rf.attacks import AttackSettings, dual_norm_p, first_order_loss, pgd_attack
+from rfrobust.rf.features import input_gradients
+
+
+def evaluate(a, X_test, y_test, f_test, F, act, la, *, eps_test: float, mu1: float, gamma: float,
+             attack: AttackSettings | None = None, seed: int = 0, chunk: int = 4096) -> dict:
+    """Metrics of ``f(x) = a^T sigma(F x)`` on a test set (backend arrays); PGD skipped when ``attack`` is None."""
+    B = la.B
+    norm = attack.norm if attack is not None else "l2"
+    p = dual_norm_p(norm)
+    m = X_test.shape[0]
+    se = r_clean = ae_lin = g_sum = gd_sum = 0.0
+    g_max = 0.0
+    for lo in range(0, m, chunk):
+        hi = min(m, lo + chunk)
+        P = X_test[lo:hi] @ F.T
+        f = act(P, B) @ a
+        U = input_gradients(a, act.derivative(P, B), F)
+        g2 = la.row_norms(U, 2)
+        gd = g2 if p == 2 else la.row_norms(U, 1)
+        r = y_test[lo:hi] - f
+        rc = f_test[lo:hi] - f
+        se += la.item((r * r).sum())
+        r_clean += la.item((rc * rc).sum())
+        ae_lin += la.item(first_order_loss(r, gd, eps_test).sum())
+        g_sum += la.item(g2.sum())
+        gd_sum += la.item(gd.sum())
+        g_max = max(g_max, la.item(g2.max()))
+    Ma = mu1 ** 2 * (F @ (F.T @ a)) + gamma ** 2 * a
+    out = {
+        "SE": se / m,
+        "R": r_clean / m,
+        "AE_linear": ae_lin / m,
+        "G": g_sum / m,
+        "G_dual": gd_sum / m,
+        "G_M": la.item(la.dot(a, Ma)) ** 0.5,
+        "G_max": g_max,
+        "a_norm2": la.item(la.dot(a, a)),
+    }
+    if attack is not None and attack.eps > 0:
+        losses, _ = pgd_attack(a, X_test, y_test, F, act, la, attack, seed=seed, chunk=chunk)
+        out["AE_pgd"] = la.item(losses.mean())
+    elif attack is not None:
+        out["AE_pgd"] = out["SE"]
+    return out

@@ -1,0 +1,25 @@
+"""The result of one training run (any solver)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SolveResult:
+    """``a`` (backend array), the objective value, and how the solver got there.
+
+    ``zero``: the solution is exactly ``a = 0`` (subgradient condition at 0 holds, THEORY.md 3.8);
+    ``iterations``: outer iterations; ``factorizations``: Cholesky factorisations of an N- or (n+d)-sized
+    matrix; ``n_zero_residuals``: residuals that are exactly 0 at the solution (the LAD-like active set);
+    ``kkt``: a relative optimality measure at the returned point (solver specific, documented there).
+    """
+
+    a: object
+    objective: float
+    method: str
+    iterations: int = 0
+    factorizations: int = 0
+    zero: bool = False
+    n_zero_residuals: int = 0
+    kkt: float = 0.0
+    info: dict = field(default_factory=dict)

@@ -1,0 +1,78 @@
+"""Per-seed records, parameter validation and the simulate_point summary."""
+import math
+
+import numpy as np
+import pytest
+
+from rfrobust.errors import InputError
+from rfrobust.rf import check_params, run_seed, simulate_point, summarize
+from rfrobust.simulate import run_record
+
+SMALL = dict(d=20, n_test=100, pgd_steps=3)
+
+
+def test_run_record_is_flat_and_complete():
+    rec = run_record(dict(psi=1.0, eps=0.3, **SMALL), 3)
+    for k in ("psi1", "psi2", "lam", "eps", "eps_test", "kappa", "act", "F1", "Fstar", "tau", "d", "N", "n", "seed",
+              "SE", "R", "AE_linear", "AE_pgd", "G", "G_M", "G_max", "train_loss", "wall_s", "backend", "device",
+              "attack_norm", "attack_eps", "attack_steps", "package_version", "git_commit", "solver"):
+        assert k in rec, k
+    assert all(isinstance(v, (int, float, str, bool)) for v in rec.values())
+    assert rec["N"] == 20 and rec["n"] == 40 and rec["seed"] == 3 and rec["eps_test"] == 0.3
+    assert rec["AE_pgd"] >= rec["SE"] and rec["AE_linear"] >= rec["SE"]
+    assert rec["backend"] == "numpy" and rec["device"] == "cpu"
+
+
+def test_records_are_reproducible():
+    a = run_seed(dict(psi1=2.0, eps=0.4, **SMALL), 1)
+    b = run_seed(dict(psi1=2.0, eps=0.4, **SMALL), 1)
+    c = run_seed(dict(psi1=2.0, eps=0.4, **SMALL), 2)
+    for k in ("SE", "AE_linear", "AE_pgd", "G"):
+        assert a[k] == b[k]
+    assert a["SE"] != c["SE"]
+
+
+@pytest.mark.parametrize("extra", [dict(train="ridge"), dict(train="per-sample"), dict(train="pgd", train_pgd_outer=4),
+                                   dict(norm="linf", eps=0.05), dict(norm="linf", eps=0.05, train="pgd",
+                                                                     train_pgd_outer=4),
+                                   dict(target="he2"), dict(kappa=0.5, eps_test=0.6), dict(act="tanh", kappa=0)])
+def test_every_training_option_runs(extra):
+    p = dict(psi1=1.5, eps=0.4, **SMALL)
+    p.update(extra)
+    rec = run_seed(p, 0)
+    assert all(math.isfinite(rec[k]) for k in ("SE", "AE_linear", "AE_pgd", "G", "train_loss"))
+    if extra.get("train") == "ridge" or extra.get("kappa") == 0:
+        assert rec["solver"] == "ridge"
+
+
+@pytest.mark.parametrize("bad,param", [
+    (dict(psi1=0), "psi1"), (dict(psi1=-1), "psi1"), (dict(psi1=1, d=1), "d"), (dict(psi1=1, psi2=0), "psi2"),
+    (dict(psi1=1, lam=-0.1), "lam"), (dict(psi1=1, eps=-1), "eps"), (dict(psi1=1, train="sgd"), "train"),
+    (dict(psi1=1, norm="l1"), "norm"), (dict(psi1=1, norm="linf", train="reduced"), "train"),
+    (dict(psi1=1, Fstar=0.5), "Fstar"), (dict(psi1=1, target="cubic"), "target"), (dict(psi1=1, act="nope"), "act"),
+    (dict(psi1=1, backend="jax"), "backend"), (dict(psi1=1, dtype="float16"), "dtype"), (dict(psi1=1, spam=1), "spam"),
+])
+def test_bad_parameters_raise_one_line(bad, param):
+    with pytest.raises(InputError) as ei:
+        check_params(bad)
+    assert param in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_cuda_without_gpu_is_an_input_error():
+    from rfrobust.backend import cuda_available
+
+    if cuda_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(InputError, match="device"):
+        check_params(dict(psi1=1, backend="torch", device="cuda"))
+
+
+def test_simulate_point_summary():
+    out = simulate_point(1.0, seeds=3, eps=0.2, **SMALL)
+    assert [r["seed"] for r in out["records"]] == [0, 1, 2]
+    v = np.array(out["simulation"]["SE"]["values"])
+    assert out["simulation"]["SE"]["mean"] == pytest.approx(v.mean())
+    assert out["simulation"]["SE"]["sem"] == pytest.approx(v.std(ddof=1) / np.sqrt(3))
+    with pytest.raises(InputError, match="seeds"):
+        simulate_point(1.0, seeds=0)
+    assert summarize(out["records"][:1])["SE"]["sem"] == 0.0

@@ -230,5 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C (finished rows are written, workers stopped)
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run_main(main, prog=PROG))

@@ -44,7 +44,7 @@ DEFAULT_POINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "theor
 THEORY_KEY = {"SE": "SE", "R": "R", "AE_pgd": "AE", "AE_linear": "AE", "G": "G", "G_M": "G"}
 #: parameters the theory takes (rfrobust.theory.params.PARAMS)
 THEORY_PARAMS = ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test")
-POINT_KEYS = {"name", "source", "seeds", "compare", "params", "allowance"}
+POINT_KEYS = {"name", "source", "seeds", "seed0", "compare", "params", "allowance"}
 
 
 @dataclass
@@ -57,6 +57,7 @@ class ValidationPoint:
     compare: list
     source: str = ""
     allowance: float = 0.0
+    seed0: int = 0
 
 
 @dataclass
@@ -104,11 +105,14 @@ def parse_points(data: dict, base_dir: str, source: str = "<dict>") -> PointsFil
         unknown = [m for m in compare if m not in THEORY_KEY] if isinstance(compare, list) else [compare]
         if unknown or not compare:
             raise bad(f"point {i} ({name}): compare={compare!r}: metrics must be among {', '.join(THEORY_KEY)}")
+        seed0 = p.get("seed0", 0)
+        if isinstance(seed0, bool) or not isinstance(seed0, int) or seed0 < 0:
+            raise bad(f"point {i} ({name}): seed0={seed0!r}: must be an integer >= 0")
         allowance = p.get("allowance", 0.0)
         if isinstance(allowance, bool) or not isinstance(allowance, (int, float)) or not 0 <= allowance < 1:
             raise bad(f"point {i} ({name}): allowance={allowance!r}: must be a relative deviation in [0, 1)")
         points.append(ValidationPoint(name=str(name), params=dict(params), seeds=seeds, compare=list(compare),
-                                      source=str(p.get("source", "")), allowance=float(allowance)))
+                                      source=str(p.get("source", "")), allowance=float(allowance), seed0=seed0))
     out = os.path.abspath(os.path.join(base_dir, os.path.expanduser(output)))
     return PointsFile(kind=kind, output=out, tolerance=float(tol), points=points, source=source)
 
@@ -125,9 +129,10 @@ def load_points(path: str) -> PointsFile:
 
 
 def point_spec(pf: PointsFile, pt: ValidationPoint, seeds: int | None = None) -> dict:
-    """The sweep spec (a dict) of one point: its parameters fixed, ``psi1`` as the one grid axis."""
+    """The sweep spec (a dict) of one point: its parameters fixed, ``psi1`` as the one grid axis, seeds
+    ``seed0, seed0 + 1, ...``."""
     fixed = {k: v for k, v in pt.params.items() if k != "psi1"}
-    return {"kind": pf.kind, "output": pf.output, "seeds": int(seeds or pt.seeds),
+    return {"kind": pf.kind, "output": pf.output, "seeds": list(range(pt.seed0, pt.seed0 + int(seeds or pt.seeds))),
             "description": f"validation: {pt.name}", "fixed": fixed, "grid": {"psi1": [pt.params["psi1"]]}}
 
 
@@ -304,5 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
+def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C (finished rows are written, workers stopped)
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run_main(main, prog=PROG))

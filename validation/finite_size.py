@@ -44,7 +44,6 @@ DEFAULT_D = [100, 200, 400, 800, 1600]
 DEFAULT_SEEDS = [48, 32, 24, 16, 12]
 N_TEST_PER_D = 8
 METRICS = {"SE": "SE", "G": "G"}   # simulation metric -> theory metric
-THEORY_PARAMS = ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test")
 
 
 def d_spec(point: dict, d: int, seeds: int, output: str, kind: str = "simulate") -> dict:
@@ -58,7 +57,9 @@ def d_spec(point: dict, d: int, seeds: int, output: str, kind: str = "simulate")
 def theory_for(point: dict) -> dict:
     from rfrobust.theory import solve_point
 
-    th = {k: point[k] for k in THEORY_PARAMS if k in point}
+    from rfrobust.theory.params import PARAMS
+
+    th = {k: point[k] for k in PARAMS if k in point}
     return solve_point(th.pop("psi1"), **th)
 
 

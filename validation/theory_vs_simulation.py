@@ -13,8 +13,8 @@ compared metric::
 
 and the metric passes when ``|simulation mean - theory| <= tolerance * sem + allowance * |theory|``: ``tolerance``
 is 3 by default (points file or ``--tolerance``); ``allowance`` is a point's stated finite-size allowance (relative,
-0 unless the points file gives one; the adversarial points at d = 200 allow 2%, the size of the finite-d deviations
-THEORY.md 3.10 and 7 report). With allowance 0 this is ``|z| <= tolerance``. A point whose simulation failed for
+0 unless the points file gives one, with its reason; the default points use none). With allowance 0 this is
+``|z| <= tolerance``. A point whose simulation failed for
 some seed fails. Exit status: 0 all pass, 1 some fail, 2 bad input.
 
 Compared pairs (simulation metric -> theory metric): ``SE -> SE``, ``R -> R``, ``AE_pgd -> AE`` (20-step PGD on the
@@ -42,8 +42,6 @@ PROG = "python validation/theory_vs_simulation.py"
 DEFAULT_POINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "theory_vs_simulation.toml")
 #: simulation metric -> theory metric
 THEORY_KEY = {"SE": "SE", "R": "R", "AE_pgd": "AE", "AE_linear": "AE", "G": "G", "G_M": "G"}
-#: parameters the theory takes (rfrobust.theory.params.PARAMS)
-THEORY_PARAMS = ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test")
 POINT_KEYS = {"name", "source", "seeds", "seed0", "compare", "params", "allowance"}
 
 
@@ -139,7 +137,9 @@ def point_spec(pf: PointsFile, pt: ValidationPoint, seeds: int | None = None) ->
 def theory_for(params: dict) -> dict:
     from rfrobust.theory import solve_point
 
-    th = {k: params[k] for k in THEORY_PARAMS if k in params}
+    from rfrobust.theory.params import PARAMS
+
+    th = {k: params[k] for k in PARAMS if k in params}
     return solve_point(th.pop("psi1"), **th)
 
 
@@ -221,7 +221,9 @@ def _metric_label(m: str) -> str:
 
 
 def format_table(rows: list[Row], tolerance: float, markdown: bool = False) -> str:
-    head = ["point", "d", "seeds", "metric", "theory", "simulation (mean ± sem)", "z", "dev", "allowed", "result"]
+    with_allowance = any(r.allowance for r in rows)
+    head = ["point", "d", "seeds", "metric", "theory", "simulation (mean ± sem)", "z", "dev"] + \
+        (["allowed"] if with_allowance else []) + ["result"]
     body = []
     for r in rows:
         sim = "-" if not math.isfinite(r.mean) else f"{r.mean:.4f} ± {r.sem:.4f}"
@@ -229,8 +231,8 @@ def format_table(rows: list[Row], tolerance: float, markdown: bool = False) -> s
         res = ("pass" if r.passed else "FAIL") + (f" ({r.note})" if r.note else "")
         dev = "-" if not math.isfinite(r.rel) else f"{100 * r.rel:+.1f}%"
         allowed = f"{tolerance:g} sem" + (f" + {100 * r.allowance:g}%" if r.allowance else "")
-        body.append([r.point, str(r.d), str(r.seeds), _metric_label(r.metric), f"{r.theory:.4f}", sim, z, dev,
-                     allowed, res])
+        body.append([r.point, str(r.d), str(r.seeds), _metric_label(r.metric), f"{r.theory:.4f}", sim, z, dev]
+                    + ([allowed] if with_allowance else []) + [res])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         lines += ["| " + " | ".join(b) + " |" for b in body]
@@ -245,9 +247,11 @@ def format_table(rows: list[Row], tolerance: float, markdown: bool = False) -> s
         lines = [line(head), line(["-" * w for w in widths])] + [line(b) for b in body]
     n_fail = sum(not r.passed for r in rows)
     lines.append("")
-    lines.append(f"{len(rows) - n_fail} of {len(rows)} comparisons pass (pass: |simulation mean - theory| <= "
-                 f"{tolerance:g} sem + allowance x |theory|; z = (simulation mean - theory) / sem over seeds; "
-                 "dev = (simulation mean - theory) / theory)" + ("" if not n_fail else f"; {n_fail} FAIL"))
+    rule = (f"|simulation mean - theory| <= {tolerance:g} sem + allowance x |theory|" if with_allowance else
+            f"|z| <= {tolerance:g}")
+    lines.append(f"{len(rows) - n_fail} of {len(rows)} comparisons pass (pass: {rule}; z = (simulation mean - "
+                 "theory) / sem over seeds; dev = (simulation mean - theory) / theory)"
+                 + ("" if not n_fail else f"; {n_fail} FAIL"))
     return "\n".join(lines)
 
 

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-THEORY_PARAMS = ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test")
-
 
 def fake_simulate(params: dict, seed: int) -> dict:
     """A record shaped like ``rfrobust.simulate.run_record``'s: ``SE, R, AE_pgd, AE_linear, G, G_M`` equal to the
     theory plus ``bias`` (default 0) plus Gaussian noise of sd ``noise`` (default 0.01), seeded by ``seed``."""
     from rfrobust.theory import solve_point
+    from rfrobust.theory.params import PARAMS
 
-    th = {k: params[k] for k in THEORY_PARAMS if k in params}
+    th = {k: params[k] for k in PARAMS if k in params}
     t = solve_point(th.pop("psi1"), **th)
     rng = np.random.default_rng([int(seed), 12345])
     bias = float(params.get("bias", 0.0))

@@ -83,6 +83,8 @@ def test_compare_point_pass_fail_and_z():
     assert r.passed and r.z > 3 and r.allowance == 0.02
     (r,) = tvs.compare_point(pta, _rows(vals), {"SE": 1.0 - 3 * sem - 0.021}, 3.0, 4)
     assert not r.passed
+    table = tvs.format_table([r], 3.0)
+    assert "allowed" in table and "3 sem + 2%" in table and "0 of 1 comparisons pass (pass: |simulation mean" in table
     # identical values over seeds (e.g. every seed at the zero solution): sem 0, pass iff equal to the theory
     (r,) = tvs.compare_point(pt, _rows([1.25] * 4), {"SE": 1.25}, 3.0, 4)
     assert r.passed and r.z == 0.0
@@ -108,7 +110,7 @@ def test_main_table_exit_status_and_store_reuse(tmp_path, capsys):
     assert len(lines) == 5
     assert all(ln.rstrip().endswith("pass") for k, ln in lines.items() if k.startswith("unbiased"))
     assert all("FAIL" in ln for k, ln in lines.items() if k.startswith("biased"))
-    assert "3 of 5 comparisons pass (pass: |simulation mean - theory| <= 3 sem" in out
+    assert "3 of 5 comparisons pass (pass: |z| <= 3;" in out
     store = tmp_path / "store.parquet"
     before = sweep.load(str(store))
     assert len(before) == 12 and (before.status == "ok").all()

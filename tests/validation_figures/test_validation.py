@@ -173,3 +173,17 @@ def test_finite_size_script_end_to_end(tmp_path, capsys):
     assert (tmp_path / "fs.png").is_file() and (tmp_path / "fs.pdf").is_file()
     rows = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("20 ", "40 "))]
     assert len(rows) == 4 and {r[0] for r in rows} == {"20", "40"}
+
+
+@pytest.mark.slow
+def test_default_validation_passes(tmp_path):
+    """The real thing: the default points with the simulation engine, into a fresh store (about 6 minutes on 2
+    cores), must pass every comparison and exit 0; a second run computes nothing."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    script = os.path.join(REPO, "validation", "theory_vs_simulation.py")
+    args = [sys.executable, script, "--quiet", "--output", str(tmp_path / "v.parquet")]
+    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1800)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "22 of 22 comparisons pass" in r.stdout
+    r2 = subprocess.run(args + ["--no-run"], capture_output=True, text=True, env=env, timeout=300)
+    assert r2.returncode == 0 and r2.stdout.split("wall time")[0] == r.stdout.split("wall time")[0]

@@ -30,8 +30,10 @@ def draw(data):
             name = "0 (ridgeless)" if lam == 0 else common.fmt(float(lam))
             pl.theory_curve(ax, t.psi1, t[y], color=pl.color(i), label=rf"$\lambda$ = {name}")
         ax.axhline(float(th.v_y.iloc[0]), color="0.5", lw=0.8, ls=":", zorder=1, label="null predictor")
-        pl.finish(ax, "psi1", y, xscale="log", legend=(y == "AE") and "upper right")
+        pl.finish(ax, "psi1", y, xscale="log", legend=False)
         ax.set_title(f"ReLU, $\\varepsilon$ = {EPS:g}, $\\psi_2$ = {th.psi2.iloc[0]:g} (theory)")
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(handles))
     return fig
 
 

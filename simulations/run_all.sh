@@ -1,6 +1,6 @@
 #!/bin/sh
-# Run every default sweep that the figures read (theory: about 4 minutes; simulation overlays: about 7 minutes
-# on 2 cores), then draw the figures. Re-running computes nothing that the stores already hold.
+# Run every default sweep that the figures read (measured: 12 minutes in all on the shared 2-core machine,
+# load 2-5), then draw the figures. Re-running computes nothing that the stores already hold.
 #   sh simulations/run_all.sh            (from the repository root)
 set -e
 cd "$(dirname "$0")/.."

@@ -295,3 +295,23 @@ def test_partial_store_is_drawn_with_a_note(tmp_path, capsys):
 def test_bad_options_exit_2(tmp_path):
     r = _run("make_all.py", "--only", "no_such_figure", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "only" in r.stderr
+
+
+def test_full_variant_reads_the_full_simulation_specs(tiny_stores, tmp_path):
+    import shutil
+
+    assert common.spec_file("simulate/a.toml", "/s", "full") == os.path.join("/s", "simulate/a_full.toml")
+    assert common.spec_file("theory/a.toml", "/s", "full") == os.path.join("/s", "theory/a.toml")
+    import double_descent as fig_mod
+
+    shutil.copytree(os.path.dirname(tiny_stores), tmp_path / "copy")
+    spec_dir = str(tmp_path / "copy" / "specs")
+    with pytest.raises(common.MissingStore, match="missing spec .*mm_double_descent_full.toml"):
+        common.load_figure_data(fig_mod, spec_dir, sim_variant="full")
+    src = os.path.join(spec_dir, "simulate", "mm_double_descent.toml")
+    with open(src) as fh:
+        text = fh.read().replace("seeds = 3", "seeds = 2")
+    with open(os.path.join(spec_dir, "simulate", "mm_double_descent_full.toml"), "w") as fh:
+        fh.write(text)
+    data = common.load_figure_data(fig_mod, spec_dir, sim_variant="full")   # same store, this spec's 2 seeds
+    assert sorted(data["sim"].seed.unique()) == [0, 1]

@@ -1,0 +1,384 @@
+"""Image datasets read from their standard on-disk formats, never downloaded (DESIGN.md, Data).
+
+* Fashion-MNIST and MNIST: the four IDX files (``train-images-idx3-ubyte[.gz]`` ...). Fashion-MNIST defaults to
+  Debian's ``dataset-fashion-mnist`` directory ``/usr/share/datasets/fashion-mnist``.
+* CIFAR-10 / CIFAR-100: the "python version" directories (``data_batch_1..5`` + ``test_batch``;
+  ``train`` + ``test``). The pickles are read by :class:`_SafeUnpickler`, which only reconstructs the few
+  numpy objects an array needs and refuses every other global (no arbitrary-object unpickling).
+* ``synthetic-idx`` / ``synthetic-cifar10``: small learnable data sets written by :func:`write_synthetic` IN THE
+  SAME FORMATS, so tests exercise the real readers.
+
+The directory of each data set is, in order: the ``root`` argument (CLI ``--data-dir``), the environment variable
+in :data:`ENV_VARS`, the default in :data:`DEFAULT_DIRS`. A missing data set raises :class:`DatasetNotFound`
+(an :class:`~rfrobust.errors.InputError`: one line naming the path searched and how to provide it; CLI exit 2).
+
+Images are kept as uint8 ``(N, C, H, W)`` and scaled to [0, 1] batch by batch; normalisation lives in the model.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import pickle
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rfrobust.errors import InputError
+
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic-idx", "synthetic-cifar10")
+
+ENV_VARS = {
+    "fashion-mnist": "RFROBUST_FASHION_MNIST",
+    "mnist": "RFROBUST_MNIST",
+    "cifar10": "RFROBUST_CIFAR10",
+    "cifar100": "RFROBUST_CIFAR100",
+    "synthetic-idx": "RFROBUST_SYNTHETIC",
+    "synthetic-cifar10": "RFROBUST_SYNTHETIC",
+}
+DEFAULT_DIRS = {
+    "fashion-mnist": "/usr/share/datasets/fashion-mnist",
+    "mnist": "/usr/share/datasets/mnist",
+    "cifar10": "cifar-10-batches-py",
+    "cifar100": "cifar-100-python",
+    "synthetic-idx": None,
+    "synthetic-cifar10": None,
+}
+HOW_TO = {
+    "fashion-mnist": "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)",
+    "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte[.gz] ...) in a directory",
+    "cifar10": "unpack cifar-10-python.tar.gz (data_batch_1..5, test_batch) into a directory",
+    "cifar100": "unpack cifar-100-python.tar.gz (train, test) into a directory",
+    "synthetic-idx": "write one with rfrobust.deep.data.write_synthetic(DIR, 'idx')",
+    "synthetic-cifar10": "write one with rfrobust.deep.data.write_synthetic(DIR, 'cifar10')",
+}
+# Per-channel mean / std of the training images (used by the model's normalisation layer).
+STATS = {
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "mnist": ((0.1307,), (0.3081,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+CIFAR_FILES = {
+    "cifar10": {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
+    "cifar100": {"train": ["train"], "test": ["test"]},
+}
+CIFAR_LABEL_KEY = {"cifar10": "labels", "cifar100": "fine_labels"}
+
+
+class DatasetNotFound(InputError):
+    """A data set is not on disk: the one-line message names the path searched and how to provide it."""
+
+    def __init__(self, name: str, searched: str, missing: str):
+        env = ENV_VARS[name]
+        super().__init__(f"dataset {name} not found: searched {searched} (missing {missing}); "
+                         f"{HOW_TO[name]}, then pass --data-dir DIR or set {env}=DIR")
+
+
+@dataclass
+class ImageData:
+    """Images ``x`` (uint8, ``(N, C, H, W)``), labels ``y`` (int64), class count and normalisation stats."""
+
+    x: np.ndarray
+    y: np.ndarray
+    num_classes: int
+    name: str
+    mean: tuple = field(default=(0.5,))
+    std: tuple = field(default=(0.25,))
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def shape(self) -> tuple:
+        """``(C, H, W)`` of one image."""
+        return tuple(self.x.shape[1:])
+
+    def subset(self, idx) -> "ImageData":
+        idx = np.asarray(idx)
+        return ImageData(self.x[idx], self.y[idx], self.num_classes, self.name, self.mean, self.std)
+
+
+# ---------------------------------------------------------------------------------------------------- IDX
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def _open(path: str):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Read an IDX file (optionally gzipped): magic ``00 00 TYPE NDIM``, NDIM big-endian uint32 sizes, data."""
+    with _open(path) as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise InputError.message(f"not an IDX file: {path}")
+    ndim = raw[3]
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    count = int(np.prod(dims)) if dims else 1
+    data = np.frombuffer(raw, dtype=dtype, count=count, offset=4 + 4 * ndim)
+    return data.reshape(dims).astype(dtype.newbyteorder("=")) if dtype.itemsize > 1 else data.reshape(dims).copy()
+
+
+def write_idx(path: str, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzipped when ``path`` ends in ``.gz``)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def _find_idx(directory: str, stem: str) -> str | None:
+    for cand in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+        p = os.path.join(directory, cand)
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+def _load_idx_split(name: str, directory: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    img_stem, lab_stem = IDX_FILES[split]
+    img, lab = _find_idx(directory, img_stem), _find_idx(directory, lab_stem)
+    if img is None or lab is None:
+        raise DatasetNotFound(name, directory, (img_stem if img is None else lab_stem) + "[.gz]")
+    x = read_idx(img)
+    y = read_idx(lab).astype(np.int64)
+    if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise InputError.message(f"inconsistent IDX files in {directory}: images {x.shape}, labels {y.shape}")
+    return x[:, None, :, :], y
+
+
+# ---------------------------------------------------------------------------------------------------- CIFAR
+def _reconstruct_array(subtype, shape, dtype):
+    """Stand-in for ``numpy.core.multiarray._reconstruct`` that only builds plain ndarrays."""
+    if subtype is not np.ndarray:
+        raise pickle.UnpicklingError("only numpy.ndarray may be reconstructed")
+    return np.ndarray.__new__(np.ndarray, shape, dtype)
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """Stand-in for ``_codecs.encode`` (how Python 3 pickles bytes at protocol 2), latin-1 only."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError("only latin-1 string encoding is allowed")
+    return text.encode("latin1")
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickler for the CIFAR python batches: dicts, lists, strings, numbers and numpy arrays only."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): _reconstruct_array,
+        ("numpy._core.multiarray", "_reconstruct"): _reconstruct_array,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_encode,
+    }
+
+    def find_class(self, module, name):
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to unpickle global {module}.{name}") from None
+
+
+def read_cifar_batch(path: str) -> dict:
+    """Read one CIFAR python batch with :class:`_SafeUnpickler`; keys are returned as ``str``."""
+    with open(path, "rb") as f:
+        obj = _SafeUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
+    if not isinstance(obj, dict):
+        raise InputError.message(f"not a CIFAR batch (no dict inside): {path}")
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def write_cifar_batch(path: str, data: np.ndarray, labels, label_key: str = "labels") -> None:
+    """Write a CIFAR python batch: ``{'data': uint8 (N, 3072), label_key: list, ...}``, pickle protocol 2."""
+    obj = {"batch_label": "synthetic", label_key: [int(v) for v in labels],
+           "data": np.ascontiguousarray(data, dtype=np.uint8), "filenames": [f"{i}.png" for i in range(len(labels))]}
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=2)
+
+
+def _load_cifar_split(name: str, directory: str, split: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for fname in CIFAR_FILES[kind][split]:
+        p = os.path.join(directory, fname)
+        if not os.path.isfile(p):
+            raise DatasetNotFound(name, directory, fname)
+        batch = read_cifar_batch(p)
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        xs.append(data.reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(batch[CIFAR_LABEL_KEY[kind]], dtype=np.int64))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+# ---------------------------------------------------------------------------------------------------- API
+def dataset_dir(name: str, root: str | None = None) -> str:
+    """The directory searched for ``name``: ``root``, else ``$ENV_VARS[name]``, else the default."""
+    if name not in DATASETS:
+        raise InputError("dataset", name, "one of " + ", ".join(DATASETS))
+    d = root or os.environ.get(ENV_VARS[name]) or DEFAULT_DIRS[name]
+    if d is None:
+        raise DatasetNotFound(name, "(no directory given)", "--data-dir")
+    if not os.path.isdir(d):
+        raise DatasetNotFound(name, os.path.abspath(d), "the directory")
+    return d
+
+
+def load_dataset(name: str, split: str = "train", root: str | None = None) -> ImageData:
+    """Load ``split`` (``train`` | ``test``) of data set ``name`` from disk (see module docstring)."""
+    if split not in ("train", "test"):
+        raise InputError("split", split, "train or test")
+    directory = dataset_dir(name, root)
+    if name in ("fashion-mnist", "mnist", "synthetic-idx"):
+        x, y = _load_idx_split(name, directory, split)
+    else:
+        x, y = _load_cifar_split(name, directory, split, "cifar100" if name == "cifar100" else "cifar10")
+    num_classes = 100 if name == "cifar100" else 10
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise InputError.message(f"labels of {name} outside 0..{num_classes - 1} in {directory}")
+    if name in STATS:
+        mean, std = STATS[name]
+    else:  # synthetic: per-channel statistics of the stored images
+        xf = x.astype(np.float64) / 255.0
+        mean = tuple(float(v) for v in xf.mean(axis=(0, 2, 3)))
+        std = tuple(float(max(v, 1e-3)) for v in xf.std(axis=(0, 2, 3)))
+    return ImageData(x, y, num_classes, name, mean, std)
+
+
+def train_val_split(data: ImageData, val_size: int, seed: int) -> tuple[ImageData, ImageData]:
+    """Split off ``val_size`` examples for validation with a seeded permutation (never touches the test set)."""
+    n = len(data)
+    if not 0 <= val_size < n:
+        raise InputError("val_size", val_size, f"an integer in [0, {n - 1}]")
+    perm = np.random.default_rng(seed).permutation(n)
+    return data.subset(np.sort(perm[val_size:])), data.subset(np.sort(perm[:val_size]))
+
+
+def take(data: ImageData, size: int | None, seed: int) -> ImageData:
+    """A seeded random subset of ``size`` examples (all when ``size`` is None or >= len)."""
+    if size is None or size >= len(data):
+        return data
+    idx = np.random.default_rng(seed + 7919).permutation(len(data))[:size]
+    return data.subset(np.sort(idx))
+
+
+# ---------------------------------------------------------------------------------------------------- synthetic
+def make_synthetic(n: int, shape=(1, 28, 28), num_classes: int = 10, seed: int = 0,
+                   noise: float = 0.25, contrast: float = 0.7,
+                   templates_seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable synthetic images: a smooth class template plus per-pixel noise, as uint8.
+
+    Each class has a fixed random low-frequency template ``0.5 + contrast * (U - 0.5)`` with U uniform on 4x4
+    blocks (drawn from ``templates_seed``, the same for train and test); an image is template + N(0, noise^2) per
+    pixel, clipped to [0, 1] and quantised. Lower contrast / higher noise make the task harder.
+    """
+    c, h, w = shape
+    trng = np.random.default_rng(templates_seed)
+    coarse = trng.uniform(0, 1, size=(num_classes, c, (h + 3) // 4, (w + 3) // 4))
+    templates = np.repeat(np.repeat(coarse, 4, axis=2), 4, axis=3)[:, :, :h, :w]
+    templates = 0.5 + contrast * (templates - 0.5)
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, num_classes, size=n)
+    x = templates[y] + noise * rng.standard_normal((n, c, h, w))
+    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8), y.astype(np.int64)
+
+
+def write_synthetic(directory: str, fmt: str = "idx", n_train: int = 600, n_test: int = 200,
+                    seed: int = 0, noise: float = 0.25, contrast: float = 0.7) -> str:
+    """Write a synthetic data set into ``directory`` in the on-disk format ``fmt``.
+
+    ``fmt="idx"``: 1x28x28 images as the four gzipped IDX files (read as ``synthetic-idx``, or as ``mnist`` /
+    ``fashion-mnist`` with ``root=directory``). ``fmt="cifar10"``: 3x32x32 images as CIFAR-10 python batches
+    (read as ``synthetic-cifar10`` or ``cifar10``); ``fmt="cifar100"``: the CIFAR-100 layout (10 classes used).
+    """
+    os.makedirs(directory, exist_ok=True)
+    if fmt == "idx":
+        for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1)):
+            x, y = make_synthetic(n, (1, 28, 28), seed=s, noise=noise, contrast=contrast)
+            img, lab = IDX_FILES[split]
+            write_idx(os.path.join(directory, img + ".gz"), x[:, 0])
+            write_idx(os.path.join(directory, lab + ".gz"), y)
+    elif fmt in ("cifar10", "cifar100"):
+        xtr, ytr = make_synthetic(n_train, (3, 32, 32), seed=seed, noise=noise, contrast=contrast)
+        xte, yte = make_synthetic(n_test, (3, 32, 32), seed=seed + 1, noise=noise, contrast=contrast)
+        key = CIFAR_LABEL_KEY[fmt]
+        if fmt == "cifar10":
+            parts = np.array_split(np.arange(n_train), 5)
+            for i, idx in enumerate(parts, start=1):
+                write_cifar_batch(os.path.join(directory, f"data_batch_{i}"), xtr[idx].reshape(len(idx), -1),
+                                  ytr[idx], key)
+            write_cifar_batch(os.path.join(directory, "test_batch"), xte.reshape(n_test, -1), yte, key)
+        else:
+            write_cifar_batch(os.path.join(directory, "train"), xtr.reshape(n_train, -1), ytr, key)
+            write_cifar_batch(os.path.join(directory, "test"), xte.reshape(n_test, -1), yte, key)
+    else:
+        raise InputError("fmt", fmt, "idx, cifar10 or cifar100")
+    return directory
+
+
+# ---------------------------------------------------------------------------------------------------- batches
+class Batches:
+    """Iterate over ``data`` in batches of float tensors in [0, 1] on ``device``.
+
+    ``shuffle`` draws a fresh permutation each epoch from a seeded generator; ``augment`` applies the CIFAR
+    augmentation (zero-pad 4 + random 32x32 crop + horizontal flip), batch-wise, from the same generator.
+    """
+
+    def __init__(self, data: ImageData, batch_size: int, device="cpu", shuffle: bool = False, seed: int = 0,
+                 augment: bool = False, channels_last: bool = False, drop_last: bool = False):
+        import torch
+
+        self.torch = torch
+        self.data = data
+        self.batch_size = int(batch_size)
+        self.device = torch.device(device)
+        self.shuffle = shuffle
+        self.augment = augment
+        self.channels_last = channels_last
+        self.drop_last = drop_last
+        self.rng = np.random.default_rng(seed)
+        self.x = torch.from_numpy(np.ascontiguousarray(data.x))
+        self.y = torch.from_numpy(np.ascontiguousarray(data.y))
+        if self.device.type == "cuda":
+            self.x = self.x.to(self.device)
+            self.y = self.y.to(self.device)
+
+    def __len__(self) -> int:
+        n = len(self.data)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _augment(self, xb):
+        torch = self.torch
+        n, _, h, w = xb.shape
+        pad = torch.nn.functional.pad(xb, (4, 4, 4, 4))
+        oy = torch.as_tensor(self.rng.integers(0, 9, n), device=xb.device)
+        ox = torch.as_tensor(self.rng.integers(0, 9, n), device=xb.device)
+        rows = (oy[:, None] + torch.arange(h, device=xb.device))[:, None, :, None]
+        cols = (ox[:, None] + torch.arange(w, device=xb.device))[:, None, None, :]
+        out = pad[torch.arange(n, device=xb.device)[:, None, None, None],
+                  torch.arange(xb.shape[1], device=xb.device)[None, :, None, None], rows, cols]
+        flip = torch.as_tensor(self.rng.random(n) < 0.5, device=xb.device)
+        return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+    def __iter__(self):
+        torch = self.torch
+        n = len(self.data)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            idx = torch.from_numpy(order[start:start + self.batch_size]).to(self.x.device)
+            xb = self.x.index_select(0, idx).to(self.device, non_blocking=True).float().div_(255.0)
+            yb = self.y.index_select(0, idx).to(self.device, non_blocking=True)
+            if self.augment:
+                xb = self._augment(xb)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, yb

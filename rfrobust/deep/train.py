@@ -1,0 +1,425 @@
+"""One adversarial-training run: data -> model -> SGD epochs -> best/last checkpoints -> test metrics -> record.
+
+:class:`TrainConfig` holds every parameter (validated in :meth:`TrainConfig.validate`, one-line InputErrors);
+:func:`run` executes it and returns one flat record (parameters, metrics, per-epoch log as JSON, timing).
+
+Learning-rate schedules (``schedule``; epochs counted from 1, E = epochs):
+
+* ``piecewise`` -- ``lr * 0.1^#{m in milestones : epoch > m}``, milestones default ``(0.75 E, 0.9 E)`` rounded
+  (Madry / TRADES: divide by 10 after epochs 75 and 90 of 100);
+* ``halving``   -- ``lr * 0.5^max(0, epoch - halve_after)``, ``halve_after`` default ``0.75 E`` rounded (Wu et al.
+  section 5.1: halve the learning rate every epoch after the 75th of 100);
+* ``constant``.
+
+``eps_warmup = W`` ramps the training attack's radius (and step) linearly from 0 to eps over the first W epochs,
+batch by batch (small networks trained adversarially from scratch otherwise often stay at the constant
+classifier); evaluation always uses the full eps.
+
+Checkpoints (``ckpt_dir``): ``last.pt`` after every epoch and ``best.pt`` whenever the validation metric
+(``select``: robust accuracy under the evaluation attack, or natural accuracy) improves; the validation split is
+carved from the training set with ``seed``, never from the test set. Both load with
+``torch.load(..., weights_only=True)`` (:func:`load_checkpoint`). Test metrics are those of the best checkpoint
+(``last_*`` columns for the last one with ``eval_last``).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+
+from rfrobust.errors import InputError
+
+SCHEDULES = ("piecewise", "halving", "constant")
+OPTIMIZERS = ("sgd", "adam")
+CKPT_FORMAT = "rfrobust-deep-ckpt-1"
+
+
+@dataclass
+class TrainConfig:
+    """Every parameter of a deep run (names are the CLI's, with ``-`` -> ``_``)."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    model: str = "nettest-1-0"
+    dropout: bool = True
+    method: str = "pgd-at"
+    lam: float = 1.0
+    war_zeta: float | None = None
+    war_alpha: float = 0.1
+    clip: bool = True
+    eps: str = "0.1"
+    norm: str = "linf"
+    attack_steps: int = 10
+    attack_step_size: float | None = None
+    attack_eval_mode: bool = True
+    eps_warmup: float = 0.0
+    eval_steps: int = 20
+    eval_step_size: float | None = None
+    eval_restarts: int = 1
+    eval_random_start: bool = True
+    noise_std: float | None = None
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    optimizer: str = "sgd"
+    schedule: str = "piecewise"
+    milestones: str | None = None
+    halve_after: int | None = None
+    val_size: int = 1000
+    val_every: int = 1
+    train_size: int | None = None
+    test_size: int | None = None
+    augment: bool | None = None
+    select: str = "robust"
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = False
+    channels_last: bool = False
+    threads: int | None = None
+    ckpt_dir: str | None = None
+    eval_last: bool = False
+    checks: bool = False
+    lipschitz_ratio: bool = False
+    progress: bool = True
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> "TrainConfig":
+        from rfrobust.cli import check_number
+        from rfrobust.deep.attacks import NORMS, parse_eps
+        from rfrobust.deep.data import DATASETS
+        from rfrobust.deep.losses import METHODS
+        from rfrobust.deep.models import parse_model_name
+
+        if self.dataset not in DATASETS:
+            raise InputError("dataset", self.dataset, "one of " + ", ".join(DATASETS))
+        parse_model_name(self.model)
+        if self.method not in METHODS:
+            raise InputError("method", self.method, "one of " + ", ".join(METHODS))
+        self.lam = check_number("lam", self.lam, ge=0)
+        if self.war_zeta is not None:
+            self.war_zeta = check_number("war_zeta", self.war_zeta, gt=0)
+            if self.method not in ("gat", "trades"):
+                raise InputError("war_zeta", self.war_zeta, "used with --method gat or trades")
+        self.war_alpha = check_number("war_alpha", self.war_alpha, gt=0)
+        parse_eps(self.eps)
+        if self.norm not in NORMS:
+            raise InputError("norm", self.norm, "linf or l2")
+        self.attack_steps = check_number("attack_steps", self.attack_steps, ge=1, integer=True)
+        self.eval_steps = check_number("eval_steps", self.eval_steps, ge=1, integer=True)
+        self.eval_restarts = check_number("eval_restarts", self.eval_restarts, ge=1, integer=True)
+        self.eps_warmup = check_number("eps_warmup", self.eps_warmup, ge=0)
+        if self.noise_std is not None:
+            self.noise_std = check_number("noise_std", self.noise_std, ge=0)
+        for name in ("attack_step_size", "eval_step_size"):
+            if getattr(self, name) is not None:
+                setattr(self, name, check_number(name, getattr(self, name), gt=0))
+        self.epochs = check_number("epochs", self.epochs, ge=1, integer=True)
+        self.batch_size = check_number("batch_size", self.batch_size, ge=1, integer=True)
+        self.lr = check_number("lr", self.lr, gt=0)
+        self.momentum = check_number("momentum", self.momentum, ge=0, lt=1)
+        self.weight_decay = check_number("weight_decay", self.weight_decay, ge=0)
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError("optimizer", self.optimizer, "sgd or adam")
+        if self.schedule not in SCHEDULES:
+            raise InputError("schedule", self.schedule, "one of " + ", ".join(SCHEDULES))
+        self.milestone_list()
+        if self.halve_after is not None:
+            self.halve_after = check_number("halve_after", self.halve_after, ge=0, integer=True)
+        self.val_size = check_number("val_size", self.val_size, ge=0, integer=True)
+        self.val_every = check_number("val_every", self.val_every, ge=1, integer=True)
+        for name in ("train_size", "test_size", "threads"):
+            if getattr(self, name) is not None:
+                setattr(self, name, check_number(name, getattr(self, name), ge=1, integer=True))
+        if self.select not in ("robust", "natural"):
+            raise InputError("select", self.select, "robust or natural")
+        self.seed = check_number("seed", self.seed, ge=0, integer=True)
+        dev = str(self.device)
+        if not (dev in ("cpu", "cuda", "auto") or dev.startswith("cuda:")):
+            raise InputError("device", dev, "cpu, cuda, cuda:K or auto")
+        if dev.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError("device", dev, "cpu: no CUDA device is available on this machine")
+        if self.amp and not self.resolved_device().startswith("cuda"):
+            raise InputError("amp", True, "used with --device cuda (mixed precision is a CUDA feature here)")
+        return self
+
+    def resolved_device(self) -> str:
+        if self.device == "auto":
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return str(self.device)
+
+    def milestone_list(self) -> list[int]:
+        if self.milestones in (None, ""):
+            return sorted({max(1, round(0.75 * self.epochs)), max(1, round(0.9 * self.epochs))})
+        try:
+            ms = [int(v) for v in str(self.milestones).split(",")]
+        except ValueError:
+            raise InputError("milestones", self.milestones, "a comma list of epoch numbers such as 75,90") from None
+        if any(m < 0 for m in ms):
+            raise InputError("milestones", self.milestones, "epoch numbers >= 0")
+        return sorted(ms)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def lr_at(cfg: TrainConfig, epoch: int) -> float:
+    """Learning rate of (1-based) ``epoch`` under ``cfg.schedule`` (module docstring)."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "piecewise":
+        return cfg.lr * 0.1 ** sum(epoch > m for m in cfg.milestone_list())
+    start = cfg.halve_after if cfg.halve_after is not None else max(1, round(0.75 * cfg.epochs))
+    return cfg.lr * 0.5 ** max(0, epoch - start)
+
+
+def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, gen, epoch: int) -> dict:
+    """One epoch of SGD on the method's objective; returns the epoch's log row (batch-size weighted means)."""
+    import torch
+
+    from rfrobust.deep.losses import training_loss
+    from rfrobust.errors import ConvergenceError
+
+    lr = lr_at(cfg, epoch)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    model.train()
+    t0 = time.perf_counter()
+    n_train = len(batches.data)
+    acc = dict(n=0, nat=0.0, reg=0.0, lam=0.0, cnat=0, cadv=0)
+    step_attack = inner
+    bar = _progress(len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+    for xb, yb in batches:
+        step_attack = _warm(inner, eps, cfg.eps_warmup, (epoch - 1) + acc["n"] / max(n_train, 1))
+        out = training_loss(model, xb, yb, cfg.method, cfg.lam, step_attack, war=war,
+                            attack_eval_mode=cfg.attack_eval_mode, clip=cfg.clip, generator=gen, amp=cfg.amp)
+        if not torch.isfinite(out.loss.detach()):
+            raise ConvergenceError("training", {"epoch": epoch, "lr": lr, "model": cfg.model},
+                                   "the loss is not finite")
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        b = int(yb.numel())
+        acc["n"] += b
+        acc["nat"] += float(out.natural_risk) * b
+        acc["reg"] += float(out.robust_reg) * b
+        acc["lam"] += out.lam * b
+        acc["cnat"] += int(out.correct_nat) if out.correct_nat is not None else 0
+        acc["cadv"] += int(out.correct_adv) if out.correct_adv is not None else 0
+        bar.update(1)
+    bar.close()
+    n = max(acc["n"], 1)
+    return {"epoch": epoch, "lr": lr, "train_eps": step_attack.eps, "natural_risk": acc["nat"] / n,
+            "robust_reg": acc["reg"] / n, "lam_t": acc["lam"] / n, "lam_last": war.lam if war else float(cfg.lam),
+            "train_nat_acc": acc["cnat"] / n if cfg.method != "pgd-at" else None,
+            "train_adv_acc": acc["cadv"] / n if cfg.method != "standard" else None,
+            "epoch_s": time.perf_counter() - t0}
+
+
+def _warm(cfg, eps: float, warmup: float, progress: float):
+    """The training attack at ``progress`` epochs into training: radius and step scaled by min(1, progress/warmup)."""
+    if warmup <= 0 or progress >= warmup or eps == 0:
+        return cfg
+    f = max(progress / warmup, 1e-3)
+    return dataclasses.replace(cfg, eps=eps * f, step_size=cfg.step_size * f)
+
+
+# ---------------------------------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: str, model, cfg: TrainConfig, spec: dict, epoch: int, metrics: dict,
+                    optimizer=None, war=None) -> None:
+    """Write a checkpoint that ``torch.load(path, weights_only=True)`` reads (tensors and plain containers only)."""
+    import torch
+
+    state = {"format": CKPT_FORMAT, "model_state": model.state_dict(), "config": cfg.to_dict(),
+             "model_spec": dict(spec), "epoch": int(epoch),
+             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}}
+    if optimizer is not None:
+        state["optimizer_state"] = optimizer.state_dict()
+    if war is not None:
+        state["war_state"] = war.state_dict()
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, device: str = "cpu"):
+    """``(model, checkpoint_dict)`` from a file written by :func:`save_checkpoint` (``weights_only=True``)."""
+    import torch
+
+    from rfrobust.deep.models import build_model
+
+    if not os.path.isfile(path):
+        raise InputError("checkpoint", path, "an existing checkpoint file")
+    ckpt = torch.load(path, map_location=device, weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
+        raise InputError("checkpoint", path, f"a {CKPT_FORMAT} file written by rfrobust")
+    spec = ckpt["model_spec"]
+    model = build_model(spec["model"], spec["in_channels"], spec["im_res"], spec["num_classes"],
+                        tuple(spec["mean"]), tuple(spec["std"]), dropout=spec.get("dropout", True))
+    model.load_state_dict(ckpt["model_state"])
+    return model.to(device), ckpt
+
+
+# ---------------------------------------------------------------------------------------------------- the run
+def _progress(total, desc, enabled):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False, dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+
+def run(cfg: TrainConfig, log=None) -> dict:
+    """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`)."""
+    import torch
+
+    from rfrobust.deep.attacks import AttackConfig, parse_eps
+    from rfrobust.deep.checks import sanity_checks
+    from rfrobust.deep.data import Batches, load_dataset, take, train_val_split
+    from rfrobust.deep.losses import inner_attack_config
+    from rfrobust.deep.metrics import evaluate
+    from rfrobust.deep.models import build_model, count_parameters
+    from rfrobust.deep.war import WAR
+    from rfrobust.provenance import provenance, timestamp
+
+    cfg.validate()
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    t0 = time.perf_counter()
+    prov = provenance()  # the code that runs: git commit taken at the start, timestamp replaced at the end
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = cfg.resolved_device()
+    eps, eps_text = parse_eps(cfg.eps)
+
+    full = load_dataset(cfg.dataset, "train", cfg.data_dir)
+    test = take(load_dataset(cfg.dataset, "test", cfg.data_dir), cfg.test_size, cfg.seed + 1)
+    if cfg.val_size >= len(full):
+        raise InputError("val_size", cfg.val_size, f"smaller than the training set ({len(full)})")
+    train, val = train_val_split(full, cfg.val_size, cfg.seed)
+    train = take(train, cfg.train_size, cfg.seed)
+    augment = cfg.augment if cfg.augment is not None else cfg.dataset in ("cifar10", "cifar100")
+    c, h, _ = train.shape
+    spec = {"model": cfg.model, "in_channels": c, "im_res": h, "num_classes": train.num_classes,
+            "mean": list(train.mean), "std": list(train.std), "dropout": bool(cfg.dropout)}
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, c, h, train.num_classes, train.mean, train.std, dropout=cfg.dropout).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    n_params = count_parameters(model)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    war = WAR(cfg.war_zeta, cfg.war_alpha) if cfg.war_zeta is not None else None
+
+    train_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.attack_steps, cfg.attack_step_size)
+    inner = inner_attack_config(cfg.method, train_attack)
+    eval_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.eval_steps, cfg.eval_step_size,
+                               random_start=cfg.eval_random_start, restarts=cfg.eval_restarts)
+    fgsm_attack = AttackConfig("fgsm", cfg.norm, eps, eps_text)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    batches = Batches(train, cfg.batch_size, device, shuffle=True, seed=cfg.seed, augment=augment,
+                      channels_last=cfg.channels_last)
+    val_batches = Batches(val, 500, device, channels_last=cfg.channels_last) if len(val) else None
+    select_key = "robust_acc" if (cfg.select == "robust" and eps > 0) else "natural_acc"
+
+    history, best_state, best_epoch, best_score = [], None, 0, -math.inf
+    if cfg.ckpt_dir:
+        os.makedirs(cfg.ckpt_dir, exist_ok=True)
+    t_train = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        row = _train_epoch(model, opt, batches, cfg, inner, eps, war, gen, epoch)
+        if val_batches is not None and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
+            vm = evaluate(model, val_batches, eval_attack, lipschitz=False,
+                          generator=torch.Generator(device=device).manual_seed(cfg.seed + 2), amp=cfg.amp)
+            row.update({f"val_{k}": vm[k] for k in ("natural_acc", "robust_acc", "stability")})
+            score = vm[select_key]
+        else:  # no validation split: the last epoch is the best; unvalidated epochs never win
+            score = epoch if val_batches is None else -math.inf
+        history.append(row)
+        log("epoch {epoch}/{E} lr={lr:.4g} natural_risk={natural_risk:.4f} robust_reg={robust_reg:.4f} "
+            "lam_t={lam_t:.3f}".format(E=cfg.epochs, **row)
+            + "".join(f" {k}={row[k]:.4f}" for k in ("val_natural_acc", "val_robust_acc", "val_stability")
+                      if k in row) + f" ({row['epoch_s']:.1f}s)")
+        if score > best_score:
+            best_score, best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+            if cfg.ckpt_dir:
+                save_checkpoint(os.path.join(cfg.ckpt_dir, "best.pt"), model, cfg, spec, epoch, row, war=war)
+        if cfg.ckpt_dir:
+            save_checkpoint(os.path.join(cfg.ckpt_dir, "last.pt"), model, cfg, spec, epoch, row, opt, war)
+    train_s = time.perf_counter() - t_train
+    last_state = copy.deepcopy(model.state_dict()) if cfg.eval_last else None
+
+    # ------------------------------------------------------------------ test metrics (best checkpoint)
+    model.load_state_dict(best_state)
+    test_batches = Batches(test, 500, device, channels_last=cfg.channels_last)
+
+    def test_metrics():
+        g = torch.Generator(device=device).manual_seed(cfg.seed + 3)
+        m = evaluate(model, test_batches, eval_attack, lipschitz=True, ratio=cfg.lipschitz_ratio, generator=g,
+                     amp=cfg.amp)
+        mf = evaluate(model, test_batches, fgsm_attack, lipschitz=False, amp=cfg.amp)
+        m["fgsm_acc"] = mf["robust_acc"]
+        if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
+            gn = torch.Generator(device=device).manual_seed(cfg.seed + 4)
+            m["noise_acc"] = evaluate(model, test_batches, AttackConfig("noise", eps=cfg.noise_std), lipschitz=False,
+                                      generator=gn, amp=cfg.amp)["adv_acc"]
+        return m
+
+    te = time.perf_counter()
+    metrics = test_metrics()
+    eval_s = time.perf_counter() - te
+    rec: dict = {"kind": "train"}
+    rec.update({k: v for k, v in cfg.to_dict().items() if k not in ("progress",)})
+    rec.update({"eps": eps, "eps_text": eps_text, "device": device, "augment": augment, "n_params": n_params,
+                "n_train": len(train), "n_val": len(val), "n_test": len(test), "torch_version": torch.__version__})
+    rec.update(train_attack.record("train_attack"))
+    rec["train_attack_kind"] = inner.kind
+    rec["train_attack_loss"] = inner.loss
+    rec["train_attack_init"] = inner.init
+    rec.update(eval_attack.record("eval_attack"))
+    rec.update(fgsm_attack.record("fgsm_attack"))
+    rec["milestones"] = ",".join(str(m) for m in cfg.milestone_list()) if cfg.schedule == "piecewise" else None
+    rec["halve_after"] = (cfg.halve_after if cfg.halve_after is not None else max(1, round(0.75 * cfg.epochs))) \
+        if cfg.schedule == "halving" else None
+    rec["local_lipschitz_norm"] = "l1" if cfg.norm == "linf" else "l2"
+    rec.update(metrics)
+    rec["best_epoch"] = best_epoch
+    rec["select_metric"] = f"val_{select_key}" if len(val) else "last_epoch"
+    last = history[-1]
+    rec.update({"final_natural_risk": last["natural_risk"], "final_robust_reg": last["robust_reg"],
+                "final_lam_t": last["lam_last"]})
+    if war is not None:
+        rec["war_skipped_steps"] = war.skipped
+    if cfg.eval_last and last_state is not None:
+        model.load_state_dict(last_state)
+        rec.update({f"last_{k}": v for k, v in test_metrics().items()})
+        model.load_state_dict(best_state)
+    if cfg.checks:
+        xs, ys = next(iter(Batches(test, min(len(test), 500), device)))
+        rep = sanity_checks(model, xs, ys, eps, norm=cfg.norm, step_size=None, seed=cfg.seed, amp=cfg.amp)
+        rec.update(rep.record())
+        log("sanity checks: " + rep.summary())
+    rec["epoch_log"] = json.dumps(history)
+    rec["train_s"] = train_s
+    rec["eval_s"] = eval_s
+    rec["wall_s"] = time.perf_counter() - t0
+    prov["timestamp"] = timestamp()
+    rec.update(prov)
+    return rec
+
+
+def config_fields() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]

@@ -67,6 +67,14 @@ def _width_colors(widths) -> dict:
     return {w: color(i) for i, w in enumerate(sorted(widths))}
 
 
+def _legend_on_top(fig, axes) -> None:
+    """One legend for the whole figure, above the panels (a legend inside a panel hides curves)."""
+    ax = axes[0][0]
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside upper center", ncol=len(handles), frameon=False)
+
+
 def _value_ticks(ax, values) -> None:
     """Ticks at the grid's own values, written plainly (a log axis would print 2 x 10^0)."""
     from matplotlib.ticker import FixedLocator, NullLocator
@@ -97,8 +105,9 @@ def fig_loss_components(epochs, refs: dict):
         for j, y in enumerate(("natural_risk", "robust_reg")):
             ax = axes[i][j]
             _along_training(ax, ep, y, colors)
-            finish(ax, "epoch", None, legend=(i == 0 and j == 0), title=f"{TITLES.get(m, m)}, λ = {refs[m]:g}")
+            finish(ax, "epoch", None, legend=False, title=f"{TITLES.get(m, m)}, λ = {refs[m]:g}")
             ax.set_ylabel(YLABELS[y])
+    _legend_on_top(fig, axes)
     return fig
 
 
@@ -113,8 +122,9 @@ def fig_lipschitz(epochs, refs: dict):
     for i, m in enumerate(methods):
         ax = axes[0][i]
         _along_training(ax, grid[(grid["method"] == m) & (grid["lam"] == refs[m])], "val_local_lipschitz", colors)
-        finish(ax, "epoch", None, legend=(i == 0), title=f"{TITLES.get(m, m)}, λ = {refs[m]:g}")
+        finish(ax, "epoch", None, legend=False, title=f"{TITLES.get(m, m)}, λ = {refs[m]:g}")
         ax.set_ylabel(YLABELS["val_local_lipschitz"])
+    _legend_on_top(fig, axes)
     return fig
 
 
@@ -137,10 +147,11 @@ def fig_table1(t1):
                     b = g[g["best_lam"].astype(bool)]
                     ax.plot(b["lam"], 100 * b[f"{metric}_mean"], marker="*", markersize=11, color=colors[w],
                             markeredgecolor="black", markeredgewidth=0.5, linestyle="none", zorder=5)
-            finish(ax, None, None, xscale="log", legend=(i == 0 and j == 0), title=TITLES.get(m, m))
+            finish(ax, None, None, xscale="log", legend=False, title=TITLES.get(m, m))
             _value_ticks(ax, sorted(t["lam"].unique()))
             ax.set_xlabel(r"$\lambda$")
             ax.set_ylabel(YLABELS[metric])
+    _legend_on_top(fig, axes)
     return fig
 
 
@@ -158,9 +169,10 @@ def fig_width_trends(t1):
                 scale = 100 if metric in PCT else 1
                 ax.errorbar(g["width"], scale * g[f"{metric}_mean"], yerr=scale * g[f"{metric}_sd"].fillna(0),
                             color=color(k), marker=MARKERS[k % len(MARKERS)], label=f"λ = {lam:g}")
-            finish(ax, "width", None, xscale="log", legend=(j == 0), title=TITLES.get(m, m))
+            finish(ax, "width", None, xscale="log", legend=False, title=TITLES.get(m, m))
             _value_ticks(ax, sorted(t["width"].unique()))
             ax.set_ylabel(YLABELS[metric])
+        axes[i][1].legend(*axes[i][0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 
@@ -179,9 +191,12 @@ def fig_war(epochs, t1):
         for r in best.itertuples():
             if r.width in colors:
                 ax.axhline(r.lam, color=colors[r.width], linestyle="--", linewidth=1.0)
+        if i == 0:
+            ax.plot([], [], color="gray", linestyle="--", linewidth=1.0, label="best grid λ")
         z = war[war["method"] == m]["war_zeta"].iloc[0]
-        finish(ax, "epoch", None, legend=(i == 0), title=f"{TITLES.get(m, m)} WAR, ζ = {z:g} (dashed: best grid λ)")
+        finish(ax, "epoch", None, legend=False, title=f"{TITLES.get(m, m)} WAR, ζ = {z:g}")
         ax.set_ylabel(YLABELS["lam_last"])
+    _legend_on_top(fig, axes)
     return fig
 
 

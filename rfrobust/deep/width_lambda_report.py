@@ -77,7 +77,7 @@ def table3_markdown(t3, method: str, cost_unit: str = "min") -> str:
     lines = ["| model (width) | tuning | λ | robust acc. (%) | natural acc. (%) | stability (%) | "
              f"cost ({cost_unit}) |", "|---|---|---|---|---|---|---|"]
     for r in t.itertuples():
-        lam = _cell(r.lam_mean, r.lam_sd, 1.0, 2)
+        lam = _cell(r.lam_mean, r.lam_sd, 1.0, 2) if r.tuning == "war" else fmt_lam(r.lam_mean)
         run = r.run_s / 60
         thin = (r.cost_s - r.run_s) / 60
         cost = f"{r.cost_s / 60:.1f} (λ grid)" if r.tuning == "manual" else f"{run:.1f} + {thin:.1f} = {r.cost_s / 60:.1f}"
@@ -105,20 +105,48 @@ def _monotone(seq: list[float]) -> str:
     return "not monotone"
 
 
-def _by_width_at_fixed_lam(t, metric: str) -> dict:
-    """``{lam: [metric mean per width, thin -> wide]}`` over the lambdas every width has."""
-    out = {}
+def _widest_minus_thinnest(t, metric: str) -> list[tuple[float, float, float]]:
+    """Per lambda that every width has: ``(lam, delta, se)`` with ``delta`` = mean at the widest width minus mean at
+    the thinnest and ``se = sqrt(sd_w^2 / n_w + sd_t^2 / n_t)`` (NaN with one seed)."""
+    out = []
+    n_models = t["model"].nunique()
     for lam, g in t.groupby("lam"):
+        if len(g) != n_models:
+            continue
         g = g.sort_values("width")
-        if len(g) == t["model"].nunique():
-            out[float(lam)] = [float(v) for v in g[f"{metric}_mean"]]
+        a, b = g.iloc[0], g.iloc[-1]
+        se = math.sqrt(b[f"{metric}_sd"] ** 2 / b["n_seeds"] + a[f"{metric}_sd"] ** 2 / a["n_seeds"])
+        out.append((float(lam), float(b[f"{metric}_mean"] - a[f"{metric}_mean"]), se))
     return out
+
+
+def _verdict(deltas: list[tuple], sign: int) -> tuple[str, str]:
+    """Pool per-lambda differences (``(key, delta, se)``): mean and its standard error; ``sign`` = +1 when the
+    expected effect is an increase. ``yes`` / ``no`` when the pooled mean is 2 standard errors from 0 in / against
+    the expected direction, else ``inconclusive``; with no standard error (one seed) the signs decide."""
+    if not deltas:
+        return "n/a", ""
+    d = [x[1] for x in deltas]
+    mean = sum(d) / len(d)
+    se = math.sqrt(sum(x[2] ** 2 for x in deltas)) / len(d)
+    agree = sum(1 for v in d if sign * v > 0)
+    if math.isfinite(se) and se > 0:
+        z = sign * mean / se
+        ans = "yes" if z >= 2 else ("no" if z <= -2 else "inconclusive")
+        text = f"pooled over λ: {mean:+.3g} ± {se:.2g} (z = {mean / se:+.1f})"
+    else:
+        ans = "yes" if agree == len(d) else ("no" if agree == 0 else "inconclusive")
+        text = f"pooled over λ: {mean:+.3g}"
+    return ans, f"{text}; expected sign at {agree}/{len(d)} λ"
 
 
 def headline(t1, t3=None) -> list[dict]:
     """The study's questions answered from :func:`~rfrobust.deep.width_lambda.table1` (and ``table3``), per method.
 
-    Each item: ``method, question, answer`` (yes | no | mixed), ``detail`` (the numbers)."""
+    Each item: ``method, question, answer`` (yes | no | inconclusive | mixed), ``detail`` (the numbers). Effects at
+    fixed lambda compare the widest with the thinnest width: per lambda the difference of the means over seeds with
+    its standard error, pooled over lambda (:func:`_verdict`: ``yes`` = at least 2 standard errors in the expected
+    direction)."""
     out = []
     for method in [m for m in ("trades", "gat") if m in set(t1["method"])]:
         t = t1[t1["method"] == method]
@@ -127,42 +155,55 @@ def headline(t1, t3=None) -> list[dict]:
         shape = _monotone(best)
         ans = "yes" if shape in ("increasing", "non-decreasing") and best[-1] > best[0] else (
             "no" if shape in ("decreasing", "non-increasing", "n/a") or best[-1] <= best[0] else "mixed")
+        gains = []
+        for m, b in zip(widths["model"], best):
+            tm = t[t["model"] == m].set_index("lam")
+            if best[0] in tm.index:
+                g = tm.at[b, "robust_acc_mean"] - tm.at[best[0], "robust_acc_mean"]
+                se = math.sqrt((tm.at[b, "robust_acc_sd"] ** 2 + tm.at[best[0], "robust_acc_sd"] ** 2)
+                               / tm.at[b, "n_seeds"])
+                gains.append(f"{100 * g:+.2f}" + (f" ± {100 * se:.2f}" if math.isfinite(se) and g else ""))
         out.append({"method": method, "question": "does the best λ grow with width?", "answer": ans,
                     "detail": "best λ by width " + ", ".join(f"{w:g}: {fmt_lam(b)}" for w, b in
-                                                              zip(widths["width"], best))})
-        for metric, q, want in (("stability", "at fixed λ, does stability fall with width?", "decreasing"),
-                                ("natural_acc", "at fixed λ, does natural accuracy rise with width?", "increasing"),
+                                                              zip(widths["width"], best))
+                              + f"; robust-accuracy gain of each width's best λ over the thinnest width's best "
+                                f"λ = {fmt_lam(best[0])} (points): " + ", ".join(gains)})
+        for metric, q, sign in (("stability", "at fixed λ, does stability fall with width?", -1),
+                                ("natural_acc", "at fixed λ, does natural accuracy rise with width?", +1),
                                 ("local_lipschitz", "at fixed λ, does the local Lipschitz estimate grow with width?",
-                                 "increasing"),
-                                ("robust_acc", "at fixed λ, does robust accuracy rise with width?", "increasing")):
-            seqs = _by_width_at_fixed_lam(t, metric)
-            ends = {lam: (s[-1] - s[0]) for lam, s in seqs.items()}
-            good = [lam for lam, d in ends.items() if (d < 0 if want == "decreasing" else d > 0)]
-            mono = [lam for lam, s in seqs.items() if _monotone(s) == want]
-            ans = "yes" if len(good) == len(seqs) and seqs else ("no" if not good else "mixed")
+                                 +1),
+                                ("robust_acc", "at fixed λ, does robust accuracy rise with width?", +1)):
             scale = 100.0 if metric != "local_lipschitz" else 1.0
-            detail = "; ".join(f"λ = {fmt_lam(lam)}: " + " → ".join(f"{v * scale:.3g}" for v in s)
-                               for lam, s in seqs.items())
+            deltas = [(lam, scale * d, scale * se) for lam, d, se in _widest_minus_thinnest(t, metric)]
+            ans, pooled = _verdict(deltas, sign)
+            unit = " points" if scale == 100.0 else ""
+            per = "; ".join(f"λ = {fmt_lam(lam)}: {d:+.3g}" + (f" ± {se:.2g}" if math.isfinite(se) else "")
+                            for lam, d, se in deltas)
             out.append({"method": method, "question": q, "answer": ans,
-                        "detail": f"thinnest → widest: {detail} (widest vs thinnest in the expected direction at "
-                                  f"{len(good)}/{len(seqs)} λ, monotone at {len(mono)}/{len(seqs)})"})
-        incr = []
+                        "detail": f"widest − thinnest{unit}: {per}; {pooled}"})
+        deltas = []
         for m in widths["model"]:
-            s = t[t["model"] == m].sort_values("lam")["stability_mean"].tolist()
-            incr.append(_monotone(s) in ("increasing", "non-decreasing"))
-        out.append({"method": method, "question": "at fixed width, does a larger λ raise stability?",
-                    "answer": "yes" if all(incr) else ("no" if not any(incr) else "mixed"),
-                    "detail": f"stability non-decreasing in λ for {sum(incr)}/{len(incr)} widths"})
+            tm = t[t["model"] == m].sort_values("lam")
+            a, b = tm.iloc[0], tm.iloc[-1]
+            se = math.sqrt(b["stability_sd"] ** 2 / b["n_seeds"] + a["stability_sd"] ** 2 / a["n_seeds"])
+            deltas.append((m, 100 * (b["stability_mean"] - a["stability_mean"]), 100 * se))
+        ans, pooled = _verdict(deltas, +1)
+        out.append({"method": method, "question": "at fixed width, does a larger λ raise stability?", "answer": ans,
+                    "detail": "largest − smallest λ, points: " + "; ".join(
+                        f"width {wl:g}: {d:+.3g}" for wl, (_, d, _) in zip(widths["width"], deltas))
+                              + "; " + pooled.replace("over λ", "over widths").replace("λ", "widths")})
         if t3 is not None and not t3[t3["method"] == method].empty:
             w = t3[(t3["method"] == method)]
             war = w[w["tuning"] == "war"].sort_values("width")
+            if war.empty:
+                continue
             lams = war["lam_mean"].tolist()
             shape = _monotone(lams)
             ans = "yes" if shape in ("increasing", "non-decreasing") and lams[-1] > lams[0] else (
                 "no" if lams[-1] <= lams[0] else "mixed")
             out.append({"method": method, "question": "does WAR's final λ grow with width?", "answer": ans,
                         "detail": "WAR final λ by width " + ", ".join(
-                            f"{r.width:g}: {r.lam_mean:.2f}" for r in war.itertuples())})
+                            f"{r.width:g}: {_cell(r.lam_mean, r.lam_sd, 1.0)}" for r in war.itertuples())})
             cmp = []
             for r in war.itertuples():
                 man = w[(w["model"] == r.model) & (w["tuning"] == "manual")]

@@ -283,7 +283,7 @@ def write_report(cfg, store_dir: str, report_dir: str, figures: bool = True, inf
     if heads:
         md += ["## Answers\n", rep.headline_markdown(heads)]
     if info:
-        md += ["## This run\n", "```\n" + json.dumps(info, indent=1) + "\n```\n"]
+        md += ["## The invocation that last trained (run_info.json)\n", "```\n" + json.dumps(info, indent=1) + "\n```\n"]
     text = "\n".join(md)
     _atomic_text(os.path.join(report_dir, "tables.md"), text)
     print(text, flush=True)
@@ -366,8 +366,13 @@ def main(argv=None) -> int:
             "wall_s_this_invocation": round(time.time() - t0, 1),
             "loadavg_start": [round(v, 2) for v in load0], "loadavg_end": [round(v, 2) for v in os.getloadavg()],
             **{k: v for k, v in provenance().items() if k in ("git_commit", "hostname", "timestamp")}}
+    info_path = os.path.join(report, "run_info.json")
+    if args.report_only and os.path.isfile(info_path):  # keep the record of the invocation that trained
+        with open(info_path) as fh:
+            info = json.load(fh)
     write_report(cfg, store, report, figures=args.figures, info=info, log=log)
-    _atomic_text(os.path.join(report, "run_info.json"), json.dumps(info, indent=1) + "\n")
+    if not args.report_only:
+        _atomic_text(info_path, json.dumps(info, indent=1) + "\n")
     log(f"done in {(time.time() - t0) / 60:.1f} min; report in {os.path.relpath(report)}")
     return 0
 

@@ -188,10 +188,14 @@ def run_study(cfg, store_dir: str, workers: int = 2, scheduler: str | None = Non
     n_par = 1 if scheduler else max(1, min(workers, len(cfg.methods)))
     inner = 1 if scheduler else max(1, workers // n_par)
     done: dict = {}
+    errors: list[str] = []
     if n_par == 1:
         for method in cfg.methods:
-            done.update(run_pipeline(cfg, method, store_dir, inner, scheduler))
-        return done
+            try:
+                done.update(run_pipeline(cfg, method, store_dir, inner, scheduler))
+            except InputError as err:  # failed runs: the other methods still run
+                errors.append(str(err))
+        return _finish(done, errors)
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=n_par, mp_context=ctx)
     futs = {pool.submit(_pipeline_in_child, cfg, m, store_dir, inner, None,
@@ -202,7 +206,10 @@ def run_study(cfg, store_dir: str, workers: int = 2, scheduler: str | None = Non
         while pending:
             finished, pending = cf.wait(pending, timeout=STATUS_EVERY_S, return_when=cf.FIRST_COMPLETED)
             for f in finished:
-                done.update(f.result())
+                try:
+                    done.update(f.result())
+                except InputError as err:  # failed runs of one method: the other pipelines go on
+                    errors.append(str(err))
             if pending:
                 log(f"{(time.perf_counter() - t0) / 60:.1f} min: {_status(cfg, store_dir)}")
     except BaseException:
@@ -215,6 +222,12 @@ def run_study(cfg, store_dir: str, workers: int = 2, scheduler: str | None = Non
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+    return _finish(done, errors)
+
+
+def _finish(done: dict, errors: list[str]) -> dict:
+    if errors:
+        raise InputError.message("; ".join(errors))
     return done
 
 

@@ -229,3 +229,22 @@ def test_driver_bad_input_is_one_line(tmp_path):
         p = subprocess.run([sys.executable, script, *args, "--dry-run"], capture_output=True, text=True, timeout=60)
         assert p.returncode == 2, p.stderr
         assert len(p.stderr.strip().splitlines()) == 1 and word in p.stderr
+
+
+@pytest.mark.gpu
+def test_driver_on_cuda(idx_dir, tmp_path):
+    """The paper-scale code path (device = cuda, channels-last) on tiny settings."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    run = _driver()
+    cfg_path = tmp_path / "tiny.toml"
+    _tiny_config(cfg_path, idx_dir)
+    text = cfg_path.read_text().replace('threads = 1', 'device = "cuda"\nchannels_last = true')
+    cfg_path.write_text(text)
+    report = tmp_path / "report"
+    assert run.main(["--config", str(cfg_path), "--data-dir", idx_dir, "--store", str(tmp_path / "store"),
+                     "--report-dir", str(report), "--workers", "1", "--no-figures"]) == 0
+    runs = pd.read_csv(report / "runs.csv")
+    assert len(runs) == 12 and runs["robust_acc"].between(0, 1).all()

@@ -15,6 +15,9 @@ Modules (each imports torch itself; importing this package imports nothing heavy
 * :mod:`rfrobust.deep.metrics` -- natural accuracy, robust accuracy, perturbation stability and local Lipschitz
   estimate from one PGD pass (Wu et al. sections 3 and 4.1).
 * :mod:`rfrobust.deep.checks`  -- attack sanity checks callable on any run.
+* :mod:`rfrobust.deep.width_lambda` -- the width x lambda study of Wu et al. (seed 004): study configuration,
+  sweep specs, WAR's zeta from the thin network, Tables 1 and 3, and the schema of the exported CSVs;
+  :mod:`rfrobust.deep.width_lambda_report` -- their Markdown and the headline answers.
 
 The command line is ``python -m rfrobust.train`` (:mod:`rfrobust.train`).
 """

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -45,13 +45,14 @@ class RFSetting:
     kappa_grid: tuple = tuple(np.round(np.linspace(0.0, 4.0, 81), 6))
     lam_grid: tuple = tuple(np.logspace(-4, 1, 41))
     curve_psi1: tuple = tuple(np.logspace(math.log10(0.25), math.log10(64), 33))
-    extra: dict = field(default_factory=dict)
+    eps_rule: str = "given"
 
     def problem(self) -> dict:
         return dict(psi2=self.psi2, act=self.act, F1=self.F1, Fstar=self.Fstar, tau=self.tau)
 
 
-def _grid(**kw) -> pd.DataFrame:
+def grid(**kw) -> pd.DataFrame:
+    """:func:`rfrobust.theory.training.training_grid` without the kappa > 1 warning (callers flag those rows)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonconvexWarning)
         return training_grid(**kw)
@@ -64,16 +65,16 @@ def sensitivity(psi1s, s: RFSetting) -> pd.DataFrame:
     psi1s = sorted(float(p) for p in psi1s)
     frames = []
     for kappa, eps in s.sensitivity_configs:
-        df = _grid(psi1=psi1s, lam=s.lam, eps=eps, kappa=kappa, **s.problem())
+        df = grid(psi1=psi1s, lam=s.lam, eps=eps, kappa=kappa, **s.problem())
         df["ridge"] = "lam"
         frames.append(df)
         total = s.lam * psi1s[0]
         for p in psi1s:
-            d2 = _grid(psi1=p, lam=total / p, eps=eps, kappa=kappa, **s.problem())
+            d2 = grid(psi1=p, lam=total / p, eps=eps, kappa=kappa, **s.problem())
             d2["ridge"] = "total"
             frames.append(d2)
     out = pd.concat(frames, ignore_index=True)
-    out["config"] = [f"kappa={k:g}, eps={e:g}" for k, e in zip(out["kappa"], out["eps"])]
+    out["config"] = [f"kappa={k:g}, eps={e:.3g}" for k, e in zip(out["kappa"], out["eps"])]
     out["nonconvex"] = out["kappa"] > 1
     return out
 
@@ -87,7 +88,7 @@ def best_kappa(psi1s, s: RFSetting, eps: float | None = None, lam: float | None 
     eps = s.eps if eps is None else eps
     lam = s.lam if lam is None else lam
     kgrid = sorted(set(float(k) for k in s.kappa_grid) | {0.0, 1.0})
-    df = _grid(psi1=sorted(float(p) for p in psi1s), lam=lam, eps=eps, kappa=kgrid, **s.problem())
+    df = grid(psi1=sorted(float(p) for p in psi1s), lam=lam, eps=eps, kappa=kgrid, **s.problem())
     rows = []
     for p, sub in df.groupby("psi1", sort=True):
         sub = sub.sort_values("kappa")
@@ -116,7 +117,7 @@ def best_lam(psi1s, s: RFSetting, kappa: float | None = None, eps: float | None 
     ``s.kappa``), also as the total ridge ``psi1 lam``."""
     kappa = s.kappa if kappa is None else kappa
     eps = s.eps if eps is None else eps
-    df = _grid(psi1=sorted(float(p) for p in psi1s), lam=list(s.lam_grid), eps=eps, kappa=kappa, **s.problem())
+    df = grid(psi1=sorted(float(p) for p in psi1s), lam=list(s.lam_grid), eps=eps, kappa=kappa, **s.problem())
     rows = []
     for p, sub in df.groupby("psi1", sort=True):
         i = int(np.argmin(sub["AE"].to_numpy()))
@@ -134,14 +135,15 @@ def war_theory(psi1s, s: RFSetting, convex: bool = True, eps: float | None = Non
     """WAR in theory (module doc). ``convex=True`` takes the thinnest psi1's best kappa in ``[0, 1]`` (the
     validated range), ``False`` over the whole grid. Columns: ``psi1, zeta, kappa_thin, kappa_war, war_kind``
     (:class:`~rfrobust.theory.training.WarPoint` kind), ``ratio_war``, ``AE_war`` (AE at kappa_war; the null value
-    for a collapse), ``kappa_best``/``AE_best`` (same range as the thin choice), ``regret = AE_war - AE_best`` and
-    ``nonconvex`` (kappa_war > 1 or zeta itself from kappa > 1)."""
+    for a collapse), ``kappa_best``/``AE_best`` (same range as the thin choice), ``AE_best_any`` (the best AE over
+    the whole kappa grid and the null model), ``regret = AE_war - min(AE_best, AE_best_any)`` and ``nonconvex``
+    (kappa_war > 1 or zeta itself from kappa > 1)."""
     eps = s.eps if eps is None else eps
     psi1s = sorted(float(p) for p in psi1s)
     bk = best_kappa(psi1s, s, eps=eps)
     kcol, acol = ("kappa_best_convex", "AE_best_convex") if convex else ("kappa_best", "AE_best")
     k_thin = float(bk[kcol].iloc[0])
-    thin = _grid(psi1=psi1s[0], lam=s.lam, eps=eps, kappa=k_thin, **s.problem()).iloc[0]
+    thin = grid(psi1=psi1s[0], lam=s.lam, eps=eps, kappa=k_thin, **s.problem()).iloc[0]
     zeta = float(thin["train_ratio"])
     rows = []
     for p, (_, b) in zip(psi1s, bk.iterrows()):
@@ -149,16 +151,17 @@ def war_theory(psi1s, s: RFSetting, convex: bool = True, eps: float | None = Non
         if wp is None or math.isnan(wp.kappa):
             rows.append({"psi1": p, "zeta": zeta, "kappa_thin": k_thin, "kappa_war": math.nan,
                          "war_kind": "none" if wp is None else wp.kind, "ratio_war": math.nan, "AE_war": math.nan,
-                         "kappa_best": float(b[kcol]), "AE_best": float(b[acol])})
+                         "kappa_best": float(b[kcol]), "AE_best": float(b[acol]), "AE_best_any": float(b["AE_best"])})
             continue
         if wp.kind == "collapse":
             ae = float(b["v_y"])
         else:
-            ae = float(_grid(psi1=p, lam=s.lam, eps=eps, kappa=wp.kappa, **s.problem())["AE"].iloc[0])
+            ae = float(grid(psi1=p, lam=s.lam, eps=eps, kappa=wp.kappa, **s.problem())["AE"].iloc[0])
         rows.append({"psi1": p, "zeta": zeta, "kappa_thin": k_thin, "kappa_war": wp.kappa, "war_kind": wp.kind,
-                     "ratio_war": wp.ratio, "AE_war": ae, "kappa_best": float(b[kcol]), "AE_best": float(b[acol])})
+                     "ratio_war": wp.ratio, "AE_war": ae, "kappa_best": float(b[kcol]), "AE_best": float(b[acol]),
+                     "AE_best_any": float(b["AE_best"])})
     out = pd.DataFrame(rows)
-    out["regret"] = out["AE_war"] - out["AE_best"]
+    out["regret"] = out["AE_war"] - np.minimum(out["AE_best"], out["AE_best_any"])
     out["nonconvex"] = (out["kappa_war"] > 1 + 1e-9) | (k_thin > 1 + 1e-9)
     return out
 
@@ -168,6 +171,6 @@ def ratio_at_fixed_kappa(psi1s, s: RFSetting, kappa: float | None = None, eps: f
     Fig. 1 in theory: at a fixed weight, does the ratio fall with width?)."""
     kappa = s.kappa if kappa is None else kappa
     eps = s.eps if eps is None else eps
-    df = _grid(psi1=sorted(float(p) for p in psi1s), lam=s.lam, eps=eps, kappa=kappa, **s.problem())
+    df = grid(psi1=sorted(float(p) for p in psi1s), lam=s.lam, eps=eps, kappa=kappa, **s.problem())
     df["nonconvex"] = kappa > 1
     return df

@@ -51,10 +51,10 @@ def compare(psi1: float, psi2: float, lam: float, eps: float, kappa: float, *, a
             seeds=range(8), tau: float = 0.5, F1: float = 1.0) -> pd.DataFrame:
     """Theory vs simulation of the training components at one point: columns ``quantity, sim_mean, sim_sem,
     theory, z`` plus the point's parameters, ``d`` and ``seeds`` (count)."""
-    from rfrobust.crossval.rf_answers import _grid
+    from rfrobust.crossval.rf_answers import grid
 
     sim = simulate_components(psi1, psi2, lam, eps, kappa, act=act, d=d, seeds=seeds, tau=tau, F1=F1)
-    th = _grid(psi1=psi1, psi2=psi2, lam=lam, eps=eps, kappa=kappa, act=act, tau=tau, F1=F1).iloc[0]
+    th = grid(psi1=psi1, psi2=psi2, lam=lam, eps=eps, kappa=kappa, act=act, tau=tau, F1=F1).iloc[0]
     rows = []
     k = len(sim)
     for q in QUANTITIES:
@@ -65,4 +65,31 @@ def compare(psi1: float, psi2: float, lam: float, eps: float, kappa: float, *, a
         z = (mean - t) / sem if sem and sem > 0 else math.nan
         rows.append({"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa, "act": act, "d": d,
                      "seeds": k, "quantity": q, "sim_mean": mean, "sim_sem": sem, "theory": t, "z": z})
+    return pd.DataFrame(rows)
+
+
+def paired_robust_error(psi1: float, psi2: float, lam: float, eps: float, kappas, *, act: str = "relu",
+                        d: int = 100, seeds=range(8), tau: float = 0.5, F1: float = 1.0,
+                        n_test: int = 2000) -> pd.DataFrame:
+    """Test robust error (first-order formula, THEORY.md 3.2) of the reduced program at several kappa on the *same*
+    data per seed (paired: differences between kappas have a much smaller standard error than each AE).
+    One row per (seed, kappa): ``seed, kappa, AE, SE, G``."""
+    from rfrobust.activations import get_activation
+    from rfrobust.rf import ATProgram, LinAlg, evaluate, make_data, solve_reduced
+
+    a_ = get_activation(act)
+    consts = a_.constants()
+    la = LinAlg()
+    rows = []
+    for seed in seeds:
+        D = make_data(d, psi1, psi2, int(seed), F1=F1, tau=tau, n_test=n_test)
+        Z = a_(D.X @ D.F.T, la.B)
+        for k in kappas:
+            prog = ATProgram(Z, D.y, D.F, consts.mu1, consts.gamma, eps, float(k), psi1 * lam, la)
+            res = solve_reduced(prog, point={"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": k,
+                                             "d": d, "seed": int(seed)})
+            m = evaluate(res.a, D.X_test, D.y_test, D.f_test, D.F, a_, la, eps_test=eps, mu1=consts.mu1,
+                         gamma=consts.gamma)
+            rows.append({"seed": int(seed), "kappa": float(k), "AE": float(m["AE_linear"]), "SE": float(m["SE"]),
+                         "G": float(m["G_M"])})
     return pd.DataFrame(rows)

@@ -21,17 +21,21 @@ LAMS = (1.0, 3.0, 6.0, 9.0)
 
 
 def make_runs(*, widths=WIDTHS, lams=LAMS, seeds=(0, 1, 2), methods=("trades", "gat"), lip_slope=1.0,
-              best_lam_grows=True, war_slope=2.0, noise=0.002, rng_seed=0) -> tuple[pd.DataFrame, pd.DataFrame]:
+              best_lam_grows=True, war_slope=2.0, noise=0.002, rng_seed=0, family="wrn",
+              n_train=59000) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Runs and epochs tables. ``lip_slope``: local Lipschitz ~ (1 + lip_slope log2 width) (0: flat);
     ``best_lam_grows``: robust accuracy peaks at lambda = 3 * width (else at 3 for every width);
-    ``war_slope``: WAR's final lambda = 3 + war_slope * log2(width)."""
+    ``war_slope``: WAR's final lambda = 3 + war_slope * log2(width). ``family``: ``wrn`` (models ``wrn-10-K``,
+    width K) or ``mlp`` (``mlp-H``, width H; the widths are then multiplied by 16)."""
     rng = np.random.default_rng(rng_seed)
     runs, epochs = [], []
     for method in methods:
-        for w in widths:
-            lw = math.log2(w)
-            n_params = int(80_000 * w * w)
-            peak = 3.0 * w if best_lam_grows else 3.0
+        for w0 in widths:
+            lw = math.log2(w0)
+            w = 16.0 * w0 if family == "mlp" else w0
+            model = f"mlp-{w:g}" if family == "mlp" else f"wrn-10-{w:g}"
+            n_params = int(795 * w + 10) if family == "mlp" else int(80_000 * w * w)
+            peak = 3.0 * w0 if best_lam_grows else 3.0
             for phase, lam_list in (("grid", lams), ("war", [None])):
                 for lam in lam_list:
                     for seed in seeds:
@@ -46,17 +50,17 @@ def make_runs(*, widths=WIDTHS, lams=LAMS, seeds=(0, 1, 2), methods=("trades", "
                         lip = (1.0 + lip_slope * lw) * (1.0 + e()) / (1.0 + 0.1 * lam_f)
                         nat, reg = 0.5 - 0.05 * lw + e(), 0.1 + 0.03 * lw + e()
                         rid = f"{method}{w:g}{phase}{lam}-{seed}"
-                        runs.append({"run_id": rid, "phase": phase, "method": method, "model": f"wrn-10-{w:g}",
+                        runs.append({"run_id": rid, "phase": phase, "method": method, "model": model,
                                      "width": w, "n_params": n_params, "lam": lam if phase == "grid" else math.nan,
                                      "war_zeta": zeta, "lam_final": lam_f, "seed": seed, "natural_acc": rob + 0.2,
                                      "robust_acc": rob, "stability": stab, "local_lipschitz": lip,
                                      "fgsm_acc": rob + 0.05, "final_natural_risk": nat, "final_robust_reg": reg,
                                      "final_ratio": nat / reg, "best_epoch": 3, "epochs": 3,
                                      "dataset": "fashion-mnist", "eps": 0.1, "norm": "linf", "eval_steps": 20,
-                                     "n_train": 59000, "n_test": 10000, "train_s": 1.0, "wall_s": 1.5})
+                                     "n_train": n_train, "n_test": 10000, "train_s": 1.0, "wall_s": 1.5})
                         for ep in (1, 2, 3):
                             epochs.append({"run_id": rid, "phase": phase, "method": method,
-                                           "model": f"wrn-10-{w:g}", "width": w,
+                                           "model": model, "width": w,
                                            "lam": lam if phase == "grid" else math.nan, "war_zeta": zeta,
                                            "seed": seed, "epoch": ep, "lr": 0.1, "train_eps": 0.1,
                                            "natural_risk": nat * (1 + 1 / ep), "robust_reg": reg * (1 + 0.5 / ep),

@@ -336,30 +336,30 @@ def fig_nets_epochs(tables: dt.DeepTables, thin_lam: dict, fig_dir, rep) -> str 
 
     methods = tables.methods
     has_lip = "val_local_lipschitz" in ep.columns and ep["val_local_lipschitz"].notna().any()
-    ncol = 3 + int(has_lip)
-    fig, axes = P.figure(len(methods), ncol, width="page", aspect=0.8, squeeze=False)
+    cols = [("natural_risk", "natural risk"), ("robust_reg", "robust regularization")]
+    if has_lip:
+        cols.append(("val_local_lipschitz", "local Lipschitz (val.)"))
+    fig, axes = P.figure(len(methods), len(cols) + 1, width="page", aspect=0.85, squeeze=False)
     for r, m in enumerate(methods):
         e = ep[ep["method"] == m]
         grid = e[e["phase"] == "grid"]
         lam = thin_lam.get(m)
         if lam is not None and "lam" in grid.columns:
             grid = grid[np.isclose(pd.to_numeric(grid["lam"], errors="coerce"), lam)]
-        cols = [("natural_risk", "natural risk"), ("robust_reg", "robust reg.")]
-        if has_lip:
-            cols.append(("val_local_lipschitz", "local Lipschitz (val.)"))
         for c, (col, title) in enumerate(cols):
             ax = axes[r][c]
             for i, (w, sub) in enumerate(grid.groupby("width", sort=True)):
                 st = dt.mean_sem(sub, "epoch", col)
                 ax.plot(st["epoch"], st["mean"], color=P.color(i), label=f"width {w:g}")
-            P.finish(ax, "epoch", None, title=f"{m}: {title}, λ={_fmt(lam)}", legend=(c == 0))
+            P.finish(ax, "epoch", None, title=title if r == 0 else None, legend=(r == 0 and c == 0))
+        axes[r][0].set_ylabel(f"{m}, λ = {_fmt(lam)}")
         ax = axes[r][len(cols)]
         war = e[e["phase"] == "war"]
         col = "lam_last" if "lam_last" in war.columns else "lam_t"
         for i, (w, sub) in enumerate(war.groupby("width", sort=True)):
             st = dt.mean_sem(sub, "epoch", col)
             ax.plot(st["epoch"], st["mean"], color=P.color(i), label=f"width {w:g}")
-        P.finish(ax, "epoch", None, title=f"{m}: WAR λ_t", legend=False)
+        P.finish(ax, "epoch", None, title="WAR λ_t" if r == 0 else None, legend=False)
     return _save(fig, fig_dir, "nets_epochs", rep)
 
 
@@ -541,7 +541,8 @@ def question_c(tables, s, wm, curve, best, fig_dir, fig_rel, rep: Report, quick:
                             "at every width but the thinnest", nonconv_w))
     ratio_curves = pd.concat([ra.ratio_at_fixed_kappa(curve, s, kappa=k) for k in (0.5, 1.0)], ignore_index=True)
     kappa_curves = ra.grid(psi1=psi1s, lam=s.lam, eps=s.eps, kappa=list(np.linspace(0, 2, 41)), **s.problem())
-    wt_curve = wt if quick else ra.war_theory(curve, s, convex=True)
+    wt_curve = wt if quick else ra.war_theory(curve, s, convex=True,
+                                              thin=(wt["zeta"].iloc[0], wt["kappa_thin"].iloc[0]))
     fig_theory_c(ratio_curves, kappa_curves, wt_curve, wm, fig_dir, rep)
     if tables.methods:
         fig_nets_b(tables, best, war_stats, fig_dir, rep)

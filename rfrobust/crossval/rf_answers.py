@@ -131,20 +131,24 @@ def best_lam(psi1s, s: RFSetting, kappa: float | None = None, eps: float | None 
     return out
 
 
-def war_theory(psi1s, s: RFSetting, convex: bool = True, eps: float | None = None) -> pd.DataFrame:
+def war_theory(psi1s, s: RFSetting, convex: bool = True, eps: float | None = None,
+               thin: tuple | None = None) -> pd.DataFrame:
     """WAR in theory (module doc). ``convex=True`` takes the thinnest psi1's best kappa in ``[0, 1]`` (the
     validated range), ``False`` over the whole grid. Columns: ``psi1, zeta, kappa_thin, kappa_war, war_kind``
     (:class:`~rfrobust.theory.training.WarPoint` kind), ``ratio_war``, ``AE_war`` (AE at kappa_war; the null value
     for a collapse), ``kappa_best``/``AE_best`` (same range as the thin choice), ``AE_best_any`` (the best AE over
     the whole kappa grid and the null model), ``regret = AE_war - min(AE_best, AE_best_any)`` and ``nonconvex``
-    (kappa_war > 1 or zeta itself from kappa > 1)."""
+    (kappa_war > 1 or zeta itself from kappa > 1). ``thin = (zeta, kappa_thin)`` fixes zeta instead (e.g. the
+    zeta of the mapped widths on a denser psi1 curve)."""
     eps = s.eps if eps is None else eps
     psi1s = sorted(float(p) for p in psi1s)
     bk = best_kappa(psi1s, s, eps=eps)
     kcol, acol = ("kappa_best_convex", "AE_best_convex") if convex else ("kappa_best", "AE_best")
-    k_thin = float(bk[kcol].iloc[0])
-    thin = grid(psi1=psi1s[0], lam=s.lam, eps=eps, kappa=k_thin, **s.problem()).iloc[0]
-    zeta = float(thin["train_ratio"])
+    if thin is None:
+        k_thin = float(bk[kcol].iloc[0])
+        zeta = float(grid(psi1=psi1s[0], lam=s.lam, eps=eps, kappa=k_thin, **s.problem())["train_ratio"].iloc[0])
+    else:
+        zeta, k_thin = float(thin[0]), float(thin[1])
     rows = []
     for p, (_, b) in zip(psi1s, bk.iterrows()):
         wp = kappa_for_ratio(zeta, p, lam=s.lam, eps=eps, **s.problem()) if math.isfinite(zeta) else None

@@ -200,3 +200,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, needle):
 def test_missing_deep_dir_names_it(tmp_path, capsys):
     assert _run(["--deep-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "r.md")]) == 2
     assert "runs.csv" in capsys.readouterr().err
+
+
+def test_paired_robust_error_uses_the_same_data_for_every_kappa():
+    from rfrobust.crossval.rf_check import paired_robust_error
+
+    df = paired_robust_error(1.0, 2.0, 0.01, 0.3, [1.0, 1.0, 0.0], d=30, seeds=range(2), n_test=200)
+    assert len(df) == 6 and set(df["kappa"]) == {0.0, 1.0}
+    for _, sub in df.groupby("seed"):
+        same = sub[sub["kappa"] == 1.0]["AE"].to_numpy()
+        assert same[0] == same[1]                                    # same data and program: identical
+        ridge = sub[sub["kappa"] == 0.0].iloc[0]
+        assert ridge["G"] > sub[sub["kappa"] == 1.0]["G"].iloc[0]    # adversarial training lowers ||a||_M

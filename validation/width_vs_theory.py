@@ -88,6 +88,7 @@ class Report:
     sections: list = field(default_factory=list)
     figures: list = field(default_factory=list)
     nonconvex_notes: list = field(default_factory=list)
+    scope: list = field(default_factory=list)       # where the theory's answers would change (dense psi1 curves)
 
 
 # ---------------------------------------------------------------------------------------------------- formatting
@@ -376,7 +377,13 @@ def question_a(tables, s: ra.RFSetting, wm: WidthMap, curve, fig_dir, fig_rel, r
     same = sum(1 for _, _, t in dirs if t.direction == ta.direction)
     th = (f"G {ta.describe('.3g', 'ψ₁')} (λ={s.lam:g}, κ={s.kappa:g}, ε={s.eps:.3g}); same direction in {same} of "
           f"{len(dirs)} (κ, ε, ridge) settings")
-    fig_theory_a(ra.sensitivity(curve, s), wm, fig_dir, rep)
+    sens_curve = ra.sensitivity(curve, s)
+    fig_theory_a(sens_curve, wm, fig_dir, rep)
+    mc = sens_curve[(sens_curve["ridge"] == "lam") & np.isclose(sens_curve["kappa"], s.kappa)
+                    & np.isclose(sens_curve["eps"], s.eps)].sort_values("psi1")
+    p_peak = float(mc["psi1"].iloc[int(np.argmax(mc["G"].to_numpy()))])
+    rep.scope.append(f"(a) at κ = {s.kappa:g}, λ = {s.lam:g}, G peaks at ψ₁ ≈ {p_peak:.3g} (ψ₂ = {s.psi2:.3g}) and falls "
+                     f"beyond; the mapped widths span ψ₁ = {min(psi1s):.3g}…{max(psi1s):.3g}.")
     sec = ["## (a) At a fixed weight, does sensitivity grow with width?", "",
            f"**Theory.** G = ‖a‖_M, the limit of the input-gradient norm ‖∇ₓf‖ (THEORY.md §3.3), at the ψ₁ of each "
            f"width, for several (κ, ε) at ridge λ = {s.lam:g}:", ""]
@@ -434,6 +441,10 @@ def question_b(tables, s, wm, curve, fig_dir, fig_rel, rep: Report) -> dict:
                             t_l.direction, d, d, agreement(t_l.direction, d),
                             "as b1; RF ridge on a log grid 1e-4…10 (MM convention: per-function weight)"))
     bk_curve, bl_curve = ra.best_kappa(curve, s), ra.best_lam(curve, s)
+    beyond = bk_curve[(bk_curve["psi1"] > max(psi1s)) & (bk_curve["kappa_best"] < 0.5)]
+    if len(beyond):
+        rep.scope.append(f"(b1) the AE-optimal κ falls below 0.5 beyond ψ₁ ≈ {beyond['psi1'].min():.3g} (it is "
+                         f"{beyond['kappa_best'].iloc[0]:.3g} there).")
     fig_theory_b(bk_curve, bl_curve, bk.attrs["grid"], wm, fig_dir, rep)
     kg = np.asarray(s.kappa_grid, dtype=float)
     sec = ["## (b) Does the best robust weight grow with width?", "",
@@ -543,6 +554,14 @@ def question_c(tables, s, wm, curve, best, fig_dir, fig_rel, rep: Report, quick:
     kappa_curves = ra.grid(psi1=psi1s, lam=s.lam, eps=s.eps, kappa=list(np.linspace(0, 2, 41)), **s.problem())
     wt_curve = wt if quick else ra.war_theory(curve, s, convex=True,
                                               thin=(wt["zeta"].iloc[0], wt["kappa_thin"].iloc[0]))
+    flips = ra.grid(psi1=curve, lam=s.lam, eps=s.eps, kappa=[0.0, 1.0], **s.problem()).pivot_table(
+        index="psi1", columns="kappa", values="train_ratio")
+    down = flips[flips[1.0] < flips[0.0]]
+    if len(down):
+        rep.scope.append(f"(c0) natural/robust falls with κ (training residuals thresholded to exactly 0) from "
+                         f"ψ₁ ≈ {down.index.min():.3g} on" + (f"; WAR in theory then collapses to a = 0 from ψ₁ ≈ "
+                         f"{wt_curve.loc[wt_curve['war_kind'] == 'collapse', 'psi1'].min():.3g}"
+                         if (wt_curve["war_kind"] == "collapse").any() else "") + ".")
     fig_theory_c(ratio_curves, kappa_curves, wt_curve, wm, fig_dir, rep)
     if tables.methods:
         fig_nets_b(tables, best, war_stats, fig_dir, rep)
@@ -589,6 +608,12 @@ def question_c(tables, s, wm, curve, best, fig_dir, fig_rel, rep: Report, quick:
 
 
 # ---------------------------------------------------------------------------------------------------- checks
+def sim_dim(psi1: float, psi2: float, d_min: int) -> int:
+    """Dimension of a finite-size check: at least ``d_min`` and enough for N = psi1 d >= 100 features, but at most
+    3000 samples n = psi2 d."""
+    return int(max(10, min(math.ceil(3000 / psi2), max(d_min, math.ceil(100 / psi1)))))
+
+
 def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: int, sim_d: int,
                          quick: bool) -> str:
     """(1) natural + kappa robust = the theory's train_loss; (2) finite-size z-scores; (3) a kappa > 1 spot check."""
@@ -616,11 +641,9 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
 
     t0 = time.perf_counter()
     p_wide = max(wm.psi1.values())
-    # the report's own setting at its widest psi1: N = psi1 d >= 40 features and n = psi2 d <= 3000 samples
-    d_own = int(min(math.ceil(3000 / s.psi2), max(sim_d, math.ceil(40 / p_wide))))
     own = (p_wide, s.psi2, s.lam, s.eps, s.kappa)
-    pts = [(own, d_own)] if round(p_wide * d_own) >= 20 else []
-    pts += [(pt, sim_d) for pt in (SIM_POINTS[:1] if quick else SIM_POINTS)]
+    pts = [(pt, sim_dim(pt[0], pt[1], sim_d)) for pt in ((own,) + (SIM_POINTS[:1] if quick else SIM_POINTS))]
+    pts = [(pt, d) for pt, d in pts if round(pt[0] * d) >= 20]
     frames, failed = [], []
     for pt, d in pts:
         try:
@@ -630,7 +653,8 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
     sim = pd.concat(frames, ignore_index=True)
     rows = []
     for (p1, p2, lam, eps, k, d), sub in sim.groupby(["psi1", "psi2", "lam", "eps", "kappa", "d"], sort=False):
-        r = {"ψ₁, ψ₂, λ, ε, κ (d)": f"{p1:.3g}, {p2:.3g}, {lam:g}, {eps:.3g}, {_k(k)} ({d})"}
+        r = {"ψ₁, ψ₂, λ, ε, κ (d, N, n)": f"{p1:.3g}, {p2:.3g}, {lam:g}, {eps:.3g}, {_k(k)} ({d}, "
+                                           f"{round(p1 * d)}, {round(p2 * d)})"}
         for _, q in sub.iterrows():
             z = "–" if math.isnan(q["z"]) else f"{q['z']:+.1f}"
             r[q["quantity"].replace("_", " ")] = f"{q['sim_mean']:.4f} ± {q['sim_sem']:.4f} / {q['theory']:.4f} ({z})"
@@ -650,7 +674,7 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
         if len(b):
             b = b.iloc[-1]
             p1, kb = float(b["psi1"]), float(b["kappa_best"])
-            d_spot = int(min(math.ceil(3000 / s.psi2), max(sim_d, math.ceil(40 / p1))))
+            d_spot = sim_dim(p1, s.psi2, sim_d)
             df = paired_robust_error(p1, s.psi2, s.lam, s.eps, [1.0, kb], act=s.act, d=d_spot,
                                      seeds=range(2 * sim_seeds), tau=s.tau)
             piv = df.pivot(index="seed", columns="kappa", values="AE")
@@ -707,8 +731,12 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
                         "verdict": f"**{r.verdict}**" + (f" {DAGGER}" if r.nonconvex else ""),
                         "criterion": r.criterion} for r in rep.rows])
     lines += ["### In plain words", ""] + plain_words(rep) + [""]
+    if rep.scope:
+        lines += ["Where the theory's answers would change (dense ψ₁ curves of the figures):", ""]
+        lines += [f"* {x}" for x in rep.scope] + [""]
     lines += ["### Verdict table", "", md_table(vt) if len(vt) else "no rows", ""]
     files = [f for f in ("runs.csv", "epochs.csv") if os.path.isfile(os.path.join(tables.source, f))]
+    n_seeds = int(tables.runs["seed"].nunique())
     lines += ["## Setting and caveats", "",
               f"* **Theory**: adversarially trained random-features *regression* (THEORY.md §3, [DERIVED]; robust weight "
               f"κ: docs/kappa_derivation.md), {s.act}, ψ₂ = n/d = {s.psi2:.3g}, F₁ = {s.F1:g}, F⋆ = {s.Fstar:g}, "
@@ -737,13 +765,16 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
               "robust accuracy when picking the best weight. Its ε is an ℓ₂ radius on inputs of norm √d; the nets' ε "
               "is ℓ∞ on pixels: not the same scale.",
               "* **Scale**: CPU-sized nets (few widths, epochs and seeds): a change within 2 SE is reported as flat and "
-              "gives an inconclusive verdict, never an agreement.", ""]
+              "gives an inconclusive verdict, never an agreement."
+              + (f" With {n_seeds} seeds every standard error rests on {n_seeds - 1} degree(s) of freedom and is itself "
+                 "uncertain: read effects of a few SE as suggestive." if n_seeds < 4 else ""), ""]
     if rep.nonconvex_notes:
         lines += ["### Numbers that rest on κ > 1", ""] + [f"* {n}" for n in rep.nonconvex_notes] + [
             "* Besides the κ = 2 row and the spot check of the last section, no κ > 1 value of the theory has been "
             "compared with simulation.", ""]
     lines += rep.sections
     lines += ["## Reproduce", "", "```bash", cmd,
+              "python validation/width_vs_theory.py                    # the default: --deep-dir docs/width_lambda",
               "python -m pytest tests/theory/test_theory_training.py tests/validation        # default tests",
               "python -m pytest -m slow tests/theory/test_theory_training.py                # d = 200 checks",
               "```", ""]

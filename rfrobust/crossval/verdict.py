@@ -63,13 +63,13 @@ class Trend:
         """One line: ``grows 0.41 -> 0.87 (x 1 -> 10; +3.2 SE; rho = 0.90)``."""
         if self.direction == "no data":
             return "no data"
-        parts = [f"{xname} {self.x_first:.3g} -> {self.x_last:.3g}"]
+        parts = [f"{xname} {self.x_first:.4g} -> {self.x_last:.4g}"]
         if not math.isnan(self.z):
             parts.append(f"{self.z:+.1f} SE")
         if not math.isnan(self.rho):
             parts.append(f"rho = {self.rho:+.2f}")
         if self.direction == "non-monotone" or (self.n >= 3 and not self.monotone and self.direction != "flat"):
-            parts.append(f"peak at {xname} = {self.x_peak:.3g}")
+            parts.append(f"peak at {xname} = {self.x_peak:.4g}")
         return f"{self.direction}: {self.y_first:{fmt}} -> {self.y_last:{fmt}} ({'; '.join(parts)})"
 
 

@@ -84,6 +84,8 @@ def build_parser() -> ArgumentParser:
     a("--eval-last", action="store_true", help="also evaluate the last checkpoint (last_* columns)")
     a("--checks", action="store_true", help="run the attack sanity checks on the final model")
     a("--lipschitz-ratio", action="store_true", help="also compute the ratio local-Lipschitz estimate")
+    a("--val-lipschitz", action="store_true",
+      help="log the local Lipschitz estimate on the validation split every validated epoch (val_local_lipschitz)")
     a("--no-progress", dest="progress", action="store_false", help="no progress bar")
     a("--json", action="store_true", help="print the record as JSON (last line of stdout)")
     a("--out", default=None, help="write the record: FILE.json, FILE.jsonl (append) or FILE.parquet")

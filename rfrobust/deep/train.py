@@ -15,6 +15,10 @@ Learning-rate schedules (``schedule``; epochs counted from 1, E = epochs):
 batch by batch (small networks trained adversarially from scratch otherwise often stay at the constant
 classifier); evaluation always uses the full eps.
 
+``val_lipschitz`` adds ``val_local_lipschitz`` to the log row of every validated epoch: the local Lipschitz estimate
+of :mod:`rfrobust.deep.metrics` on the validation split, taken from the same PGD pass as the validation accuracies
+(no extra attack), so the estimate can be followed along training (Wu et al. Fig. 4).
+
 Checkpoints (``ckpt_dir``): ``last.pt`` after every epoch and ``best.pt`` whenever the validation metric
 (``select``: robust accuracy under the evaluation attack, or natural accuracy) improves; the validation split is
 carved from the training set with ``seed``, never from the test set. Both load with
@@ -87,6 +91,7 @@ class TrainConfig:
     eval_last: bool = False
     checks: bool = False
     lipschitz_ratio: bool = False
+    val_lipschitz: bool = False
     progress: bool = True
 
     # ------------------------------------------------------------------ validation
@@ -347,17 +352,19 @@ def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
     for epoch in range(1, cfg.epochs + 1):
         row = _train_epoch(model, opt, batches, cfg, inner, eps, war, gen, epoch)
         if val_batches is not None and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
-            vm = evaluate(model, val_batches, eval_attack, lipschitz=False,
+            vm = evaluate(model, val_batches, eval_attack, lipschitz=cfg.val_lipschitz,
                           generator=torch.Generator(device=device).manual_seed(cfg.seed + 2), amp=cfg.amp)
             row.update({f"val_{k}": vm[k] for k in ("natural_acc", "robust_acc", "stability")})
+            if cfg.val_lipschitz:  # the local Lipschitz estimate along training (Wu et al. Fig. 4), same PGD pass
+                row["val_local_lipschitz"] = vm["local_lipschitz"]
             score = vm[select_key]
         else:  # no validation split: the last epoch is the best; unvalidated epochs never win
             score = epoch if val_batches is None else -math.inf
         history.append(row)
         log("epoch {epoch}/{E} lr={lr:.4g} natural_risk={natural_risk:.4f} robust_reg={robust_reg:.4f} "
             "lam_t={lam_t:.3f}".format(E=cfg.epochs, **row)
-            + "".join(f" {k}={row[k]:.4f}" for k in ("val_natural_acc", "val_robust_acc", "val_stability")
-                      if k in row) + f" ({row['epoch_s']:.1f}s)")
+            + "".join(f" {k}={row[k]:.4f}" for k in ("val_natural_acc", "val_robust_acc", "val_stability",
+                                                      "val_local_lipschitz") if k in row) + f" ({row['epoch_s']:.1f}s)")
         if score > best_score:
             best_score, best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())

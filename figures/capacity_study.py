@@ -146,12 +146,13 @@ def draw_means(models, stats, normalised: bool):
         xs = np.logspace(np.log10(models["n_params"].min()), np.log10(models["n_params"].max()), 50)
         plotting.theory_curve(ax, xs, s["intercept"] + s["slope"] * np.log10(xs), color="black", linewidth=1.0)
         ax.text(0.03, 0.97, f"r = {s['r']:.2f} (p = {s['p']:.1g})\nslope = {s['slope']:+.3f} per decade",
-                transform=ax.transAxes, va="top", ha="left", fontsize=7)
+                transform=ax.transAxes, va="top", ha="left", fontsize=7,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5}, zorder=20)
         _log_x(ax)
         ax.set_xlabel("parameters")
         ax.set_title(titles[q])
-        if k == len(qs) - 1:
-            ax.legend(loc="best", fontsize=6.5)
+        if k == 0:
+            ax.legend(loc="lower right", fontsize=6.5, framealpha=0.8)
     axes[0].set_ylabel("accuracy / standard accuracy" if normalised else "accuracy")
     return fig
 

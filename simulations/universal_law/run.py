@@ -42,7 +42,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--mlp-spec", default=None, help="run this MLP spec instead of the scale's")
     p.add_argument("--random-output", default=None, help="random-data store (default: the spec's output)")
     p.add_argument("--mlp-output", default=None, help="MLP store (default: the spec's output)")
-    return add_driver_options(p, "~20 min", "figures/output/universal_law")
+    return add_driver_options(p, "~8-10 min", "figures/output/universal_law")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -284,8 +284,14 @@ def _progress(total, desc, enabled):
                 mininterval=0.5 if sys.stderr.isatty() else 30.0)
 
 
-def run(cfg: TrainConfig, log=None) -> dict:
-    """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`)."""
+def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
+    """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`).
+
+    ``extra_eval(model, test_batches, device) -> dict`` (optional) runs on the selected (best) model, in the same
+    process right after the test metrics, and its entries are added to the record (timed as ``extra_eval_s``).
+    The experiment drivers use it to evaluate a whole grid of attacks on one trained network
+    (:mod:`rfrobust.deep.curves`).
+    """
     import torch
 
     from rfrobust.deep.attacks import AttackConfig, parse_eps
@@ -388,6 +394,11 @@ def run(cfg: TrainConfig, log=None) -> dict:
     te = time.perf_counter()
     metrics = test_metrics()
     eval_s = time.perf_counter() - te
+    extra: dict = {}
+    if extra_eval is not None:
+        te = time.perf_counter()
+        extra = dict(extra_eval(model, test_batches, device))
+        extra["extra_eval_s"] = time.perf_counter() - te
     rec: dict = {"kind": "train"}
     rec.update({k: v for k, v in cfg.to_dict().items() if k not in ("progress",)})
     rec.update({"eps": eps, "eps_text": eps_text, "device": device, "augment": augment, "n_params": n_params,
@@ -403,6 +414,7 @@ def run(cfg: TrainConfig, log=None) -> dict:
         if cfg.schedule == "halving" else None
     rec["local_lipschitz_norm"] = "l1" if cfg.norm == "linf" else "l2"
     rec.update(metrics)
+    rec.update(extra)
     rec["best_epoch"] = best_epoch
     rec["select_metric"] = f"val_{select_key}" if len(val) else "last_epoch"
     last = history[-1]

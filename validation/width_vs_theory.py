@@ -705,8 +705,11 @@ def plain_words(rep: Report) -> list:
         rs = [r for r in rep.rows if r.key == key]
         nets = "; ".join(f"{r.method}: {r.nets_dir} → **{r.verdict}**" for r in rs)
         dag = f" {DAGGER}" if rs[0].nonconvex else ""
-        q = rs[0].question.split("?")[0].split(") ", 1)[-1]
-        out.append(f"* **{key}** {q}? Theory: {rs[0].theory_dir}{dag}. "
+        q, _, what = rs[0].question.partition("?")
+        q = q.split(") ", 1)[-1]
+        what = what.strip().strip("()")
+        what = f" ({what})" if what else ""
+        out.append(f"* **{key}** {q}?{what} Theory: {rs[0].theory_dir}{dag}. "
                    f"Nets: {nets}.")
     return out
 

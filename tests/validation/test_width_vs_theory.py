@@ -163,6 +163,9 @@ def test_report_end_to_end_on_a_synthetic_study(tmp_path, capsys):
     assert _run(["--deep-dir", deep, "--out", str(out), "--quick", "--sim-seeds", "2", "--sim-d", "40"]) == 0
     text = out.read_text()
     assert text.startswith("# Width vs theory") and "## Verdicts" in text and "In plain words" in text
+    # each plain-words bullet names what it compares (a1 and a2 ask the same question of different quantities)
+    assert "**a1** at a fixed weight, sensitivity grows with width? (RF G vs nets local Lipschitz)" in text
+    assert "**a2** at a fixed weight, sensitivity grows with width? (RF G vs nets 1 − stability)" in text
     figs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(figs) >= 6
     for f in figs:

@@ -34,6 +34,14 @@ def _script():
     return sys.modules["width_vs_theory"]
 
 
+def test_synthetic_study_is_schema_version_1():
+    import synthetic_deep
+    from rfrobust.deep import width_lambda as wl
+
+    assert wl.SCHEMA_VERSION == 1
+    assert synthetic_deep.RUN_COLUMNS == wl.RUN_COLUMNS and synthetic_deep.EPOCH_COLUMNS == wl.EPOCH_COLUMNS
+
+
 # ---------------------------------------------------------------------------------------------------- verdict logic
 def test_trend_directions_for_theory_curves():
     x = [1, 2, 4, 8]

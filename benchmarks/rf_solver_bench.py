@@ -10,7 +10,7 @@
 3. GPU points (d = 4000, psi1 in {1, 2, 5, 10}, psi2 = 2) with ``--backend torch --device cuda`` or
    ``--backend cupy``; without a CUDA device the script says so and records it.
 
-    python benchmarks/rf_solver_bench.py [--reps 5] [--instances 3] [--backend numpy] [--device cpu]
+    python benchmarks/rf_solver_bench.py [--reps 15] [--instances 3] [--backend numpy] [--device cpu]
                                          [--skip-scale] [--gpu-d 4000] [--json FILE]
 
 cvxpy and Clarabel are imported here only (test/benchmark oracles, never by the package).
@@ -72,6 +72,22 @@ def timed(fn, reps, sync=lambda: None):
     return statistics.median(ts), out
 
 
+def timed_pair(fn_a, fn_b, reps, sync=lambda: None):
+    """Medians of ``reps`` timings of two functions taken alternately (a, b, a, b, ...), so that the load of a
+    shared machine affects both alike. Returns ``((median_a, out_a), (median_b, out_b))``."""
+    fn_a(), fn_b()
+    sync()
+    ts = ([], [])
+    outs = [None, None]
+    for _ in range(reps):
+        for j, fn in enumerate((fn_a, fn_b)):
+            t = time.perf_counter()
+            outs[j] = fn()
+            sync()
+            ts[j].append(time.perf_counter() - t)
+    return (statistics.median(ts[0]), outs[0]), (statistics.median(ts[1]), outs[1])
+
+
 def _sync_fn(la):
     if la.name == "torch" and str(la.B.device).startswith("cuda"):
         return la.xp.cuda.synchronize
@@ -88,8 +104,8 @@ def part1(args, la, out):
     for seed in range(args.instances):
         prog = build(200, 2.0, 2.0, 0.5, 0.01, "relu", seed, la)
         sync = _sync_fn(la)
-        t_ours, res = timed(lambda: solve_reduced(prog), args.reps, sync)
-        t_ridge, _ = timed(lambda: ridge(prog.Z, prog.y, prog.lamt, la), args.reps, sync)
+        (t_ours, res), (t_ridge, _) = timed_pair(lambda: solve_reduced(prog),
+                                                 lambda: ridge(prog.Z, prog.y, prog.lamt, la), args.reps, sync)
         a_c, t_cvx, t_clar = clarabel_solve(prog)
         L_c = prog.objective(la.asarray(a_c))
         rel = (res.objective - L_c) / L_c
@@ -159,7 +175,8 @@ def part3(args, out):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=5, help="timing repetitions (median), default 5")
+    ap.add_argument("--reps", type=int, default=15, help="timing repetitions (median, ours and ridge taken "
+                                                         "alternately), default 15")
     ap.add_argument("--instances", type=int, default=3, help="instances (seeds) for part 1, default 3")
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--device", default=None)

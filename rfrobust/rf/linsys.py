@@ -17,6 +17,16 @@ matrix is ``alpha I + W^T D W`` with ``W = [Z; F^T]`` ((n+d) x N), ``alpha = 2 l
 ``alpha D^{-1} + W W^T`` instead (``W W^T`` formed once):
 
     H0^{-1} X = (X - W^T (alpha D^{-1} + W W^T)^{-1} W X) / alpha.
+
+The active-set solver also needs ``Z0 H0^{-1} Z0^T`` for a subset ``Z0 = Z[idx]`` of the rows of ``Z`` that changes
+a few rows at a time. Both forms give it from one triangular solve per row ("half solves", ``V = half(idx)``) so
+that new rows cost ``O(N^2)`` each and kept rows cost nothing:
+
+    primal:    V = L^{-1} Z0^T,          Z_a H0^{-1} Z_b^T = V_a^T V_b,
+    Woodbury:  V = L^{-1} W Z0^T,        Z_a H0^{-1} Z_b^T = (Z_a Z_b^T - V_a^T V_b) / alpha
+
+(``L`` the Cholesky factor of the factorised matrix; ``W Z0^T`` and ``Z_a Z_b^T`` are columns and blocks of the
+precomputed ``W W^T``).
 """
 from __future__ import annotations
 
@@ -67,6 +77,18 @@ class PrimalH0(_H0):
     def solve(self, X):
         return self.la.cho_solve(self.L, X)
 
+    def half(self, Z, idx):
+        """``V = L^{-1} Z[idx]^T`` (module docstring)."""
+        return self.la.tri_solve(self.L, Z[idx].T)
+
+    def cross(self, Va, ia, Vb, ib):
+        """``Z[ia] H0^{-1} Z[ib]^T`` from half solves."""
+        return Va.T @ Vb
+
+    def solve_rows(self, Z0, V, mu):
+        """``H0^{-1} Z0^T mu`` for the rows ``Z0`` whose half solve is ``V``."""
+        return self.la.tri_solve(self.L, V @ mu, trans=True)
+
 
 class WoodburyH0(_H0):
     """``H0(rho)^{-1}`` through the (n+d) x (n+d) capacitance matrix (module docstring); needs ``alpha > 0``."""
@@ -99,6 +121,19 @@ class WoodburyH0(_H0):
     def solve(self, X):
         W = self.W[: self.use]
         return (X - W.T @ self.la.cho_solve(self.L, W @ X)) / self.alpha
+
+    def half(self, Z, idx):
+        """``V = L^{-1} W Z[idx]^T`` (module docstring; ``W Z^T`` is the first n columns of ``W W^T``)."""
+        return self.la.tri_solve(self.L, self.WWt[: self.use][:, idx])
+
+    def cross(self, Va, ia, Vb, ib):
+        """``Z[ia] H0^{-1} Z[ib]^T = (Z[ia] Z[ib]^T - Va^T Vb) / alpha``."""
+        return (self.WWt[ia][:, ib] - Va.T @ Vb) / self.alpha
+
+    def solve_rows(self, Z0, V, mu):
+        """``H0^{-1} Z0^T mu = (Z0^T mu - W^T L^{-T} V mu) / alpha`` (since ``L V = W Z0^T``)."""
+        W = self.W[: self.use]
+        return (Z0.T @ mu - W.T @ self.la.tri_solve(self.L, V @ mu, trans=True)) / self.alpha
 
 
 def make_H0(Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg, form: str = "auto"):

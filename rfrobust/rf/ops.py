@@ -121,12 +121,10 @@ class LinAlg:
         """Lower Cholesky factor of a symmetric positive definite matrix; :class:`NotPositiveDefinite` otherwise."""
         xp = self.xp
         if self.name == "numpy":
-            import scipy.linalg as sl
-
-            try:
-                return sl.cholesky(A, lower=True, check_finite=False)
-            except (np.linalg.LinAlgError, ValueError) as err:
-                raise NotPositiveDefinite(str(err)) from None
+            L, info = _lapack("potrf", A)(A, lower=1, clean=1)
+            if info != 0:
+                raise NotPositiveDefinite(f"LAPACK potrf info={info}")
+            return L
         if self.name == "torch":
             L, info = xp.linalg.cholesky_ex(A)
             if int(info) != 0:
@@ -145,9 +143,10 @@ class LinAlg:
         xp = self.xp
         vec = B.ndim == 1
         if self.name == "numpy":
-            import scipy.linalg as sl
-
-            return sl.cho_solve((L, True), B, check_finite=False)
+            X, info = _lapack("potrs", L)(L, B, lower=1)
+            if info != 0:  # pragma: no cover - only for malformed arguments
+                raise ValueError(f"LAPACK potrs info={info}")
+            return X
         if self.name == "torch":
             X = xp.cholesky_solve(B[:, None] if vec else B, L)
             return X[:, 0] if vec else X
@@ -156,9 +155,58 @@ class LinAlg:
         Y = solve_triangular(L, B, lower=True)
         return solve_triangular(L, Y, lower=True, trans="T")
 
+    def tri_solve(self, L, B, trans: bool = False):
+        """Solve ``L X = B`` (``trans=False``) or ``L^T X = B`` (``trans=True``) for lower-triangular ``L``."""
+        xp = self.xp
+        if self.name == "numpy":
+            X, info = _lapack("trtrs", L)(L, B, lower=1, trans=1 if trans else 0)
+            if info != 0:
+                raise NotPositiveDefinite(f"LAPACK trtrs info={info} (singular triangular factor)")
+            return X
+        if self.name == "torch":
+            vec = B.ndim == 1
+            Bm = B[:, None] if vec else B
+            X = xp.linalg.solve_triangular(L.mT if trans else L, Bm, upper=trans)
+            return X[:, 0] if vec else X
+        from cupyx.scipy.linalg import solve_triangular
+
+        return solve_triangular(L, B, lower=True, trans="T" if trans else "N")
+
+    def index(self, idx):
+        """A host integer index array (numpy) as an index array of this backend."""
+        if self.name == "numpy":
+            return idx
+        if self.name == "torch":
+            return self.xp.as_tensor(idx, dtype=self.xp.int64, device=self.B.torch_device)
+        return self.xp.asarray(idx)
+
+    def hcat(self, arrays):
+        """Concatenate matrices side by side (along columns)."""
+        return self.xp.cat(list(arrays), 1) if self.name == "torch" else self.xp.hstack(arrays)
+
     def spd_solve(self, A, B):
         """Solve ``A X = B`` for symmetric positive definite ``A`` (Cholesky)."""
+        if self.name == "numpy":
+            _, X, info = _lapack("posv", A)(A, B, lower=1)
+            if info != 0:
+                raise NotPositiveDefinite(f"LAPACK posv info={info}")
+            return X
         return self.cho_solve(self.cholesky(A), B)
+
+
+_LAPACK: dict = {}
+
+
+def _lapack(name: str, A):
+    """The LAPACK routine ``name`` (potrf, potrs, trtrs, posv) for the dtype of ``A``, called directly: for the
+    small and medium matrices of the RF solvers, scipy.linalg's checking wrappers cost as much as the work."""
+    key = (name, A.dtype.char)
+    fn = _LAPACK.get(key)
+    if fn is None:
+        from scipy.linalg.lapack import get_lapack_funcs
+
+        fn = _LAPACK[key] = get_lapack_funcs((name,), (A,))[0]
+    return fn
 
 
 def pattern_code(la: LinAlg, x) -> bytes:

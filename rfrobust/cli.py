@@ -3,7 +3,8 @@
 * :class:`ArgumentParser` -- argparse whose errors are one line and exit status 2.
 * :func:`parse_grid` -- ``"0.5,1,2"``, ``"0.1:20:40:log"``, ``"0:1.5:31"`` (linear) into a list of floats.
 * :func:`check_number` -- range checks that raise :class:`~rfrobust.errors.InputError`.
-* :func:`run_main` -- runs a ``main(argv)`` and turns InputError into one line on stderr + exit 2.
+* :func:`run_main` -- runs a ``main(argv)`` and turns InputError into one line on stderr + exit 2
+  (StorageError and ConvergenceError: one line + exit 1).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rfrobust.errors import ConvergenceError, InputError
+from rfrobust.errors import ConvergenceError, InputError, StorageError
 
 EXIT_USAGE = 2
 
@@ -133,6 +134,9 @@ def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[
         return EXIT_USAGE
     except ConvergenceError as err:
         sys.stderr.write(f"{prog}: {err}\n")
+        return 1
+    except StorageError as err:
+        sys.stderr.write(f"{prog}: error: {err}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted\n")

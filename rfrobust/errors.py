@@ -4,6 +4,8 @@
   parameter, the value and what is allowed; command-line entry points turn it into exit status 2.
 * :class:`ConvergenceError` -- a numerical solver did not converge. It names the parameter point, so
   no silent NaN ever reaches a result table (DESIGN.md, Numerics).
+* :class:`StorageError` -- a result could not be written (disk full, directory removed, read-only file system).
+  Its message is one line naming the path and the reason; command-line entry points exit with status 1.
 """
 from __future__ import annotations
 
@@ -44,6 +46,19 @@ class ConvergenceError(RuntimeError):
         if detail:
             msg += f": {detail}"
         super().__init__(msg)
+
+
+class StorageError(OSError):
+    """Writing a result failed: ``StorageError(path, oserror)``; ``str(err)`` is one line."""
+
+    def __init__(self, path: str, cause: BaseException | str):
+        self.path = path
+        self.cause = cause
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        super().__init__(f"could not write {path}: {reason}".replace("\n", " "))
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _fmt(v: Any) -> str:

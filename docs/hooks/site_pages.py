@@ -64,6 +64,8 @@ CLI_DIR = "cli"
 API_DIR = "api"
 HELP_COLUMNS = "100"
 MAIN_GUARD = re.compile(r"""^if\s+__name__\s*==\s*["']__main__["']\s*:""", re.MULTILINE)
+# Sphinx cross-reference roles in docstrings (":func:`x`") render as ":func:<code>x</code>"; keep the code only.
+SPHINX_ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|attr|data|exc|obj|const)(:)(<code>)~?")
 
 
 # ----------------------------------------------------------------------------------------------- discovery
@@ -190,19 +192,28 @@ def _cli_slug(module: str) -> str:
     return "rfrobust" if module == PACKAGE else module.removeprefix(f"{PACKAGE}.")
 
 
-def _help_text(repo: Path, module: str) -> tuple[str, str | None]:
+def _help_text(repo: Path, module: str) -> tuple[str, str, bool]:
+    """``(module, text, ok)``: the output of ``python -m module --help``, or why it failed."""
     env = dict(os.environ)
     env["COLUMNS"] = HELP_COLUMNS
     env["PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("MPLBACKEND", "Agg")
     try:
-        proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=repo, env=env, capture_output=True,
-                              text=True, timeout=300, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", module, "--help"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return module, f"could not run: {exc}"
+        return module, f"could not run: {exc}", False
     if proc.returncode != 0:
-        return module, f"exit status {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"
-    return module, proc.stdout.rstrip()
+        last = proc.stderr.strip().splitlines()[-1:] or [""]
+        return module, f"exit status {proc.returncode}: {last[0]}", False
+    return module, proc.stdout.rstrip(), True
 
 
 def _module_summary(repo: Path, module: str) -> str:
@@ -222,13 +233,13 @@ def _module_summary(repo: Path, module: str) -> str:
 def _cli_pages(repo: Path) -> dict[str, str]:
     commands = discover_commands(repo)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        helps = dict(pool.map(lambda m: _help_text(repo, m), commands))
+        helps = {module: (text, ok) for module, text, ok in pool.map(lambda m: _help_text(repo, m), commands)}
     pages: dict[str, str] = {}
     rows = []
     for module in commands:
-        text = helps[module]
+        text, ok = helps[module]
         slug = _cli_slug(module)
-        if text.startswith(("could not run", "exit status")):
+        if not ok:
             log.warning("CLI reference: python -m %s --help failed (%s)", module, text)
             text = f"(python -m {module} --help failed when this page was built: {text})"
         summary = _module_summary(repo, module)
@@ -268,10 +279,17 @@ def _api_pages(repo: Path) -> dict[str, str]:
 def _stub(title: str) -> str:
     return (
         f"# {title}\n\n"
-        "!!! note \"Not written yet\"\n"
+        '!!! note "Not written yet"\n'
         "    This page is being written and will replace this placeholder. Until then, the "
         "[home page](index.md) and the [API reference](api/index.md) describe the package as it is.\n"
     )
+
+
+def on_page_content(html: str, page, config: MkDocsConfig, files: Files) -> str:
+    """On API pages, drop the Sphinx role prefix of cross-references (``:func:`name``` shows as ``name``)."""
+    if page.file.src_uri.startswith(f"{API_DIR}/"):
+        html = SPHINX_ROLE.sub(r"\2", html)
+    return html
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

@@ -243,7 +243,8 @@ def _cli_pages(repo: Path) -> dict[str, str]:
             log.warning("CLI reference: python -m %s --help failed (%s)", module, text)
             text = f"(python -m {module} --help failed when this page was built: {text})"
         summary = _module_summary(repo, module)
-        rows.append(f"| [`python -m {module}`]({slug}.md) | {summary.replace('|', '/')} |")
+        cell = summary.replace("|", "/")  # a pipe would end the table cell
+        rows.append(f"| [`python -m {module}`]({slug}.md) | {cell} |")
         pages[f"{CLI_DIR}/{slug}.md"] = (
             f"# `python -m {module}`\n\n"
             f"The text below is the command's own `--help`, captured when this site was built.\n\n"

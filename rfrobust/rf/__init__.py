@@ -15,12 +15,11 @@ from rfrobust.rf.dense import solve_dense
 from rfrobust.rf.experiment import check_params, run_seed, simulate_point, summarize, theory_point
 from rfrobust.rf.linsys import ridge
 from rfrobust.rf.metrics import evaluate
-from rfrobust.rf.ops import LinAlg
 from rfrobust.rf.pgd_train import train_pgd
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.reduced import solve_reduced
 from rfrobust.rf.result import SolveResult
 
-__all__ = ["AttackSettings", "ATProgram", "LinAlg", "RFData", "SolveResult", "check_params", "evaluate",
+__all__ = ["AttackSettings", "ATProgram", "RFData", "SolveResult", "check_params", "evaluate",
            "make_data", "pgd_attack", "ridge", "run_seed", "simulate_point", "solve_dense", "solve_reduced",
            "summarize", "theory_point", "train_pgd"]

@@ -32,48 +32,46 @@ from __future__ import annotations
 
 import math
 
+from rfrobust.backends import NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 from rfrobust.rf.linsys import ridge
-from rfrobust.rf.ops import NotPositiveDefinite
-from rfrobust.rf.ops import pattern_code as _code
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.result import SolveResult
-
 
 
 def solve_dense(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, a0=None,
                 point: dict | None = None) -> SolveResult:
     """Minimise the ``per-sample`` or ``linf`` program exactly (module docstring)."""
-    la = prog.la
+    bk = prog.backend
     point = point or {"train": prog.variant, "eps": prog.eps, "kappa": prog.kappa, "lamt": prog.lamt,
                       "N": prog.N, "n": prog.n}
     if prog.kappa == 0 or prog.eps == 0:
-        a = ridge(prog.Z, prog.y, prog.lamt, la, point)
+        a = ridge(prog.Z, prog.y, prog.lamt, bk, point)
         return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1)
     linf = prog.variant == "linf"
     if a0 is None:
         a0 = _warm_start(prog, point)
     st = _State(prog)
-    st.set_point(la.copy(a0))
-    st.t = la.sign(st.r)
+    st.set_point(bk.copy(a0))
+    st.t = bk.sign(st.r)
     if linf:
         # smoothing path: Huber(mu) on |u_ik|, mu divided by 10 per stage, then the exact pattern
-        mu = 0.1 * la.item(la.abs(st.U).mean())
-        mu_min = 0.01 * la.item(la.abs(st.U).mean())
+        mu = 0.1 * bk.item(bk.abs(st.U).mean())
+        mu_min = 0.01 * bk.item(bk.abs(st.U).mean())
         while mu > mu_min:
             _pdas(st, tol=1e-7, max_iter=max_iter, mu=mu, point=point)
             mu *= 0.1
         mu *= 10.0
-        st.zero_u = la.abs(st.U) <= mu
-        st.tau = la.clip(st.U / mu, -1.0, 1.0)
-        st.sig = la.where(st.zero_u, 0.0 * st.U, la.sign(st.U))
+        st.zero_u = bk.abs(st.U) <= mu
+        st.tau = bk.clip(st.U / mu, -1.0, 1.0)
+        st.sig = bk.where(st.zero_u, 0.0 * st.U, bk.sign(st.U))
     _pdas(st, tol=tol, max_iter=max_iter, mu=None, point=point)
     a, L_cur = st.a, st.L
     zero = False
-    a0z = la.zeros(prog.N)
+    a0z = bk.zeros(prog.N)
     if prog.objective(a0z) <= L_cur:
         a, L_cur, zero = a0z, prog.objective(a0z), True
-    nz = la.count(la.abs(prog.y - prog.Z @ a) <= 1e-9 * max(la.item(la.abs(prog.y).max()), 1.0))
+    nz = bk.count(bk.abs(prog.y - prog.Z @ a) <= 1e-9 * max(bk.item(bk.abs(prog.y).max()), 1.0))
     return SolveResult(a=a, objective=L_cur, method=f"{prog.variant}-active-set", iterations=st.iterations,
                        factorizations=st.n_fact, zero=zero, n_zero_residuals=nz, kkt=0.0 if zero else st.kkt,
                        info={"stalled": st.stalled})
@@ -83,12 +81,12 @@ def _warm_start(prog: ATProgram, point: dict):
     """Reduced-program solution (radius scaled by E||g||_1/||g||_2 = sqrt(2d/pi) for linf), else shrunk ridge."""
     from rfrobust.rf.reduced import solve_reduced
 
-    la = prog.la
+    bk = prog.backend
     eps = prog.eps * (math.sqrt(2.0 * prog.d / math.pi) if prog.variant == "linf" else 1.0)
-    red = ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, eps, prog.kappa, prog.lamt, la)
+    red = ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, eps, prog.kappa, prog.lamt, bk)
     a0 = solve_reduced(red, tol=1e-8, point=point).a
-    if la.norm(a0) == 0:
-        a0 = 0.1 * ridge(prog.Z, prog.y, max(prog.lamt, 1e-3), la, point)
+    if bk.norm(a0) == 0:
+        a0 = 0.1 * ridge(prog.Z, prog.y, max(prog.lamt, 1e-3), bk, point)
     return a0
 
 
@@ -97,7 +95,7 @@ class _State:
 
     def __init__(self, prog: ATProgram):
         self.prog = prog
-        la = prog.la
+        bk = prog.backend
         self.G2 = (prog.Z.T @ prog.Z) * (2.0 / prog.n)
         self.P = None if prog.variant == "linf" else prog.F @ prog.F.T
         self.zero_u = self.tau = self.sig = None
@@ -107,7 +105,7 @@ class _State:
         self.short = 0
         self.history = []
         self.stalled = False
-        self.la = la
+        self.bk = bk
 
     def set_point(self, a, L=None, mu=None):
         p = self.prog
@@ -117,66 +115,66 @@ class _State:
         self.L = L if L is not None else _objective(p, a, mu)
 
 
-def _huber(U, mu, la):
+def _huber(U, mu, bk):
     """Huber function ``u^2/(2mu) + mu/2`` on ``|u| <= mu``, ``|u|`` outside (>= |u|, within mu/2), and h', mask."""
-    au = la.abs(U)
+    au = bk.abs(U)
     inside = au <= mu
-    h = la.where(inside, U * U / (2.0 * mu) + mu / 2.0, au)
-    return h, la.clip(U / mu, -1.0, 1.0), inside
+    h = bk.where(inside, U * U / (2.0 * mu) + mu / 2.0, au)
+    return h, bk.clip(U / mu, -1.0, 1.0), inside
 
 
 def _objective(prog: ATProgram, a, mu=None) -> float:
     """Exact objective, or (linf, ``mu``) its Huber-smoothed version."""
     if mu is None:
         return prog.objective(a)
-    la = prog.la
+    bk = prog.backend
     r = prog.y - prog.Z @ a
     U = (prog.Delta * a[None, :]) @ prog.F
-    c = prog.eps * _huber(U, mu, la)[0].sum(1)
+    c = prog.eps * _huber(U, mu, bk)[0].sum(1)
     return prog.objective_from(r, c, a)
 
 
 def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
     """Active-set Newton iterations from ``st`` until the pattern repeats with a negligible full step."""
-    prog, la = st.prog, st.la
+    prog, bk = st.prog, st.bk
     Z, y, F, Dl = prog.Z, prog.y, prog.F, prog.Delta
     n, N = prog.n, prog.N
     k, eps, lt = prog.kappa, prog.eps, prog.lamt
     linf = prog.variant == "linf"
     exact_u = linf and mu is None
-    tol, mult_slack, ls_slack = la.tolerances(tol)
+    tol, mult_slack, ls_slack = bk.tolerances(tol)
     if exact_u and st.zero_u is None:
-        st.zero_u = la.abs(st.U) < 0
-        st.sig = la.sign(st.U)
-        st.tau = la.copy(st.sig)
+        st.zero_u = bk.abs(st.U) < 0
+        st.sig = bk.sign(st.U)
+        st.tau = bk.copy(st.sig)
     st.L = _objective(prog, st.a, mu)
     prev = None
-    a_scale = la.norm(st.a)
+    a_scale = bk.norm(st.a)
     st.history = []
     for it in range(1, max_iter + 1):
         st.iterations += 1
         U, r = st.U, st.r
         if exact_u:
             if it > 1:  # u-pattern: enter on a sign change, leave when the multiplier leaves [-1, 1]
-                released = st.zero_u & (la.abs(st.tau) > 1.0)
-                st.zero_u = (st.zero_u & ~released) | (la.sign(U) * st.sig < 0)
-                base = la.where(released, la.sign(st.tau), la.sign(U))
-                st.sig = la.where(st.zero_u, 0.0 * U, base)
+                released = st.zero_u & (bk.abs(st.tau) > 1.0)
+                st.zero_u = (st.zero_u & ~released) | (bk.sign(U) * st.sig < 0)
+                base = bk.where(released, bk.sign(st.tau), bk.sign(U))
+                st.sig = bk.where(st.zero_u, 0.0 * U, base)
             c = eps * (st.sig * U).sum(1)
             C = (Dl * (st.sig @ F.T)) * eps
         elif linf:  # Huber-smoothed |u|
-            h, hp, inside = _huber(U, mu, la)
+            h, hp, inside = _huber(U, mu, bk)
             c = eps * h.sum(1)
             C = (Dl * (hp @ F.T)) * eps
         else:
-            c = eps * la.row_norms(U, 2)
-            if la.item(c.min()) <= 0:
+            c = eps * bk.row_norms(U, 2)
+            if bk.item(c.min()) <= 0:
                 break
             C = (Dl * (U @ F.T)) * (eps * eps) / c[:, None]
-        cpos = la.maximum(c, 1e-300)
+        cpos = bk.maximum(c, 1e-300)
         v = r + k * cpos * st.t
-        zero_r = la.abs(v) <= k * cpos
-        s = la.where(zero_r, 0.0 * v, la.sign(v))
+        zero_r = bk.abs(v) <= k * cpos
+        s = bk.where(zero_r, 0.0 * v, bk.sign(v))
         wv = s * r + c
         g = (Z.T @ r) * (-2.0 / n) + (C.T @ wv) * (2.0 * k / n) - (Z.T @ (c * s)) * (2.0 * k / n) + (2.0 * lt) * st.a
         CtSZ = (Z.T * s[None, :]) @ C  # = Z^T S C  (N, N)
@@ -184,29 +182,29 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
         if not linf:
             q = wv / cpos
             H = H + ((eps * eps) * st.P * ((Dl.T * q[None, :]) @ Dl) - (C.T * q[None, :]) @ C) * (2.0 * k / n)
-        elif mu is not None and la.any(inside):
-            ii, kk = _nonzero(la, inside)
+        elif mu is not None and bk.any(inside):
+            ii, kk = bk.nonzero(inside)
             Bs = Dl[ii] * F.T[kk]
             H = H + (Bs.T * wv[ii][None, :]) @ Bs * (2.0 * k * eps / (n * mu))
-        H = la.diag_add((H + H.T) * 0.5, 2.0 * lt)
+        H = bk.diag_add((H + H.T) * 0.5, 2.0 * lt)
         rows, rhs = [], []
-        m_r = la.count(zero_r)
+        m_r = bk.count(zero_r)
         if m_r:
             rows.append(Z[zero_r])
             rhs.append(r[zero_r])
         nzu = 0
-        if exact_u and la.any(st.zero_u):
-            ii, kk = _nonzero(la, st.zero_u)
+        if exact_u and bk.any(st.zero_u):
+            ii, kk = bk.nonzero(st.zero_u)
             room = max(N - 1 - m_r, 0)  # never more constraints than unknowns
             ii, kk = ii[:room], kk[:room]
             nzu = int(ii.shape[0])
             rows.append(Dl[ii] * F.T[kk])
             rhs.append(-U[ii, kk])
-        d_dir, mult, nf = _kkt_step(la, H, g, rows, rhs, st.lm)
+        d_dir, mult, nf = _kkt_step(bk, H, g, rows, rhs, st.lm)
         st.n_fact += nf
         step, a_new, L_new = _backtrack(prog, st.a, d_dir, st.L, mu, ls_slack)
         if a_new is None:
-            if la.norm(d_dir) <= 1e3 * tol * max(la.norm(st.a), 1e-300) or _zero_is_better(st, mu):
+            if bk.norm(d_dir) <= 1e3 * tol * max(bk.norm(st.a), 1e-300) or _zero_is_better(st, mu):
                 return
             raise ConvergenceError(f"{prog.variant} adversarial solver", point, "line search failed")
         # Levenberg-Marquardt damping: raise it after short steps (flat or indefinite model), relax after full ones
@@ -219,22 +217,22 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
             st.stalled = True  # 30 iterations without progress: the pattern cycles at the optimum's accuracy
             return
         # multipliers -> subgradient coefficients on the zero sets
-        t_new = la.copy(s)
+        t_new = bk.copy(s)
         mult_ok = True
         if m_r:
             t_new[zero_r] = mult[:m_r] * (-n / (2.0 * k)) / cpos[zero_r]
-            mult_ok = la.item(la.abs(t_new[zero_r]).max()) <= 1.0 + mult_slack
+            mult_ok = bk.item(bk.abs(t_new[zero_r]).max()) <= 1.0 + mult_slack
         if exact_u:
-            st.tau = la.copy(st.sig)
+            st.tau = bk.copy(st.sig)
             if nzu:
-                st.tau[ii, kk] = mult[m_r:] * (n / (2.0 * k * eps)) / la.maximum(wv[ii], 1e-300)
-                mult_ok = mult_ok and la.item(la.abs(st.tau[ii, kk]).max()) <= 1.0 + mult_slack
-        pattern = (_code(la, s), _code(la, st.sig) if exact_u else b"")
-        small = la.norm(d_dir) <= tol * max(la.norm(st.a), 1e-300)
-        st.kkt = la.norm(d_dir) / max(la.norm(st.a), 1e-300)
+                st.tau[ii, kk] = mult[m_r:] * (n / (2.0 * k * eps)) / bk.maximum(wv[ii], 1e-300)
+                mult_ok = mult_ok and bk.item(bk.abs(st.tau[ii, kk]).max()) <= 1.0 + mult_slack
+        pattern = (bk.sign_pattern(s), bk.sign_pattern(st.sig) if exact_u else b"")
+        small = bk.norm(d_dir) <= tol * max(bk.norm(st.a), 1e-300)
+        st.kkt = bk.norm(d_dir) / max(bk.norm(st.a), 1e-300)
         st.t = t_new
         st.set_point(a_new, L_new)
-        if la.norm(st.a) <= 1e-12 * max(a_scale, 1e-300):
+        if bk.norm(st.a) <= 1e-12 * max(a_scale, 1e-300):
             return
         if step == 1.0 and small and mult_ok and pattern == prev:
             return
@@ -245,26 +243,18 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> None:
 
 def _zero_is_better(st: _State, mu) -> bool:
     """Stalled near the zero solution: ``L(0) <= L(a)``. The caller then returns and :func:`solve_dense` keeps a = 0."""
-    return mu is None and st.prog.objective(st.la.zeros(st.prog.N)) <= st.L
+    return mu is None and st.prog.objective(st.bk.zeros(st.prog.N)) <= st.L
 
 
-def _nonzero(la, mask):
-    if la.name == "torch":
-        ii, kk = mask.nonzero(as_tuple=True)
-        return ii, kk
-    ii, kk = la.xp.nonzero(mask)
-    return ii, kk
-
-
-def _kkt_step(la, H, g, rows, rhs, lm: float = 0.0):
+def _kkt_step(bk, H, g, rows, rhs, lm: float = 0.0):
     """Newton step ``min g^T d + d^T (H + lm s I) d/2 s.t. E d = e`` (``s`` = largest diagonal entry of ``H``; ``lm``
     is the Levenberg-Marquardt damping); returns (d, multipliers or None, #factorisations)."""
     nf = 0
-    scale = la.item(la.abs(H.diagonal()).max())
+    scale = bk.item(bk.abs(H.diagonal()).max())
     shift = lm * scale
     for _ in range(12):  # add a growing multiple of I if the pattern's Hessian is not positive definite
         try:
-            L = la.cholesky(la.diag_add(H, shift) if shift else H)
+            L = bk.cholesky(bk.diag_add(H, shift) if shift else H)
             nf += 1
             break
         except NotPositiveDefinite:
@@ -272,19 +262,19 @@ def _kkt_step(la, H, g, rows, rhs, lm: float = 0.0):
     else:
         raise NotPositiveDefinite("Hessian of the pattern could not be regularised")
     if not rows:
-        return la.cho_solve(L, -g), None, nf
-    E = la.vstack(rows) if len(rows) > 1 else rows[0]
-    e = la.xp.cat(rhs) if la.name == "torch" else la.xp.concatenate(rhs)
+        return bk.cho_solve(L, -g), None, nf
+    E = bk.vstack(rows) if len(rows) > 1 else rows[0]
+    e = bk.concat(rhs)
     m = E.shape[0]
-    X = la.cho_solve(L, la.vstack([(-g)[None, :], E]).T)
+    X = bk.cho_solve(L, bk.vstack([(-g)[None, :], E]).T)
     K = E @ X[:, 1:]
     K = (K + K.T) * 0.5
     rhs_mu = E @ X[:, 0] - e
-    kscale = la.item(la.abs(K.diagonal()).max()) if m else 1.0
+    kscale = bk.item(bk.abs(K.diagonal()).max()) if m else 1.0
     jit = 0.0
     for _ in range(8):
         try:
-            mu = la.spd_solve(la.diag_add(K, jit) if jit else K, rhs_mu)
+            mu = bk.spd_solve(bk.diag_add(K, jit) if jit else K, rhs_mu)
             break
         except NotPositiveDefinite:
             jit = max(100 * jit, 1e-12 * kscale)

@@ -59,7 +59,7 @@ def test_bad_parameters_raise_one_line(bad, param):
 
 
 def test_cuda_without_gpu_is_an_input_error():
-    from rfrobust.backend import cuda_available
+    from rfrobust.backends import cuda_available
 
     if cuda_available():
         pytest.skip("this machine has a GPU")

@@ -15,7 +15,7 @@ library is one subclass (:class:`NumpyBackend`, :class:`TorchBackend`, :class:`C
 Importing this package imports neither torch nor cupy: a backend imports its library when it is created.
 """
 
-from rfrobust.backends.base import DTYPES, Backend, NotPositiveDefinite
+from rfrobust.backends.base import DTYPES, Backend, NotPositiveDefinite, host_memory_available
 from rfrobust.backends.cupy_backend import CupyBackend
 from rfrobust.backends.numpy_backend import NumpyBackend
 from rfrobust.backends.registry import (
@@ -45,6 +45,7 @@ __all__ = [
     "backend_class",
     "cuda_available",
     "get_backend",
+    "host_memory_available",
     "make_backend",
     "register_backend",
     "registered_backends",

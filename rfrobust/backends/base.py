@@ -127,6 +127,15 @@ class Backend(abc.ABC):
         """A Python float from a 0-d array of any backend (synchronises on a GPU)."""
         return float(x)
 
+    @property
+    def on_host(self) -> bool:
+        """True when arrays live in host memory (the CPU device)."""
+        return self.device == "cpu"
+
+    def memory_available(self) -> int | None:
+        """Bytes of memory free for new arrays on this backend's device (host memory on the CPU); None if unknown."""
+        return host_memory_available() if self.on_host else None
+
     def synchronize(self) -> None:
         """Wait until queued device work is done (for timings); a no-op on the CPU."""
         return None
@@ -313,3 +322,28 @@ class Backend(abc.ABC):
     # ------------------------------------------------------------------ misc
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, device={self.device!r}, dtype={self.dtype_name!r})"
+
+
+def host_memory_available() -> int | None:
+    """Host memory available to new allocations in bytes (Linux ``MemAvailable``, capped by a cgroup v2 limit when
+    one is set); None where neither can be read."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            used = int(fh.read().strip())
+        if limit != "max":
+            room = max(int(limit) - used, 0)
+            avail = room if avail is None else min(avail, room)
+    except (OSError, ValueError):
+        pass
+    return avail

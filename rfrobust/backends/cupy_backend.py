@@ -71,6 +71,9 @@ class CupyBackend(Backend):
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.get()
 
+    def memory_available(self) -> int | None:
+        return int(self.xp.cuda.Device(self.cupy_device).mem_info[0])
+
     def synchronize(self) -> None:
         self.xp.cuda.Device(self.cupy_device).synchronize()
 

@@ -70,6 +70,11 @@ class TorchBackend(Backend):
     def index(self, idx: np.ndarray) -> Any:
         return self.xp.as_tensor(idx, dtype=self.xp.int64, device=self.torch_device)
 
+    def memory_available(self) -> int | None:
+        if self.torch_device.type == "cuda":
+            return int(self.xp.cuda.mem_get_info(self.torch_device)[0])
+        return super().memory_available()
+
     def synchronize(self) -> None:
         if self.torch_device.type == "cuda":
             self.xp.cuda.synchronize(self.torch_device)

@@ -29,6 +29,7 @@ from rfrobust.rf.attacks import NORMS, AttackSettings
 from rfrobust.rf.data import THETA_DISTS, X_DISTS, make_data
 from rfrobust.rf.dense import solve_dense
 from rfrobust.rf.linsys import ridge
+from rfrobust.rf.memory import check_memory
 from rfrobust.rf.metrics import evaluate
 from rfrobust.rf.pgd_train import train_pgd
 from rfrobust.rf.programs import ATProgram
@@ -144,6 +145,7 @@ def run_seed(params: dict, seed: int) -> dict:
     p = check_params(params)
     p["seed"] = int(check_number("seed", seed, ge=0, integer=True))
     bk = make_backend(p["backend"], p["device"], p["dtype"])
+    check_memory(p, bk)  # N, n >= 1 and the estimated peak fits, before anything is allocated
     act = get_activation(p["act"])
     consts = act.constants()
     D = make_data(p["d"], p["psi1"], p["psi2"], p["seed"], F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"],
@@ -213,6 +215,7 @@ def simulate_point(psi1: float, *, seeds: int = 16, seed0: int = 0, progress=Non
     p = check_params({"psi1": psi1, **params})
     seeds = check_number("seeds", seeds, ge=1, integer=True)
     seed0 = check_number("seed0", seed0, ge=0, integer=True)
+    check_memory(p)  # N, n >= 1 and the estimated peak fits, before anything is allocated
     records = []
     for s in range(seed0, seed0 + seeds):
         records.append(run_seed(p, s))

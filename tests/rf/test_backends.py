@@ -1,5 +1,6 @@
 """Backends: the same seed gives the same model on every backend (against numpy, float64 to 1e-8; GPU backends under
 ``gpu``), inference from arrays, lazy imports, and a backend added by one subclass + registration."""
+
 import pathlib
 import re
 import subprocess
@@ -32,15 +33,37 @@ def _train_and_predict(bk, variant="reduced", d=30):
     c = act.constants()
     X, y, F = bk.asarray(D.X), bk.asarray(D.y), bk.asarray(D.F)
     P = X @ F.T
-    prog = ATProgram(act(P, bk), y, F, c.mu1, c.gamma, 0.5, 1.0, 0.02, bk, variant,
-                     act.derivative(P, bk) if variant != "reduced" else None)
+    prog = ATProgram(
+        act(P, bk),
+        y,
+        F,
+        c.mu1,
+        c.gamma,
+        0.5,
+        1.0,
+        0.02,
+        bk,
+        variant,
+        act.derivative(P, bk) if variant != "reduced" else None,
+    )
     res = solve_reduced(prog) if variant == "reduced" else solve_dense(prog)
     Xt = bk.asarray(D.X_test)
     pred = bk.to_numpy(act(Xt @ F.T, bk) @ res.a)
     st = AttackSettings(eps=0.5, steps=5, random_starts=1)
     losses, _ = pgd_attack(res.a, Xt, bk.asarray(D.y_test), F, act, bk, st, seed=4)
-    m = evaluate(res.a, Xt, bk.asarray(D.y_test), bk.asarray(D.f_test), F, act, bk, eps_test=0.5, mu1=c.mu1,
-                 gamma=c.gamma, attack=None)
+    m = evaluate(
+        res.a,
+        Xt,
+        bk.asarray(D.y_test),
+        bk.asarray(D.f_test),
+        F,
+        act,
+        bk,
+        eps_test=0.5,
+        mu1=c.mu1,
+        gamma=c.gamma,
+        attack=None,
+    )
     return pred, bk.to_numpy(losses), m
 
 
@@ -75,9 +98,19 @@ def test_elementwise_and_constructors_match_numpy(backend):
     x_np = np.linspace(-4.0, 4.0, 33)
     x = backend.asarray(x_np)
     host = backend.to_numpy
-    for op, ref in [("exp", np.exp), ("tanh", np.tanh), ("cos", np.cos), ("sin", np.sin), ("abs", np.abs),
-                    ("sign", np.sign), ("erf", erf), ("sigmoid", expit), ("relu", lambda v: np.maximum(v, 0)),
-                    ("step", lambda v: (v > 0) * 1.0), ("softplus", lambda v: np.log1p(np.exp(v)))]:
+    for op, ref in [
+        ("exp", np.exp),
+        ("tanh", np.tanh),
+        ("cos", np.cos),
+        ("sin", np.sin),
+        ("abs", np.abs),
+        ("sign", np.sign),
+        ("erf", erf),
+        ("sigmoid", expit),
+        ("relu", lambda v: np.maximum(v, 0)),
+        ("step", lambda v: (v > 0) * 1.0),
+        ("softplus", lambda v: np.log1p(np.exp(v))),
+    ]:
         np.testing.assert_allclose(host(getattr(backend, op)(x)), ref(x_np), rtol=1e-13, atol=1e-14, err_msg=op)
     np.testing.assert_allclose(host(backend.sqrt(backend.abs(x))), np.sqrt(np.abs(x_np)), rtol=1e-15)
     np.testing.assert_allclose(host(backend.log1p(backend.abs(x))), np.log1p(np.abs(x_np)), rtol=1e-15)
@@ -114,9 +147,11 @@ def test_elementwise_and_constructors_match_numpy(backend):
 
 
 def test_import_loads_neither_torch_nor_cupy():
-    code = ("import sys, numpy as np, rfrobust.rf, rfrobust.simulate, rfrobust.backends as b; "
-            "b.get_backend(np.zeros(2)); b.make_backend('numpy'); b.registered_backends(); "
-            "bad = [m for m in ('torch', 'cupy') if m in sys.modules]; assert not bad, bad")
+    code = (
+        "import sys, numpy as np, rfrobust.rf, rfrobust.simulate, rfrobust.backends as b; "
+        "b.get_backend(np.zeros(2)); b.make_backend('numpy'); b.registered_backends(); "
+        "bad = [m for m in ('torch', 'cupy') if m in sys.modules]; assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -147,8 +182,11 @@ def test_get_backend_torch_and_mixing_raises():
 
 
 def test_make_backend_refuses_in_one_line():
-    for kwargs, param in [(dict(name="jax"), "backend"), (dict(dtype="float16"), "dtype"),
-                          (dict(device="cuda"), "device")]:
+    for kwargs, param in [
+        (dict(name="jax"), "backend"),
+        (dict(dtype="float16"), "dtype"),
+        (dict(device="cuda"), "device"),
+    ]:
         with pytest.raises(InputError) as ei:
             make_backend(**kwargs)
         assert ei.value.param == param and "\n" not in str(ei.value)
@@ -269,6 +307,10 @@ def test_rf_layer_never_tests_a_library_name():
     """Library differences live in the Backend subclasses: no module of rfrobust.rf branches on a backend's name."""
     root = pathlib.Path(__file__).resolve().parents[2] / "rfrobust" / "rf"
     pattern = re.compile(r"""\.name\s*[!=]=|["'](torch|cupy)["']|\.xp\b""")
-    hits = [f"{p.name}:{i}" for p in sorted(root.glob("*.py"))
-            for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    hits = [
+        f"{p.name}:{i}"
+        for p in sorted(root.glob("*.py"))
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not hits, hits

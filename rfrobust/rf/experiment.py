@@ -3,6 +3,8 @@
 Python API (the CLI ``python -m rfrobust.simulate`` is a thin layer over it):
 
 * :func:`check_params` -- validate and complete a parameter dict (one-line :class:`InputError` on bad input);
+  :func:`run_seed` and :func:`simulate_point` then refuse, before drawing anything, a point whose ``N`` or ``n``
+  would round to 0 or whose estimated peak memory exceeds what is available (:mod:`rfrobust.rf.memory`);
 * :func:`run_seed` -- one flat record for (configuration, seed): every parameter, every metric, the attack
   settings, solver diagnostics, wall time, backend, device, package version and git commit;
 * :func:`simulate_point` -- all seeds of one configuration plus a summary ``{metric: {mean, sem, values}}``.

@@ -53,6 +53,8 @@ class ATProgram:
             raise InputError("train", self.variant, "one of " + ", ".join(VARIANTS))
         if self.variant != "reduced" and self.Delta is None:
             raise InputError("Delta", None, f"the feature derivatives (needed by the {self.variant} program)")
+        # arrays of another library than the backend's raise TypeError here, not deep inside a solver
+        self.backend.check(*(x for x in (self.Z, self.y, self.F, self.Delta) if x is not None))
 
     @property
     def n(self) -> int:

@@ -314,3 +314,14 @@ def test_rf_layer_never_tests_a_library_name():
         if pattern.search(line)
     ]
     assert not hits, hits
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+def test_a_program_refuses_arrays_of_another_library():
+    """Mixing libraries raises a TypeError naming both, at the program, not deep inside a solver."""
+    D = make_data(10, 1.0, 2.0, seed=0, n_test=1)
+    act = get_activation("relu")
+    c = act.constants()
+    torch_bk = make_backend("torch")
+    with pytest.raises(TypeError, match="torch backend got a numpy.ndarray"):
+        ATProgram(act(D.X @ D.F.T), D.y, D.F, c.mu1, c.gamma, 0.3, 1.0, 0.01, torch_bk)

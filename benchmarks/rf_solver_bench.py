@@ -30,8 +30,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from rfrobust.activations import get_activation  # noqa: E402
-from rfrobust.backend import cuda_available  # noqa: E402
-from rfrobust.rf import ATProgram, LinAlg, make_data, ridge, run_seed, solve_reduced  # noqa: E402
+from rfrobust.backends import backend_class, cuda_available, make_backend  # noqa: E402
+from rfrobust.rf import ATProgram, make_data, ridge, run_seed, solve_reduced  # noqa: E402
 
 
 def build(d, psi1, psi2, eps, lam, act, seed, la):
@@ -39,14 +39,14 @@ def build(d, psi1, psi2, eps, lam, act, seed, la):
     A = get_activation(act)
     c = A.constants()
     X, y, F = la.asarray(D.X), la.asarray(D.y), la.asarray(D.F)
-    Z = A(X @ F.T, la.B)
+    Z = A(X @ F.T, la)
     return ATProgram(Z, y, F, c.mu1, c.gamma, eps, 1.0, psi1 * lam, la)
 
 
 def clarabel_solve(prog):
     import cvxpy as cp
 
-    la = prog.la
+    la = prog.backend
     Z, y, F = la.to_numpy(prog.Z), la.to_numpy(prog.y), la.to_numpy(prog.F)
     n, N = Z.shape
     B = np.vstack([prog.mu1 * F.T, prog.gamma * np.eye(N)])
@@ -88,12 +88,8 @@ def timed_pair(fn_a, fn_b, reps, sync=lambda: None):
     return (statistics.median(ts[0]), outs[0]), (statistics.median(ts[1]), outs[1])
 
 
-def _sync_fn(la):
-    if la.name == "torch" and str(la.B.device).startswith("cuda"):
-        return la.xp.cuda.synchronize
-    if la.name == "cupy":
-        return la.xp.cuda.Device().synchronize
-    return lambda: None
+def _sync_fn(bk):
+    return bk.synchronize
 
 
 def part1(args, la, out):
@@ -139,7 +135,7 @@ def part2(args, la, out):
     sync()
     t_ridge = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rec = run_seed(dict(psi1=2.0, psi2=2.0, eps=0.5, lam=0.01, d=1000, backend=la.name, device=str(la.B.device)), 0)
+    rec = run_seed(dict(psi1=2.0, psi2=2.0, eps=0.5, lam=0.01, d=1000, backend=la.name, device=str(la.device)), 0)
     t_seed = time.perf_counter() - t0
     print(f"solver {t_solve:.2f} s ({res.iterations} iterations, {res.factorizations} factorisations), ridge "
           f"{t_ridge:.2f} s, ratio {t_solve / t_ridge:.1f}x; full simulation seed (data + train + metrics + PGD "
@@ -149,19 +145,27 @@ def part2(args, la, out):
                         solve_in_seed_s=rec["solve_s"], eval_in_seed_s=rec["eval_s"])
 
 
+def _gpu_device(args) -> str | None:
+    """The GPU device part 3 runs on: ``--device`` if it is not the CPU; for a backend without a CPU device
+    (cupy) its first device; else None (no part 3)."""
+    if args.device and args.device != "cpu":
+        return args.device
+    devices = backend_class(args.backend).devices()
+    return devices[0] if devices and "cpu" not in devices else None
+
+
 def part3(args, out):
     print("\n== 3. GPU points d=%d, psi2=2, psi1 in {1, 2, 5, 10}" % args.gpu_d)
-    gpu_backend = args.backend if args.backend in ("torch", "cupy") and (args.device or "").startswith("cuda") \
-        else None
-    if args.backend == "cupy":
-        gpu_backend = "cupy"
-    if gpu_backend is None or not (cuda_available() or gpu_backend == "cupy"):
+    device = _gpu_device(args)
+    kinds = {dev.split(":")[0] for dev in backend_class(args.backend).devices()}
+    if device is None or device.split(":")[0] not in kinds:
         msg = ("no GPU run: " + ("no CUDA device available on this machine" if not cuda_available() else
-                                 "run with --backend torch --device cuda or --backend cupy"))
+                                 f"no GPU device asked for the {args.backend} backend (run with --backend torch --device cuda or --backend cupy)"))
         print(msg)
         out["part3"] = {"status": msg}
         return
-    la = LinAlg(gpu_backend, args.device or "cuda", "float64")
+    gpu_backend = args.backend
+    la = make_backend(gpu_backend, device, "float64")
     rows = []
     for psi1 in (1.0, 2.0, 5.0, 10.0):
         prog = build(args.gpu_d, psi1, 2.0, 0.5, 0.01, "relu", 0, la)
@@ -170,7 +174,7 @@ def part3(args, out):
         t_r, _ = timed(lambda: ridge(prog.Z, prog.y, prog.lamt, la), 1, sync)
         rows.append(dict(psi1=psi1, N=prog.N, n=prog.n, solve_s=t_s, ridge_s=t_r, iterations=res.iterations))
         print(f"psi1={psi1:g} N={prog.N} n={prog.n}: solver {t_s:.2f} s, ridge {t_r:.2f} s, {res.iterations} it")
-    out["part3"] = {"rows": rows, "device": la.B.device, "backend": gpu_backend}
+    out["part3"] = {"rows": rows, "device": la.device, "backend": gpu_backend}
 
 
 def main(argv=None):
@@ -184,8 +188,10 @@ def main(argv=None):
     ap.add_argument("--gpu-d", type=int, default=4000)
     ap.add_argument("--json", default=None, help="write all figures to this JSON file")
     args = ap.parse_args(argv)
-    cpu_backend = args.backend if not (args.device or "").startswith("cuda") and args.backend != "cupy" else "numpy"
-    la = LinAlg(cpu_backend, "cpu", "float64")
+    # parts 1 and 2 run on the CPU: with --backend when it runs there and no GPU --device is asked for, else numpy
+    on_cpu = args.device in (None, "cpu") and "cpu" in backend_class(args.backend).devices()
+    cpu_backend = args.backend if on_cpu else "numpy"
+    la = make_backend(cpu_backend, "cpu", "float64")
     out = {"machine": platform.node(), "python": platform.python_version(), "cpus": os.cpu_count(),
            "loadavg_start": os.getloadavg(), "threads": {k: os.environ.get(k) for k in
                                                          ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},

@@ -15,8 +15,8 @@ activation whose Gauss--Hermite rule does not settle use composite Gauss--Legend
 below 1e-340). Both reach 1e-12 or better on the registry (tests compare with the exact sympy closed forms of
 :func:`closed_form_constants`).
 
-Every activation is evaluated through a :class:`rfrobust.backend.Backend`, so the same definition runs on
-numpy, torch and cupy arrays.
+Every activation is evaluated through a :class:`rfrobust.backends.Backend` (given, or inferred from the array),
+so the same definition runs on numpy, torch and cupy arrays.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from rfrobust.backend import NUMPY, Backend
+from rfrobust.backends import Backend, get_backend
 from rfrobust.errors import InputError
 
 _SQRT2 = math.sqrt(2.0)
@@ -38,7 +38,8 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 class Activation:
     """An activation function with its derivative, evaluated on any backend.
 
-    ``fn(x, B)`` and ``dfn(x, B)`` take an array ``x`` and a :class:`Backend` ``B``.
+    ``fn(x, B)`` and ``dfn(x, B)`` take an array ``x`` and a :class:`Backend` ``B``; calling the activation
+    without a backend uses the backend of ``x`` (:func:`rfrobust.backends.get_backend`).
     ``breakpoints`` lists the points where ``fn`` or ``dfn`` is not smooth (used by the quadrature).
     """
 
@@ -51,12 +52,10 @@ class Activation:
     _hash: int = field(default=0, compare=False, repr=False)
 
     def __call__(self, x, backend: Backend | None = None):
-        B = backend or NUMPY
-        return self.fn(x, B)
+        return self.fn(x, backend if backend is not None else get_backend(x))
 
     def derivative(self, x, backend: Backend | None = None):
-        B = backend or NUMPY
-        return self.dfn(x, B)
+        return self.dfn(x, backend if backend is not None else get_backend(x))
 
     def constants(self) -> "ActivationConstants":
         """Gaussian constants mu0, mu1, mu_star, gamma (cached for registry activations)."""

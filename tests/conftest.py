@@ -1,7 +1,9 @@
 """Shared pytest fixtures.
 
-* ``backend`` -- parametrised over the installed array backends (numpy, torch CPU, and torch CUDA / cupy
-  when a GPU is present). Restrict with ``RFROBUST_TEST_BACKENDS=numpy,torch``.
+* ``backend`` -- parametrised over every registered backend usable here and each of its devices
+  (:func:`rfrobust.backends.available_backends`, ``Backend.devices()``): numpy, torch CPU, and torch CUDA / cupy
+  when a GPU is present. A newly registered backend is picked up without touching this file. Restrict with
+  ``RFROBUST_TEST_BACKENDS=numpy,torch``.
 * Tests marked ``gpu`` are skipped cleanly on machines without CUDA.
 """
 from __future__ import annotations
@@ -10,32 +12,28 @@ import os
 
 import pytest
 
-from rfrobust.backend import available_backends, cuda_available
+from rfrobust.backends import available_backends, backend_class, cuda_available
 
 
 def _backend_params():
     wanted = os.environ.get("RFROBUST_TEST_BACKENDS")
-    names = available_backends()
     params = []
-    for name in names:
+    for name in available_backends():
         if wanted and name not in wanted.split(","):
             continue
-        if name == "cupy":
-            params.append(pytest.param(("cupy", "cuda"), marks=pytest.mark.gpu, id="cupy-cuda"))
-        else:
-            params.append(pytest.param((name, "cpu"), id=f"{name}-cpu"))
-    if "torch" in names and cuda_available() and (not wanted or "torch" in wanted.split(",")):
-        params.append(pytest.param(("torch", "cuda"), marks=pytest.mark.gpu, id="torch-cuda"))
+        for device in backend_class(name).devices():
+            marks = () if device == "cpu" else (pytest.mark.gpu,)
+            params.append(pytest.param((name, device), marks=marks, id=f"{name}-{device}"))
     return params
 
 
 @pytest.fixture(params=_backend_params())
 def backend(request):
-    """A :class:`rfrobust.backend.Backend` for each installed library/device (float64)."""
-    from rfrobust.backend import Backend
+    """A :class:`rfrobust.backends.Backend` for each installed library/device (float64)."""
+    from rfrobust.backends import make_backend
 
     name, device = request.param
-    return Backend(name, device, "float64")
+    return make_backend(name, device, "float64")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -96,9 +96,9 @@ def test_aliases_and_unknown():
 
 def test_activation_on_torch_matches_numpy():
     torch = pytest.importorskip("torch")
-    from rfrobust.backend import Backend
+    from rfrobust.backends import make_backend
 
-    B = Backend("torch")
+    B = make_backend("torch")
     x = np.linspace(-3, 3, 41)
     for name in A.names():
         act = A.get_activation(name)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rfrobust.backend import cuda_available
+from rfrobust.backends import cuda_available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--d", "16", "--seeds", "2", "--n-test", "60", "--pgd-steps", "2"]

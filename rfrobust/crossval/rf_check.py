@@ -26,16 +26,17 @@ def simulate_components(psi1: float, psi2: float, lam: float, eps: float, kappa:
                         d: int = 100, seeds=range(8), tau: float = 0.5, F1: float = 1.0) -> pd.DataFrame:
     """One row per seed with the measured training components (module doc)."""
     from rfrobust.activations import get_activation
-    from rfrobust.rf import ATProgram, LinAlg, make_data, solve_reduced
+    from rfrobust.backends import make_backend
+    from rfrobust.rf import ATProgram, make_data, solve_reduced
 
     a_ = get_activation(act)
     consts = a_.constants()
-    la = LinAlg()
+    bk = make_backend()
     rows = []
     for seed in seeds:
         D = make_data(d, psi1, psi2, int(seed), F1=F1, tau=tau, n_test=1)
-        Z = a_(D.X @ D.F.T, la.B)
-        prog = ATProgram(Z, D.y, D.F, consts.mu1, consts.gamma, eps, kappa, psi1 * lam, la)
+        Z = a_(D.X @ D.F.T, bk)
+        prog = ATProgram(Z, D.y, D.F, consts.mu1, consts.gamma, eps, kappa, psi1 * lam, bk)
         res = solve_reduced(prog, point={"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa,
                                          "d": d, "seed": int(seed)})
         r = D.y - Z @ res.a
@@ -75,20 +76,21 @@ def paired_robust_error(psi1: float, psi2: float, lam: float, eps: float, kappas
     data per seed (paired: differences between kappas have a much smaller standard error than each AE).
     One row per (seed, kappa): ``seed, kappa, AE, SE, G``."""
     from rfrobust.activations import get_activation
-    from rfrobust.rf import ATProgram, LinAlg, evaluate, make_data, solve_reduced
+    from rfrobust.backends import make_backend
+    from rfrobust.rf import ATProgram, evaluate, make_data, solve_reduced
 
     a_ = get_activation(act)
     consts = a_.constants()
-    la = LinAlg()
+    bk = make_backend()
     rows = []
     for seed in seeds:
         D = make_data(d, psi1, psi2, int(seed), F1=F1, tau=tau, n_test=n_test)
-        Z = a_(D.X @ D.F.T, la.B)
+        Z = a_(D.X @ D.F.T, bk)
         for k in kappas:
-            prog = ATProgram(Z, D.y, D.F, consts.mu1, consts.gamma, eps, float(k), psi1 * lam, la)
+            prog = ATProgram(Z, D.y, D.F, consts.mu1, consts.gamma, eps, float(k), psi1 * lam, bk)
             res = solve_reduced(prog, point={"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": k,
                                              "d": d, "seed": int(seed)})
-            m = evaluate(res.a, D.X_test, D.y_test, D.f_test, D.F, a_, la, eps_test=eps, mu1=consts.mu1,
+            m = evaluate(res.a, D.X_test, D.y_test, D.f_test, D.F, a_, bk, eps_test=eps, mu1=consts.mu1,
                          gamma=consts.gamma)
             rows.append({"seed": int(seed), "kappa": float(k), "AE": float(m["AE_linear"]), "SE": float(m["SE"]),
                          "G": float(m["G_M"])})

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rfrobust.backends import Backend
 from rfrobust.errors import InputError
 from rfrobust.rf.features import input_gradients
 
@@ -54,16 +55,16 @@ def first_order_loss(r, gnorm_dual, eps: float):
     return (abs(r) + eps * gnorm_dual) ** 2
 
 
-def _forward(a, X, F, act, B):
+def _forward(a, X, F, act, bk):
     P = X @ F.T
-    return act(P, B) @ a, act.derivative(P, B)
+    return act(P, bk) @ a, act.derivative(P, bk)
 
 
-def _project(delta, eps, norm, la):
+def _project(delta, eps, norm, bk):
     if norm == "linf":
-        return la.clip(delta, -eps, eps)
-    nrm = la.row_norms(delta, 2)
-    scale = la.where(nrm > eps, eps / la.maximum(nrm, 1e-300), 0.0 * nrm + 1.0)
+        return bk.clip(delta, -eps, eps)
+    nrm = bk.row_norms(delta, 2)
+    scale = bk.where(nrm > eps, eps / bk.maximum(nrm, 1e-300), 0.0 * nrm + 1.0)
     return delta * scale[:, None]
 
 
@@ -75,13 +76,15 @@ def _random_start(rng: np.random.Generator, m: int, d: int, eps: float, norm: st
     return g * (eps * rng.uniform(size=(m, 1)) ** (1.0 / d))
 
 
-def pgd_attack(a, X, y, F, act, la, settings: AttackSettings, seed: int = 0, chunk: int = 4096, warm=None):
+def pgd_attack(a, X, y, F, act, backend: Backend, settings: AttackSettings, seed: int = 0, chunk: int = 4096,
+               warm=None):
     """Worst-case squared loss per sample over PGD restarts (module docstring). Returns (losses, deltas).
 
     ``warm`` (an (m, d) backend array) is one more start, e.g. the previous perturbations in adversarial training.
     """
     from rfrobust.rf.data import rng_for
 
+    bk = backend
     eps, norm = settings.eps, settings.norm
     dual_norm_p(norm)
     m, d = X.shape
@@ -91,54 +94,52 @@ def pgd_attack(a, X, y, F, act, la, settings: AttackSettings, seed: int = 0, chu
     for lo in range(0, m, chunk):
         hi = min(m, lo + chunk)
         Xc, yc = X[lo:hi], y[lo:hi]
-        extra = [la.asarray(s[lo:hi]) for s in starts_np] + ([warm[lo:hi]] if warm is not None else [])
-        best, best_delta = _pgd_chunk(a, Xc, yc, F, act, la, settings, extra)
+        extra = [bk.asarray(s[lo:hi]) for s in starts_np] + ([warm[lo:hi]] if warm is not None else [])
+        best, best_delta = _pgd_chunk(a, Xc, yc, F, act, bk, settings, extra)
         out_loss.append(best)
         out_delta.append(best_delta)
     if len(out_loss) == 1:
         return out_loss[0], out_delta[0]
-    cat = la.xp.cat if la.name == "torch" else la.xp.concatenate
-    return cat(out_loss), cat(out_delta)
+    return bk.concat(out_loss), bk.concat(out_delta)
 
 
-def _pgd_chunk(a, X, y, F, act, la, st: AttackSettings, extra_starts):
-    B = la.B
+def _pgd_chunk(a, X, y, F, act, bk: Backend, st: AttackSettings, extra_starts):
     eps, norm = st.eps, st.norm
-    f0, D0 = _forward(a, X, F, act, B)
+    f0, D0 = _forward(a, X, F, act, bk)
     r0 = y - f0
     best = r0 * r0
     best_delta = 0.0 * X
     if eps == 0:
         return best, best_delta
     g0 = input_gradients(a, D0, F)
-    direction = -la.sign(r0)[:, None]  # increase |y - f|: move f away from y
+    direction = -bk.sign(r0)[:, None]  # increase |y - f|: move f away from y
     if norm == "l2":
-        fo = g0 / la.maximum(la.row_norms(g0, 2), 1e-300)[:, None] * eps
+        fo = g0 / bk.maximum(bk.row_norms(g0, 2), 1e-300)[:, None] * eps
     else:
-        fo = la.sign(g0) * eps
+        fo = bk.sign(g0) * eps
     starts = []
     if st.first_order_starts:
         starts += [fo * direction, -fo * direction]
     starts += list(extra_starts)
     alpha = st.step_factor * eps / max(st.steps, 1)
     for delta in starts:
-        delta = _project(delta, eps, norm, la)
+        delta = _project(delta, eps, norm, bk)
         for it in range(st.steps + 1):
-            f, D = _forward(a, X + delta, F, act, B)
+            f, D = _forward(a, X + delta, F, act, bk)
             r = y - f
             loss = r * r
             better = loss > best
-            best = la.where(better, loss, best)
-            best_delta = la.where(better[:, None], delta, best_delta)
+            best = bk.where(better, loss, best)
+            best_delta = bk.where(better[:, None], delta, best_delta)
             if it == st.steps:
                 break
             # ascent direction of (y - f)^2 in delta: -2 r grad f
             g = input_gradients(a, D, F) * (-r)[:, None]
             if norm == "l2":
-                step = g / la.maximum(la.row_norms(g, 2), 1e-300)[:, None]
+                step = g / bk.maximum(bk.row_norms(g, 2), 1e-300)[:, None]
             else:
-                step = la.sign(g)
-            delta = _project(delta + alpha * step, eps, norm, la)
+                step = bk.sign(g)
+            delta = _project(delta + alpha * step, eps, norm, bk)
     return best, best_delta
 
 

@@ -81,8 +81,22 @@ class RFData:
 
 
 def sizes(d: int, psi1: float, psi2: float) -> tuple[int, int]:
-    """``N = round(psi1 d)``, ``n = round(psi2 d)`` (each at least 1)."""
-    return max(1, int(round(psi1 * d))), max(1, int(round(psi2 * d)))
+    """``N = round(psi1 d)`` features and ``n = round(psi2 d)`` samples.
+
+    Each must be at least 1: a ratio that rounds to 0 (``psi d <= 0.5``) is refused with an :class:`InputError`
+    naming the count it would give and the smallest realisable ratio ``1/d``, rather than silently simulating
+    ``N = 1`` (or ``n = 1``) under the requested label. Otherwise the realised ratios are ``N/d`` and ``n/d``
+    (records carry ``N`` and ``n``).
+    """
+    out = []
+    for name, what, psi in (("psi1", "N", psi1), ("psi2", "n", psi2)):
+        count = int(round(psi * d))
+        if count < 1:
+            raise InputError.message(
+                f"invalid {name}={psi:g}: must be > 0.5/d = {0.5 / d:g} at d={d} ({what} = round({name} d) = "
+                f"{count}; the smallest realisable {name} is 1/d = {1.0 / d:g})")
+        out.append(count)
+    return out[0], out[1]
 
 
 def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.0, Fstar: float = 0.0,

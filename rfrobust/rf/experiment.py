@@ -3,6 +3,8 @@
 Python API (the CLI ``python -m rfrobust.simulate`` is a thin layer over it):
 
 * :func:`check_params` -- validate and complete a parameter dict (one-line :class:`InputError` on bad input);
+  :func:`run_seed` and :func:`simulate_point` then refuse, before drawing anything, a point whose ``N`` or ``n``
+  would round to 0 or whose estimated peak memory exceeds what is available (:mod:`rfrobust.rf.memory`);
 * :func:`run_seed` -- one flat record for (configuration, seed): every parameter, every metric, the attack
   settings, solver diagnostics, wall time, backend, device, package version and git commit;
 * :func:`simulate_point` -- all seeds of one configuration plus a summary ``{metric: {mean, sem, values}}``.
@@ -22,15 +24,15 @@ import time
 import numpy as np
 
 from rfrobust.activations import get_activation
-from rfrobust.backend import get_backend
+from rfrobust.backends import Backend, make_backend
 from rfrobust.cli import check_number
 from rfrobust.errors import InputError
 from rfrobust.rf.attacks import NORMS, AttackSettings
 from rfrobust.rf.data import THETA_DISTS, X_DISTS, make_data
 from rfrobust.rf.dense import solve_dense
 from rfrobust.rf.linsys import ridge
+from rfrobust.rf.memory import check_memory
 from rfrobust.rf.metrics import evaluate
-from rfrobust.rf.ops import LinAlg
 from rfrobust.rf.pgd_train import train_pgd
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.reduced import solve_reduced
@@ -95,7 +97,7 @@ def check_params(params: dict) -> dict:
     if p["theta_dist"] not in THETA_DISTS:
         raise InputError("theta_dist", p["theta_dist"], "one of " + ", ".join(THETA_DISTS))
     get_activation(p["act"])  # raises InputError for unknown names
-    get_backend(p["backend"], p["device"], p["dtype"])  # unknown backend, CUDA without a GPU, ...
+    make_backend(p["backend"], p["device"], p["dtype"])  # unknown backend, CUDA without a GPU, ...
     return p
 
 
@@ -105,35 +107,35 @@ def _program_variant(p: dict) -> str:
     return "reduced"
 
 
-def train_model(p: dict, data, la: LinAlg, act, consts) -> tuple[SolveResult, object]:
+def train_model(p: dict, data, bk: Backend, act, consts) -> tuple[SolveResult, object]:
     """Train on ``data`` (backend arrays X, y, F) with the program of ``p``; returns (result, Z)."""
     X, y, F = data
-    Z = act(X @ F.T, la.B)
+    Z = act(X @ F.T, bk)
     lamt = p["psi1"] * p["lam"]
     point = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "kappa", "act", "d", "train", "norm")}
     point["seed"] = p.get("seed")
     if p["train"] == "ridge":
-        a = ridge(Z, y, lamt, la, point)
-        prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, 0.0, 0.0, lamt, la)
+        a = ridge(Z, y, lamt, bk, point)
+        prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, 0.0, 0.0, lamt, bk)
         return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1), Z
     if p["train"] == "pgd":
-        res = train_pgd(X, y, F, act, la, eps=p["eps"], kappa=p["kappa"], lamt=lamt, mu1=consts.mu1,
+        res = train_pgd(X, y, F, act, bk, eps=p["eps"], kappa=p["kappa"], lamt=lamt, mu1=consts.mu1,
                         gamma=consts.gamma, norm=p["norm"], steps=p["train_pgd_steps"],
                         outer=p["train_pgd_outer"], seed=int(p.get("seed") or 0), point=point)
         return res, Z
     variant = _program_variant(p)
-    Delta = act.derivative(X @ F.T, la.B) if variant != "reduced" else None
-    prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, p["eps"], p["kappa"], lamt, la, variant, Delta)
+    Delta = act.derivative(X @ F.T, bk) if variant != "reduced" else None
+    prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, p["eps"], p["kappa"], lamt, bk, variant, Delta)
     res = solve_reduced(prog, point=point) if variant == "reduced" else solve_dense(prog, point=point)
     return res, Z
 
 
-def training_loss(p: dict, res: SolveResult, Z, y, F, X, act, la, consts) -> float:
+def training_loss(p: dict, res: SolveResult, Z, y, F, X, act, bk, consts) -> float:
     """Data term of the program trained with (surrogate for reduced/ridge; exact norms for per-sample/pgd)."""
     variant = "reduced" if p["train"] in ("reduced", "ridge") else ("linf" if p["norm"] == "linf" else "per-sample")
     eps = 0.0 if p["train"] == "ridge" else p["eps"]
-    Delta = act.derivative(X @ F.T, la.B) if variant != "reduced" else None
-    prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, eps, p["kappa"], 0.0, la, variant, Delta)
+    Delta = act.derivative(X @ F.T, bk) if variant != "reduced" else None
+    prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, eps, p["kappa"], 0.0, bk, variant, Delta)
     return prog.objective(res.a)
 
 
@@ -144,21 +146,22 @@ def run_seed(params: dict, seed: int) -> dict:
     t0 = time.perf_counter()
     p = check_params(params)
     p["seed"] = int(check_number("seed", seed, ge=0, integer=True))
-    la = LinAlg(p["backend"], p["device"], p["dtype"])
+    bk = make_backend(p["backend"], p["device"], p["dtype"])
+    check_memory(p, bk)  # N, n >= 1 and the estimated peak fits, before anything is allocated
     act = get_activation(p["act"])
     consts = act.constants()
     D = make_data(p["d"], p["psi1"], p["psi2"], p["seed"], F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"],
                   n_test=p["n_test"], x_dist=p["x_dist"], theta_dist=p["theta_dist"])
-    X, y, F = la.asarray(D.X), la.asarray(D.y), la.asarray(D.F)
+    X, y, F = bk.asarray(D.X), bk.asarray(D.y), bk.asarray(D.F)
     t1 = time.perf_counter()
-    res, Z = train_model(p, (X, y, F), la, act, consts)
-    _sync(la)
+    res, Z = train_model(p, (X, y, F), bk, act, consts)
+    bk.synchronize()
     t2 = time.perf_counter()
     attack = AttackSettings(norm=p["norm"], eps=p["eps_test"], steps=p["pgd_steps"],
                             random_starts=p["pgd_restarts"])
-    m = evaluate(res.a, la.asarray(D.X_test), la.asarray(D.y_test), la.asarray(D.f_test), F, act, la,
+    m = evaluate(res.a, bk.asarray(D.X_test), bk.asarray(D.y_test), bk.asarray(D.f_test), F, act, bk,
                  eps_test=p["eps_test"], mu1=consts.mu1, gamma=consts.gamma, attack=attack, seed=p["seed"])
-    m["train_loss"] = training_loss(p, res, Z, y, F, X, act, la, consts)
+    m["train_loss"] = training_loss(p, res, Z, y, F, X, act, bk, consts)
     t3 = time.perf_counter()
     rec = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "eps_test", "kappa", "act", "F1", "Fstar", "tau",
                              "target", "d", "norm", "train", "x_dist", "theta_dist", "n_test")}
@@ -172,7 +175,7 @@ def run_seed(params: dict, seed: int) -> dict:
     rec.update(train_pgd_steps=p["train_pgd_steps"] if p["train"] == "pgd" else 0,
                train_pgd_outer=p["train_pgd_outer"] if p["train"] == "pgd" else 0)
     rec.update(data_s=t1 - t0, solve_s=t2 - t1, eval_s=t3 - t2, wall_s=time.perf_counter() - t0,
-               backend=la.name, device=str(la.B.device), dtype=p["dtype"])
+               backend=bk.name, device=str(bk.device), dtype=p["dtype"])
     prov = provenance()
     rec.update(package_version=prov["package_version"], git_commit=prov["git_commit"])
     for k in METRICS:
@@ -182,13 +185,6 @@ def run_seed(params: dict, seed: int) -> dict:
             raise ConvergenceError("simulation", {"seed": p["seed"], "psi1": p["psi1"], "eps": p["eps"]},
                                    f"non-finite {k}")
     return rec
-
-
-def _sync(la: LinAlg) -> None:
-    if la.name == "torch" and str(la.B.device).startswith("cuda"):
-        la.xp.cuda.synchronize()
-    elif la.name == "cupy":
-        la.xp.cuda.Device().synchronize()
 
 
 def summarize(records: list[dict], metrics=METRICS) -> dict:
@@ -221,6 +217,7 @@ def simulate_point(psi1: float, *, seeds: int = 16, seed0: int = 0, progress=Non
     p = check_params({"psi1": psi1, **params})
     seeds = check_number("seeds", seeds, ge=1, integer=True)
     seed0 = check_number("seed0", seed0, ge=0, integer=True)
+    check_memory(p)  # N, n >= 1 and the estimated peak fits, before anything is allocated
     records = []
     for s in range(seed0, seed0 + seeds):
         records.append(run_seed(p, s))

@@ -30,19 +30,20 @@ precomputed ``W W^T``).
 """
 from __future__ import annotations
 
+from rfrobust.backends import Backend, NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
-from rfrobust.rf.ops import LinAlg, NotPositiveDefinite
 
 
-def ridge(Z, y, lamt: float, la: LinAlg, point: dict | None = None):
+def ridge(Z, y, lamt: float, backend: Backend, point: dict | None = None):
     """Ridge / least-squares / minimum-norm solution in the smaller dimension (module docstring)."""
+    bk = backend
     n, N = Z.shape
     try:
         if N <= n:
-            A = la.diag_add((Z.T @ Z) / n, lamt)
-            return la.spd_solve(A, (Z.T @ y) / n)
-        K = la.diag_add((Z @ Z.T) / n, lamt)
-        return Z.T @ la.spd_solve(K, y) / n
+            A = bk.diag_add((Z.T @ Z) / n, lamt)
+            return bk.spd_solve(A, (Z.T @ y) / n)
+        K = bk.diag_add((Z @ Z.T) / n, lamt)
+        return Z.T @ bk.spd_solve(K, y) / n
     except NotPositiveDefinite:
         raise ConvergenceError("ridge solve", point or {"N": N, "n": n, "lamt": lamt},
                                "the regularised Gram matrix is singular (lam = 0 at psi1 = psi2?)") from None
@@ -51,8 +52,8 @@ def ridge(Z, y, lamt: float, la: LinAlg, point: dict | None = None):
 class _H0:
     """Common state: constants, the current factor ``L`` and the ``rho`` it was computed at."""
 
-    def __init__(self, Z, mu1: float, gamma: float, lamt: float, la: LinAlg):
-        self.la = la
+    def __init__(self, Z, mu1: float, gamma: float, lamt: float, bk: Backend):
+        self.bk = bk
         self.mu1, self.gamma, self.lamt = mu1, gamma, lamt
         self.L = None
         self.rho = None
@@ -62,24 +63,24 @@ class _H0:
 class PrimalH0(_H0):
     """``H0(rho) = 2 G + 2 lamt I + 2 rho M`` factorised in dimension N (``G = Z^T Z / n``)."""
 
-    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg):
-        super().__init__(Z, mu1, gamma, lamt, la)
+    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, bk: Backend):
+        super().__init__(Z, mu1, gamma, lamt, bk)
         self.base = (Z.T @ Z) * (2.0 / Z.shape[0])
         self.P = F @ F.T
 
     def factor(self, rho: float) -> None:
-        la = self.la
+        bk = self.bk
         A = self.base + (2.0 * rho * self.mu1 ** 2) * self.P
-        A = la.diag_add(A, 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2, inplace=True)
-        self.L = la.cholesky(A)
+        A = bk.diag_add(A, 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2, inplace=True)
+        self.L = bk.cholesky(A)
         self.rho = rho
 
     def solve(self, X):
-        return self.la.cho_solve(self.L, X)
+        return self.bk.cho_solve(self.L, X)
 
     def half(self, Z, idx):
         """``V = L^{-1} Z[idx]^T`` (module docstring)."""
-        return self.la.tri_solve(self.L, Z[idx].T)
+        return self.bk.tri_solve(self.L, Z[idx].T)
 
     def cross(self, Va, ia, Vb, ib):
         """``Z[ia] H0^{-1} Z[ib]^T`` from half solves."""
@@ -87,25 +88,25 @@ class PrimalH0(_H0):
 
     def solve_rows(self, Z0, V, mu):
         """``H0^{-1} Z0^T mu`` for the rows ``Z0`` whose half solve is ``V``."""
-        return self.la.tri_solve(self.L, V @ mu, trans=True)
+        return self.bk.tri_solve(self.L, V @ mu, trans=True)
 
 
 class WoodburyH0(_H0):
     """``H0(rho)^{-1}`` through the (n+d) x (n+d) capacitance matrix (module docstring); needs ``alpha > 0``."""
 
-    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg):
-        super().__init__(Z, mu1, gamma, lamt, la)
+    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, bk: Backend):
+        super().__init__(Z, mu1, gamma, lamt, bk)
         self.n, self.d = Z.shape[0], F.shape[1]
-        self.W = la.vstack([Z, F.T])
+        self.W = bk.vstack([Z, F.T])
         self.WWt = self.W @ self.W.T
 
     def factor(self, rho: float) -> None:
-        la = self.la
+        bk = self.bk
         alpha = 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2
         if alpha <= 0:
             raise NotPositiveDefinite("alpha = 2 lamt + 2 rho gamma^2 must be > 0 for the Woodbury form")
         k = self.n + self.d
-        diag = la.zeros(k)
+        diag = bk.zeros(k)
         diag[: self.n] = alpha * self.n / 2.0
         cf = 2.0 * rho * self.mu1 ** 2
         if cf > 0:
@@ -113,18 +114,18 @@ class WoodburyH0(_H0):
             self.use = k
         else:  # no F block: H0 = alpha I + (2/n) Z^T Z
             self.use = self.n
-        K = self.WWt[: self.use, : self.use] + la.xp.diag(diag[: self.use])
-        self.L = la.cholesky(K)
+        K = self.WWt[: self.use, : self.use] + bk.diag(diag[: self.use])
+        self.L = bk.cholesky(K)
         self.alpha = alpha
         self.rho = rho
 
     def solve(self, X):
         W = self.W[: self.use]
-        return (X - W.T @ self.la.cho_solve(self.L, W @ X)) / self.alpha
+        return (X - W.T @ self.bk.cho_solve(self.L, W @ X)) / self.alpha
 
     def half(self, Z, idx):
         """``V = L^{-1} W Z[idx]^T`` (module docstring; ``W Z^T`` is the first n columns of ``W W^T``)."""
-        return self.la.tri_solve(self.L, self.WWt[: self.use][:, idx])
+        return self.bk.tri_solve(self.L, self.WWt[: self.use][:, idx])
 
     def cross(self, Va, ia, Vb, ib):
         """``Z[ia] H0^{-1} Z[ib]^T = (Z[ia] Z[ib]^T - Va^T Vb) / alpha``."""
@@ -133,14 +134,14 @@ class WoodburyH0(_H0):
     def solve_rows(self, Z0, V, mu):
         """``H0^{-1} Z0^T mu = (Z0^T mu - W^T L^{-T} V mu) / alpha`` (since ``L V = W Z0^T``)."""
         W = self.W[: self.use]
-        return (Z0.T @ mu - W.T @ self.la.tri_solve(self.L, V @ mu, trans=True)) / self.alpha
+        return (Z0.T @ mu - W.T @ self.bk.tri_solve(self.L, V @ mu, trans=True)) / self.alpha
 
 
-def make_H0(Z, F, mu1: float, gamma: float, lamt: float, la: LinAlg, form: str = "auto"):
+def make_H0(Z, F, mu1: float, gamma: float, lamt: float, bk: Backend, form: str = "auto"):
     """A :class:`PrimalH0` when ``N <= n + d`` (or ``alpha`` could vanish), else a :class:`WoodburyH0`."""
     n, N = Z.shape
     d = F.shape[1]
     if form == "auto":
         form = "woodbury" if (N > n + d and (lamt > 0 or gamma > 0)) else "primal"
     cls = WoodburyH0 if form == "woodbury" else PrimalH0
-    return cls(Z, F, mu1, gamma, lamt, la)
+    return cls(Z, F, mu1, gamma, lamt, bk)

@@ -11,14 +11,15 @@ On fresh test data ``(x, y)`` with noiseless target ``f_d(x)``:
 """
 from __future__ import annotations
 
+from rfrobust.backends import Backend
 from rfrobust.rf.attacks import AttackSettings, dual_norm_p, first_order_loss, pgd_attack
 from rfrobust.rf.features import input_gradients
 
 
-def evaluate(a, X_test, y_test, f_test, F, act, la, *, eps_test: float, mu1: float, gamma: float,
+def evaluate(a, X_test, y_test, f_test, F, act, backend: Backend, *, eps_test: float, mu1: float, gamma: float,
              attack: AttackSettings | None = None, seed: int = 0, chunk: int = 4096) -> dict:
     """Metrics of ``f(x) = a^T sigma(F x)`` on a test set (backend arrays); PGD skipped when ``attack`` is None."""
-    B = la.B
+    bk = backend
     norm = attack.norm if attack is not None else "l2"
     p = dual_norm_p(norm)
     m = X_test.shape[0]
@@ -27,18 +28,18 @@ def evaluate(a, X_test, y_test, f_test, F, act, la, *, eps_test: float, mu1: flo
     for lo in range(0, m, chunk):
         hi = min(m, lo + chunk)
         P = X_test[lo:hi] @ F.T
-        f = act(P, B) @ a
-        U = input_gradients(a, act.derivative(P, B), F)
-        g2 = la.row_norms(U, 2)
-        gd = g2 if p == 2 else la.row_norms(U, 1)
+        f = act(P, bk) @ a
+        U = input_gradients(a, act.derivative(P, bk), F)
+        g2 = bk.row_norms(U, 2)
+        gd = g2 if p == 2 else bk.row_norms(U, 1)
         r = y_test[lo:hi] - f
         rc = f_test[lo:hi] - f
-        se += la.item((r * r).sum())
-        r_clean += la.item((rc * rc).sum())
-        ae_lin += la.item(first_order_loss(r, gd, eps_test).sum())
-        g_sum += la.item(g2.sum())
-        gd_sum += la.item(gd.sum())
-        g_max = max(g_max, la.item(g2.max()))
+        se += bk.item((r * r).sum())
+        r_clean += bk.item((rc * rc).sum())
+        ae_lin += bk.item(first_order_loss(r, gd, eps_test).sum())
+        g_sum += bk.item(g2.sum())
+        gd_sum += bk.item(gd.sum())
+        g_max = max(g_max, bk.item(g2.max()))
     Ma = mu1 ** 2 * (F @ (F.T @ a)) + gamma ** 2 * a
     out = {
         "SE": se / m,
@@ -46,13 +47,13 @@ def evaluate(a, X_test, y_test, f_test, F, act, la, *, eps_test: float, mu1: flo
         "AE_linear": ae_lin / m,
         "G": g_sum / m,
         "G_dual": gd_sum / m,
-        "G_M": la.item(la.dot(a, Ma)) ** 0.5,
+        "G_M": bk.item(bk.dot(a, Ma)) ** 0.5,
         "G_max": g_max,
-        "a_norm2": la.item(la.dot(a, a)),
+        "a_norm2": bk.item(bk.dot(a, a)),
     }
     if attack is not None and attack.eps > 0:
-        losses, _ = pgd_attack(a, X_test, y_test, F, act, la, attack, seed=seed, chunk=chunk)
-        out["AE_pgd"] = la.item(losses.mean())
+        losses, _ = pgd_attack(a, X_test, y_test, F, act, bk, attack, seed=seed, chunk=chunk)
+        out["AE_pgd"] = bk.item(losses.mean())
     elif attack is not None:
         out["AE_pgd"] = out["SE"]
     return out

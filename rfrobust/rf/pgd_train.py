@@ -24,22 +24,22 @@ from __future__ import annotations
 
 import math
 
+from rfrobust.backends import Backend, NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 from rfrobust.rf.attacks import AttackSettings, pgd_attack
 from rfrobust.rf.linsys import ridge
-from rfrobust.rf.ops import LinAlg, NotPositiveDefinite
 from rfrobust.rf.result import SolveResult
 
 
-def train_pgd(X, y, F, act, la: LinAlg, *, eps: float, kappa: float, lamt: float, mu1: float, gamma: float,
+def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt: float, mu1: float, gamma: float,
               norm: str = "l2", steps: int = 10, outer: int = 40, a0=None, seed: int = 0,
               point: dict | None = None, decay: float = 5.0) -> SolveResult:
     """PGD adversarial training (module docstring); returns the averaged weights and the training history."""
-    B = la.B
+    bk = backend
     n, d = X.shape
-    Z = act(X @ F.T, B)
+    Z = act(X @ F.T, bk)
     G = (Z.T @ Z) / n
-    a = ridge(Z, y, lamt, la, point) if a0 is None else a0
+    a = ridge(Z, y, lamt, bk, point) if a0 is None else a0
     if kappa == 0 or eps == 0:
         return SolveResult(a=a, objective=float("nan"), method="ridge")
     settings = AttackSettings(norm=norm, eps=eps, steps=steps, random_starts=0)
@@ -49,21 +49,21 @@ def train_pgd(X, y, F, act, la: LinAlg, *, eps: float, kappa: float, lamt: float
     history = []
     avg, n_avg = None, 0
     for it in range(1, outer + 1):
-        losses, delta = pgd_attack(a, X, y, F, act, la, settings, seed=seed + it, warm=delta)
-        Za = act((X + delta) @ F.T, B)
+        losses, delta = pgd_attack(a, X, y, F, act, bk, settings, seed=seed + it, warm=delta)
+        Za = act((X + delta) @ F.T, bk)
         r = y - Z @ a
         ra = y - Za @ a
-        phi = la.item(((1 - kappa) * r * r + kappa * losses).mean()) + lamt * la.item(la.dot(a, a))
+        phi = bk.item(((1 - kappa) * r * r + kappa * losses).mean()) + lamt * bk.item(bk.dot(a, a))
         history.append(phi)
         grad = (Z.T @ r) * (-2.0 * (1 - kappa) / n) + (Za.T @ ra) * (-2.0 * kappa / n) + (2.0 * lamt) * a
         Ma = mu1 ** 2 * (F @ (F.T @ a)) + gamma ** 2 * a
-        c = eps2 * math.sqrt(max(la.item(la.dot(a, Ma)), 1e-300))
-        S1 = la.item(la.abs(ra).mean())
+        c = eps2 * math.sqrt(max(bk.item(bk.dot(a, Ma)), 1e-300))
+        S1 = bk.item(bk.abs(ra).mean())
         rho = kappa * eps2 ** 2 * (1.0 + S1 / c)
         Pm = (1 - kappa) * G + kappa * (Za.T @ Za) / n + rho * P_M
-        Pm = la.diag_add(Pm, lamt + rho * gamma ** 2)
+        Pm = bk.diag_add(Pm, lamt + rho * gamma ** 2)
         try:
-            a = a - (0.5 * min(1.0, decay / it)) * la.spd_solve(Pm, grad)
+            a = a - (0.5 * min(1.0, decay / it)) * bk.spd_solve(Pm, grad)
         except NotPositiveDefinite:
             raise ConvergenceError("PGD adversarial training", point or {}, "singular preconditioner") from None
         if it > outer // 2:

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rfrobust.backends import Backend
 from rfrobust.errors import InputError
-from rfrobust.rf.ops import LinAlg
 
 VARIANTS = ("reduced", "per-sample", "linf")
 
 
 @dataclass
 class ATProgram:
-    """Data and constants of one adversarial-training program (arrays live on ``la``'s backend).
+    """Data and constants of one adversarial-training program (arrays live on ``backend``).
 
     ``Z (n, N)`` features, ``y (n,)``, ``F (N, d)``, ``Delta (n, N)`` feature derivatives (needed by the
     per-sample and linf variants), ``mu1, gamma`` activation constants, ``eps`` training radius, ``kappa``,
@@ -43,7 +43,7 @@ class ATProgram:
     eps: float
     kappa: float
     lamt: float
-    la: LinAlg
+    backend: Backend
     variant: str = "reduced"
     Delta: object = None
     _cache: dict = field(default_factory=dict, repr=False)
@@ -53,6 +53,8 @@ class ATProgram:
             raise InputError("train", self.variant, "one of " + ", ".join(VARIANTS))
         if self.variant != "reduced" and self.Delta is None:
             raise InputError("Delta", None, f"the feature derivatives (needed by the {self.variant} program)")
+        # arrays of another library than the backend's raise TypeError here, not deep inside a solver
+        self.backend.check(*(x for x in (self.Z, self.y, self.F, self.Delta) if x is not None))
 
     @property
     def n(self) -> int:
@@ -73,26 +75,26 @@ class ATProgram:
 
     def M_norm(self, a) -> float:
         """``||a||_M``."""
-        return self.la.item(self.la.dot(a, self.M_apply(a))) ** 0.5
+        return self.backend.item(self.backend.dot(a, self.M_apply(a))) ** 0.5
 
     def margins(self, a):
         """``c_i(a)``: a float (reduced) or an (n,) array (per-sample, linf)."""
         if self.variant == "reduced":
             return self.eps * self.M_norm(a)
         U = (self.Delta * a[None, :]) @ self.F
-        return self.eps * self.la.row_norms(U, 1 if self.variant == "linf" else 2)
+        return self.eps * self.backend.row_norms(U, 1 if self.variant == "linf" else 2)
 
     # ------------------------------------------------------------------ objective
     def objective_from(self, r, c, a) -> float:
         """``L`` given residuals ``r``, margins ``c`` and ``a``."""
-        la = self.la
+        bk = self.backend
         k = self.kappa
-        ar = la.abs(r)
+        ar = bk.abs(r)
         if self.variant == "reduced":
             val = (r * r).mean() + k * (2.0 * c * ar.mean() + c * c)
         else:
             val = (r * r + k * (2.0 * c * ar + c * c)).mean()
-        return la.item(val) + self.lamt * la.item(la.dot(a, a))
+        return bk.item(val) + self.lamt * bk.item(bk.dot(a, a))
 
     def objective(self, a) -> float:
         """The program's objective ``L(a)`` (see module docstring)."""
@@ -101,4 +103,4 @@ class ATProgram:
 
     def data_loss(self, a) -> float:
         """Training loss without the ridge term: ``(1/n) sum (r^2 + kappa (2 c|r| + c^2))``."""
-        return self.objective(a) - self.lamt * self.la.item(self.la.dot(a, a))
+        return self.objective(a) - self.lamt * self.backend.item(self.backend.dot(a, a))

@@ -45,38 +45,37 @@ import math
 
 import numpy as np
 
+from rfrobust.backends import NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 from rfrobust.rf.linsys import make_H0, ridge
-from rfrobust.rf.ops import NotPositiveDefinite
-from rfrobust.rf.ops import pattern_code as _code
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.result import SolveResult
 
 
 def M_inverse_quadratic(prog: ATProgram, b) -> float:
     """``b^T M^{-1} b`` with ``M = mu1^2 F F^T + gamma^2 I`` through the d x d identity (Woodbury)."""
-    la, F = prog.la, prog.F
+    bk, F = prog.backend, prog.F
     m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
     Ftb = F.T @ b
     if g2 > 0:
-        K = la.diag_add(m2 * (F.T @ F), g2)
-        w = la.spd_solve(K, Ftb)
-        return (la.item(la.dot(b, b)) - m2 * la.item(la.dot(Ftb, w))) / g2
+        K = bk.diag_add(m2 * (F.T @ F), g2)
+        w = bk.spd_solve(K, Ftb)
+        return (bk.item(bk.dot(b, b)) - m2 * bk.item(bk.dot(Ftb, w))) / g2
     # gamma = 0 (e.g. the linear activation): M = mu1^2 F F^T; b lies in range(F) for such models
     if m2 == 0:
         return math.inf
-    w = la.spd_solve(F.T @ F, Ftb)
-    return la.item(la.dot(w, w)) / m2 if prog.N >= prog.d else \
-        la.item(la.dot(b, la.spd_solve(m2 * (F @ F.T), b)))
+    w = bk.spd_solve(F.T @ F, Ftb)
+    return bk.item(bk.dot(w, w)) / m2 if prog.N >= prog.d else \
+        bk.item(bk.dot(b, bk.spd_solve(m2 * (F @ F.T), b)))
 
 
 def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
     """Subgradient test at ``a = 0``: (optimal, a lower bound of or the value ``||M^{-1/2} Z^T y/n||``, ``kappa eps mean|y|``)."""
-    la = prog.la
+    bk = prog.backend
     b = (prog.Z.T @ prog.y) / prog.n
-    rhs = prog.kappa * prog.eps * la.item(la.abs(prog.y).mean())
+    rhs = prog.kappa * prog.eps * bk.item(bk.abs(prog.y).mean())
     # cheap certificate first: sup_d b.d/||d||_M >= ||b||^2/||b||_M (take d = b)
-    bb = la.item(la.dot(b, b))
+    bb = bk.item(bk.dot(b, b))
     if bb > rhs * prog.M_norm(b):
         return False, bb / prog.M_norm(b), rhs
     lhs = math.sqrt(max(M_inverse_quadratic(prog, b), 0.0))
@@ -84,7 +83,7 @@ def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
 
 
 def _ridge_result(prog: ATProgram, point: dict) -> SolveResult:
-    a = ridge(prog.Z, prog.y, prog.lamt, prog.la, point)
+    a = ridge(prog.Z, prog.y, prog.lamt, prog.backend, point)
     return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1)
 
 
@@ -92,19 +91,19 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
                   rho_margin: float = 0.02, refine: int = 2, form: str = "auto",
                   point: dict | None = None) -> SolveResult:
     """Minimise the reduced program exactly (module docstring). ``point`` names the parameters in errors."""
-    la = prog.la
+    bk = prog.backend
     point = point or {"eps": prog.eps, "kappa": prog.kappa, "lamt": prog.lamt, "N": prog.N, "n": prog.n}
     if prog.kappa == 0 or prog.eps == 0:
         return _ridge_result(prog, point)
     zero, lhs, rhs = zero_is_optimal(prog)
     if zero:
-        a = la.zeros(prog.N)
+        a = bk.zeros(prog.N)
         return SolveResult(a=a, objective=prog.objective(a), method="zero", zero=True,
                            info={"zero_test": (lhs, rhs)})
     Z, y, n, k, eps = prog.Z, prog.y, prog.n, prog.kappa, prog.eps
-    tol, mult_slack, ls_slack = la.tolerances(tol)
+    tol, mult_slack, ls_slack = bk.tolerances(tol)
     try:
-        H0 = make_H0(Z, prog.F, prog.mu1, prog.gamma, prog.lamt, la, form)
+        H0 = make_H0(Z, prog.F, prog.mu1, prog.gamma, prog.lamt, bk, form)
     except NotPositiveDefinite as err:  # pragma: no cover - only for degenerate inputs
         raise ConvergenceError("reduced adversarial solver", point, str(err)) from None
     n_fact = 0
@@ -123,28 +122,27 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
     b2 = (Z.T @ y) * (2.0 / n)
     a = H0.solve(b2)
     r = y - Z @ a
-    t = la.clip(r * (1.0 / (k * eps * prog.M_norm(a))), -1.0, 1.0)  # initial dual guess
+    t = bk.clip(r * (1.0 / (k * eps * prog.M_norm(a))), -1.0, 1.0)  # initial dual guess
     L_old = None
     prev_pattern = None
-    block = _ZeroBlock(la, H0, Z)
+    block = _ZeroBlock(bk, H0, Z)
     slow, d_prev, last_step = False, math.inf, None
     Ma = None
     for it in range(1, max_iter + 1):
         if Ma is None:
             Ma = prog.M_apply(a)
-        c = eps * math.sqrt(max(la.item(la.dot(a, Ma)), 0.0))
+        c = eps * math.sqrt(max(bk.item(bk.dot(a, Ma)), 0.0))
         if c <= 0:
             raise ConvergenceError("reduced adversarial solver", point, "iterate collapsed to a = 0")
         v = r + (k * c) * t
-        zero_set = la.abs(v) <= k * c
-        if la.count(zero_set) >= prog.N:  # never more zero residuals than unknowns: keep the N - 1 smallest |v|
-            av = la.where(zero_set, la.abs(v), 0.0 * v + math.inf)
-            cut = la.item(la.xp.sort(av)[prog.N - 2]) if la.name != "torch" else \
-                la.item(la.xp.sort(av).values[prog.N - 2])
+        zero_set = bk.abs(v) <= k * c
+        if bk.count(zero_set) >= prog.N:  # never more zero residuals than unknowns: keep the N - 1 smallest |v|
+            av = bk.where(zero_set, bk.abs(v), 0.0 * v + math.inf)
+            cut = bk.item(bk.sort(av)[prog.N - 2])
             zero_set = av <= cut
-        s = la.where(zero_set, 0.0 * v, la.sign(v))
-        S_A = la.item(la.dot(s, r)) / n
-        ZtRS = Z.T @ la.hstack_cols([r, s])
+        s = bk.where(zero_set, 0.0 * v, bk.sign(v))
+        S_A = bk.item(bk.dot(s, r)) / n
+        ZtRS = Z.T @ bk.hstack_cols([r, s])
         gS = ZtRS[:, 1] * (-1.0 / n)
         gc = Ma * (eps * eps / c)
         g = ZtRS[:, 0] * (-2.0 / n) + (2.0 * k * c) * gS + (2.0 * k * (S_A + c)) * gc + (2.0 * prog.lamt) * a
@@ -154,8 +152,8 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
         if H0.rho is None or rho > H0.rho or rho < H0.rho / (1.0 + refactor_tol) or \
                 (slow and H0.rho > rho * (1.0 + 1e-3)):
             factor(rho * (1.0 + (1e-3 if slow else rho_margin)))
-        zero_host = la.to_numpy(zero_set)
-        pattern = (zero_host.tobytes(), _code(la, s))
+        zero_host = bk.to_numpy(zero_set)
+        pattern = (zero_host.tobytes(), bk.sign_pattern(s))
         # on a settled pattern (convex case) correct the stale rho in the Newton step by refinement (step 2)
         local = pattern == prev_pattern and last_step == 1.0 and k <= 1.0
 
@@ -163,53 +161,53 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
             block.update(zero_host, n_fact)
             shift = 2.0 * (H0.rho - rho) if local and H0.rho > rho else 0.0
             try:
-                return _newton_direction(la, H0, r, g, gS, gc, block, k, S_A, c, lowrank,
+                return _newton_direction(bk, H0, r, g, gS, gc, block, k, S_A, c, lowrank,
                                          prog.M_apply if shift else None, shift, refine)
             except NotPositiveDefinite:  # indefinite model (kappa > 1 far from the solution)
                 return None, None
 
         d_dir, mult = direction()
-        if (d_dir is None or la.item(la.dot(g, d_dir)) >= 0) and H0.rho != rho and \
-                (d_dir is None or la.norm(d_dir) > 100 * tol * la.norm(a)):
+        if (d_dir is None or bk.item(bk.dot(g, d_dir)) >= 0) and H0.rho != rho and \
+                (d_dir is None or bk.norm(d_dir) > 100 * tol * bk.norm(a)):
             factor(rho)  # not a descent direction: exact Hessian
             d_dir, mult = direction()
         L_cur = prog.objective_from(r, c, a) if L_old is None else L_old
         step, a_new, r_new, L_new, Ma_new = (None,) * 5 if d_dir is None else \
             _backtrack(prog, a, d_dir, L_cur, ls_slack)
-        if a_new is None and (d_dir is None or la.norm(d_dir) > 1e3 * tol * max(la.norm(a), 1e-300)):
+        if a_new is None and (d_dir is None or bk.norm(d_dir) > 1e3 * tol * max(bk.norm(a), 1e-300)):
             # the rank-2 part made the model indefinite (possible for kappa > 1): majorise with H0 alone
             d_dir, mult = direction(lowrank=False)
             if d_dir is not None:
                 step, a_new, r_new, L_new, Ma_new = _backtrack(prog, a, d_dir, L_cur, ls_slack)
         if a_new is None:
             # no decrease possible: accept the point if the Newton step is already negligible
-            if d_dir is not None and la.norm(d_dir) <= 1e3 * tol * max(la.norm(a), 1e-300):
-                left = la.norm(d_dir)
+            if d_dir is not None and bk.norm(d_dir) <= 1e3 * tol * max(bk.norm(a), 1e-300):
+                left = bk.norm(d_dir)
                 break
             raise ConvergenceError("reduced adversarial solver", point, "line search failed")
-        t_new = la.where(zero_set, 0.0 * v, s)
+        t_new = bk.where(zero_set, 0.0 * v, s)
         if mult is not None:
             t_new[block.idx] = mult * (-n / (2.0 * k * c))
-        small = la.norm(d_dir) <= tol * max(la.norm(a), 1e-300)
-        mult_ok = mult is None or la.item(la.abs(t_new[zero_set]).max()) <= 1.0 + mult_slack
+        small = bk.norm(d_dir) <= tol * max(bk.norm(a), 1e-300)
+        mult_ok = mult is None or bk.item(bk.abs(t_new[zero_set]).max()) <= 1.0 + mult_slack
         a, r, t, L_old, Ma = a_new, r_new, t_new, L_new, Ma_new
-        dn = la.norm(d_dir)
+        dn = bk.norm(d_dir)
         settled = step == 1.0 and mult_ok and pattern == prev_pattern
         # a-posteriori estimate on a settled pattern: steps contract by q = dn / d_prev, so the distance left to
         # the fixed point is about q dn / (1 - q)
         q_obs = dn / d_prev if d_prev > 0 and last_step == 1.0 else 1.0
         left = dn if small or q_obs >= 0.5 else q_obs * dn / (1.0 - q_obs)
-        if settled and left <= tol * max(la.norm(a), 1e-300):
+        if settled and left <= tol * max(bk.norm(a), 1e-300):
             break
         # linear convergence slower than 1/4 per step on a fixed pattern: the stale rho costs too much, refactor
         slow = pattern == prev_pattern and step == 1.0 and dn > 0.25 * d_prev
         prev_pattern, d_prev, last_step = pattern, dn, step
     else:
         raise ConvergenceError("reduced adversarial solver", point, f"no convergence in {max_iter} iterations")
-    nz = la.count(la.abs(r) <= 1e-9 * max(la.item(la.abs(y).max()), 1.0))
+    nz = bk.count(bk.abs(r) <= 1e-9 * max(bk.item(bk.abs(y).max()), 1.0))
     return SolveResult(a=a, objective=prog.objective(a), method="reduced-active-set", iterations=it,
                        factorizations=n_fact, n_zero_residuals=nz,
-                       kkt=left / max(la.norm(a), 1e-300))
+                       kkt=left / max(bk.norm(a), 1e-300))
 
 
 class _ZeroBlock:
@@ -220,8 +218,8 @@ class _ZeroBlock:
     ``idx`` (backend index array) gives the order of the rows of ``Z0``, ``K0`` and of the multipliers.
     """
 
-    def __init__(self, la, H0, Z):
-        self.la, self.H0, self.Z = la, H0, Z
+    def __init__(self, bk, H0, Z):
+        self.bk, self.H0, self.Z = bk, H0, Z
         self.fact = None
         self.idx_host = np.empty(0, dtype=np.int64)
         self.key = None
@@ -236,12 +234,12 @@ class _ZeroBlock:
         key = (zero_host.tobytes(), fact)
         if key == self.key:
             return
-        la, H0, Z = self.la, self.H0, self.Z
+        bk, H0, Z = self.bk, self.H0, self.Z
         new = np.flatnonzero(zero_host)
         if fact != self.fact or not self.m:
             order = new
             if len(new):
-                ii = la.index(new)
+                ii = bk.index(new)
                 V = H0.half(Z, ii)
                 K0 = H0.cross(V, ii, V, ii)
         else:
@@ -250,24 +248,24 @@ class _ZeroBlock:
             add = new[~np.isin(new, keep, assume_unique=True)]
             order = np.concatenate([keep, add])
             if len(order):
-                pk, ik = la.index(pos), la.index(keep)
+                pk, ik = bk.index(pos), bk.index(keep)
                 V, K0 = self.V[:, pk], self.K0[pk][:, pk]
                 if len(add):
-                    ia = la.index(add)
+                    ia = bk.index(add)
                     Va = H0.half(Z, ia)
                     Kka = H0.cross(V, ik, Va, ia)
                     Kaa = H0.cross(Va, ia, Va, ia)
-                    K0 = la.vstack([la.hcat([K0, Kka]), la.hcat([Kka.T, Kaa])])
-                    V = la.hcat([V, Va])
+                    K0 = bk.vstack([bk.hcat([K0, Kka]), bk.hcat([Kka.T, Kaa])])
+                    V = bk.hcat([V, Va])
         self.key, self.fact, self.idx_host = key, fact, order
         if len(order):
-            self.idx = la.index(order)
+            self.idx = bk.index(order)
             self.Z0, self.V, self.K0 = Z[self.idx], V, K0
         else:
             self.idx = self.Z0 = self.V = self.K0 = None
 
 
-def _newton_direction(la, H0, r, g, gS, gc, block: _ZeroBlock, k, S_A, c, lowrank: bool = True,
+def _newton_direction(bk, H0, r, g, gS, gc, block: _ZeroBlock, k, S_A, c, lowrank: bool = True,
                       M_apply=None, shift: float = 0.0, refine: int = 0):
     """Equality-constrained Newton step on the current pattern (module docstring, step 2).
 
@@ -283,14 +281,14 @@ def _newton_direction(la, H0, r, g, gS, gc, block: _ZeroBlock, k, S_A, c, lowran
     Hessian is positive definite) make the step that of the exact model up to ``q^(refine + 1)``, ``q`` the
     contraction, instead of ``q``. Raises :class:`NotPositiveDefinite` if the constrained model is indefinite.
     """
-    U = la.hstack_cols([gS, gc])
-    B = H0.solve(la.hstack_cols([-g, gS, gc]))
+    U = bk.hstack_cols([gS, gc])
+    B = H0.solve(bk.hstack_cols([-g, gS, gc]))
     x0, Y = B[:, 0], B[:, 1:]
     # H = H0 + U C U^T, C = 2k [[0, 1], [1, -S_A/c]],  C^{-1} = [[S_A/c, 1], [1, 0]] / (2k)
     q = S_A / c
-    Cinv = la.asarray([[q, 1.0], [1.0, 0.0]]) / (2.0 * k)
+    Cinv = bk.asarray([[q, 1.0], [1.0, 0.0]]) / (2.0 * k)
     try:
-        capinv = _inv2(la, Cinv + U.T @ Y) if lowrank else None
+        capinv = _inv2(bk, Cinv + U.T @ Y) if lowrank else None
     except ZeroDivisionError:  # singular capacitance: drop the rank-2 term (quasi-Newton step)
         capinv = None
     m = block.m
@@ -301,10 +299,10 @@ def _newton_direction(la, H0, r, g, gS, gc, block: _ZeroBlock, k, S_A, c, lowran
             K = K - P @ (capinv @ P.T)
         K = (K + K.T) * 0.5
         try:
-            LK = la.cholesky(K)
+            LK = bk.cholesky(K)
         except NotPositiveDefinite:  # nearly dependent zero-residual rows: a tiny regularisation
-            scale = la.item(la.abs(K.diagonal()).max())
-            LK = la.cholesky(la.diag_add(K, 1e-10 * scale))
+            scale = bk.item(bk.abs(K.diagonal()).max())
+            LK = bk.cholesky(bk.diag_add(K, 1e-10 * scale))
 
     def model_solve(xh, r0):
         """Step of the factorised model for ``H0^{-1} rhs = xh`` and constraint ``Z0 d = r0`` (None: 0)."""
@@ -312,7 +310,7 @@ def _newton_direction(la, H0, r, g, gS, gc, block: _ZeroBlock, k, S_A, c, lowran
         if not m:
             return x, None
         rhs_mu = Z0 @ x if r0 is None else Z0 @ x - r0
-        mu = la.cho_solve(LK, rhs_mu)
+        mu = bk.cho_solve(LK, rhs_mu)
         Wmu = H0.solve_rows(Z0, block.V, mu)
         if capinv is not None:
             Wmu = Wmu - Y @ (capinv @ (P.T @ mu))
@@ -327,12 +325,12 @@ def _newton_direction(la, H0, r, g, gS, gc, block: _ZeroBlock, k, S_A, c, lowran
     return d, mu
 
 
-def _inv2(la, A):
-    a, b, c, d = (la.item(A[0, 0]), la.item(A[0, 1]), la.item(A[1, 0]), la.item(A[1, 1]))
+def _inv2(bk, A):
+    a, b, c, d = (bk.item(A[0, 0]), bk.item(A[0, 1]), bk.item(A[1, 0]), bk.item(A[1, 1]))
     det = a * d - b * c
     if abs(det) <= 1e-14 * max(abs(a * d), abs(b * c), 1e-300):
         raise ZeroDivisionError
-    return la.asarray([[d, -b], [-c, a]]) / det
+    return bk.asarray([[d, -b], [-c, a]]) / det
 
 
 def _backtrack(prog: ATProgram, a, d_dir, L_cur, rel_slack: float = 1e-13, max_halvings: int = 40):
@@ -341,12 +339,12 @@ def _backtrack(prog: ATProgram, a, d_dir, L_cur, rel_slack: float = 1e-13, max_h
     Returns ``(step, a_new, r_new, L_new, M a_new)``, or Nones after ``max_halvings`` failed trials."""
     step = 1.0
     slack = rel_slack * max(abs(L_cur), 1e-300)
-    la = prog.la
+    bk = prog.backend
     for _ in range(max_halvings):
         a_new = a + step * d_dir
         r_new = prog.y - prog.Z @ a_new
         Ma_new = prog.M_apply(a_new)
-        c_new = prog.eps * math.sqrt(max(la.item(la.dot(a_new, Ma_new)), 0.0))
+        c_new = prog.eps * math.sqrt(max(bk.item(bk.dot(a_new, Ma_new)), 0.0))
         L_new = prog.objective_from(r_new, c_new, a_new)
         if L_new <= L_cur + slack:
             return step, a_new, r_new, L_new, Ma_new

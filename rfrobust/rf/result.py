@@ -11,7 +11,10 @@ class SolveResult:
     ``zero``: the solution is exactly ``a = 0`` (subgradient condition at 0 holds, THEORY.md 3.8);
     ``iterations``: outer iterations; ``factorizations``: Cholesky factorisations of an N- or (n+d)-sized
     matrix; ``n_zero_residuals``: residuals that are exactly 0 at the solution (the LAD-like active set);
-    ``kkt``: a relative optimality measure at the returned point (solver specific, documented there).
+    ``kkt``: a relative optimality measure at the returned point (solver specific, documented there; after the
+    per-sample solver's smoothing rescue, the certified bound on the relative objective error);
+    ``info``: solver details (the per-sample solver: ``rescue``, ``rescue_bound``, ``rescue_mu`` when it rescued;
+    ``stalled`` is always False -- an unconverged solve raises :class:`rfrobust.errors.ConvergenceError`).
     """
 
     a: object

@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 
 from rfrobust.activations import get_activation
-from rfrobust.rf import AttackSettings, LinAlg, evaluate, make_data, pgd_attack, ridge
+from rfrobust.backends import make_backend
+from rfrobust.rf import AttackSettings, evaluate, make_data, pgd_attack, ridge
 
 
 def _model(act_name="tanh", d=60, seed=0):
     D = make_data(d, 2.0, 2.0, seed=seed, n_test=300)
     act = get_activation(act_name)
     Z = act(D.X @ D.F.T)
-    a = ridge(Z, D.y, 0.02, LinAlg())
+    a = ridge(Z, D.y, 0.02, make_backend())
     return D, act, a
 
 
@@ -18,7 +19,7 @@ def _model(act_name="tanh", d=60, seed=0):
 def test_perturbations_stay_in_the_ball(norm, eps):
     D, act, a = _model()
     st = AttackSettings(norm=norm, eps=eps, steps=8, random_starts=2)
-    losses, delta = pgd_attack(a, D.X_test, D.y_test, D.F, act, LinAlg(), st, seed=1)
+    losses, delta = pgd_attack(a, D.X_test, D.y_test, D.F, act, make_backend(), st, seed=1)
     if norm == "l2":
         assert np.linalg.norm(delta, axis=1).max() <= eps * (1 + 1e-12)
     else:
@@ -34,7 +35,7 @@ def test_pgd_agrees_with_first_order_formula(act_name):
     """Lemma A (THEORY.md 3.2): the worst case equals (|r| + eps ||grad f||)^2 up to about 0.5%."""
     D, act, a = _model(act_name, d=150)
     c = act.constants()
-    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, LinAlg(), eps_test=0.5, mu1=c.mu1, gamma=c.gamma,
+    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.5, mu1=c.mu1, gamma=c.gamma,
                  attack=AttackSettings(eps=0.5, steps=20))
     assert m["AE_pgd"] >= m["SE"]
     assert abs(m["AE_pgd"] - m["AE_linear"]) < 0.01 * m["AE_linear"]
@@ -45,14 +46,14 @@ def test_linear_model_attack_is_exact(norm, eps):
     """For f linear in x the first-order formula is the exact inner maximum; PGD must reach it."""
     D, act, a = _model("linear", d=40)
     c = act.constants()
-    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, LinAlg(), eps_test=eps, mu1=c.mu1, gamma=c.gamma,
+    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=eps, mu1=c.mu1, gamma=c.gamma,
                  attack=AttackSettings(norm=norm, eps=eps, steps=5))
     assert abs(m["AE_pgd"] - m["AE_linear"]) < 1e-10 * m["AE_linear"]
 
 
 def test_more_steps_never_lower():
     D, act, a = _model()
-    la = LinAlg()
+    la = make_backend()
     l0, _ = pgd_attack(a, D.X_test, D.y_test, D.F, act, la, AttackSettings(eps=0.6, steps=0, random_starts=1))
     l1, _ = pgd_attack(a, D.X_test, D.y_test, D.F, act, la, AttackSettings(eps=0.6, steps=15, random_starts=1))
     assert np.all(l1 >= l0 - 1e-15) and l1.mean() > l0.mean()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rfrobust.errors import InputError
-from rfrobust.rf import LinAlg, make_data
+from rfrobust.rf import make_data
 from rfrobust.rf.data import target_function
 
 
@@ -58,6 +58,5 @@ def test_bad_distribution_names():
 
 def test_same_data_on_every_backend(backend):
     D = make_data(20, 1.0, 2.0, seed=2)
-    la = LinAlg(backend)
-    np.testing.assert_array_equal(la.to_numpy(la.asarray(D.X)), D.X)
-    np.testing.assert_array_equal(la.to_numpy(la.asarray(D.F)), D.F)
+    np.testing.assert_array_equal(backend.to_numpy(backend.asarray(D.X)), D.X)
+    np.testing.assert_array_equal(backend.to_numpy(backend.asarray(D.F)), D.F)

@@ -59,7 +59,7 @@ def test_bad_parameters_raise_one_line(bad, param):
 
 
 def test_cuda_without_gpu_is_an_input_error():
-    from rfrobust.backend import cuda_available
+    from rfrobust.backends import cuda_available
 
     if cuda_available():
         pytest.skip("this machine has a GPU")
@@ -76,3 +76,80 @@ def test_simulate_point_summary():
     with pytest.raises(InputError, match="seeds"):
         simulate_point(1.0, seeds=0)
     assert summarize(out["records"][:1])["SE"]["sem"] == 0.0
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "rfrobust.simulate", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("kw,name,count", [(dict(psi1=1e-6), "psi1", "N"), (dict(psi1=1.0, psi2=1e-4), "psi2", "n"),
+                                           (dict(psi1=0.0024), "psi1", "N")])
+def test_a_ratio_that_rounds_to_zero_is_refused(kw, name, count):
+    """N = round(psi1 d) and n = round(psi2 d) must be >= 1: psi1 = 1e-6 is not silently simulated with N = 1."""
+    from rfrobust.rf import make_data
+
+    with pytest.raises(InputError) as ei:
+        simulate_point(seeds=1, **dict(kw, d=200))
+    msg = str(ei.value)
+    assert f"invalid {name}=" in msg and f"{count} = round({name} d) = 0" in msg and "1/d = 0.005" in msg
+    assert "\n" not in msg
+    with pytest.raises(InputError):
+        make_data(200, kw["psi1"], kw.get("psi2", 2.0))
+    assert make_data(200, 0.0026, 2.0, n_test=1).N == 1  # 0.52 rounds to one feature: allowed
+
+
+def test_psi_rounding_to_zero_exits_2_in_one_line():
+    out = _cli("--psi", "1e-6", "--eps", "0.1")
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "psi1=1e-06" in lines[0] and "N = round(psi1 d) = 0" in lines[0]
+
+
+def test_memory_estimate_tracks_the_measured_peak():
+    """The estimate (rfrobust.rf.memory) is within a factor 2 of the peak of numpy allocations of one seed, for the
+    stage that dominates: training (primal and Woodbury reduced, per-sample) or evaluation (PGD)."""
+    import tracemalloc
+
+    from rfrobust.rf.memory import memory_estimate
+
+    for kw in (dict(psi1=2, psi2=2, d=150, n_test=20), dict(psi1=6, psi2=1, d=60, n_test=20),
+               dict(psi1=2, psi2=2, d=50, n_test=20, train="per-sample"), dict(psi1=1, psi2=1, d=60, n_test=3000)):
+        p = check_params(dict(kw, eps=0.3, pgd_steps=2))
+        est = memory_estimate(p)
+        tracemalloc.start()
+        try:
+            run_seed(p, 0)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert 0.5 * peak <= est.total <= 2.0 * peak, (kw, est, peak)
+
+
+def test_a_simulation_that_cannot_fit_is_refused_before_allocating(monkeypatch):
+    """The estimate is compared with the memory available before any array is drawn (one line, InputError)."""
+    import rfrobust.rf.experiment as experiment
+    import rfrobust.rf.memory as memory
+
+    def no_data(*a, **k):
+        raise AssertionError("data drawn before the memory check")
+
+    monkeypatch.setattr(memory, "host_memory_available", lambda: 1 << 20)  # 1 MiB
+    monkeypatch.setattr(experiment, "make_data", no_data)
+    for call in (lambda: simulate_point(2.0, seeds=2, eps=0.3, d=100), lambda: run_seed(dict(psi1=2.0, d=100), 0)):
+        with pytest.raises(InputError) as ei:
+            call()
+        msg = str(ei.value)
+        assert "GiB of host memory" in msg and "0.0 GiB are available" in msg and "N=200" in msg and "\n" not in msg
+
+
+def test_simulation_too_large_exits_2_in_one_line_at_once():
+    """psi1 = 1000 at d = 20000 (N = 2e7 features: terabytes) is refused in one line, exit 2, without allocating."""
+    out = _cli("--psi", "1000", "--d", "20000", "--eps", "0.1", "--no-theory")
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "simulation too large" in lines[0] and "GiB are available" in lines[0]
+    assert "N=20000000" in lines[0]

@@ -2,7 +2,8 @@
 import numpy as np
 
 from rfrobust.activations import get_activation
-from rfrobust.rf import LinAlg, evaluate, make_data, solve_dense, solve_reduced, train_pgd
+from rfrobust.backends import make_backend
+from rfrobust.rf import evaluate, make_data, solve_dense, solve_reduced, train_pgd
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.metrics import input_gradients
 
@@ -12,7 +13,7 @@ def test_metrics_by_hand():
     act = get_activation("tanh")
     c = act.constants()
     a = np.random.default_rng(0).standard_normal(D.N) / np.sqrt(D.N)
-    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, LinAlg(), eps_test=0.3, mu1=c.mu1, gamma=c.gamma)
+    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.3, mu1=c.mu1, gamma=c.gamma)
     P = D.X_test @ D.F.T
     r = D.y_test - np.tanh(P) @ a
     g = np.stack([D.F.T @ ((1 - np.tanh(p) ** 2) * a) for p in P])
@@ -30,7 +31,7 @@ def test_gradient_norm_concentrates_on_M_norm():
     D = make_data(150, 2.0, 2.0, seed=1, n_test=400)
     act = get_activation("tanh")
     c = act.constants()
-    la = LinAlg()
+    la = make_backend()
     prog = ATProgram(act(D.X @ D.F.T), D.y, D.F, c.mu1, c.gamma, 0.5, 1.0, 0.02, la)
     a = solve_reduced(prog).a
     m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, la, eps_test=0.5, mu1=c.mu1, gamma=c.gamma)
@@ -42,7 +43,7 @@ def test_pgd_training_reaches_the_per_sample_optimum():
     D = make_data(40, 2.0, 2.0, seed=2, n_test=10)
     act = get_activation("tanh")
     c = act.constants()
-    la = LinAlg()
+    la = make_backend()
     P = D.X @ D.F.T
     ps = ATProgram(act(P), D.y, D.F, c.mu1, c.gamma, 0.5, 1.0, 0.02, la, "per-sample", act.derivative(P))
     best = solve_dense(ps).objective

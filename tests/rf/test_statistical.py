@@ -58,7 +58,8 @@ def test_finite_d_error_shrinks():
     THEORY.md 3.10's finite-d table) the seed-to-seed spread of SE, AE and ||a||_M shrinks by more than 2x, the RMS
     relative error against the theory shrinks, and at d = 800 every quantity is within 3 sem."""
     from rfrobust.activations import get_activation
-    from rfrobust.rf import LinAlg, check_params, evaluate, make_data
+    from rfrobust.backends import make_backend
+    from rfrobust.rf import check_params, evaluate, make_data
     from rfrobust.rf.experiment import train_model
 
     th = theory.solve_point(1.5, psi2=2.0, lam=0.01, eps=0.5, act="tanh")
@@ -71,8 +72,8 @@ def test_finite_d_error_shrinks():
         for seed in range(8):
             D = make_data(d, 1.5, 2.0, seed, n_test=8 * d)
             p = dict(check_params(dict(psi1=1.5, eps=0.5, act="tanh")), seed=seed)
-            res, _ = train_model(p, (D.X, D.y, D.F), LinAlg(), act, c)
-            m = evaluate(res.a, D.X_test, D.y_test, D.f_test, D.F, act, LinAlg(), eps_test=0.5, mu1=c.mu1,
+            res, _ = train_model(p, (D.X, D.y, D.F), make_backend(), act, c)
+            m = evaluate(res.a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.5, mu1=c.mu1,
                          gamma=c.gamma)
             vals.append([m["SE"], m["AE_linear"], m["G_M"]])
         v = np.array(vals)

@@ -162,7 +162,9 @@ def _solve_unique(keys: list[tuple], spectra: dict, on_error: str) -> dict:
         sk, lam, kappa, eps = key
         spec = spectra[sk]
         e0 = eps0_1[sk] / kappa if kappa > 0 else math.inf
-        if kappa > 0 and kappa * eps >= eps0_1[sk]:
+        if spec.v_y == 0:  # zero target (F1 = Fstar = tau = 0): a = 0 is the solution of every program
+            out[key] = _zero_record(spec, 0.0)
+        elif kappa > 0 and kappa * eps >= eps0_1[sk]:
             out[key] = _zero_record(spec, e0)
         elif lam == 0 and abs(spec.w_pos - 1.0) <= 1e-14 and kappa * eps == 0:
             out[key] = _diverged_record(spec, e0)

@@ -7,7 +7,7 @@ import pytest
 from rfrobust.errors import InputError
 from rfrobust.sweep.spec import canonical_value, config_hash, load_spec, spec_from_dict
 
-BASE = {"kind": "theory", "output": "r/x.parquet"}
+BASE = {"kind": "python:sweep_test_kinds:square", "output": "r/x.parquet"}  # a user kind: parameters unchecked
 
 
 def spec(**kw):

@@ -74,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not callable(entry):
         return _error(f"command {command!r} is not available in this installation ({module_name} has no main)")
     with program_name(f"{PROG} {command}"):
-        return run_main(entry, rest, prog=f"{PROG} {command}")
+        try:
+            return run_main(entry, rest, prog=f"{PROG} {command}")
+        except SystemExit as stop:  # argparse: --help (0) or a usage error (2, one line already printed)
+            return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
 
 
 def console() -> None:

@@ -252,9 +252,12 @@ def param(
 
 # ------------------------------------------------------------------------------------------------------ a schema
 def _suggest(name: str, names: Iterable[str]) -> str:
-    best = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
-    if not best:
-        best = [n for n in names if n.lower() == name.lower()]
+    """`` (did you mean 'lam'?)`` for ``lamda``: a name differing only in case, the longest name the key starts with
+    (``epsilon`` -> ``eps``), else the closest spelling; empty when nothing is close."""
+    names = list(names)
+    best = [n for n in names if n.lower() == name.lower()]
+    best = best or sorted((n for n in names if len(n) > 1 and name.lower().startswith(n.lower())), key=len)[-1:]
+    best = best or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return f" (did you mean {best[0]!r}?)" if best else ""
 
 

@@ -82,7 +82,9 @@ class Param:
     ``aliases`` are other accepted names (``psi`` for ``psi1``); ``grid`` makes the command-line option take a grid;
     ``execution`` marks an execution setting; ``column`` whether the layer's records carry it; ``in_spec`` whether a
     sweep spec may set it; ``cli`` whether it is a command-line option; ``loose`` (inferred schemas) accepts a
-    number where a string is declared.
+    number where a string is declared; ``cli_flags`` replaces the generated option strings. A ``bool`` parameter is
+    a switch: ``--name`` sets True (default False), ``--no-name`` sets False (default True), both exist when the
+    default is None.
     """
 
     name: str
@@ -104,6 +106,7 @@ class Param:
     cli: bool = True
     metavar: str | None = None
     loose: bool = False
+    cli_flags: tuple[str, ...] | None = None
 
     # -- descriptions ---------------------------------------------------------------------------------------------
     @property
@@ -116,7 +119,9 @@ class Param:
 
     @property
     def flags(self) -> tuple[str, ...]:
-        """Command-line spellings: ``--name`` (``_`` -> ``-``), then the aliases."""
+        """Command-line spellings: ``--name`` (``_`` -> ``-``), then the aliases (or ``cli_flags`` as declared)."""
+        if self.cli_flags is not None:
+            return self.cli_flags
         return tuple("--" + n.replace("_", "-") for n in (self.name, *self.aliases))
 
     def bounds_text(self) -> str:
@@ -229,6 +234,7 @@ def param(
     in_spec: bool = True,
     cli: bool = True,
     metavar: str | None = None,
+    cli_flags: Iterable[str] | None = None,
 ) -> Any:
     """A dataclass field that declares a parameter (its name and type come from the field); see :class:`Param`."""
     spec = {
@@ -246,6 +252,7 @@ def param(
         "in_spec": in_spec,
         "cli": cli,
         "metavar": metavar,
+        "cli_flags": tuple(cli_flags) if cli_flags is not None else None,
     }
     return dataclasses.field(default=default, metadata={_METADATA_KEY: spec})
 
@@ -379,6 +386,9 @@ class Schema:
         its text as is (:meth:`grid_from_args` parses it); others are validated by :meth:`from_args`."""
         selected = [self[n] for n in names] if names is not None else [p for p in self if p.cli]
         for p in selected:
+            if p.type is bool:
+                _add_switch(parser, p)
+                continue
             kwargs: dict[str, Any] = {"dest": p.name, "default": None, "help": p.help_text(), "action": GivenOnce}
             if p.metavar:
                 kwargs["metavar"] = p.metavar
@@ -408,6 +418,25 @@ class Schema:
             text = getattr(namespace, p.name, None)
             out[p.name] = grid_values(p, text) if text is not None else [p.coerce(p.default)]
         return out
+
+
+def _add_switch(parser: argparse.ArgumentParser, p: Param) -> None:
+    """A bool parameter as a switch (see :class:`Param`); the value is None unless the switch is given."""
+    name = p.name.replace("_", "-")
+    on, off = (f"--{name}",), (f"--no-{name}",)
+    if p.cli_flags is not None:
+        on, off = (p.cli_flags, ()) if p.default is not True else ((), p.cli_flags)
+    if p.default is not True and on:
+        parser.add_argument(*on, dest=p.name, action="store_const", const=True, default=None, help=p.help or None)
+    if p.default is not False and off:
+        parser.add_argument(
+            *off,
+            dest=p.name,
+            action="store_const",
+            const=False,
+            default=None,
+            help=(p.help or None) if p.default is True else None,
+        )
 
 
 def grid_values(p: Param, text: Any) -> list:

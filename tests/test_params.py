@@ -34,6 +34,10 @@ class ToyPoint(Parameters):
     opt: str = param("sgd", choices=("sgd", "adam"), help="optimizer")
     decay: float | None = param(None, ge=0, help="weight decay (default: none)")
     device: str = param("cpu", execution=True, help="where it runs")
+    dropout: bool = param(True, help="keep the dropout layers")
+    amp: bool = param(False, help="mixed precision")
+    augment: bool | None = param(None, help="augmentation (default: per data set)")
+    eval_mode: bool = param(True, cli_flags=("--attack-train-mode",), help="attack in train() mode")
 
     @classmethod
     def resolve_params(cls, p: dict) -> dict:
@@ -44,7 +48,17 @@ class ToyPoint(Parameters):
 
 def test_constructing_a_point_validates_and_fills_defaults():
     p = ToyPoint(width=8)
-    assert p.as_dict() == {"width": 8, "lr": 0.1, "opt": "sgd", "decay": None, "device": "cpu"}
+    assert p.as_dict() == {
+        "width": 8,
+        "lr": 0.1,
+        "opt": "sgd",
+        "decay": None,
+        "device": "cpu",
+        "dropout": True,
+        "amp": False,
+        "augment": None,
+        "eval_mode": True,
+    }
     assert ToyPoint(width="16", lr="0.5").as_dict()["width"] == 16 and ToyPoint(width=16.0).width == 16
     assert type(ToyPoint(width=16.0).width) is int and ToyPoint(width=2, lr="0.5").lr == 0.5
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -97,7 +111,16 @@ def test_mapping_names_aliases_unknown_names_and_duplicates():
 
 def test_identity_columns_and_execution_settings():
     p = ToyPoint(width=8, device="cuda")
-    assert p.identity() == {"width": 8, "lr": 0.1, "opt": "sgd", "decay": None}
+    assert p.identity() == {
+        "width": 8,
+        "lr": 0.1,
+        "opt": "sgd",
+        "decay": None,
+        "dropout": True,
+        "amp": False,
+        "augment": None,
+        "eval_mode": True,
+    }
     assert p.execution() == {"device": "cuda"}
     schema = ToyPoint.schema()
     assert schema.execution_names() == ("device",) and schema.columns()[0] == "width"
@@ -111,7 +134,15 @@ def test_generated_options_refuse_a_parameter_given_twice_and_document_bounds(ca
     parser = ArgumentParser(prog="toy")
     ToyPoint.schema().add_arguments(parser)
     ns = parser.parse_args(["--width", "5", "--lr", "0.2"])
-    assert ToyPoint.schema().from_args(ns) == {"width": 5, "lr": 0.2, "opt": "sgd", "decay": None, "device": "cpu"}
+    assert ToyPoint.schema().from_args(ns) == ToyPoint(width=5, lr=0.2).as_dict()
+    ns = parser.parse_args(["--width", "5", "--no-dropout", "--amp", "--no-augment", "--attack-train-mode"])
+    assert {
+        k: v for k, v in ToyPoint.schema().from_args(ns).items() if k in ("dropout", "amp", "augment", "eval_mode")
+    } == {"dropout": False, "amp": True, "augment": False, "eval_mode": False}
+    assert ToyPoint.schema().from_args(parser.parse_args(["--width", "5", "--augment"]))["augment"] is True
+    with pytest.raises(SystemExit):  # a switch takes no value; --dropout does not exist (the default is True)
+        parser.parse_args(["--width", "5", "--dropout"])
+    assert "unrecognized arguments: --dropout" in capsys.readouterr().err
     for argv in (["--width", "5", "--w", "6"], ["--width", "5", "--width", "6"]):
         with pytest.raises(InputError, match="given once"):
             parser.parse_args(argv)

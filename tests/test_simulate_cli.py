@@ -132,15 +132,23 @@ def test_out_never_replaces_a_directory_or_special_file(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "pipe.json"]
 
 
-def test_dev_full_is_never_replaced():
-    """As root, a rename over /dev/full would replace the device node: --out must refuse it up front."""
+def test_a_device_node_is_never_replaced(tmp_path):
+    """As root, a rename over /dev/full would replace the device node: --out must refuse a device up front.
+
+    The test uses its own device node (the numbers of /dev/full) in a temporary directory, named with an allowed
+    extension, so that a regression could never touch the machine's /dev/full."""
     import os
     import stat
 
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full")
-    before = os.stat("/dev/full")
-    p = run("--psi", "1", "--out", "/dev/full", *SMALL)
+    node = tmp_path / "full.json"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except (PermissionError, OSError) as err:
+        pytest.skip(f"cannot create a device node here: {err}")
+    before = os.stat(node)
+    p = run("--psi", "1", "--out", str(node), *SMALL)
     assert p.returncode == 2 and "out" in p.stderr and len(p.stderr.strip().splitlines()) == 1
-    after = os.stat("/dev/full")
+    assert "regular file" in p.stderr
+    after = os.stat(node)
     assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["full.json"]

@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import math
 import sys
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -20,8 +22,27 @@ from rfrobust.errors import ConvergenceError, InputError, StorageError
 EXIT_USAGE = 2
 
 
+#: the program name a dispatcher (``rfrobust COMMAND``) gives the parsers of the command it runs
+_PROG: contextvars.ContextVar[str | None] = contextvars.ContextVar("rfrobust_prog", default=None)
+
+
+@contextlib.contextmanager
+def program_name(prog: str) -> Iterator[None]:
+    """Parsers built inside this block call themselves ``prog`` (their messages name the command as typed)."""
+    token = _PROG.set(prog)
+    try:
+        yield
+    finally:
+        _PROG.reset(token)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with a single-line error message and exit status 2 (no usage dump)."""
+
+    def __init__(self, *args, **kwargs):
+        if _PROG.get() is not None:
+            kwargs["prog"] = _PROG.get()
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         sys.stderr.write(f"{self.prog}: error: {message.splitlines()[0] if message else message}\n")

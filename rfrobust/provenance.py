@@ -1,4 +1,9 @@
-"""Provenance columns attached to every result record (DESIGN.md, Results)."""
+"""Provenance columns attached to every result record (DESIGN.md, Results), and the one record builder.
+
+* :func:`provenance` -- ``package_version, git_commit, hostname, python, timestamp`` (:data:`PROVENANCE_KEYS`);
+* :func:`build_record` -- one flat record: parameters, then metrics, then execution settings, then provenance, each
+  column once (a metric named like a parameter or a provenance column is a programming error, not a new column).
+"""
 from __future__ import annotations
 
 import datetime as _dt
@@ -6,6 +11,8 @@ import functools
 import os
 import platform
 import subprocess
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rfrobust._version import __version__
 
@@ -28,7 +35,11 @@ def git_commit() -> str:
 
 def timestamp() -> str:
     """UTC time in ISO-8601, seconds resolution."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+
+
+#: the provenance columns, in order
+PROVENANCE_KEYS = ("package_version", "git_commit", "hostname", "python", "timestamp")
 
 
 def provenance() -> dict:
@@ -40,3 +51,35 @@ def provenance() -> dict:
         "python": platform.python_version(),
         "timestamp": timestamp(),
     }
+
+
+def build_record(
+    parameters: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    *,
+    execution: Mapping[str, Any] | None = None,
+    provenance_keys: Iterable[str] | None = PROVENANCE_KEYS,
+) -> dict:
+    """One flat record ``{**parameters, **metrics, **execution, **provenance}`` with every column once.
+
+    ``parameters`` are the validated parameters (e.g. ``point.columns()`` of a :class:`rfrobust.params.Parameters`),
+    ``metrics`` what was measured, ``execution`` where it ran (``backend, device, dtype, threads``);
+    ``provenance_keys`` selects the provenance columns added (None: none). A name that appears in two groups raises
+    ``ValueError`` -- the caller must rename it (records never carry a column twice).
+    """
+    out: dict[str, Any] = {}
+    prov = provenance() if provenance_keys is not None else {}
+    groups = (
+        ("parameter", parameters),
+        ("metric", metrics),
+        ("execution setting", execution or {}),
+        ("provenance", {k: prov[k] for k in (provenance_keys or ())}),
+    )
+    owner: dict[str, str] = {}
+    for group, values in groups:
+        for key, value in values.items():
+            if key in out:
+                raise ValueError(f"record column {key!r} given as {owner[key]} and as {group}")
+            out[key] = value
+            owner[key] = group
+    return out

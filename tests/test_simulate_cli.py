@@ -25,6 +25,8 @@ BAD = [
     (["--psi", "0.5", "--psi2", "abc"], "psi2"), (["--psi", "0.5,1"], "psi1"), (["--eps", "0.1"], "psi"),
     (["--psi", "0.5", "--norm", "l1"], "norm"), (["--psi", "0.5", "--act", "swishy"], "act"),
     (["--psi", "0.5", "--dtype", "float16"], "dtype"), (["--psi", "0.5", "--out", "/nonexistent/dir/x.json"], "out"),
+    (["--psi", "0.5", "--seeds", "nan"], "seeds"), (["--psi", "0.5", "--n-test", "inf"], "n_test='inf'"),
+    (["--psi1", "0.5", "--psi", "1"], "psi1"), (["--psi", "0.5", "--out", "x.xlsx"], "out"),
 ]
 if not cuda_available():
     BAD.append((["--psi", "0.5", "--backend", "torch", "--device", "cuda"], "device"))
@@ -34,7 +36,8 @@ if importlib.util.find_spec("cupy") is None:
 
 @pytest.mark.parametrize("args,word", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_input_is_one_line_and_exit_2(args, word):
-    p = run("--d", "16", "--n-test", "60", *args)
+    base = [a for opt, v in (("--d", "16"), ("--n-test", "60")) if opt not in args for a in (opt, v)]
+    p = run(*base, *args)
     assert p.returncode == 2, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and word in lines[0] and "Traceback" not in p.stderr
@@ -66,3 +69,86 @@ def test_table_output_and_linf():
     q = run("--psi", "1", "--eps", "0.05", "--norm", "linf", "--quiet", *SMALL)
     assert q.returncode == 0, q.stderr
     assert "not covered" in q.stdout
+
+
+# ----------------------------------------------------------------------- in process: bad input, --out formats
+def run_in_process(argv, capsys):
+    from rfrobust.cli import run_main
+    from rfrobust.simulate import PROG, main
+
+    try:
+        rc = run_main(main, argv, prog=PROG)
+    except SystemExit as ex:
+        rc = ex.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@pytest.mark.parametrize("args,word", [
+    (["--d", "nan"], "d='nan'"), (["--seeds", "nan"], "seeds='nan'"), (["--n-test", "inf"], "n_test='inf'"),
+    (["--d", "1.5"], "d='1.5'"), (["--seeds", "2.5"], "seeds"), (["--seed0", "-1"], "seed0"),
+    (["--pgd-steps", "inf"], "pgd_steps"), (["--psi1", "0.5", "--psi", "2"], "given once"),
+    (["--psi", "1e-6"], "psi1"), (["--psi2", "1e-9"], "psi2"), (["--lam", "inf"], "lam"),
+    (["--out", "res.xlsx"], ".json, .csv, .parquet"), (["--device", "gpu"], "device"),
+])
+def test_bad_values_are_refused_before_any_work(args, word, capsys, monkeypatch):
+    import rfrobust.rf.experiment as experiment
+
+    def no_work(*a, **k):
+        raise AssertionError("simulated before refusing the input")
+
+    monkeypatch.setattr(experiment, "simulate_point", no_work)
+    argv = (["--psi", "0.5"] if not any(a.startswith("--psi") for a in args if a != "--psi2") else []) + args
+    rc, out, err = run_in_process(argv, capsys)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and word in err and "Traceback" not in err
+
+
+def test_out_writes_the_format_its_extension_names(tmp_path, capsys):
+    import pandas as pd
+
+    small = ["--psi", "1", "--eps", "0.2", "--quiet", "--no-theory", *SMALL]
+    for name in ("r.json", "r.csv", "r.parquet"):
+        rc, out, err = run_in_process([*small, "--out", str(tmp_path / name)], capsys)
+        assert rc == 0, err
+    obj = json.loads((tmp_path / "r.json").read_text())
+    rows = pd.read_csv(tmp_path / "r.csv")
+    table = pd.read_parquet(tmp_path / "r.parquet")
+    assert len(obj["records"]) == len(rows) == len(table) == 2
+    assert rows.seed.tolist() == table.seed.tolist() == [0, 1]
+    assert rows.SE.tolist() == pytest.approx([r["SE"] for r in obj["records"]], rel=1e-12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.json", "r.parquet"]  # no .simulate-* left
+
+
+def test_out_never_replaces_a_directory_or_special_file(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    (tmp_path / "d.json").mkdir()
+    for target in (fifo, tmp_path / "d.json"):
+        rc, out, err = run_in_process(["--psi", "1", *SMALL, "--out", str(target)], capsys)
+        assert rc == 2 and err.count("\n") == 1 and "out" in err
+    assert not os.path.isfile(fifo) and os.path.isdir(tmp_path / "d.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "pipe.json"]
+
+
+def test_a_device_node_is_never_replaced(tmp_path):
+    """As root, a rename over /dev/full would replace the device node: --out must refuse a device up front.
+
+    The test uses its own device node (the numbers of /dev/full) in a temporary directory, named with an allowed
+    extension, so that a regression could never touch the machine's /dev/full."""
+    import os
+    import stat
+
+    node = tmp_path / "full.json"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except (PermissionError, OSError) as err:
+        pytest.skip(f"cannot create a device node here: {err}")
+    before = os.stat(node)
+    p = run("--psi", "1", "--out", str(node), *SMALL)
+    assert p.returncode == 2 and "out" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert "regular file" in p.stderr
+    after = os.stat(node)
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["full.json"]

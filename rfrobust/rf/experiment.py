@@ -26,9 +26,9 @@ import numpy as np
 from rfrobust.activations import get_activation
 from rfrobust.backends import Backend, make_backend
 from rfrobust.cli import check_number
-from rfrobust.errors import InputError
-from rfrobust.rf.attacks import NORMS, AttackSettings
-from rfrobust.rf.data import THETA_DISTS, X_DISTS, make_data
+from rfrobust.params import RFPoint
+from rfrobust.rf.attacks import AttackSettings
+from rfrobust.rf.data import make_data
 from rfrobust.rf.dense import solve_dense
 from rfrobust.rf.linsys import ridge
 from rfrobust.rf.memory import check_memory
@@ -38,66 +38,27 @@ from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.reduced import solve_reduced
 from rfrobust.rf.result import SolveResult
 
-TRAINS = ("auto", "reduced", "per-sample", "pgd", "ridge")
-TARGETS = ("linear", "he2")
 
-DEFAULTS = dict(psi2=2.0, lam=0.01, eps=0.0, eps_test=None, kappa=1.0, act="relu", F1=1.0, Fstar=None,
-                tau=0.5, target="linear", d=200, n_test=2000, norm="l2", train="auto", x_dist="gaussian",
-                theta_dist="sphere", pgd_steps=10, pgd_restarts=1, train_pgd_steps=10, train_pgd_outer=40,
-                backend="numpy", device=None, dtype="float64")
+#: defaults of the optional parameters (declared in :class:`rfrobust.params.RFPoint`)
+DEFAULTS = RFPoint.schema().defaults()
 
 METRICS = ("SE", "R", "AE_linear", "AE_pgd", "G", "G_M", "G_max", "G_dual", "a_norm2", "train_loss")
 
+#: keys passed through check_params unchanged (a seed travels with its parameters)
+_PASSTHROUGH = ("seed", "seeds")
+
 
 def check_params(params: dict) -> dict:
-    """Validate a parameter dict and fill defaults (``psi1`` required; ``psi`` accepted as its alias)."""
-    p = dict(params)
-    if "psi" in p:
-        p.setdefault("psi1", p.pop("psi"))
-    if "psi1" not in p:
-        raise InputError("psi1", None, "given (a number > 0)")
-    for k, v in DEFAULTS.items():
-        if p.get(k) is None:
-            p[k] = v
-    unknown = set(p) - set(DEFAULTS) - {"psi1", "seed", "seeds"}
-    if unknown:
-        raise InputError("parameter", sorted(unknown)[0], "one of psi1, " + ", ".join(DEFAULTS))
-    p["psi1"] = check_number("psi1", p["psi1"], gt=0)
-    p["psi2"] = check_number("psi2", p["psi2"], gt=0)
-    p["lam"] = check_number("lam", p["lam"], ge=0)
-    p["eps"] = check_number("eps", p["eps"], ge=0)
-    p["eps_test"] = p["eps"] if p["eps_test"] is None else check_number("eps_test", p["eps_test"], ge=0)
-    p["kappa"] = check_number("kappa", p["kappa"], ge=0)
-    p["F1"] = check_number("F1", p["F1"], ge=0)
-    p["tau"] = check_number("tau", p["tau"], ge=0)
-    p["d"] = check_number("d", p["d"], ge=2, integer=True)
-    p["n_test"] = check_number("n_test", p["n_test"], ge=1, integer=True)
-    for key in ("pgd_steps", "train_pgd_steps"):
-        p[key] = check_number(key, p[key], ge=0, integer=True)
-    p["pgd_restarts"] = check_number("pgd_restarts", p["pgd_restarts"], ge=0, integer=True)
-    p["train_pgd_outer"] = check_number("train_pgd_outer", p["train_pgd_outer"], ge=2, integer=True)
-    if p["target"] not in TARGETS:
-        raise InputError("target", p["target"], "one of " + ", ".join(TARGETS))
-    if p["Fstar"] is None:
-        p["Fstar"] = 0.5 if p["target"] == "he2" else 0.0
-    p["Fstar"] = check_number("Fstar", p["Fstar"], ge=0)
-    if p["target"] == "linear" and p["Fstar"] != 0:
-        raise InputError("Fstar", p["Fstar"], "0 for target=linear (use target=he2 for a nonlinear part)")
-    if p["norm"] not in NORMS:
-        raise InputError("norm", p["norm"], "one of " + ", ".join(NORMS))
-    if p["train"] not in TRAINS:
-        raise InputError("train", p["train"], "one of " + ", ".join(TRAINS))
-    if p["train"] == "auto":
-        p["train"] = "reduced" if p["norm"] == "l2" else "per-sample"
-    if p["train"] == "reduced" and p["norm"] == "linf":
-        raise InputError("train", "reduced", "per-sample or pgd with norm=linf (the reduced program is the l2 "
-                         "surrogate)")
-    if p["x_dist"] not in X_DISTS:
-        raise InputError("x_dist", p["x_dist"], "one of " + ", ".join(X_DISTS))
-    if p["theta_dist"] not in THETA_DISTS:
-        raise InputError("theta_dist", p["theta_dist"], "one of " + ", ".join(THETA_DISTS))
-    get_activation(p["act"])  # raises InputError for unknown names
+    """Validate a parameter dict and fill defaults (``psi1`` required; ``psi`` accepted as its alias).
+
+    The parameters are declared in :class:`rfrobust.params.RFPoint` (bounds, choices, cross-parameter rules); this
+    adds the check that the backend, device and dtype can run on this machine. Returns the parameters in declaration
+    order (``seed``/``seeds`` kept as given).
+    """
+    values = {k: v for k, v in params.items() if k not in _PASSTHROUGH}
+    p = RFPoint.from_mapping(values).as_dict()
     make_backend(p["backend"], p["device"], p["dtype"])  # unknown backend, CUDA without a GPU, ...
+    p.update({k: params[k] for k in _PASSTHROUGH if k in params})
     return p
 
 

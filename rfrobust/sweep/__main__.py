@@ -6,12 +6,15 @@ Exit status: 0 all points ok; 1 some points failed (recorded with status=error, 
 """
 from __future__ import annotations
 
+import re
 import signal
 import sys
 
 from rfrobust.cli import ArgumentParser, run_main
 
 PROG = "python -m rfrobust.sweep"
+#: what --scheduler accepts: an optional protocol, a host name, IPv4 or [IPv6] address, and a port
+SCHEDULER_ADDRESS = re.compile(r"^((tcp|tls|ucx|ws|wss)://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}/?$")
 
 
 def build_parser() -> ArgumentParser:
@@ -42,6 +45,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.workers is not None and args.workers < 1:
         raise InputError("workers", args.workers, "an integer >= 1")
+    if args.dask_local is not None and args.dask_local < 1:
+        raise InputError("dask-local", args.dask_local, "an integer >= 1")
+    if args.scheduler is not None and not SCHEDULER_ADDRESS.match(args.scheduler):
+        raise InputError("scheduler", args.scheduler, "a Dask scheduler address PROTOCOL://HOST:PORT or HOST:PORT "
+                                                      "(PROTOCOL: tcp, tls, ucx, ws, wss)")
     dask = args.scheduler if args.scheduler else args.dask_local
 
     def warn(msg):

@@ -1,25 +1,35 @@
-"""Sweep kinds: what computes one point, and how one point becomes one tidy row.
+"""Sweep kinds: what computes one point, its parameter schema, and how one point becomes one tidy row.
 
 Built-in kinds (imported lazily, in the process that computes; ``theory`` never imports torch):
 
-============  ================================================  ======  ================
-kind          function                                          seeded  backend default
-============  ================================================  ======  ================
-``theory``    ``rfrobust.theory.run_record(params)``            no      numpy / cpu
-``simulate``  ``rfrobust.simulate.run_record(params, seed)``    yes     from the record
-``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record
-============  ================================================  ======  ================
+============  ================================================  ======  ================  ======================
+kind          function                                          seeded  backend default   parameter schema
+============  ================================================  ======  ================  ======================
+``theory``    ``rfrobust.theory.run_record(params)``            no      numpy / cpu       ``params.TheoryPoint``
+``simulate``  ``rfrobust.simulate.run_record(params, seed)``    yes     from the record   ``params.RFPoint``
+``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record   ``TrainConfig`` fields
+============  ================================================  ======  ================  ======================
 
 A user kind is ``"python:package.module:function"`` with ``function(params, seed) -> dict``; give the function an
-attribute ``seeded = False`` to have it called as ``function(params)`` once per configuration.
+attribute ``seeded = False`` to have it called as ``function(params)`` once per configuration, and an attribute
+``params_schema`` (a :class:`rfrobust.params.Schema`, a dataclass of parameters, or a callable returning one) to
+have every spec validated against it before the sweep starts; without it the parameters are not checked.
+
+Execution settings (:data:`rfrobust.params.EXECUTION_SETTINGS`: ``backend, device, dtype, threads``) flow from
+the spec's ``[fixed]`` section into ``params`` (the function receives them) and into the row's provenance columns;
+they are not part of the configuration hash.
 
 Every function returns a dict of scalars (the metrics). :func:`run_batch` wraps each call: it measures the wall
 time, adds provenance, and turns an exception into a row with ``status="error"`` and a one-line ``error``.
 A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the NaN entries are dropped) or reports
-its own failure with ``status = "error: ..."`` (the theory kind does). Record keys that clash with store columns
-are kept with a ``result_`` prefix; a record key equal to a parameter name is dropped (the row holds the
-parameter as given) (e.g. theory's ``status`` = ok | zero | diverged -> ``result_status``);
-``backend``/``device`` from the record fill the provenance columns of the same name.
+its own failure with ``status = "error: ..."`` (the theory kind does). The row is built by :func:`make_row`, one
+column per name: a record key equal to a parameter name is dropped (the row holds the parameter as given);
+provenance and execution keys of the record (``backend, device, dtype, threads, package_version, git_commit,
+hostname, python, timestamp``) fill the provenance columns of the same name (the record says where it was
+computed); ``seed``, ``kind`` and ``config_hash`` equal to the row's are dropped; other clashes with the row's
+own columns keep a ``result_`` prefix (theory's ``status`` = ok | zero | diverged -> ``result_status``).
+Stores written before this rule (``result_package_version`` and the like) are folded on reading by
+:func:`fold_legacy_columns`.
 """
 from __future__ import annotations
 
@@ -28,17 +38,23 @@ import importlib.util
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from rfrobust.errors import InputError
-from rfrobust.provenance import provenance
+from rfrobust.provenance import PROVENANCE_KEYS, provenance
 
 USER_PREFIX = "python:"
 #: Columns every row carries besides the parameters and the metrics.
 KEY_COLUMNS = ("config_hash", "seed", "status", "error", "kind")
-PROVENANCE_COLUMNS = ("wall_time", "backend", "device", "package_version", "git_commit", "hostname", "python",
-                      "timestamp")
+#: Where the row was computed (``dtype`` and ``threads`` only when known), then what computed it.
+EXECUTION_COLUMNS = ("backend", "device", "dtype", "threads")
+PROVENANCE_COLUMNS = ("wall_time", *EXECUTION_COLUMNS, *PROVENANCE_KEYS)
+#: Record keys that fill the row's column of the same name (the record knows where it was computed).
+_FROM_RECORD = (*EXECUTION_COLUMNS, *PROVENANCE_KEYS)
+#: Record keys dropped when they equal the row's own value (a duplicate of the key).
+_DUPLICATE_KEYS = ("config_hash", "seed", "kind")
 _RESERVED = frozenset(KEY_COLUMNS + PROVENANCE_COLUMNS)
 ERROR_CHARS = 1000
 
@@ -53,6 +69,8 @@ class Kind:
     seeded: bool
     default_backend: str = "unknown"
     default_device: str = "unknown"
+    #: ``"module:attribute"`` of a built-in kind's parameter schema (user kinds: the function's ``params_schema``)
+    schema_ref: str | None = None
 
     def load(self) -> Callable:
         """Import the module and return the function (raises InputError naming what is missing)."""
@@ -69,11 +87,37 @@ class Kind:
         return fn
 
 
+    def schema(self):
+        """The kind's :class:`rfrobust.params.Schema`, or None (parameters not checked). Imports the schema's module
+        (a built-in kind's is light: no torch) or, for a user kind, the function's module."""
+        from rfrobust.params import as_schema
+
+        if self.schema_ref is not None:
+            module, _, attr = self.schema_ref.partition(":")
+            obj = getattr(importlib.import_module(module), attr)
+        else:
+            obj = getattr(self.load(), "params_schema", None)
+        try:
+            return as_schema(obj)
+        except TypeError as err:
+            raise InputError.message(f"kind {self.name!r}: params_schema is not a parameter schema ({err})") from None
+
+
+def train_schema():
+    """The train kind's parameters: the fields of :class:`rfrobust.deep.train.TrainConfig` (names and types; the
+    bounds are checked by ``TrainConfig.validate`` when a point runs, until the fields declare them)."""
+    from rfrobust.deep.train import TrainConfig
+    from rfrobust.params import schema_of
+
+    return schema_of(TrainConfig)
+
+
 BUILTIN = {
     "theory": Kind("theory", "rfrobust.theory", "run_record", seeded=False, default_backend="numpy",
-                   default_device="cpu"),
-    "simulate": Kind("simulate", "rfrobust.simulate", "run_record", seeded=True),
-    "train": Kind("train", "rfrobust.train", "run_record", seeded=True),
+                   default_device="cpu", schema_ref="rfrobust.params:TheoryPoint"),
+    "simulate": Kind("simulate", "rfrobust.simulate", "run_record", seeded=True,
+                     schema_ref="rfrobust.params:RFPoint"),
+    "train": Kind("train", "rfrobust.train", "run_record", seeded=True, schema_ref="rfrobust.sweep.kinds:train_schema"),
 }
 
 
@@ -99,7 +143,8 @@ def resolve_kind(name: str) -> Kind:
     kind = parse_kind(name)
     fn = kind.load()
     seeded = bool(getattr(fn, "seeded", kind.seeded)) if name not in BUILTIN else kind.seeded
-    return Kind(kind.name, kind.module, kind.function, seeded, kind.default_backend, kind.default_device)
+    return Kind(kind.name, kind.module, kind.function, seeded, kind.default_backend, kind.default_device,
+                kind.schema_ref)
 
 
 _FUNCTIONS: dict[str, tuple[Kind, Callable]] = {}
@@ -138,7 +183,8 @@ def _one_line(exc: BaseException) -> str:
 
 def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any], record: Mapping[str, Any] | None,
              error: BaseException | None, wall_time: float) -> dict:
-    """One tidy row: keys, parameters, metrics (record keys that clash with store columns get ``result_``)."""
+    """One tidy row: keys, parameters (with the execution settings), metrics, provenance -- each column once (see
+    the module docstring for how record keys that clash with the row's columns are treated)."""
     row: dict[str, Any] = {"config_hash": config_hash, "seed": int(seed),
                            "status": "ok" if error is None else "error",
                            "error": None if error is None else _one_line(error), "kind": kind.name}
@@ -146,18 +192,49 @@ def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any],
     record = dict(record or {})
     for key, value in record.items():
         key = str(key)
-        if key in params or key in ("backend", "device"):  # backend/device fill the provenance columns
+        if key in params or key in _FROM_RECORD:
+            continue
+        if key in _DUPLICATE_KEYS and _scalar(value) == row[key]:
             continue
         row["result_" + key if key in _RESERVED else key] = _scalar(value)
     prov = provenance()
-    row.update({
-        "wall_time": float(wall_time),
-        "backend": str(record.get("backend") or params.get("backend") or kind.default_backend),
-        "device": str(record.get("device") or params.get("device") or kind.default_device),
-        "package_version": prov["package_version"], "git_commit": prov["git_commit"],
-        "hostname": prov["hostname"], "python": prov["python"], "timestamp": prov["timestamp"],
-    })
+
+    def where(name: str, default: Any = None) -> Any:
+        value = record.get(name)
+        if value is None:
+            value = params.get(name)
+        return default if value is None else _scalar(value)
+
+    row["wall_time"] = float(wall_time)
+    row["backend"] = str(where("backend", kind.default_backend))
+    row["device"] = str(where("device", kind.default_device))
+    for name in ("dtype", "threads"):
+        if where(name) is not None:
+            row[name] = where(name)
+    row.update({k: _scalar(record[k]) if record.get(k) is not None else prov[k] for k in PROVENANCE_KEYS})
     return row
+
+
+def fold_legacy_columns(df):
+    """A table read from a store written before :func:`make_row` kept each column once: ``result_<name>``
+    columns that duplicate a provenance column (``result_package_version``, ``result_git_commit``, ...) fill that
+    column and are dropped, and ``result_seed`` / ``result_kind`` equal to ``seed`` / ``kind`` are dropped.
+    A table without such columns is returned unchanged."""
+    legacy = [c for c in df.columns if c.startswith("result_") and c[7:] in _FROM_RECORD + _DUPLICATE_KEYS]
+    if not legacy:
+        return df
+    df = df.copy()
+    for col in legacy:
+        name = col[7:]
+        if name in _FROM_RECORD:
+            if name in df.columns:
+                df[name] = df[col].where(df[col].notna(), df[name])
+            else:
+                df[name] = df[col]
+            df = df.drop(columns=col)
+        elif name in df.columns and (df[col].isna() | (df[col].astype(str) == df[name].astype(str))).all():
+            df = df.drop(columns=col)
+    return df
 
 
 def run_point(kind_name: str, config_hash: str, seed: int, params: dict) -> dict:

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Mapping
 
 from rfrobust.errors import InputError
 from rfrobust.sweep.kinds import BUILTIN, Kind, make_row, resolve_kind, run_batch
-from rfrobust.sweep.spec import Point, SweepSpec, load_spec
+from rfrobust.sweep.spec import Point, SweepSpec, check_kind_params, load_spec
 from rfrobust.sweep.store import Store, check_output
 
 FLUSH_SECONDS = 1.0      # finished rows are written at most this long after they arrive
@@ -47,6 +47,8 @@ def prepare(spec: str | os.PathLike | Mapping | SweepSpec, output: str | None = 
         kind = BUILTIN[spec.kind] if not import_kind and spec.kind in BUILTIN else resolve_kind(spec.kind)
     except InputError as err:
         raise InputError.message(f"spec {spec.source}: {err}") from None
+    if import_kind or spec.kind in BUILTIN:
+        check_kind_params(spec, kind)  # the parameters against the kind's schema (rfrobust.sweep.spec)
     if not kind.seeded and spec.seeds != [0]:
         if warn is not None:
             warn(f"kind {spec.kind} is deterministic: seeds are ignored (one row per configuration, seed = 0)")

@@ -9,6 +9,7 @@ Schema (every key other than ``kind``, ``output`` and ``[grid]`` is optional; no
     [fixed]                         # one value per parameter: number, string or boolean
     psi2 = 3.0
     act = "relu"
+    device = "cuda"                 # an execution setting (backend, device, dtype, threads): see below
     [grid]                          # the Cartesian product of the axes, in the order written
     psi1 = "0.1:10:60:log"          # a string is a numeric grid, parsed by rfrobust.cli.parse_grid
     lam = [1e-8, 1e-3]              # a list is taken literally (numbers, strings or booleans)
@@ -20,6 +21,17 @@ values, not on how they were typed: every number (int or float) becomes ``float(
 ``0.1`` from ``"0:1:11"`` = 0.1 exactly and ``0.30000000000000004`` from ``linspace`` all give the same key as the
 typed value; ``200`` and ``200.0`` are the same key; ``-0.0`` is ``0.0``). The kind function receives the same
 canonical values (an axis of integers only stays integer). A row of the store is keyed by ``(config_hash, seed)``.
+
+Parameters are checked against the kind's schema (:mod:`rfrobust.params`; built-in kinds when the spec is loaded,
+a user kind with a ``params_schema`` when its function is resolved): an unknown name (``lamda``) is refused with a
+"did you mean", a value out of its declared bounds (``d = 1``) or of the wrong type is refused, a required
+parameter must be given -- one line naming the parameter, the value and what is allowed, before any work.
+
+Execution settings (``backend, device, dtype, threads``; :data:`rfrobust.params.EXECUTION_SETTINGS`) say where a
+point is computed, not what: given under ``[fixed]`` (one value; not under ``[grid]``), they are passed to the
+kind function with the parameters and recorded in the row's provenance columns, but they are NOT part of the
+configuration hash nor of the spec's identity -- the same sweep continued on a GPU finds the points computed on a
+CPU done.
 """
 from __future__ import annotations
 
@@ -30,19 +42,22 @@ import math
 import os
 import sys
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from rfrobust.cli import parse_grid
 from rfrobust.errors import InputError
+from rfrobust.params import EXECUTION_SETTINGS
+from rfrobust.sweep.kinds import BUILTIN, KEY_COLUMNS, PROVENANCE_COLUMNS
 
 TOP_LEVEL_KEYS = ("kind", "output", "seeds", "description", "fixed", "grid")
 SECTIONS = ("fixed", "grid")
-#: Column names a parameter may not take (they are the store's own columns).
-RESERVED_COLUMNS = frozenset({
-    "config_hash", "seed", "status", "error", "kind", "wall_time", "backend", "device",
-    "package_version", "git_commit", "hostname", "python", "timestamp",
-})
+#: Column names a parameter may not take (they are the store's own columns; execution settings are set in [fixed]).
+RESERVED_COLUMNS = frozenset(KEY_COLUMNS + PROVENANCE_COLUMNS) - frozenset(EXECUTION_SETTINGS)
+#: At most this many configurations are checked one by one against a kind's cross-parameter rule.
+MAX_RULE_CHECKS = 100_000
+KIND_HELP = "theory, simulate, train or python:package.module:function"
 SIGNIFICANT_DIGITS = 12
 
 
@@ -96,6 +111,8 @@ class SweepSpec:
     seeds: list = field(default_factory=lambda: [0])
     description: str = ""
     source: str = "<dict>"
+    #: execution settings (backend, device, dtype, threads): passed to the kind, recorded, never hashed
+    execution: dict = field(default_factory=dict)
 
     @property
     def n_configurations(self) -> int:
@@ -108,13 +125,58 @@ class SweepSpec:
             yield {**self.fixed, **dict(zip(names, combo))}
 
     def points(self, seeds: list[int] | None = None) -> list[Point]:
-        """All (configuration, seed) points, seeds innermost. ``seeds`` overrides the spec's (unseeded kinds)."""
+        """All (configuration, seed) points, seeds innermost. ``seeds`` overrides the spec's (unseeded kinds).
+
+        A point's ``params`` are the configuration plus the execution settings; its ``config_hash`` is the
+        configuration's alone."""
         seeds = self.seeds if seeds is None else seeds
         out = []
         for params in self.configurations():
             h = config_hash(self.kind, params)
-            out.extend(Point(h, int(s), params) for s in seeds)
+            run = {**params, **self.execution}
+            out.extend(Point(h, int(s), run) for s in seeds)
         return out
+
+    def check_params(self, schema) -> None:
+        """Validate the parameters against a kind's :class:`rfrobust.params.Schema` (None: nothing to check).
+
+        Names (aliases accepted; unknown names refused with a suggestion; a parameter given twice refused), every
+        value of ``[fixed]`` and of each ``[grid]`` axis, the required parameters, and -- where the schema has a
+        cross-parameter rule -- every configuration. Raises a one-line :class:`InputError`; changes nothing.
+        """
+        if schema is None:
+            return
+        where = f"spec {self.source}: "
+        sections = {"fixed": self.fixed, "grid": self.grid, "fixed (execution)": self.execution}
+        seen: dict[str, str] = {}
+        for section, values in sections.items():
+            tag = "[fixed]" if section.startswith("fixed") else "[grid]"
+            for key, value in values.items():
+                name = schema.canonical_name(key, where=f"{where}{tag} ")
+                declared = schema[name]
+                if not declared.in_spec:
+                    raise _fail(self.source, f"{tag} {key} cannot be set in a spec (it is an option of the command)")
+                if name in seen:
+                    raise _fail(self.source, f"{tag} parameter {name} given twice ({seen[name]} and {key})")
+                seen[name] = key
+                for v in value if section == "grid" else [value]:
+                    try:
+                        declared.coerce(v)
+                    except InputError as err:
+                        raise _fail(self.source, f"{tag} {err}") from None
+        missing = [p.name for p in schema if p.required and p.name not in seen]
+        if missing:
+            raise _fail(self.source, f"parameter {missing[0]} is required by kind {self.kind} "
+                                     f"({schema[missing[0]].allowed()}): give it under [fixed] or [grid]")
+        if schema.has_rule:
+            for i, params in enumerate(self.configurations()):
+                if i >= MAX_RULE_CHECKS:
+                    break
+                try:
+                    schema.validate({**params, **self.execution})
+                except InputError as err:
+                    point = ", ".join(f"{k}={v!r}" for k, v in params.items() if k in self.grid)
+                    raise _fail(self.source, f"{err}" + (f" (at {point})" if point else "")) from None
 
     def canonical(self) -> dict:
         """What identifies the spec's set of points, in canonical form: values canonicalised, axis values and
@@ -214,9 +276,13 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
     for sec in SECTIONS:
         if sec in data and not isinstance(data[sec], dict):
             raise _fail(source, f"{sec} must be a section [{sec}] of parameter = value lines")
-    kind = data.get("kind")
-    if not isinstance(kind, str) or not kind.strip():
-        raise _fail(source, "missing kind (theory, simulate, train or python:package.module:function)")
+    if "kind" not in data:
+        raise _fail(source, f"missing kind ({KIND_HELP})")
+    kind = data["kind"]
+    if not isinstance(kind, str):
+        raise _fail(source, f"kind must be a string ({KIND_HELP}), not {kind!r}")
+    if not kind.strip():
+        raise _fail(source, f"kind is empty ({KIND_HELP})")
     output = data.get("output")
     if not isinstance(output, str) or not output.strip():
         raise _fail(source, "missing output (the path of the result store, e.g. \"results/name.parquet\")")
@@ -235,13 +301,31 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
     both = sorted(set(fixed_in) & set(grid_in))
     if both:
         raise _fail(source, f"parameter {both[0]} is both in [fixed] and in [grid]")
-    fixed = {name: _fixed_value(source, name, v) for name, v in fixed_in.items()}
+    for name in grid_in:
+        if name in EXECUTION_SETTINGS:
+            raise _fail(source, f"{name} is an execution setting: give one value under [fixed], not a [grid] axis "
+                                "(it is not part of a configuration's identity)")
+    fixed = {name: _fixed_value(source, name, v) for name, v in fixed_in.items() if name not in EXECUTION_SETTINGS}
+    execution = {name: _fixed_value(source, name, v) for name, v in fixed_in.items() if name in EXECUTION_SETTINGS}
     grid = {name: _grid_axis(source, name, v) for name, v in grid_in.items()}
     seeds = _seeds(source, data.get("seeds", [0]))
     base = base_dir if base_dir is not None else os.getcwd()
     out = os.path.abspath(os.path.join(base, os.path.expanduser(output)))
-    return SweepSpec(kind=kind.strip(), output=out, fixed=fixed, grid=grid, seeds=seeds,
-                     description=description, source=source)
+    spec = SweepSpec(kind=kind.strip(), output=out, fixed=fixed, grid=grid, seeds=seeds,
+                     description=description, source=source, execution=execution)
+    if spec.kind in BUILTIN:  # a built-in kind's schema is known without importing user code
+        spec.check_params(BUILTIN[spec.kind].schema())
+    return spec
+
+
+def check_kind_params(spec: SweepSpec, kind) -> None:
+    """Validate ``spec`` against ``kind``'s parameter schema (a user kind's ``params_schema``; see
+    :meth:`SweepSpec.check_params`). Imports the kind's module for a user kind."""
+    try:
+        schema = kind.schema()
+    except InputError as err:
+        raise _fail(spec.source, str(err)) from None
+    spec.check_params(schema)
 
 
 def load_spec(spec: str | os.PathLike | Mapping | SweepSpec, base_dir: str | None = None) -> SweepSpec:
@@ -263,6 +347,9 @@ def load_spec(spec: str | os.PathLike | Mapping | SweepSpec, base_dir: str | Non
         raise InputError.message(f"spec {path}: is a directory, not a TOML file") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError.message(f"spec {path}: invalid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError.message(f"spec {path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
+                                 f"{err.start}); a spec is a UTF-8 TOML file") from None
     except OSError as err:
         raise InputError.message(f"spec {path}: cannot read: {err.strerror}") from None
     base = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))

@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 
 from rfrobust.errors import InputError
 from rfrobust.provenance import timestamp
-from rfrobust.sweep.kinds import KEY_COLUMNS, PROVENANCE_COLUMNS
+from rfrobust.sweep.kinds import KEY_COLUMNS, PROVENANCE_COLUMNS, fold_legacy_columns
 
 STORE_FORMAT = "rfrobust-sweep-store-1"
 SPEC_FILE = "_spec.json"
@@ -146,7 +146,7 @@ def read_parts(files: Iterable[str]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             df = pd.concat([t.to_pandas() for t in tables], ignore_index=True, sort=False)
-    return _order_columns(deduplicate(df))
+    return _order_columns(deduplicate(fold_legacy_columns(df)))  # legacy result_* duplicates: kinds.py
 
 
 # --------------------------------------------------------------------------------------------------- the store

@@ -1,50 +1,61 @@
 """``python -m rfrobust.theory``: asymptotic SE / R / AE / G of ridge and adversarially trained RF regression.
 
 Every numeric option takes one value, a comma list or a range ``start:stop:num[:log]``; the rows are the cartesian
-product. ``--format json`` prints one JSON list of records (non-finite numbers as ``null``; ``status`` says why).
+product. The options, their defaults and their bounds are those declared in :class:`rfrobust.params.TheoryPoint`.
+Output: a text table on stdout, or ``--format csv|json`` (JSON: one list of records, non-finite numbers as ``null``;
+``status`` says why); ``--out FILE`` writes the format its extension names (``.csv``, ``.json``, ``.parquet``,
+``.txt`` = the text table or the ``--format`` given), checked before any work and written atomically.
 Bad input: one line on stderr, exit status 2. A point that does not converge: exit status 1 (or, with
 ``--on-error record``, a row with ``status = "error: ..."``).
 """
+
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
-from rfrobust.cli import ArgumentParser, parse_grid, run_main
+from rfrobust.cli import ArgumentParser, run_main
 from rfrobust.errors import InputError
+from rfrobust.fileio import atomic_write, atomic_write_text, check_output_file
+from rfrobust.params import TheoryPoint
 from rfrobust.theory.adversarial import theory_grid
-from rfrobust.theory.params import DEFAULTS, PARAMS
+from rfrobust.theory.params import PARAMS
 
 PROG = "python -m rfrobust.theory"
 FORMATS = ("table", "csv", "json", "parquet")
+#: --out extension -> the format written
+EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".txt": "table"}
 TABLE_METRICS = ["SE", "R", "AE", "G", "T", "eps0", "zero", "status"]
+SCHEMA = TheoryPoint.schema()
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description="Asymptotic theory of random-features regression under ridge "
-                       "(Mei-Montanari) and adversarial training (THEORY.md). Grids: '0.5,1,2' or "
-                       "'0.1:20:40:log'.")
-    p.add_argument("--psi1", "--psi", dest="psi1", required=True, help="N/d (width ratio), grid")
-    p.add_argument("--psi2", default=str(DEFAULTS["psi2"]), help="n/d (sample ratio), grid (default 2)")
-    p.add_argument("--lam", default=str(DEFAULTS["lam"]), help="ridge lam >= 0, penalty psi1*lam*||a||^2 (0.01)")
-    p.add_argument("--eps", default=str(DEFAULTS["eps"]), help="training radius eps >= 0 (default 0: ridge)")
-    p.add_argument("--kappa", default=str(DEFAULTS["kappa"]),
-                   help="robust-regularization weight >= 0 (0 = ridge, 1 = adversarial training; default 1)")
-    p.add_argument("--act", default=DEFAULTS["act"], help="activation name(s), comma list (default relu)")
-    p.add_argument("--F1", default=str(DEFAULTS["F1"]), help="linear signal strength ||beta1|| (default 1)")
-    p.add_argument("--Fstar", default=str(DEFAULTS["Fstar"]), help="nonlinear signal strength (default 0)")
-    p.add_argument("--tau", default=str(DEFAULTS["tau"]), help="label-noise standard deviation (default 0.5)")
-    p.add_argument("--eps-test", dest="eps_test", default=None, help="test radius (default: eps)")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="output format (default: table on stdout; with --out, from the file extension)")
-    p.add_argument("--out", default=None, help="write to FILE (.csv, .json, .parquet or text table)")
-    p.add_argument("--on-error", dest="on_error", choices=("raise", "record"), default="raise",
-                   help="non-converging point: fail (exit 1) or record status 'error: ...' (default raise)")
+    p = ArgumentParser(
+        prog=PROG,
+        description="Asymptotic theory of random-features regression under ridge "
+        "(Mei-Montanari) and adversarial training (THEORY.md). Grids: '0.5,1,2' or "
+        "'0.1:20:40:log'; the rows are the cartesian product.",
+    )
+    SCHEMA.add_arguments(p, [n for n in PARAMS])
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: table on stdout; with --out, from the file extension)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="write to FILE: .csv, .json, .parquet, or .txt (the text table, or the --format given); "
+        "checked before any work, written atomically",
+    )
+    SCHEMA.add_arguments(p, ["on_error", "n_nodes"])
     return p
 
 
@@ -65,34 +76,50 @@ def _records_json(df: pd.DataFrame) -> str:
 def _table(df: pd.DataFrame) -> str:
     varying = [c for c in PARAMS if df[c].nunique() > 1] or ["psi1"]
     fixed = [c for c in PARAMS if c not in varying]
-    head = "# " + " ".join(f"{c}={df[c].iloc[0]:g}" if isinstance(df[c].iloc[0], float) else f"{c}={df[c].iloc[0]}"
-                           for c in fixed)
+    head = "# " + " ".join(
+        f"{c}={df[c].iloc[0]:g}" if isinstance(df[c].iloc[0], float) else f"{c}={df[c].iloc[0]}" for c in fixed
+    )
     body = df[varying + TABLE_METRICS].to_string(index=False, float_format=lambda v: f"{v:.6g}")
     return head + "\n" + body
 
 
-def _format_of(args) -> str:
-    if args.format:
-        return args.format
-    if args.out:
-        ext = Path(args.out).suffix.lower().lstrip(".")
-        if ext in ("csv", "json", "parquet"):
-            return ext
-    return "table"
+def output_format(fmt: str | None, out: str | None) -> str:
+    """The format to write: ``--format`` if given, else the one ``--out``'s extension names, else the table.
+
+    ``--out`` must end in one of :data:`EXTENSIONS`; ``--format`` must agree with a ``.csv``, ``.json`` or
+    ``.parquet`` extension (a ``.txt`` file holds any text format).
+    """
+    if out is None:
+        if fmt == "parquet":
+            raise InputError("format", "parquet", "used with --out FILE.parquet")
+        return fmt or "table"
+    check_output_file(out, "out", extensions=tuple(EXTENSIONS))
+    named = EXTENSIONS[Path(out).suffix.lower()]
+    if fmt is None or fmt == named:
+        return named
+    if named == "table" and fmt != "parquet":
+        return fmt
+    raise InputError("format", fmt, f"{named} for --out {out} (or a .txt file for a text format)")
+
+
+def _write(df: pd.DataFrame, fmt: str, text: str | None, path: str) -> None:
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+    else:
+        assert text is not None
+        atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    grids = {name: parse_grid(getattr(args, name), name) for name in PARAMS
-             if name not in ("act", "eps_test")}
-    eps_test = parse_grid(args.eps_test, "eps_test") if args.eps_test is not None else None
-    acts = [a.strip() for a in args.act.split(",")]
-    if any(not a for a in acts):
-        raise InputError("act", args.act, "a comma list of activation names without empty items")
-    fmt = _format_of(args)
-    if fmt == "parquet" and not args.out:
-        raise InputError("format", "parquet", "used with --out FILE")
-    df = theory_grid(**grids, act=acts, eps_test=eps_test, on_error=args.on_error)
+    fmt = output_format(args.format, args.out)
+    grids = SCHEMA.grid_from_args(args, PARAMS)
+    if grids["eps_test"] == [None]:
+        grids["eps_test"] = None  # eps_test = eps in each row
+    options = SCHEMA.from_args(args, ["on_error", "n_nodes"])
+    df = theory_grid(**grids, on_error=options["on_error"], n_nodes=options["n_nodes"])
     if fmt == "table":
         text = _table(df)
     elif fmt == "csv":
@@ -102,15 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         text = None
     if args.out:
-        try:
-            if fmt == "parquet":
-                df.to_parquet(args.out, index=False)
-            else:
-                Path(args.out).write_text(text if text.endswith("\n") else text + "\n")
-        except OSError as err:
-            raise InputError("out", args.out, f"a writable file path ({err.strerror})") from None
+        _write(df, fmt, text, args.out)
         sys.stderr.write(f"{PROG}: wrote {len(df)} rows to {args.out} ({fmt})\n")
     else:
+        assert text is not None
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 

@@ -162,7 +162,9 @@ def _solve_unique(keys: list[tuple], spectra: dict, on_error: str) -> dict:
         sk, lam, kappa, eps = key
         spec = spectra[sk]
         e0 = eps0_1[sk] / kappa if kappa > 0 else math.inf
-        if kappa > 0 and kappa * eps >= eps0_1[sk]:
+        if spec.v_y == 0:  # zero target (F1 = Fstar = tau = 0): a = 0 is the solution of every program
+            out[key] = _zero_record(spec, 0.0)
+        elif kappa > 0 and kappa * eps >= eps0_1[sk]:
             out[key] = _zero_record(spec, e0)
         elif lam == 0 and abs(spec.w_pos - 1.0) <= 1e-14 and kappa * eps == 0:
             out[key] = _diverged_record(spec, e0)
@@ -360,14 +362,12 @@ def solve_point(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
 
 
 def run_record(params: Mapping[str, Any]) -> dict:
-    """Theory record for a sweep runner: ``params`` uses the names of :data:`~rfrobust.theory.params.PARAMS`
-    (missing ones take their defaults); other keys (e.g. ``d``, ``seed``) are copied to the record unchanged.
-    Never raises for a non-converging point: its ``status`` says ``error: ...``."""
-    theory = {k: params[k] for k in PARAMS if k in params}
-    if "psi1" not in theory and "psi" in params:
-        theory["psi1"] = params["psi"]
-    if "psi1" not in theory:
-        raise InputError("psi1", None, "given (a number > 0)")
-    extra = {k: v for k, v in params.items() if k not in PARAMS and k != "psi"}
-    rec = solve_point(on_error="record", **theory)
+    """Theory record for a sweep runner: ``params`` uses the names of :class:`rfrobust.params.TheoryPoint`
+    (``psi`` for ``psi1``; missing ones take their defaults; ``n_nodes`` too); other keys (e.g. ``d``, ``seed``) are
+    copied to the record unchanged. Never raises for a non-converging point: its ``status`` says ``error: ...``."""
+    from rfrobust.params import TheoryPoint
+
+    known, extra = TheoryPoint.schema().normalize(params, extra="keep")
+    point = TheoryPoint(**{**known, "on_error": "record"})
+    rec = solve_point(**point.api_kwargs())
     return {**extra, **rec}

@@ -24,10 +24,11 @@ columns:
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from rfrobust.cli import check_number
 from rfrobust.errors import InputError
+from rfrobust.params import Param, Schema
 
 CASES = ("isotropic", "min_norm", "population")
 _ALLOWED = {
@@ -35,34 +36,53 @@ _ALLOWED = {
     "min_norm": {"p_over_n", "eps", "sigma_w", "theta_norm"},
     "population": {"eps", "sigma_w", "theta_norm"},
 }
+#: defaults of the optional parameters (the schema declares them as None = "not given", so that a parameter the
+#: case does not take can be told from a default)
+_DEFAULTS = {"eps": 0.0, "lam_t": 0.0, "kappa": 1.0, "sigma_w": 0.5, "theta_norm": 1.0}
 
 
-def _get(p: Mapping[str, Any], name: str, default=None, **bounds) -> float:
-    if name not in p:
-        if default is None:
-            raise InputError(name, None, "given (a number)")
-        return float(default)
-    return float(check_number(name, p[name], **bounds))
+def _case_rule(p: dict) -> dict:
+    """Each case takes only its parameters (module docstring); ``p_over_n`` is required where it is used."""
+    case = p["case"]
+    given = {k for k, v in p.items() if v is not None and k != "case"}
+    extra = sorted(given - _ALLOWED[case])
+    if extra:
+        raise InputError("parameter", extra[0], f"one of {', '.join(sorted(_ALLOWED[case]))} for case={case}")
+    if "p_over_n" in _ALLOWED[case] and p["p_over_n"] is None:
+        raise InputError("p_over_n", None, f"given (a number > 0) for case={case}")
+    return p
+
+
+#: The parameters of the linear-case kind (checked by a sweep spec before any point runs).
+SCHEMA = Schema(
+    "linear-case point",
+    [
+        Param("case", str, help="which estimator (module docstring)", choices=CASES),
+        Param("p_over_n", float, None, "p/n", gt=0, nullable=True),
+        Param("eps", float, None, "training radius (default 0)", ge=0, nullable=True),
+        Param("lam_t", float, None, "ridge penalty lam_t ||theta||^2 (default 0)", ge=0, nullable=True),
+        Param("kappa", float, None, "robust-regularisation weight (default 1)", ge=0, nullable=True),
+        Param("sigma_w", float, None, "noise standard deviation (default 0.5)", ge=0, nullable=True),
+        Param("theta_norm", float, None, "||theta_star|| (default 1)", ge=0, nullable=True),
+        Param("eps_test", float, None, "test radius (default: eps)", ge=0, nullable=True),
+    ],
+    _case_rule,
+)
 
 
 def run_record(params: Mapping[str, Any]) -> dict:
     """One record of a linear case (see the module docstring); raises :class:`InputError` on bad parameters."""
-    case = params.get("case")
-    if case not in CASES:
-        raise InputError("case", case, "one of " + ", ".join(CASES))
-    extra = sorted(set(params) - _ALLOWED[case] - {"case"})
-    if extra:
-        raise InputError("parameter", extra[0], f"one of {', '.join(sorted(_ALLOWED[case]))} for case={case}")
-    eps = _get(params, "eps", 0.0, ge=0)
-    sigma_w = _get(params, "sigma_w", 0.5, ge=0)
-    theta_norm = _get(params, "theta_norm", 1.0, ge=0)
+    p = SCHEMA.validate(params)
+    for name, default in _DEFAULTS.items():
+        if p[name] is None:
+            p[name] = default
+    case, eps, sigma_w, theta_norm = p["case"], p["eps"], p["sigma_w"], p["theta_norm"]
     if case == "isotropic":
         from rfrobust.theory.linear import isotropic_adversarial
 
-        eps_test = _get(params, "eps_test", eps, ge=0)
-        r = isotropic_adversarial(_get(params, "p_over_n", gt=0), eps, lam_t=_get(params, "lam_t", 0.0, ge=0),
-                                  sigma_w=sigma_w, theta_norm=theta_norm, kappa=_get(params, "kappa", 1.0, ge=0),
-                                  eps_test=eps_test)
+        eps_test = eps if p["eps_test"] is None else p["eps_test"]
+        r = isotropic_adversarial(p["p_over_n"], eps, lam_t=p["lam_t"], sigma_w=sigma_w, theta_norm=theta_norm,
+                                  kappa=p["kappa"], eps_test=eps_test)
         keep = ("SE", "AE", "alpha2", "G", "T", "c", "eps0", "zero", "a_norm2", "train_loss", "status")
         out = {k: r[k] for k in keep if k in r}
         out["theta_hat_norm"] = float(r["G"])
@@ -70,7 +90,7 @@ def run_record(params: Mapping[str, Any]) -> dict:
     if case == "min_norm":
         from rfrobust.theory.linear import min_norm_robust_risk
 
-        r = min_norm_robust_risk(_get(params, "p_over_n", gt=0), r=theta_norm, sigma=sigma_w, delta=eps)
+        r = min_norm_robust_risk(p["p_over_n"], r=theta_norm, sigma=sigma_w, delta=eps)
         return {"SE": r["SR"], "AE": float(r["AR"]), "theta_hat_norm": math.sqrt(r["beta_norm2"]),
                 "status": "ok" if math.isfinite(r["SR"]) else "diverged"}
     from rfrobust.theory.linear import population_adversarial_training
@@ -81,3 +101,4 @@ def run_record(params: Mapping[str, Any]) -> dict:
 
 
 run_record.seeded = False
+run_record.params_schema = SCHEMA

@@ -2,27 +2,30 @@
 
 Conventions (DESIGN.md): ``psi1 = N/d``, ``psi2 = n/d``, ``lam`` (ridge, penalty ``psi1*lam*||a||^2``), ``eps``,
 ``eps_test`` (default: eps), ``kappa`` (robust-regularization weight; 0 = ridge, 1 = adversarial training),
-``act``, ``F1``, ``Fstar``, ``tau``.
+``act``, ``F1``, ``Fstar``, ``tau``. Each is declared once, in :class:`rfrobust.params.TheoryPoint` (type, default,
+bounds, help); the names below are views of that declaration kept for the theory modules.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from rfrobust.activations import ActivationConstants, get_activation
-from rfrobust.cli import check_number
 from rfrobust.errors import InputError
+from rfrobust.params import TheoryPoint
+
+_SCHEMA = TheoryPoint.schema()
 
 #: parameter order of every record and grid
-PARAMS = ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test")
+PARAMS = _SCHEMA.columns()
 
-DEFAULTS = {"psi2": 2.0, "lam": 0.01, "eps": 0.0, "kappa": 1.0, "act": "relu", "F1": 1.0, "Fstar": 0.0,
-            "tau": 0.5, "eps_test": None}
+DEFAULTS = {name: _SCHEMA[name].default for name in PARAMS if not _SCHEMA[name].required}
 
-#: bounds of the numeric parameters (for :func:`rfrobust.cli.check_number`)
-BOUNDS = {"psi1": {"gt": 0}, "psi2": {"gt": 0}, "lam": {"ge": 0}, "eps": {"ge": 0}, "kappa": {"ge": 0},
-          "F1": {"ge": 0}, "Fstar": {"ge": 0}, "tau": {"ge": 0}, "eps_test": {"ge": 0}}
+#: bounds of the numeric parameters (documented in ``python -m rfrobust.theory --help``)
+BOUNDS = {p.name: {k: getattr(p, k) for k in ("gt", "ge", "lt", "le") if getattr(p, k) is not None}
+          for p in _SCHEMA if p.numeric and p.name in PARAMS}
 
 
 @dataclass(frozen=True)
@@ -40,18 +43,13 @@ class ActConstants:
 
 
 def check_param(name: str, value: Any) -> float:
-    """Validate one numeric parameter value (raises :class:`InputError`)."""
-    if isinstance(value, bool):
-        raise InputError(name, value, "a number")
-    v = check_number(name, value, **BOUNDS[name])
-    if math.isinf(v):
-        raise InputError(name, value, "a finite number")
-    return float(v)
+    """Validate one numeric parameter value against its declaration (raises :class:`InputError`)."""
+    return float(_SCHEMA[name].coerce(value))
 
 
 def check_nodes(n_nodes: Any) -> int:
-    """Number of MP quadrature nodes: an integer >= 8."""
-    return int(check_number("n_nodes", n_nodes, ge=8, integer=True))
+    """Number of MP quadrature nodes: an integer in [8, 65536]."""
+    return int(_SCHEMA["n_nodes"].coerce(n_nodes))
 
 
 def resolve_act(act: Any) -> ActConstants:

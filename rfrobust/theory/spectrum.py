@@ -136,10 +136,14 @@ class Spectrum:
 
         ``eps0 = sqrt(sum sigma^2 t/m + v_y sum w sigma/m) / sqrt(2 v_y / pi)``. Directions with
         ``sigma = 0`` do not contribute. For the robust weight kappa the threshold is ``eps0 / kappa``.
+
+        A zero target (``v_y = 0``: no signal, no noise) has the zero solution at every eps: ``eps0 = 0``.
         """
+        vy = self.v_y
+        if vy == 0:
+            return 0.0
         pos = self.sigma > 0
         num = np.sum(self.sigma[pos] ** 2 * self.t[pos] / self.m[pos])
-        vy = self.v_y
         num += vy * np.sum(self.w[pos] * self.sigma[pos] / self.m[pos])
         return float(math.sqrt(num) / math.sqrt(2.0 * vy / math.pi))
 

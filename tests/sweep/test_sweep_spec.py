@@ -7,7 +7,7 @@ import pytest
 from rfrobust.errors import InputError
 from rfrobust.sweep.spec import canonical_value, config_hash, load_spec, spec_from_dict
 
-BASE = {"kind": "theory", "output": "r/x.parquet"}
+BASE = {"kind": "python:sweep_test_kinds:square", "output": "r/x.parquet"}  # a user kind: parameters unchecked
 
 
 def spec(**kw):
@@ -121,3 +121,69 @@ def test_bad_toml_and_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         load_spec(str(tmp_path / "missing.toml"))
     assert not os.path.exists(tmp_path / "missing.toml")
+
+
+# -------------------------------------------------------------------------- validation against the kind's schema
+def theory_spec(**kw):
+    return spec_from_dict({"kind": "theory", "output": "r/x.parquet", **kw}, base_dir="/base", source="s.toml")
+
+
+@pytest.mark.parametrize("kind, fixed, grid, words", [
+    ("theory", {"lamda": 10}, {"psi1": [1]}, ["[fixed] unknown parameter 'lamda'", "did you mean 'lam'?"]),
+    ("theory", {}, {"psi1": [1], "epsilon": [0.1]}, ["[grid] unknown parameter 'epsilon'", "'eps'"]),
+    ("theory", {"lam": -1}, {"psi1": [1]}, ["[fixed] invalid lam=-1", ">= 0"]),
+    ("theory", {}, {"psi1": "0.5,1e308"}, ["[grid] invalid psi1=1e+308", "<= 1e+06"]),
+    ("theory", {"act": "swishy"}, {"psi1": [1]}, ["act"]),
+    ("theory", {"act": 3}, {"psi1": [1]}, ["invalid act=3", "a string"]),
+    ("theory", {}, {"lam": [0.1]}, ["parameter psi1 is required by kind theory"]),
+    ("theory", {"psi": 1}, {"psi1": [2]}, ["psi1 given twice"]),
+    ("theory", {"on_error": "raise"}, {"psi1": [1]}, ["on_error cannot be set in a spec"]),
+    ("simulate", {"d": 1}, {"psi1": [1]}, ["invalid d=1", "an integer >= 2"]),
+    ("simulate", {"d": 1.5}, {"psi1": [1]}, ["invalid d=1.5"]),
+    ("simulate", {"n_test": "many"}, {"psi1": [1]}, ["n_test='many'"]),
+    ("simulate", {"Fstar": 0.5}, {"psi1": [1]}, ["Fstar", "target=linear"]),
+    ("simulate", {"norm": "linf"}, {"psi1": [1], "train": ["reduced", "pgd"]}, ["train", "train='reduced')"]),
+    ("simulate", {"backend": "jax"}, {"psi1": [1]}, ["backend='jax'"]),
+    ("simulate", {}, {"psi1": [1], "device": ["cpu", "cuda"]}, ["device is an execution setting", "[fixed]"]),
+    ("train", {"epochz": 3}, {"model": ["mlp-16"]}, ["unknown parameter 'epochz'", "'epochs'"]),
+    ("train", {"epochs": "ten"}, {"model": ["mlp-16"]}, ["epochs='ten'"]),
+])
+def test_specs_are_validated_against_the_kind_schema_at_load(kind, fixed, grid, words):
+    with pytest.raises(InputError) as ei:
+        spec_from_dict({"kind": kind, "output": "o", "fixed": fixed, "grid": grid}, source="s.toml")
+    msg = str(ei.value)
+    assert "\n" not in msg and msg.startswith("spec s.toml:"), msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_valid_builtin_specs_load_with_aliases_and_integer_floats():
+    s = theory_spec(fixed={"psi": 0.5, "eps": 0.1}, grid={"lam": [0, 1e-3]})
+    assert s.n_configurations == 2
+    s = spec_from_dict({"kind": "simulate", "output": "o", "fixed": {"d": 200.0, "target": "he2"},
+                        "grid": {"psi1": "0.5,1"}})
+    assert s.fixed == {"d": 200.0, "target": "he2"} and s.grid["psi1"] == [0.5, 1.0]  # values are not rewritten
+
+
+def test_kind_must_be_a_string_and_spec_files_must_be_utf8(tmp_path):
+    for kind, word in ((3, "kind must be a string"), (["theory"], "kind must be a string"), ("  ", "kind is empty")):
+        with pytest.raises(InputError, match=word) as ei:
+            spec_from_dict({"kind": kind, "output": "o", "grid": {"x": [1]}}, source="s.toml")
+        assert "missing kind" not in str(ei.value)
+    p = tmp_path / "latin1.toml"
+    p.write_bytes('kind = "theory"\noutput = "o"\ndescription = "r\xe9sum\xe9"\n[grid]\npsi1 = [1]\n'.encode("latin-1"))
+    with pytest.raises(InputError) as ei:
+        load_spec(str(p))
+    assert "not UTF-8" in str(ei.value) and "0xe9" in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_execution_settings_are_passed_recorded_and_never_hashed():
+    base = {"kind": "simulate", "output": "o", "fixed": {"d": 20}, "grid": {"psi1": [0.5, 1.0]}}
+    plain = spec_from_dict(base)
+    gpu = spec_from_dict({**base, "fixed": {"d": 20, "backend": "torch", "device": "cuda:1", "dtype": "float32"}})
+    assert gpu.execution == {"backend": "torch", "device": "cuda:1", "dtype": "float32"} and gpu.fixed == {"d": 20}
+    assert [p.config_hash for p in gpu.points()] == [p.config_hash for p in plain.points()]
+    assert gpu.spec_hash() == plain.spec_hash()
+    assert gpu.points()[0].params == {"d": 20, "psi1": 0.5, "backend": "torch", "device": "cuda:1", "dtype": "float32"}
+    user = spec_from_dict({"kind": "python:m:f", "output": "o", "fixed": {"threads": 2}, "grid": {"x": [1]}})
+    assert user.execution == {"threads": 2} and user.points()[0].params == {"x": 1, "threads": 2}

@@ -87,3 +87,54 @@ def test_json_non_finite_is_null(capsys):
         rc, out, err = run(["--psi1", "2", "--lam", "0", "--format", "json"], capsys)
     rec = json.loads(out)[0]
     assert rc == 0 and rec["status"] == "diverged" and rec["SE"] is None
+
+
+# ------------------------------------------------------------------------------------- --out names the format
+def test_out_extension_names_the_format_and_unknown_extensions_are_refused(tmp_path, capsys):
+    rc, out, err = run(["--psi1", "1", "--out", str(tmp_path / "r.xlsx")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and ".csv, .json, .parquet, .txt" in err
+    assert not (tmp_path / "r.xlsx").exists()
+    rc, out, err = run(["--psi1", "1,2", "--out", str(tmp_path / "r.parquet")], capsys)
+    assert rc == 0 and pd.read_parquet(tmp_path / "r.parquet").psi1.tolist() == [1.0, 2.0]
+    rc, out, err = run(["--psi1", "1,2", "--out", str(tmp_path / "r.txt")], capsys)
+    assert rc == 0 and (tmp_path / "r.txt").read_text().startswith("# psi2=2") and "(table)" in err
+    rc, out, err = run(["--psi1", "1", "--format", "json", "--out", str(tmp_path / "j.txt")], capsys)
+    assert rc == 0 and json.loads((tmp_path / "j.txt").read_text())[0]["psi1"] == 1.0
+    for fmt, name in (("json", "x.csv"), ("csv", "x.parquet"), ("parquet", "x.txt"), ("table", "x.json")):
+        rc, out, err = run(["--psi1", "1", "--format", fmt, "--out", str(tmp_path / name)], capsys)
+        assert rc == 2 and err.count("\n") == 1 and "format" in err and not (tmp_path / name).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.txt", "r.parquet", "r.txt"]  # no temporary left
+
+
+def test_out_is_checked_before_any_work_and_never_replaces_a_special_file(tmp_path, capsys, monkeypatch):
+    import os
+
+    import rfrobust.theory.__main__ as cli_module
+
+    def no_work(*a, **k):
+        raise AssertionError("computed before checking --out")
+
+    monkeypatch.setattr(cli_module, "theory_grid", no_work)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    (tmp_path / "dir.csv").mkdir()
+    for target, word in ((fifo, "regular file"), (tmp_path / "dir.csv", "directory"),
+                         (tmp_path / "missing" / "r.csv", "existing directory")):
+        rc, out, err = run(["--psi1", "1", "--out", str(target)], capsys)
+        assert rc == 2 and err.count("\n") == 1 and word in err
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)   # still the FIFO, not replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.csv", "pipe.csv"]
+
+
+def test_a_parameter_given_twice_is_refused(capsys):
+    for argv in (["--psi1", "1", "--psi", "2"], ["--psi", "1", "--lam", "0.1", "--lam", "0.2"]):
+        rc, out, err = run(argv, capsys)
+        assert rc == 2 and out == "" and err.count("\n") == 1 and "given once" in err
+
+
+def test_n_nodes_option(capsys):
+    rc, out, err = run(["--psi1", "2", "--eps", "0.3", "--n-nodes", "64", "--format", "json"], capsys)
+    coarse = json.loads(out)[0]
+    rc2, out2, err2 = run(["--psi1", "2", "--eps", "0.3", "--format", "json"], capsys)
+    fine = json.loads(out2)[0]
+    assert rc == rc2 == 0 and coarse["SE"] == pytest.approx(fine["SE"], rel=1e-6)

@@ -25,6 +25,9 @@ Theory: :func:`rfrobust.theory.solve_point` with ``labels, p_flip, norm, d``. Fo
 ``--records`` (CSV) and reused: an interrupted run continues, a second run only prints. Exit status 0 when every
 compared metric passes, 1 otherwise, 2 on bad input.
 
+``--figure``: the simulation points of the decomposition figure (:mod:`rfrobust.figures_classification`), into
+the same record store.
+
 ``--linf``: the l_inf theory (``norm="linf"``, l2 radius ``eps sqrt(2 d / pi)``) against the package's own l_inf
 simulation (:func:`rfrobust.rf.experiment.simulate_point` with ``norm="linf"``, ``train="per-sample"``), regression
 labels: ``SE, AE_linear, AE_pgd, G_dual, G``.
@@ -57,7 +60,7 @@ from rfrobust.theory import solve_point
 PROG = "python validation/classification_theory_check.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DEFAULT_RECORDS = os.path.join(ROOT, "docs", "results", "classification", "validation_records.csv")
+DEFAULT_RECORDS = os.path.join(ROOT, "docs", "classification", "validation_records.csv")
 LABEL_STREAM = 7001
 MARGIN_L = 1e4
 
@@ -68,23 +71,64 @@ POINTS = [
     dict(name="sign-tanh-over-k05", act="tanh", psi1=3.0, psi2=1.5, lam=0.01, eps=0.5, kappa=0.5, labels="sign"),
     dict(name="sign-relu-ridge", act="relu", psi1=3.0, psi2=2.0, lam=0.01, eps=0.3, kappa=0.0, labels="sign"),
     dict(name="sign-tanh-over-bigeps", act="tanh", psi1=6.0, psi2=2.0, lam=0.01, eps=0.8, kappa=1.0, labels="sign"),
-    dict(name="flip-relu-under", act="relu", psi1=1.0, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="flip",
-         p_flip=0.1),
-    dict(name="flip-tanh-over-k05", act="tanh", psi1=4.0, psi2=2.0, lam=0.001, eps=0.3, kappa=0.5, labels="flip",
-         p_flip=0.2),
-    dict(name="probit-relu-over", act="relu", psi1=2.5, psi2=1.5, lam=0.01, eps=0.4, kappa=1.0, labels="probit",
-         tau=0.5),
-    dict(name="probit-tanh-under-ridge", act="tanh", psi1=0.8, psi2=2.0, lam=0.01, eps=0.3, kappa=0.0,
-         labels="probit", tau=0.3),
-    dict(name="probit-relu-over-k05", act="relu", psi1=5.0, psi2=2.0, lam=0.01, eps=0.5, kappa=0.5, labels="probit",
-         tau=0.5),
-    dict(name="linear-relu-over", act="relu", psi1=3.0, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="linear",
-         tau=0.5),
+    dict(
+        name="flip-relu-under", act="relu", psi1=1.0, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="flip", p_flip=0.1
+    ),
+    dict(
+        name="flip-tanh-over-k05",
+        act="tanh",
+        psi1=4.0,
+        psi2=2.0,
+        lam=0.001,
+        eps=0.3,
+        kappa=0.5,
+        labels="flip",
+        p_flip=0.2,
+    ),
+    dict(
+        name="probit-relu-over", act="relu", psi1=2.5, psi2=1.5, lam=0.01, eps=0.4, kappa=1.0, labels="probit", tau=0.5
+    ),
+    dict(
+        name="probit-tanh-under-ridge",
+        act="tanh",
+        psi1=0.8,
+        psi2=2.0,
+        lam=0.01,
+        eps=0.3,
+        kappa=0.0,
+        labels="probit",
+        tau=0.3,
+    ),
+    dict(
+        name="probit-relu-over-k05",
+        act="relu",
+        psi1=5.0,
+        psi2=2.0,
+        lam=0.01,
+        eps=0.5,
+        kappa=0.5,
+        labels="probit",
+        tau=0.5,
+    ),
+    dict(
+        name="linear-relu-over", act="relu", psi1=3.0, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="linear", tau=0.5
+    ),
 ]
 POINT_DEFAULTS = dict(p_flip=0.1, tau=0.5, F1=1.0, eps_test=None, norm="l2")
+#: point parameters copied into every record
+PARAM_KEYS = ("name", "act", "psi1", "psi2", "lam", "eps", "eps_test", "kappa", "labels", "p_flip", "tau", "F1", "norm")
 #: simulation metric -> theory metric
-COMPARE = {"SE": "SE", "AE": "AE", "AE_pgd": "AE", "G": "G", "acc": "acc", "acc_rob": "acc_rob",
-           "acc_rob_pgd": "acc_rob", "stab": "stab", "stab_pgd": "stab"}
+COMPARE = {
+    "SE": "SE",
+    "AE": "AE",
+    "AE_pgd": "AE",
+    "G": "G",
+    "acc": "acc",
+    "acc_rob": "acc_rob",
+    "acc_rob_pgd": "acc_rob",
+    "stab": "stab",
+    "stab_pgd": "stab",
+}
 
 
 def full_point(pt: dict) -> dict:
@@ -119,6 +163,9 @@ def simulate_seed(pt: dict, seed: int, d: int, n_test: int = 4000, n_pgd: int = 
     """One seed of a point: train on ``(Z, y)`` with the package's solver and measure (module doc)."""
     pt = full_point(pt)
     D = make_data(d, pt["psi1"], pt["psi2"], seed, F1=1.0, Fstar=0.0, tau=0.0, n_test=n_test)
+    if pt.get("beta") == "e1":  # a localised target direction (the l_inf control of --linf)
+        D.beta = np.zeros(d)
+        D.beta[0] = 1.0
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), LABEL_STREAM])))
     y = draw_labels(pt, D.X @ D.beta, rng)
     y_test = draw_labels(pt, D.X_test @ D.beta, rng)
@@ -128,8 +175,9 @@ def simulate_seed(pt: dict, seed: int, d: int, n_test: int = 4000, n_pgd: int = 
     Z = act(D.X @ D.F.T, la.B)
     variant = "reduced" if pt["norm"] == "l2" else "linf"
     Delta = act.derivative(D.X @ D.F.T, la.B) if variant != "reduced" else None
-    prog = ATProgram(Z, y, D.F, consts.mu1, consts.gamma, pt["eps"], pt["kappa"], pt["psi1"] * pt["lam"], la,
-                     variant, Delta)
+    prog = ATProgram(
+        Z, y, D.F, consts.mu1, consts.gamma, pt["eps"], pt["kappa"], pt["psi1"] * pt["lam"], la, variant, Delta
+    )
     res = solve_reduced(prog) if variant == "reduced" else solve_dense(prog)
     a = res.a
     P = D.X_test @ D.F.T
@@ -140,10 +188,21 @@ def simulate_seed(pt: dict, seed: int, d: int, n_test: int = 4000, n_pgd: int = 
     et = pt["eps_test"]
     s_lab = np.sign(y_test)
     r = y_test - f
-    rec = {"name": pt["name"], "seed": int(seed), "d": int(d), "N": D.N, "n": D.n, "zero": bool(res.zero),
-           "SE": float(np.mean(r * r)), "AE": float(np.mean((np.abs(r) + et * gd) ** 2)), "G": float(g2.mean()),
-           "G_dual": float(gd.mean()), "acc": float(np.mean(s_lab * f > 0)),
-           "acc_rob": float(np.mean(s_lab * f > et * gd)), "stab": float(np.mean(np.abs(f) > et * gd))}
+    rec = {
+        **{k: pt[k] for k in PARAM_KEYS},
+        "seed": int(seed),
+        "d": int(d),
+        "N": D.N,
+        "n": D.n,
+        "zero": bool(res.zero),
+        "SE": float(np.mean(r * r)),
+        "AE": float(np.mean((np.abs(r) + et * gd) ** 2)),
+        "G": float(g2.mean()),
+        "G_dual": float(gd.mean()),
+        "acc": float(np.mean(s_lab * f > 0)),
+        "acc_rob": float(np.mean(s_lab * f > et * gd)),
+        "stab": float(np.mean(np.abs(f) > et * gd)),
+    }
     m = min(n_pgd, n_test)
     Xs = D.X_test[:m]
     if et > 0:
@@ -160,9 +219,22 @@ def simulate_seed(pt: dict, seed: int, d: int, n_test: int = 4000, n_pgd: int = 
 
 def theory(pt: dict, d: int) -> dict:
     pt = full_point(pt)
-    return solve_point(pt["psi1"], pt["psi2"], pt["lam"], pt["eps"], act=pt["act"], kappa=pt["kappa"], F1=pt["F1"],
-                       Fstar=0.0, tau=pt["tau"], eps_test=pt["eps_test"], labels=pt["labels"], p_flip=pt["p_flip"],
-                       norm=pt["norm"], d=d)
+    return solve_point(
+        pt["psi1"],
+        pt["psi2"],
+        pt["lam"],
+        pt["eps"],
+        act=pt["act"],
+        kappa=pt["kappa"],
+        F1=pt["F1"],
+        Fstar=0.0,
+        tau=pt["tau"],
+        eps_test=pt["eps_test"],
+        labels=pt["labels"],
+        p_flip=pt["p_flip"],
+        norm=pt["norm"],
+        d=d,
+    )
 
 
 def summarize(pt: dict, records: pd.DataFrame, th: dict, compare=COMPARE) -> list[dict]:
@@ -175,16 +247,16 @@ def summarize(pt: dict, records: pd.DataFrame, th: dict, compare=COMPARE) -> lis
         sem = float(v.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
         t = float(th[th_key])
         z = (mean - t) / sem if sem > 0 else (0.0 if mean == t else math.inf)
-        rows.append({"point": pt["name"], "metric": sim_key, "theory": t, "mean": mean, "sem": sem, "z": z,
-                     "seeds": k})
+        rows.append({"point": pt["name"], "metric": sim_key, "theory": t, "mean": mean, "sem": sem, "z": z, "seeds": k})
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
     out = ["| point | metric | theory | simulation (mean ± sem) | z |", "|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r['point']} | {r['metric']} | {r['theory']:.4f} | {r['mean']:.4f} ± {r['sem']:.4f} | "
-                   f"{r['z']:+.2f} |")
+        out.append(
+            f"| {r['point']} | {r['metric']} | {r['theory']:.4f} | {r['mean']:.4f} ± {r['sem']:.4f} | {r['z']:+.2f} |"
+        )
     return "\n".join(out)
 
 
@@ -194,8 +266,16 @@ def _load(path: str) -> pd.DataFrame:
     return pd.DataFrame()
 
 
-def run_points(points: list[dict], seeds: int, d: int, records_path: str | None, n_test: int, n_pgd: int,
-               pgd_steps: int, progress=True) -> tuple[list[dict], pd.DataFrame]:
+def run_points(
+    points: list[dict],
+    seeds: int,
+    d: int,
+    records_path: str | None,
+    n_test: int,
+    n_pgd: int,
+    pgd_steps: int,
+    progress=True,
+) -> tuple[list[dict], pd.DataFrame]:
     """Simulate (reusing stored records) and summarise every point; returns (table rows, all records)."""
     store = _load(records_path) if records_path else pd.DataFrame()
     rows = []
@@ -227,6 +307,26 @@ LINF_POINTS = [
     dict(name="linf-at-relu-k05", act="relu", psi1=4.0, psi2=2.0, lam=0.01, eps=0.03, kappa=0.5),
 ]
 LINF_COMPARE = {"SE": "SE", "AE_linear": "AE", "AE_pgd": "AE", "G_dual": "G_dual", "G": "G"}
+#: test-side l_inf points: the same model with a delocalised (make_data: uniform on the sphere) and a localised
+#: (``beta = e_1``) target direction; linear labels, ridge (kappa = 0: only the test-time mapping) and kappa = 1
+LINF_BETA_POINTS = [
+    dict(
+        name=f"linf-{beta}-k{k:g}",
+        act="relu",
+        psi1=2.0,
+        psi2=2.0,
+        lam=0.01,
+        eps=0.02,
+        kappa=k,
+        labels="linear",
+        tau=0.5,
+        norm="linf",
+        beta=beta,
+    )
+    for beta in ("dense", "e1")
+    for k in (0.0, 1.0)
+]
+LINF_BETA_COMPARE = {"SE": "SE", "AE": "AE", "G_dual": "G_dual", "acc_rob": "acc_rob", "stab": "stab"}
 
 
 def run_linf(points: list[dict], seeds: int, d: int) -> list[dict]:
@@ -236,12 +336,24 @@ def run_linf(points: list[dict], seeds: int, d: int) -> list[dict]:
     rows = []
     for pt in points:
         t0 = time.perf_counter()
-        sim = simulate_point(pt["psi1"], seeds=seeds, psi2=pt["psi2"], lam=pt["lam"], eps=pt["eps"],
-                             kappa=pt["kappa"], act=pt["act"], d=d, norm="linf", train="per-sample", n_test=2000,
-                             pgd_steps=10)
+        sim = simulate_point(
+            pt["psi1"],
+            seeds=seeds,
+            psi2=pt["psi2"],
+            lam=pt["lam"],
+            eps=pt["eps"],
+            kappa=pt["kappa"],
+            act=pt["act"],
+            d=d,
+            norm="linf",
+            train="per-sample",
+            n_test=2000,
+            pgd_steps=10,
+        )
         sys.stderr.write(f"{pt['name']}: {time.perf_counter() - t0:.1f} s\n")
-        th = solve_point(pt["psi1"], pt["psi2"], pt["lam"], pt["eps"], act=pt["act"], kappa=pt["kappa"],
-                         norm="linf", d=d)
+        th = solve_point(
+            pt["psi1"], pt["psi2"], pt["lam"], pt["eps"], act=pt["act"], kappa=pt["kappa"], norm="linf", d=d
+        )
         recs = pd.DataFrame(sim["records"])
         rows += summarize(pt, recs, th, LINF_COMPARE)
     return rows
@@ -257,6 +369,11 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--pgd-steps", dest="pgd_steps", default="10", help="PGD steps (default 10)")
     p.add_argument("--records", default=DEFAULT_RECORDS, help="per-seed record store (CSV; reused and extended)")
     p.add_argument("--linf", action="store_true", help="check the l_inf mapping instead (module doc)")
+    p.add_argument(
+        "--figure",
+        action="store_true",
+        help="simulate the points of the decomposition figure (rfrobust.figures_classification) instead",
+    )
     p.add_argument("--tolerance", default="3", help="|z| allowed (default 3)")
     return p
 
@@ -269,7 +386,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_pgd = check_number("n_pgd", args.n_pgd, ge=1, integer=True)
     pgd_steps = check_number("pgd_steps", args.pgd_steps, ge=1, integer=True)
     tol = check_number("tolerance", args.tolerance, gt=0)
-    source = LINF_POINTS if args.linf else POINTS
+    if args.figure:
+        from rfrobust.figures_classification import figure_points
+
+        source = figure_points()
+    else:
+        source = LINF_POINTS if args.linf else POINTS
     points = source
     if args.only:
         names = [s.strip() for s in args.only.split(",")]
@@ -280,6 +402,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         points = [p for p in source if p["name"] in names]
     if args.linf:
         rows = run_linf(points, seeds, d)
+        if not args.only:
+            store = _load(args.records) if args.records else pd.DataFrame()
+            for pt in LINF_BETA_POINTS:
+                recs = [simulate_seed(pt, s, d, n_test, n_pgd, pgd_steps) for s in range(seeds)]
+                rows += summarize(full_point(pt), pd.DataFrame(recs), theory(pt, d), LINF_BETA_COMPARE)
+            del store
     else:
         records = check_output_file(args.records, "records", extensions=(".csv",)) if args.records else None
         rows, _ = run_points(points, seeds, d, records, n_test, n_pgd, pgd_steps)

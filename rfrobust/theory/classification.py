@@ -285,8 +285,26 @@ def solve_channel_points(keys: list[tuple], spectra: dict, channels: dict, on_er
     return out
 
 
-def _finish_channel(rec: dict, channel: LabelChannel, eps_test: float) -> dict:
-    """AE, AE_clean, R and the classification metrics of a +-1-channel record at the (l2) test radius."""
+def _abs_terms(solved: dict, keys: list, channels: dict) -> dict:
+    """``{key: (E|y - f|, E|E[y|g] - f|)}`` for the solved +-1-channel records, vectorised per channel."""
+    by_channel: dict = {}
+    for key in keys:
+        rec = solved[key]
+        if rec["status"] == "ok":
+            by_channel.setdefault(key[4], []).append(key)
+    out = {}
+    for ck, ks in by_channel.items():
+        m = np.array([solved[k]["m"] for k in ks])
+        s2 = np.array([solved[k]["s2"] for k in ks])
+        e_abs = abs_residual(channels[ck], m, s2)
+        e_clean = abs_clean_residual(channels[ck], m, s2)
+        out.update({k: (float(a), float(c)) for k, a, c in zip(ks, e_abs, e_clean)})
+    return out
+
+
+def _finish_channel(rec: dict, channel: LabelChannel, eps_test: float, abs_terms=None) -> dict:
+    """AE, AE_clean, R and the classification metrics of a +-1-channel record at the (l2) test radius;
+    ``abs_terms = (E|y - f|, E|E[y|g] - f|)`` if already computed (:func:`_abs_terms`)."""
     out = dict(rec)
     out["R"] = out["SE"] - channel.noise2
     status = out["status"]
@@ -299,13 +317,12 @@ def _finish_channel(rec: dict, channel: LabelChannel, eps_test: float) -> dict:
         return out
     m, s2, G = out["m"], out["s2"], out["G"]
     tg = eps_test * G
-    e_abs = float(abs_residual(channel, m, s2))
-    e_clean = float(abs_clean_residual(channel, m, s2))
+    if abs_terms is None:
+        abs_terms = (float(abs_residual(channel, m, s2)), float(abs_clean_residual(channel, m, s2)))
+    e_abs, e_clean = abs_terms
     out["AE"] = out["SE"] + 2.0 * tg * e_abs + tg * tg
     out["AE_clean"] = out["R"] + 2.0 * tg * e_clean + tg * tg
-    q = m * m + s2
-    acc, acc_rob, stab = classification_probabilities(channel.r * m, q, tg, channel.w_plus, channel.w_minus)
-    out.update(acc=float(acc), acc_rob=float(acc_rob), stab=float(stab))
+    out["_cls_in"] = (channel.r * m, m * m + s2, tg, channel.w_plus, channel.w_minus)
     return out
 
 
@@ -324,9 +341,19 @@ def _finish_linear(rec: dict, channel: LabelChannel, eps_test: float) -> dict:
     vy = channel.y2
     m_lat = out["m_lin"] / math.sqrt(vy)
     q = max(out["SE"] - vy + 2.0 * out["m_lin"], 0.0)
-    acc, acc_rob, stab = classification_probabilities(m_lat, q, eps_test * out["G"])
-    out.update(acc=float(acc), acc_rob=float(acc_rob), stab=float(stab))
+    out["_cls_in"] = (m_lat, q, eps_test * out["G"], 1.0, 0.0)
     return out
+
+
+def _fill_probabilities(recs: list[dict]) -> None:
+    """``acc, acc_rob, stab`` of every record that carries ``_cls_in`` (one vectorised call)."""
+    todo = [r for r in recs if "_cls_in" in r]
+    if not todo:
+        return
+    cols = np.array([r.pop("_cls_in") for r in todo], dtype=float).T
+    acc, acc_rob, stab = classification_probabilities(*cols)
+    for r, a, b, c in zip(todo, acc, acc_rob, stab):
+        r.update(acc=float(a), acc_rob=float(b), stab=float(c))
 
 
 # --------------------------------------------------------------------------- the grid
@@ -408,11 +435,12 @@ def extended_grid(
     solved = adv._solve_unique(sorted(lin_keys, key=repr), gauss_spec, on_error) if lin_keys else {}
     if ch_keys:
         solved.update(solve_channel_points(sorted(ch_keys, key=repr), unit_spec, channels, on_error))
-    records = []
+    abs_terms = _abs_terms(solved, sorted(ch_keys, key=repr), channels) if ch_keys else {}
+    finished = []
     cols = list(PARAMS) + list(EXTRA_PARAMS) + list(adv.METRICS) + list(CLS_METRICS)
-    for r, (key, ch, scale, et_eff) in zip(rows, plan):
+    for key, ch, scale, et_eff in plan:
         if ch.binary:
-            rec = _finish_channel(solved[key], ch, et_eff)
+            rec = _finish_channel(solved[key], ch, et_eff, abs_terms.get(key))
             rec["sigma_w2"] = ch.y2 - ch.F1**2 * float(np.dot(unit_spec[key[0]].sigma, unit_spec[key[0]].t))
             rec["v_y"] = ch.y2
         else:
@@ -420,7 +448,10 @@ def extended_grid(
             rec = _finish_linear(rec, ch, et_eff)
         rec["eps0"] = rec["eps0"] / scale
         rec["G_dual"] = rec["G"] * scale
-        records.append({**r, **{m: rec[m] for m in list(adv.METRICS) + list(CLS_METRICS)}})
+        finished.append(rec)
+    _fill_probabilities(finished)
+    names = list(adv.METRICS) + list(CLS_METRICS)
+    records = [{**r, **{m: rec[m] for m in names}} for r, rec in zip(rows, finished)]
     return pd.DataFrame.from_records(records, columns=cols)
 
 

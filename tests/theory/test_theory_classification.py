@@ -14,13 +14,18 @@ from scipy.special import erf
 from scipy.stats import multivariate_normal, norm
 
 from rfrobust.errors import InputError
-from rfrobust.theory import fixed_point as fp
-from rfrobust.theory import mm_closed_form, ridge_grad_norm, run_record, solve_point, theory_grid
 from rfrobust.theory import binary_envelope as be
 from rfrobust.theory import channel_fixed_point as cfp
+from rfrobust.theory import fixed_point as fp
+from rfrobust.theory import mm_closed_form, ridge_grad_norm, run_record, solve_point, theory_grid
 from rfrobust.theory.adversarial import METRICS
-from rfrobust.theory.channels import (FlipChannel, LinearChannel, ProbitChannel, SignChannel, half_normal_rule,
-                                      make_channel)
+from rfrobust.theory.channels import (
+    FlipChannel,
+    ProbitChannel,
+    SignChannel,
+    half_normal_rule,
+    make_channel,
+)
 from rfrobust.theory.classification import CLS_METRICS, classification_probabilities, linf_scale
 from rfrobust.theory.envelope import moreau_kappa, prox_kappa
 from rfrobust.theory.params import PARAMS, resolve_act
@@ -35,9 +40,9 @@ def test_half_normal_rule_is_gauss():
     g, w = half_normal_rule(40)
     assert abs(w.sum() - 1) < 1e-14 and np.all(g > 0)
     # Gauss: exact for degree < 2n; the discretised weight is cut at 14, which shows only in very high moments
-    for k in range(0, 31):   # E|G|^k = 2^{k/2} Gamma((k+1)/2) / sqrt(pi)
+    for k in range(0, 31):  # E|G|^k = 2^{k/2} Gamma((k+1)/2) / sqrt(pi)
         exact = 2 ** (k / 2) * math.gamma((k + 1) / 2) / math.sqrt(math.pi)
-        assert abs(w @ g ** k / exact - 1) < 1e-12, k
+        assert abs(w @ g**k / exact - 1) < 1e-12, k
 
 
 def _E(fun):
@@ -108,15 +113,23 @@ def _brute_average(m, s, c, T, w_plus, w_minus):
         out["Psi"] += np.sum(wt * moreau_kappa(x, T, c, 1.0))
         out["A"] += np.sum(wt * np.where(np.abs(x) > d, 2 / q, 1 / T))
         out["Kc"] += np.sum(wt * np.where(np.abs(x) > d, 2 * (np.abs(x) + c) / q, 2 * c))
-        out["V"] += np.sum(wt * Mp ** 2)
+        out["V"] += np.sum(wt * Mp**2)
         out["B"] += np.sum(wt * g[:, None] * Mp)
     return out
 
 
 @pytest.mark.parametrize("m,s,c,T,wp,wm", [(0.6, 0.5, 0.3, 0.4, 1.0, 0.0), (0.9, 0.3, 0.2, 1.5, 0.8, 0.2)])
 def test_channel_average_against_brute_force(m, s, c, T, wp, wm):
-    env = be.average(np.array([m]), np.array([s]), np.array([c]), np.array([T]), np.array([wp]), np.array([wm]),
-                     half_normal_rule(40), with_psi=True)
+    env = be.average(
+        np.array([m]),
+        np.array([s]),
+        np.array([c]),
+        np.array([T]),
+        np.array([wp]),
+        np.array([wm]),
+        half_normal_rule(40),
+        with_psi=True,
+    )
     ref = _brute_average(m, s, c, T, wp, wm)
     for key in ("Psi", "A", "Kc", "V", "B"):
         assert abs(env[key][0] - ref[key]) < 2e-8 * max(1.0, abs(ref[key])), (key, env[key][0], ref[key])
@@ -149,8 +162,17 @@ def _batch(psi1, act="relu", lam=0.01, kappa=1.0, ch=SignChannel(), psi2=2.0):
     a = resolve_act(act)
     sp = rf_spectrum(psi1, psi2, a.mu1, a.mu_star, a.gamma, 1.0, 0.0, 0.0)
     st = stack([sp])
-    b = cfp.ChannelBatch(st["sigma"], st["m"], st["w"], st["t"], np.array([psi1 * lam]), np.array([kappa]),
-                         np.array([ch.r]), np.array([ch.w_plus]), np.array([ch.w_minus]))
+    b = cfp.ChannelBatch(
+        st["sigma"],
+        st["m"],
+        st["w"],
+        st["t"],
+        np.array([psi1 * lam]),
+        np.array([kappa]),
+        np.array([ch.r]),
+        np.array([ch.w_plus]),
+        np.array([ch.w_minus]),
+    )
     return b, sp
 
 
@@ -173,8 +195,10 @@ def test_channel_jacobian_against_finite_differences(ch, kappa):
 SIGN_MM = dict(F1=S2PI, Fstar=math.sqrt(1 - 2 / math.pi), tau=0.0)
 
 
-@pytest.mark.parametrize("act,psi1,lam", [("relu", 0.5, 0.01), ("relu", 3.0, 0.01), ("tanh", 1.5, 0.001),
-                                          ("tanh", 6.0, 0.1), ("relu", 2.0, 1e-3)])
+@pytest.mark.parametrize(
+    "act,psi1,lam",
+    [("relu", 0.5, 0.01), ("relu", 3.0, 0.01), ("tanh", 1.5, 0.001), ("tanh", 6.0, 0.1), ("relu", 2.0, 1e-3)],
+)
 def test_kappa_zero_sign_is_mei_montanari(act, psi1, lam):
     """Square loss + sign labels = MM with F1 = sqrt(2/pi), Fstar^2 = 1 - 2/pi, tau = 0 (exact identity): the
     channel system (two-dimensional averages), solved by Newton from a perturbed start, reproduces MM's SE and the
@@ -204,8 +228,16 @@ def test_probit_tau_zero_and_flip_p_zero_are_sign():
 
 
 def test_channel_solution_satisfies_its_equations_and_rates_are_sane():
-    df = theory_grid([0.5, 2.0, 8.0], eps=[0.2, 0.6], kappa=[0.5, 1.0], act=["relu", "tanh"],
-                     labels=["sign", "flip", "probit"], p_flip=0.2, tau=0.6, eps_test=0.3)
+    df = theory_grid(
+        [0.5, 2.0, 8.0],
+        eps=[0.2, 0.6],
+        kappa=[0.5, 1.0],
+        act=["relu", "tanh"],
+        labels=["sign", "flip", "probit"],
+        p_flip=0.2,
+        tau=0.6,
+        eps_test=0.3,
+    )
     assert set(df.status) == {"ok", "zero"}
     assert np.all(df[df.status == "zero"].eval("kappa * eps >= kappa * eps0"))
     ok = df[df.status == "ok"]
@@ -233,8 +265,10 @@ def _mvn_orthant(k, rho):
     return float(multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]]).cdf([0.0, -k]))
 
 
-@pytest.mark.parametrize("mp,s,t,wp,wm", [(0.7, 0.5, 0.3, 1.0, 0.0), (0.4, 1.1, 0.8, 0.85, 0.15),
-                                          (1.2, 0.2, 0.1, 1.0, 0.0), (0.3, 0.6, 0.0, 0.7, 0.3)])
+@pytest.mark.parametrize(
+    "mp,s,t,wp,wm",
+    [(0.7, 0.5, 0.3, 1.0, 0.0), (0.4, 1.1, 0.8, 0.85, 0.15), (1.2, 0.2, 0.1, 1.0, 0.0), (0.3, 0.6, 0.0, 0.7, 0.3)],
+)
 def test_acc_rob_is_correct_and_stable(mp, s, t, wp, wm):
     """acc_rob (Owen's T closed form) = P(correct and stable) computed separately from bivariate normal orthants
     (P(y f > 0, |f| > t) = 2 [w+ P(g' > 0, f > t) + w- P(g' > 0, f < -t)]); acc and stab likewise."""
@@ -277,11 +311,11 @@ def test_absolute_residuals_against_quadrature():
     m, s2 = 0.7, 0.3
     s = math.sqrt(s2)
     x, w = np.polynomial.legendre.leggauss(80)
-    edges = np.linspace(-12.0, 12.0, 97)          # g on [-12, 12]; the probit weight is smooth
+    edges = np.linspace(-12.0, 12.0, 97)  # g on [-12, 12]; the probit weight is smooth
     g = np.concatenate([0.125 * x + 0.5 * (a + b) for a, b in zip(edges[:-1], edges[1:])])
     wg = np.tile(0.125 * w, 96) * norm.pdf(g)
 
-    def e_abs(mean):     # E_h |mean - m g - s h| by quadrature split at the kink
+    def e_abs(mean):  # E_h |mean - m g - s h| by quadrature split at the kink
         kink = (mean - m * g) / s
         z, wz = _z_pieces(kink, kink)
         return np.sum(wz * np.abs((mean - m * g)[:, None] - s * z), axis=1)
@@ -295,8 +329,14 @@ def test_absolute_residuals_against_quadrature():
 
 # ----------------------------------------------------------------------------- the linear channel is unchanged
 def test_linear_channel_reproduces_the_regression_theory():
-    kw = dict(psi1=[0.3, 1.0, 2.0, 7.0], eps=[0.0, 0.2, 0.7, 1.5], kappa=[0.0, 0.5, 1.0], act=["relu", "tanh"],
-              lam=[0.0, 0.01], Fstar=[0.0, 0.4])
+    kw = dict(
+        psi1=[0.3, 1.0, 2.0, 7.0],
+        eps=[0.0, 0.2, 0.7, 1.5],
+        kappa=[0.0, 0.5, 1.0],
+        act=["relu", "tanh"],
+        lam=[0.0, 0.01],
+        Fstar=[0.0, 0.4],
+    )
     for eps_test in (None, 0.3):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -332,8 +372,9 @@ def test_linear_labels_accuracy_against_sign_of_y():
 def test_linf_is_l2_at_the_scaled_radius():
     d = 300
     sc = linf_scale(d)
-    a = theory_grid([0.6, 3.0], eps=[0.01, 0.03], kappa=[0.5, 1.0], eps_test=0.02, norm="linf", d=d,
-                    labels=["linear", "sign"])
+    a = theory_grid(
+        [0.6, 3.0], eps=[0.01, 0.03], kappa=[0.5, 1.0], eps_test=0.02, norm="linf", d=d, labels=["linear", "sign"]
+    )
     for labels in ("linear", "sign"):
         sub = a[a.labels == labels].reset_index(drop=True)
         b = theory_grid([0.6, 3.0], eps=[0.01 * sc, 0.03 * sc], kappa=[0.5, 1.0], eps_test=0.02 * sc, labels=labels)
@@ -345,8 +386,15 @@ def test_linf_is_l2_at_the_scaled_radius():
 
 
 def test_bad_input_is_one_line():
-    cases = [dict(labels="hinge"), dict(labels="sign", p_flip=0.5), dict(labels="flip", p_flip=-0.1),
-             dict(norm="l3"), dict(norm="linf"), dict(norm="linf", d=0), dict(norm="linf", d=2.5)]
+    cases = [
+        dict(labels="hinge"),
+        dict(labels="sign", p_flip=0.5),
+        dict(labels="flip", p_flip=-0.1),
+        dict(norm="l3"),
+        dict(norm="linf"),
+        dict(norm="linf", d=0),
+        dict(norm="linf", d=2.5),
+    ]
     for kw in cases:
         with pytest.raises(InputError) as err:
             theory_grid(1.0, eps=0.2, **kw)
@@ -368,8 +416,9 @@ def test_run_record_classification_keys():
 
 # ----------------------------------------------------------------------------- against simulation (seeded)
 def _checker():
-    spec = importlib.util.spec_from_file_location("classification_theory_check",
-                                                  os.path.join(ROOT, "validation", "classification_theory_check.py"))
+    spec = importlib.util.spec_from_file_location(
+        "classification_theory_check", os.path.join(ROOT, "validation", "classification_theory_check.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

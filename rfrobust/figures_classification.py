@@ -93,11 +93,11 @@ def plot_decomposition(records: pd.DataFrame | None = None, d: int | None = None
     wide = theory_grid(list(psi1), kappa=[0.0, 1.0], **kw)
     by_k = theory_grid(PSI1_FIXED, kappa=list(kappas), **kw)
     sim = _sim_summary(records, d)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
     ax = axes[0]
     for metric, (label, color) in STYLE.items():
         for kappa, ls in ((1.0, "-"), (0.0, "--")):
-            s = wide[wide.kappa == kappa]
+            s = wide[(wide.kappa == kappa) & ~wide.zero]
             ax.plot(
                 s.psi1,
                 s[metric],
@@ -111,12 +111,16 @@ def plot_decomposition(records: pd.DataFrame | None = None, d: int | None = None
             x, ms = zip(*pts)
             ax.errorbar(x, [m for m, _ in ms], yerr=[s for _, s in ms], fmt="o", color=color, ms=4, capsize=2)
     ax.axvline(SETTING["psi2"], color="0.6", lw=0.8, ls=":")
-    ax.text(SETTING["psi2"] * 1.05, 0.05, "$\\psi_1 = \\psi_2$", color="0.4", fontsize=8)
+    ax.text(SETTING["psi2"] * 1.05, 0.83, "$\\psi_1 = \\psi_2$", color="0.4", fontsize=8)
+    zero = wide[(wide.kappa == 1.0) & wide.zero]
+    if len(zero):  # the zero solution of adversarial training (kappa eps >= eps0): acc = 1/2, acc_rob = stab = 0
+        ax.axvspan(psi1[0], zero.psi1.max(), color="0.9", zorder=0)
+        ax.text(psi1[0] * 1.05, 0.83, "$a = 0$\n($\\kappa$ = 1)", color="0.4", fontsize=7, va="top")
     ax.set_xscale("log")
     ax.set_xlabel("width $\\psi_1 = N/d$")
     ax.set_ylabel("probability")
     ax.set_title("(a) against width", fontsize=10)
-    ax.legend(fontsize=7, ncol=2, loc="lower center")
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax = axes[1]
     for metric, (label, color) in STYLE.items():
         ax.plot(by_k.kappa, by_k[metric], "-", color=color, lw=1.8, label=label)
@@ -126,8 +130,8 @@ def plot_decomposition(records: pd.DataFrame | None = None, d: int | None = None
             ax.errorbar(x, [m for m, _ in ms], yerr=[s for _, s in ms], fmt="o", color=color, ms=4, capsize=2)
     ax.set_xlabel("robust weight $\\kappa$ (0 = ridge, 1 = adversarial training)")
     ax.set_title(f"(b) against $\\kappa$ at $\\psi_1$ = {PSI1_FIXED:g}", fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_ylim(0.0, 1.0)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    ax.set_ylim(0.25, 0.86)
     seeds = sorted({v["seeds"] for v in sim.values()})
     note = (
         f"points: simulation, d = {d}, {'/'.join(map(str, seeds))} seeds, PGD (mean $\\pm$ sem)"

@@ -438,8 +438,45 @@ def test_small_simulation_agrees_within_four_sem():
 
 @pytest.mark.slow
 def test_simulation_agrees_within_three_sem_at_d256():
-    """Every validation point of validation/classification_theory_check.py, d = 256, 16 seeds."""
+    """Every validation point of validation/classification_theory_check.py, d = 256, 16 seeds (seeds 0-15):
+    99 comparisons (11 points x 9 metrics). Tolerance: every |z| < 4, and at most 2 of the 99 beyond 3 sem
+    (with 16-seed standard errors P(|t_15| > 3) ~ 0.009 per comparison, so ~1 is expected by chance; the recorded
+    run has one, first-order stab at eps = 0.8, z = +3.6, which is +1.1 at d = 128 and -1.1 at d = 512)."""
     cc = _checker()
     rows, _ = cc.run_points(cc.POINTS, 16, 256, None, 4000, 500, 10, progress=False)
-    bad = [r for r in rows if not abs(r["z"]) <= 3]
-    assert not bad, bad
+    assert len(rows) == 99
+    assert all(abs(r["z"]) < 4 for r in rows), [r for r in rows if not abs(r["z"]) < 4]
+    assert sum(abs(r["z"]) > 3 for r in rows) <= 2, [r for r in rows if abs(r["z"]) > 3]
+
+
+def test_training_components_refuse_pm1_labels():
+    from rfrobust.theory.training import training_components
+
+    lin = theory_grid(1.0, eps=0.3, labels="linear")
+    assert np.isfinite(training_components(lin)["natural_train_risk"]).all()
+    with pytest.raises(InputError, match="labels"):
+        training_components(theory_grid(1.0, eps=0.3, labels="sign"))
+
+
+def test_decomposition_figure(tmp_path):
+    import pandas as pd
+
+    from rfrobust import figures_classification as figc
+
+    pts = figc.figure_points()
+    assert {(p["psi1"], p["kappa"]) for p in pts} >= {(4.0, 1.0), (4.0, 0.0), (0.75, 1.0)}
+    recs = pd.DataFrame(
+        [
+            {"name": pts[0]["name"], "d": 64, "seed": s, "acc": 0.6 + 0.01 * s, "acc_rob_pgd": 0.4, "stab_pgd": 0.5}
+            for s in range(3)
+        ]
+    )
+    summary = figc._sim_summary(recs, 64)
+    assert summary[pts[0]["name"]]["acc"][0] == pytest.approx(0.61) and summary[pts[0]["name"]]["seeds"] == 3
+    assert figc._sim_summary(recs, 128) == {}
+    fig = figc.plot_decomposition(recs, 64, n_curve=12)
+    assert len(fig.axes) == 2
+    out = tmp_path / "fig.png"
+    assert figc.main(["--records", "none", "--out", str(out)]) == 0 and out.stat().st_size > 1000
+    with pytest.raises(InputError, match="out"):
+        figc.main(["--records", "none", "--out", str(tmp_path / "fig.pdf")])

@@ -614,6 +614,16 @@ _tau = dict(ge=0, le=SCALE_MAX, grid=True, help="label-noise standard deviation"
 _eps_test = dict(ge=0, le=SCALE_MAX, grid=True, help="test radius (default: eps)")
 
 
+def _check_labels(name: Any) -> str:
+    from rfrobust.theory.channels import check_labels
+
+    return check_labels(name)
+
+
+#: parameters of the classification theory (docs/theory_classification.md); absent = the regression theory
+CLASSIFICATION_PARAMS = ("labels", "p_flip", "norm", "d")
+
+
 @dataclass(frozen=True)
 class TheoryPoint(Parameters):
     """One point of the asymptotic theory (THEORY.md section 3; DESIGN.md, Conventions: parameter names)."""
@@ -630,6 +640,26 @@ class TheoryPoint(Parameters):
     Fstar: float = param(0.0, **_Fstar)
     tau: float = param(0.5, **_tau)
     eps_test: float | None = param(None, **_eps_test)
+    labels: str | None = param(
+        None,
+        check=_check_labels,
+        grid=True,
+        help="label channel: linear (default: y = F1<beta,x> + Fstar He2 + tau noise), sign (y = sign<beta,x>), "
+        "flip (sign flipped with probability p-flip), probit (y = sign(<beta,x> + tau noise)); adds acc, acc_rob, "
+        "stab",
+    )
+    p_flip: float | None = param(
+        None, ge=0, lt=0.5, grid=True, help="label-flip probability of labels=flip, in [0, 0.5) (default 0.1)"
+    )
+    norm: str | None = param(
+        None,
+        choices=("l2", "linf"),
+        grid=True,
+        help="attack norm (default l2); linf: eps is the radius per input coordinate and needs d",
+    )
+    d: int | None = param(
+        None, ge=1, le=10**9, grid=True, help="input dimension (needed by norm=linf: l2 radius eps sqrt(2d/pi))"
+    )
     n_nodes: int | None = param(
         None, ge=8, le=NODES_MAX, column=False, help="Marchenko-Pastur quadrature nodes (default: machine precision)"
     )
@@ -642,8 +672,15 @@ class TheoryPoint(Parameters):
     )
 
     def api_kwargs(self) -> dict:
-        """Keyword arguments of :func:`rfrobust.theory.solve_point` / :func:`~rfrobust.theory.theory_grid`."""
-        return self.as_dict()
+        """Keyword arguments of :func:`rfrobust.theory.solve_point` / :func:`~rfrobust.theory.theory_grid`.
+
+        The classification parameters (``labels, p_flip, norm, d``) are passed only when given: without them the
+        result is the regression theory, column for column."""
+        out = self.as_dict()
+        for name in CLASSIFICATION_PARAMS:
+            if out[name] is None:
+                del out[name]
+        return out
 
 
 # --------------------------------------------------------------------------------------------- the RF simulation

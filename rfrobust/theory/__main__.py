@@ -23,7 +23,7 @@ import pandas as pd
 from rfrobust.cli import ArgumentParser, run_main
 from rfrobust.errors import InputError
 from rfrobust.fileio import atomic_write, atomic_write_text, check_output_file
-from rfrobust.params import TheoryPoint
+from rfrobust.params import CLASSIFICATION_PARAMS, TheoryPoint
 from rfrobust.theory.adversarial import theory_grid
 from rfrobust.theory.params import PARAMS
 
@@ -32,6 +32,8 @@ FORMATS = ("table", "csv", "json", "parquet")
 #: --out extension -> the format written
 EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".txt": "table"}
 TABLE_METRICS = ["SE", "R", "AE", "G", "T", "eps0", "zero", "status"]
+#: metrics the table adds when a classification parameter is given (docs/theory_classification.md)
+CLASSIFICATION_METRICS = ["acc", "acc_rob", "stab"]
 SCHEMA = TheoryPoint.schema()
 
 
@@ -43,6 +45,7 @@ def build_parser() -> ArgumentParser:
         "'0.1:20:40:log'; the rows are the cartesian product.",
     )
     SCHEMA.add_arguments(p, [n for n in PARAMS])
+    SCHEMA.add_arguments(p, list(CLASSIFICATION_PARAMS))
     p.add_argument(
         "--format",
         choices=FORMATS,
@@ -74,12 +77,14 @@ def _records_json(df: pd.DataFrame) -> str:
 
 
 def _table(df: pd.DataFrame) -> str:
-    varying = [c for c in PARAMS if df[c].nunique() > 1] or ["psi1"]
-    fixed = [c for c in PARAMS if c not in varying]
+    names = [c for c in (*PARAMS, *CLASSIFICATION_PARAMS) if c in df.columns]
+    varying = [c for c in names if df[c].nunique(dropna=False) > 1] or ["psi1"]
+    fixed = [c for c in names if c not in varying and not pd.isna(df[c].iloc[0])]
+    metrics = TABLE_METRICS[:-2] + [m for m in CLASSIFICATION_METRICS if m in df.columns] + TABLE_METRICS[-2:]
     head = "# " + " ".join(
         f"{c}={df[c].iloc[0]:g}" if isinstance(df[c].iloc[0], float) else f"{c}={df[c].iloc[0]}" for c in fixed
     )
-    body = df[varying + TABLE_METRICS].to_string(index=False, float_format=lambda v: f"{v:.6g}")
+    body = df[varying + metrics].to_string(index=False, float_format=lambda v: f"{v:.6g}")
     return head + "\n" + body
 
 
@@ -119,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if grids["eps_test"] == [None]:
         grids["eps_test"] = None  # eps_test = eps in each row
     options = SCHEMA.from_args(args, ["on_error", "n_nodes"])
-    df = theory_grid(**grids, on_error=options["on_error"], n_nodes=options["n_nodes"])
+    given = SCHEMA.grid_from_args(args, CLASSIFICATION_PARAMS)
+    classification = {k: v for k, v in given.items() if getattr(args, k, None) is not None}
+    df = theory_grid(**grids, **classification, on_error=options["on_error"], n_nodes=options["n_nodes"])
     if fmt == "table":
         text = _table(df)
     elif fmt == "csv":

@@ -101,19 +101,20 @@ def _zero_record(spec: Spectrum, eps0: float) -> dict:
     vy = spec.v_y
     return {"SE": vy, "R": vy - spec.noise2, "G": 0.0, "a_norm2": 0.0, "T": 0.0,
             "alpha2": float(np.dot(spec.sigma, spec.t)), "c": 0.0, "train_loss": vy, "eps0": eps0, "zero": True,
-            "status": "zero"}
+            "status": "zero", "m_lin": 0.0}
 
 
 def _diverged_record(spec: Spectrum, eps0: float) -> dict:
     inf = math.inf
     return {"SE": inf, "R": inf, "G": inf, "a_norm2": inf, "T": inf, "alpha2": inf, "c": 0.0,
-            "train_loss": 0.0, "eps0": eps0, "zero": False, "status": "diverged"}
+            "train_loss": 0.0, "eps0": eps0, "zero": False, "status": "diverged", "m_lin": math.nan}
 
 
 def _error_record(eps0: float, msg: str) -> dict:
     nan = math.nan
     return {"SE": nan, "R": nan, "G": nan, "a_norm2": nan, "T": nan, "alpha2": nan, "c": nan,
-            "train_loss": nan, "eps0": eps0, "zero": False, "status": "error: " + msg.replace("\n", " ")}
+            "train_loss": nan, "eps0": eps0, "zero": False, "status": "error: " + msg.replace("\n", " "),
+            "m_lin": nan}
 
 
 def _finish(rec: dict, eps_test: float, spec: Spectrum) -> dict:
@@ -201,7 +202,8 @@ def _solve_ridge_block(rk: list, keys: list, spectra: dict, eps0_1: dict, out: d
         out[key] = {"SE": float(sol["SE"][i]), "R": float(sol["SE"][i]) - spectra[sk].noise2, "G": G,
                     "a_norm2": float(sol["a_norm2"][i]), "T": float(sol["T"][i]), "alpha2": float(sol["alpha2"][i]),
                     "c": eps * G, "train_loss": float(sol["train_loss"][i]),
-                    "eps0": eps0_1[sk] / kappa if kappa > 0 else math.inf, "zero": False, "status": "ok"}
+                    "eps0": eps0_1[sk] / kappa if kappa > 0 else math.inf, "zero": False, "status": "ok",
+                    "m_lin": float(sol["m_lin"][i])}
 
 
 def _solve_chain_block(ck: list, targets: list, spectra: dict, eps0_1: dict, on_error: str, out: dict) -> None:
@@ -229,7 +231,8 @@ def _record_from(o: dict, i: int, spec: Spectrum, e0: float) -> dict:
     SE = float(o["SE"][i])
     return {"SE": SE, "R": SE - spec.noise2, "G": float(o["G"][i]), "a_norm2": float(o["a_norm2"][i]),
             "T": float(o["T"][i]), "alpha2": float(o["alpha2"][i]), "c": float(o["c"][i]),
-            "train_loss": float(o["train_loss"][i]), "eps0": e0, "zero": False, "status": "ok"}
+            "train_loss": float(o["train_loss"][i]), "eps0": e0, "zero": False, "status": "ok",
+            "m_lin": float(o["m_lin"][i])}
 
 
 def _fallback(key, spec: Spectrum, e0, on_error) -> dict:
@@ -243,6 +246,9 @@ def _fallback(key, spec: Spectrum, e0, on_error) -> dict:
                "T": sol["T"], "alpha2": sol["alpha2"], "c": sol["c"], "train_loss": sol["train_loss"], "eps0": e0,
                "zero": False, "status": "ok"}
         if all(math.isfinite(rec[k]) for k in ("SE", "G", "T")):
+            b = _batch([spec], [_lam_t(spec, lam)], [kappa])
+            rec["m_lin"] = float(fp.outputs(b, fp.y_from(np.array([sol["alpha2"]]), np.array([sol["G"]]),
+                                                         np.array([sol["T"]])), np.array([eps]))["m_lin"][0])
             return rec
         detail = "non-finite solution"
     except ConvergenceError as err:
@@ -271,7 +277,8 @@ def _batch(specs: list[Spectrum], lam_t: Iterable[float], kappa: Iterable[float]
 # --------------------------------------------------------------------------- public API
 def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["eps"], kappa=DEFAULTS["kappa"],
                 act=DEFAULTS["act"], F1=DEFAULTS["F1"], Fstar=DEFAULTS["Fstar"], tau=DEFAULTS["tau"],
-                eps_test=DEFAULTS["eps_test"], on_error: str = "raise", n_nodes: int | None = None) -> pd.DataFrame:
+                eps_test=DEFAULTS["eps_test"], on_error: str = "raise", n_nodes: int | None = None, *,
+                labels=None, p_flip=None, norm=None, d=None) -> pd.DataFrame:
     """Adversarial RF theory on the cartesian product of the arguments; one row per point.
 
     Every argument may be a scalar or a list (numeric ones also a grid string such as ``"0.1:20:40:log"``);
@@ -282,6 +289,12 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
     ``on_error="raise"`` raises :class:`~rfrobust.errors.ConvergenceError` naming the first point that fails;
     ``"record"`` puts ``status = "error: ..."`` and NaN metrics in that row only. ``n_nodes`` fixes the number of
     MP quadrature nodes (default: chosen for machine precision).
+
+    **Classification and l_inf** (docs/theory_classification.md; :mod:`rfrobust.theory.classification`). Given
+    any of ``labels`` (``"linear"``, ``"sign"``, ``"flip"``, ``"probit"``; default linear), ``p_flip`` (flip
+    probability in [0, 0.5), default 0.1), ``norm`` (``"l2"`` or ``"linf"``, default l2) or ``d`` (input
+    dimension, needed by linf), each also a list, the table gains the columns ``labels, p_flip, norm, d`` and
+    ``acc, acc_rob, stab, G_dual``. Without them the table is exactly the regression theory above.
     """
     if on_error not in ("raise", "record"):
         raise InputError("on_error", on_error, "'raise' or 'record'")
@@ -290,10 +303,15 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
     kwargs = {"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa, "act": act, "F1": F1,
               "Fstar": Fstar, "tau": tau, "eps_test": eps_test}
     rows, acts = _points(kwargs)
+    extended = any(v is not None for v in (labels, p_flip, norm, d))
     if any(r["kappa"] > 1 for r in rows):
         warnings.warn("kappa > 1: the training objective (y-f)^2 + kappa[(|y-f| + eps||grad f||)^2 - (y-f)^2] is not "
                       "convex; the theory returns the stationary point of the scalar system (not validated)",
                       NonconvexWarning, stacklevel=2)
+    if extended:
+        from rfrobust.theory.classification import extended_grid
+
+        return extended_grid(kwargs, {"labels": labels, "p_flip": p_flip, "norm": norm, "d": d}, on_error, n_nodes)
     spectra: dict = {}
     keys = set()
     for r in rows:
@@ -345,17 +363,23 @@ def spectrum_grid(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=No
 
 def solve_point(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["eps"], act=DEFAULTS["act"],
                 kappa=DEFAULTS["kappa"], F1=DEFAULTS["F1"], Fstar=DEFAULTS["Fstar"], tau=DEFAULTS["tau"],
-                eps_test=DEFAULTS["eps_test"], on_error: str = "raise", n_nodes: int | None = None) -> dict:
+                eps_test=DEFAULTS["eps_test"], on_error: str = "raise", n_nodes: int | None = None, *,
+                labels=None, p_flip=None, norm=None, d=None) -> dict:
     """One point of :func:`theory_grid` as a dict (inputs, with ``act`` as its name, and all metrics).
 
     ``eps = 0`` gives the ridge (MM) values, with ``G = G0`` of THEORY.md 2.5 and ``AE`` at ``eps_test`` from it
-    (section 3.12).
+    (section 3.12). ``labels, p_flip, norm, d``: classification labels and l_inf attacks, with the outputs
+    ``acc, acc_rob, stab, G_dual`` (:func:`theory_grid`; docs/theory_classification.md).
     """
     for name, v in (("psi1", psi1), ("psi2", psi2), ("lam", lam), ("eps", eps), ("kappa", kappa), ("F1", F1),
-                    ("Fstar", Fstar), ("tau", tau)) + ((("eps_test", eps_test),) if eps_test is not None else ()):
-        if isinstance(v, (list, tuple, np.ndarray)):
-            raise InputError(name, v, "a single number for solve_point (use theory_grid for grids)")
-    df = theory_grid(psi1, psi2, lam, eps, kappa, act, F1, Fstar, tau, eps_test, on_error=on_error, n_nodes=n_nodes)
+                    ("Fstar", Fstar), ("tau", tau)) + ((("eps_test", eps_test),) if eps_test is not None else ()) + \
+            tuple((n, v) for n, v in (("labels", labels), ("p_flip", p_flip), ("norm", norm), ("d", d))
+                  if v is not None):
+        if isinstance(v, (list, tuple, np.ndarray)) or (name in ("labels", "norm") and isinstance(v, str)
+                                                          and "," in v):
+            raise InputError(name, v, "a single value for solve_point (use theory_grid for grids)")
+    df = theory_grid(psi1, psi2, lam, eps, kappa, act, F1, Fstar, tau, eps_test, on_error=on_error, n_nodes=n_nodes,
+                     labels=labels, p_flip=p_flip, norm=norm, d=d)
     rec = df.iloc[0].to_dict()
     return {k: (bool(v) if k == "zero" else (float(v) if isinstance(v, (np.floating, np.integer)) else v))
             for k, v in rec.items()}
@@ -363,11 +387,21 @@ def solve_point(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
 
 def run_record(params: Mapping[str, Any]) -> dict:
     """Theory record for a sweep runner: ``params`` uses the names of :class:`rfrobust.params.TheoryPoint`
-    (``psi`` for ``psi1``; missing ones take their defaults; ``n_nodes`` too); other keys (e.g. ``d``, ``seed``) are
-    copied to the record unchanged. Never raises for a non-converging point: its ``status`` says ``error: ...``."""
+    (``psi`` for ``psi1``; missing ones take their defaults; ``n_nodes`` too); other keys (e.g. ``seed``) are
+    copied to the record unchanged. Never raises for a non-converging point: its ``status`` says ``error: ...``.
+
+    Classification (docs/theory_classification.md): with ``labels`` or ``p_flip`` in ``params``, or
+    ``norm = "linf"`` (which uses ``d``), the record is that of :func:`solve_point` with those parameters
+    (``acc, acc_rob, stab, G_dual`` added); a ``d`` alone is copied through."""
     from rfrobust.params import TheoryPoint
 
     known, extra = TheoryPoint.schema().normalize(params, extra="keep")
     point = TheoryPoint(**{**known, "on_error": "record"})
-    rec = solve_point(**point.api_kwargs())
+    kwargs = point.api_kwargs()
+    classify = "labels" in kwargs or "p_flip" in kwargs or kwargs.get("norm", "l2") != "l2"
+    if not classify:
+        for name in ("labels", "p_flip", "norm", "d"):
+            if name in kwargs:
+                extra[name] = kwargs.pop(name)
+    rec = solve_point(**kwargs)
     return {**extra, **rec}

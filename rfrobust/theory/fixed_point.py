@@ -157,6 +157,7 @@ def ridge_solution(b: Batch, w_pos: np.ndarray) -> dict:
         SE = b.sigma_w2 + alpha2
         G2 = np.sum(b.t * r * r * b.m, axis=1) + SE * np.sum(b.w * b.m * r / np.where(den > 0, den, 1.0), axis=1)
         a2 = np.sum(b.t * r * r, axis=1) + SE * np.sum(b.w * r / np.where(den > 0, den, 1.0), axis=1)
+        m_lin = np.sum(b.t * b.sigma * r, axis=1)           # E[f <beta1, x>] (docs/theory_classification.md)
         overp = (b.lam_t <= 0) & (w_pos > 1)
         T = np.where(overp, np.inf, W / (2.0 * (1.0 - W)))
         A = np.where(overp, 0.0, 2.0 * (1.0 - W))
@@ -164,8 +165,10 @@ def ridge_solution(b: Batch, w_pos: np.ndarray) -> dict:
         train = np.where(overp, 0.0, SE / (q * q))
     for arr in (alpha2, SE, G2, a2):
         arr[diverged] = np.inf
+    m_lin[diverged] = np.nan
     return {"k": k, "alpha2": alpha2, "SE": SE, "G": np.sqrt(G2), "T": T, "A": A, "beta2": A * A * SE,
-            "a_norm2": a2, "train_loss": train, "V": V, "B": Bsum, "diverged": diverged, "overparam": overp}
+            "a_norm2": a2, "train_loss": train, "V": V, "B": Bsum, "diverged": diverged, "overparam": overp,
+            "m_lin": m_lin}
 
 
 # --------------------------------------------------------------------------- residual and Jacobian
@@ -240,11 +243,13 @@ def evaluate(b: Batch, y: np.ndarray, eps: np.ndarray, jac: bool = True):
     return F, J
 
 
-def newton(b: Batch, y0: np.ndarray, eps: np.ndarray, maxit: int = 40, max_step: float = 3.0):
+def newton(b: Batch, y0: np.ndarray, eps: np.ndarray, maxit: int = 40, max_step: float = 3.0, evaluate=evaluate):
     """Damped Newton on the log-ratio system for all problems of ``b`` at once.
 
     Returns ``(y, converged, residual)``. A step is scaled to ``max|dy| <= max_step`` and halved (up to 12 times)
     until ``max|F|`` decreases; converged when ``max|F| <= TOL``, or ``<= TOL_FLOOR`` once steps stop helping.
+    ``evaluate(b, y, eps, jac) -> (F, J)`` is the system (default: the Gaussian system of this module; the
+    label-channel system of :mod:`rfrobust.theory.channel_fixed_point` passes its own).
     """
     y = np.array(y0, dtype=float, copy=True)
     P = y.shape[0]
@@ -316,7 +321,9 @@ def _safe_solve(J, rhs):
 
 # --------------------------------------------------------------------------- outputs
 def outputs(b: Batch, y: np.ndarray, eps: np.ndarray) -> dict:
-    """SE, G, T, alpha^2, c, ||a||^2, training loss, A, C, beta^2 at a solution ``y`` (THEORY.md 3.7)."""
+    """SE, G, T, alpha^2, c, ||a||^2, training loss, A, C, beta^2 at a solution ``y`` (THEORY.md 3.7), and
+    ``m_lin = E[f(x) <beta1, x>] = A sum_k t_k sigma_k^2 / D_k`` (the overlap the classification outputs need,
+    docs/theory_classification.md#cls-outputs)."""
     alpha2, G, T, S, cp, env, C = _state(b, y, eps, False)
     A, beta2 = env["A"], env["beta2"]
     D = 2.0 * b.lam_t[:, None] + C[:, None] * b.m + A[:, None] * b.sigma
@@ -325,8 +332,9 @@ def outputs(b: Batch, y: np.ndarray, eps: np.ndarray) -> dict:
     c = eps * G
     Psi = env["Psi"] + b.kappa * (1.0 - b.kappa) * c * c
     train = Psi - 0.5 * T * beta2
+    m_lin = A * np.sum(b.t * b.sigma ** 2 / D, axis=1)
     return {"alpha2": alpha2, "SE": S * S, "G": G, "T": T, "c": c, "a_norm2": a2, "train_loss": train,
-            "A": A, "C": C, "beta2": beta2}
+            "A": A, "C": C, "beta2": beta2, "m_lin": m_lin}
 
 
 def y_from(alpha2, G, T) -> np.ndarray:
@@ -341,15 +349,38 @@ class ChainResult:
     newton_calls: int = 0
 
 
+class GaussianSystem:
+    """The system of this module (THEORY.md 3.7) for :func:`solve_chains`: unknowns ``(log alpha^2, log G,
+    log T)``, started from the ridge solution (:func:`ridge_solution`)."""
+
+    size = 3
+
+    @staticmethod
+    def start(b: Batch, w_pos: np.ndarray, lam0: np.ndarray, singular: np.ndarray) -> np.ndarray:
+        ridge = ridge_solution(b, w_pos)
+        if singular.any():
+            r2 = ridge_solution(b.with_lam(lam0).take(singular), w_pos[singular])
+            for key in ("alpha2", "G", "T"):
+                ridge[key] = ridge[key].copy()
+                ridge[key][singular] = r2[key]
+        with np.errstate(divide="ignore"):
+            return y_from(ridge["alpha2"], ridge["G"], ridge["T"])
+
+    @staticmethod
+    def newton(b: Batch, y0: np.ndarray, eps: np.ndarray):
+        return newton(b, y0, eps)
+
+
 def solve_chains(b: Batch, w_pos: np.ndarray, eps_targets: list, lam_start_factor: float = 1e-2,
-                 max_attempts: int = 400) -> list[ChainResult]:
+                 max_attempts: int = 400, system=GaussianSystem) -> list[ChainResult]:
     """Solve every chain ``i`` (problem ``b.take(i)``) at its increasing eps targets ``eps_targets[i]`` (> 0).
 
     All chains advance together (module doc). A chain that cannot make progress marks its remaining targets
-    as failed (``ok = False``); the caller decides on a fallback.
+    as failed (``ok = False``); the caller decides on a fallback. ``system`` supplies the unknowns' start
+    (ridge at eps = 0) and the Newton solve (default :class:`GaussianSystem`; label channels:
+    :class:`rfrobust.theory.channel_fixed_point.ChannelSystem`).
     """
     P = b.size
-    ridge = ridge_solution(b, w_pos)
     lam_t = b.lam_t
     # start: ridge at eps = 0, same lam_t -- or, when singular/near-singular, at lam_start > 0
     singular = (lam_t <= 0) & ((w_pos > 1) | (np.abs(w_pos - 1.0) < 0.05))
@@ -357,13 +388,9 @@ def solve_chains(b: Batch, w_pos: np.ndarray, eps_targets: list, lam_start_facto
     if singular.any():
         scale = np.sum(b.w * b.sigma, axis=1) / np.maximum(np.sum(b.w, axis=1), 1e-300)
         lam0[singular] = lam_start_factor * scale[singular]
-        r2 = ridge_solution(b.with_lam(lam0).take(singular), w_pos[singular])
-        for key in ("alpha2", "G", "T"):
-            ridge[key] = ridge[key].copy()
-            ridge[key][singular] = r2[key]
-    with np.errstate(divide="ignore"):
-        y_cur = y_from(ridge["alpha2"], ridge["G"], ridge["T"])
-    results = [ChainResult(np.full((len(e), 3), np.nan), np.zeros(len(e), dtype=bool)) for e in eps_targets]
+    y_cur = system.start(b, w_pos, lam0, singular)
+    results = [ChainResult(np.full((len(e), system.size), np.nan), np.zeros(len(e), dtype=bool))
+               for e in eps_targets]
     n_t = np.array([len(e) for e in eps_targets])
     j = np.zeros(P, dtype=int)
     eps_cur = np.zeros(P)
@@ -393,11 +420,11 @@ def solve_chains(b: Batch, w_pos: np.ndarray, eps_targets: list, lam_start_facto
         slope = np.where(np.isfinite(y_prev[act]), y_cur[act] - y_prev[act], 0.0)
         y_pred = y_cur[act] + ratio[:, None] * slope
         bsub = b.take(act).with_lam(l_try)
-        y_new, conv, _res = newton(bsub, y_pred, e_try)
+        y_new, conv, _res = system.newton(bsub, y_pred, e_try)
         # a bad predictor must not kill a step that a plain warm start would take
         retry = ~conv & (ratio > 0)
         if retry.any():
-            yr, cr, _ = newton(bsub.take(retry), y_cur[act][retry], e_try[retry])
+            yr, cr, _ = system.newton(bsub.take(retry), y_cur[act][retry], e_try[retry])
             y_new[retry], conv[retry] = yr, cr
         calls += 1
         for pos, i in enumerate(act):

@@ -14,12 +14,13 @@ from typing import Any
 
 from rfrobust.activations import ActivationConstants, get_activation
 from rfrobust.errors import InputError
-from rfrobust.params import TheoryPoint
+from rfrobust.params import CLASSIFICATION_PARAMS, TheoryPoint
 
 _SCHEMA = TheoryPoint.schema()
 
-#: parameter order of every record and grid
-PARAMS = _SCHEMA.columns()
+#: parameter order of every regression record and grid (the classification parameters ``labels, p_flip, norm, d``
+#: join a record only when given; docs/theory_classification.md)
+PARAMS = tuple(name for name in _SCHEMA.columns() if name not in CLASSIFICATION_PARAMS)
 
 DEFAULTS = {name: _SCHEMA[name].default for name in PARAMS if not _SCHEMA[name].required}
 

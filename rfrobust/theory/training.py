@@ -96,8 +96,13 @@ def training_components(df: pd.DataFrame) -> pd.DataFrame:
     * ``kappa_weighted_loss`` = natural + kappa * robust (equals ``train_loss``; module doc);
     * ``objective`` = ``train_loss`` + psi1 lam ||a||^2 (the training objective at the optimum).
 
-    Rows whose status is not ``ok``/``zero`` get NaN components.
+    Rows whose status is not ``ok``/``zero`` get NaN components. The residual law used here is that of the linear
+    (Gaussian) target; a table with +-1 labels (``labels`` other than linear, docs/theory_classification.md) is
+    refused with an InputError.
     """
+    if "labels" in df.columns and (df["labels"] != "linear").any():
+        raise InputError("labels", sorted(set(df["labels"]) - {"linear"}),
+                         "linear (the training components use the Gaussian residual law of the linear target)")
     out = df.copy()
     S = np.sqrt(out["SE"].to_numpy(float))
     T = out["T"].to_numpy(float)

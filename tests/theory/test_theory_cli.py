@@ -138,3 +138,31 @@ def test_n_nodes_option(capsys):
     rc2, out2, err2 = run(["--psi1", "2", "--eps", "0.3", "--format", "json"], capsys)
     fine = json.loads(out2)[0]
     assert rc == rc2 == 0 and coarse["SE"] == pytest.approx(fine["SE"], rel=1e-6)
+
+
+def test_classification_columns_only_when_asked(capsys):
+    """--labels adds acc, acc_rob, stab (JSON keys exactly these) next to SE, AE, G, eps0; without it the
+    regression columns are all there is."""
+    from rfrobust.theory import solve_point
+
+    rc, out, _ = run(["--labels", "sign", "--psi", "0.5,3", "--eps", "0.3", "--eps-test", "0.3", "--format", "json"],
+                     capsys)
+    assert rc == 0
+    recs = json.loads(out)
+    for rec in recs:
+        assert {"acc", "acc_rob", "stab", "SE", "AE", "G", "eps0"} <= set(rec) and rec["labels"] == "sign"
+        assert 0.5 < rec["acc"] <= 1 and 0 <= rec["acc_rob"] <= rec["acc"] and rec["acc_rob"] <= rec["stab"] <= 1
+    ref = solve_point(3.0, eps=0.3, eps_test=0.3, labels="sign")
+    assert recs[1]["acc_rob"] == pytest.approx(ref["acc_rob"], rel=1e-12)
+    rc, out, _ = run(["--psi", "0.5,3", "--eps", "0.3", "--format", "json"], capsys)
+    assert rc == 0 and not {"acc", "acc_rob", "stab", "labels"} & set(json.loads(out)[0])
+    rc, table, _ = run(["--labels", "flip", "--p-flip", "0.2", "--psi", "1", "--eps", "0.3"], capsys)
+    assert rc == 0 and "acc_rob" in table.splitlines()[1] and "p_flip=0.2" in table.splitlines()[0]
+
+
+@pytest.mark.parametrize("args,param", [(["--labels", "sgn"], "labels"), (["--labels", "flip", "--p-flip", "0.5"],
+                                                                           "p_flip"),
+                                        (["--norm", "linf", "--eps", "0.01"], "d"), (["--norm", "l3"], "norm")])
+def test_classification_bad_input_one_line_exit_2(args, param, capsys):
+    rc, out, err = run(["--psi", "1", *args], capsys)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and f"{param}=" in err

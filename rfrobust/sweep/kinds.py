@@ -19,10 +19,28 @@ A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the Na
 its own failure with ``status = "error: ..."`` (the theory kind does). Record keys that clash with store columns
 are kept with a ``result_`` prefix; a record key equal to a parameter name is dropped (the row holds the
 parameter as given) (e.g. theory's ``status`` = ok | zero | diverged -> ``result_status``);
-``backend``/``device`` from the record fill the provenance columns of the same name.
+``backend``/``device``/``threads`` from the record fill the provenance columns of the same name.
+
+Execution settings (``[execution]`` of a spec, :mod:`rfrobust.sweep.execution`: backend, device, threads) are
+handed to the function next to the parameters (only those the kind takes: :attr:`Kind.execution`), fill the
+provenance columns, and are not parameters: they are not stored as parameter columns and not part of the key.
+
+Study kinds (registered here so a spec can name them and worker processes can import them):
+
+================  ==============================================================  ======
+kind              function                                                        seeded
+================  ==============================================================  ======
+``train_curves``  ``rfrobust.studies.curve_runs.run_record(params, seed)``        yes
+``random_fit``    ``rfrobust.studies.universal_law.kind.run_record(params, seed)``  yes
+================  ==============================================================  ======
+
+Their configuration keys are hashed under the names these functions had before the studies left the deep toolkit
+(:attr:`Kind.key`), so stores written then are still recognised; specs that still name the old
+``python:rfrobust.deep....`` strings run the registered kind (:data:`LEGACY_NAMES`).
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -37,8 +55,10 @@ from rfrobust.provenance import provenance
 USER_PREFIX = "python:"
 #: Columns every row carries besides the parameters and the metrics.
 KEY_COLUMNS = ("config_hash", "seed", "status", "error", "kind")
-PROVENANCE_COLUMNS = ("wall_time", "backend", "device", "package_version", "git_commit", "hostname", "python",
-                      "timestamp")
+PROVENANCE_COLUMNS = ("wall_time", "backend", "device", "threads", "package_version", "git_commit", "hostname",
+                      "python", "timestamp")
+#: Provenance columns that a record, or else the execution settings, fill (see :func:`make_row`).
+_EXECUTION_PROVENANCE = ("backend", "device", "threads")
 _RESERVED = frozenset(KEY_COLUMNS + PROVENANCE_COLUMNS)
 ERROR_CHARS = 1000
 
@@ -53,6 +73,14 @@ class Kind:
     seeded: bool
     default_backend: str = "unknown"
     default_device: str = "unknown"
+    #: execution settings handed to the function with the parameters (None: every one given, for user kinds)
+    execution: tuple[str, ...] | None = None
+    #: the name hashed into configuration keys (default: ``name``)
+    key: str | None = None
+
+    @property
+    def hash_name(self) -> str:
+        return self.key or self.name
 
     def load(self) -> Callable:
         """Import the module and return the function (raises InputError naming what is missing)."""
@@ -71,14 +99,31 @@ class Kind:
 
 BUILTIN = {
     "theory": Kind("theory", "rfrobust.theory", "run_record", seeded=False, default_backend="numpy",
-                   default_device="cpu"),
-    "simulate": Kind("simulate", "rfrobust.simulate", "run_record", seeded=True),
-    "train": Kind("train", "rfrobust.train", "run_record", seeded=True),
+                   default_device="cpu", execution=()),
+    "simulate": Kind("simulate", "rfrobust.simulate", "run_record", seeded=True, execution=("backend", "device")),
+    "train": Kind("train", "rfrobust.train", "run_record", seeded=True, execution=("device", "threads")),
+    # study kinds (rfrobust.studies): keys kept from their former python: names, so existing stores resume
+    "train_curves": Kind("train_curves", "rfrobust.studies.curve_runs", "run_record", seeded=True,
+                         default_backend="torch", execution=("device", "threads"),
+                         key="python:rfrobust.deep.curve_runs:run_record"),
+    "random_fit": Kind("random_fit", "rfrobust.studies.universal_law.kind", "run_record", seeded=True,
+                       default_backend="torch", execution=("device", "threads"),
+                       key="python:rfrobust.deep.universal_law:run_record"),
 }
+#: Kind strings of specs written before the study kinds were registered -> the registered kind.
+LEGACY_NAMES = {"python:rfrobust.deep.curve_runs:run_record": "train_curves",
+                "python:rfrobust.deep.universal_law:run_record": "random_fit"}
+
+
+def hash_name(name: str) -> str:
+    """The name under which a spec's ``kind`` enters configuration keys (:attr:`Kind.key`); never raises."""
+    kind = BUILTIN.get(LEGACY_NAMES.get(name, name))
+    return kind.hash_name if kind is not None else name
 
 
 def parse_kind(name: str) -> Kind:
     """The :class:`Kind` for a spec's ``kind`` string, without importing anything."""
+    name = LEGACY_NAMES.get(name, name)
     if name in BUILTIN:
         return BUILTIN[name]
     if name.startswith(USER_PREFIX):
@@ -88,7 +133,7 @@ def parse_kind(name: str) -> Kind:
             return Kind(name, module, function, seeded=True)
         raise InputError(
             "kind", name, "python:package.module:function (a module path, a colon, a function name)")
-    raise InputError("kind", name, "one of theory, simulate, train or python:package.module:function")
+    raise InputError("kind", name, "one of " + ", ".join(BUILTIN) + " or python:package.module:function")
 
 
 def resolve_kind(name: str) -> Kind:
@@ -98,8 +143,8 @@ def resolve_kind(name: str) -> Kind:
     """
     kind = parse_kind(name)
     fn = kind.load()
-    seeded = bool(getattr(fn, "seeded", kind.seeded)) if name not in BUILTIN else kind.seeded
-    return Kind(kind.name, kind.module, kind.function, seeded, kind.default_backend, kind.default_device)
+    seeded = bool(getattr(fn, "seeded", kind.seeded)) if kind.name not in BUILTIN else kind.seeded
+    return dataclasses.replace(kind, seeded=seeded)
 
 
 _FUNCTIONS: dict[str, tuple[Kind, Callable]] = {}
@@ -126,6 +171,13 @@ def _scalar(value: Any) -> Any:
         return str(value)
 
 
+def _count_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class PointFailed(Exception):
     """A failure reported by the kind's record itself (its ``status`` starts with ``error``) or a NaN metric."""
 
@@ -137,8 +189,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any], record: Mapping[str, Any] | None,
-             error: BaseException | None, wall_time: float) -> dict:
-    """One tidy row: keys, parameters, metrics (record keys that clash with store columns get ``result_``)."""
+             error: BaseException | None, wall_time: float, execution: Mapping[str, Any] | None = None) -> dict:
+    """One tidy row: keys, parameters, metrics (record keys that clash with store columns get ``result_``).
+
+    ``backend``, ``device`` and ``threads`` come from the record, else from the execution settings."""
     row: dict[str, Any] = {"config_hash": config_hash, "seed": int(seed),
                            "status": "ok" if error is None else "error",
                            "error": None if error is None else _one_line(error), "kind": kind.name}
@@ -146,29 +200,39 @@ def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any],
     record = dict(record or {})
     for key, value in record.items():
         key = str(key)
-        if key in params or key in ("backend", "device"):  # backend/device fill the provenance columns
+        if key in params or key in _EXECUTION_PROVENANCE:  # backend/device/threads fill the provenance columns
             continue
         row["result_" + key if key in _RESERVED else key] = _scalar(value)
+    execution = execution or {}
+    threads = record.get("threads") or execution.get("threads")
     prov = provenance()
     row.update({
         "wall_time": float(wall_time),
-        "backend": str(record.get("backend") or params.get("backend") or kind.default_backend),
-        "device": str(record.get("device") or params.get("device") or kind.default_device),
+        "backend": str(record.get("backend") or execution.get("backend") or params.get("backend")
+                       or kind.default_backend),
+        "device": str(record.get("device") or execution.get("device") or params.get("device") or kind.default_device),
+        "threads": _count_or_none(threads),
         "package_version": prov["package_version"], "git_commit": prov["git_commit"],
         "hostname": prov["hostname"], "python": prov["python"], "timestamp": prov["timestamp"],
     })
     return row
 
 
-def run_point(kind_name: str, config_hash: str, seed: int, params: dict) -> dict:
-    """Compute one point and return its row; an exception becomes a ``status="error"`` row, never propagates."""
+def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
+              execution: Mapping[str, Any] | None = None) -> dict:
+    """Compute one point and return its row; an exception becomes a ``status="error"`` row, never propagates.
+
+    ``execution``: the settings handed to the function with the parameters (already restricted to the kind's)."""
     t0 = time.perf_counter()
+    execution = dict(execution or {})
     try:
         kind, fn = _function(kind_name)
     except Exception as err:  # the kind itself cannot be loaded in this process
-        return make_row(parse_kind(kind_name), config_hash, seed, params, None, err, time.perf_counter() - t0)
+        return make_row(parse_kind(kind_name), config_hash, seed, params, None, err, time.perf_counter() - t0,
+                        execution)
     try:
-        record = fn(dict(params), int(seed)) if kind.seeded else fn(dict(params))
+        call = {**params, **execution}
+        record = fn(call, int(seed)) if kind.seeded else fn(call)
         if not isinstance(record, Mapping):
             raise TypeError(f"{kind.module}.{kind.function} returned {type(record).__name__}, not a dict")
         record = {str(k): _scalar(v) for k, v in record.items()}
@@ -182,9 +246,10 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict) -> dict
             err = PointFailed(f"NaN in the result: {', '.join(map(str, bad))}")
     except Exception as exc:  # recorded, the sweep goes on
         record, err = None, exc
-    return make_row(kind, config_hash, seed, params, record, err, time.perf_counter() - t0)
+    return make_row(kind, config_hash, seed, params, record, err, time.perf_counter() - t0, execution)
 
 
-def run_batch(kind_name: str, tasks: list[tuple[str, int, dict]]) -> list[dict]:
+def run_batch(kind_name: str, tasks: list[tuple[str, int, dict]],
+              execution: Mapping[str, Any] | None = None) -> list[dict]:
     """Compute several points (one task of the process pool or of a Dask worker)."""
-    return [run_point(kind_name, h, s, p) for h, s, p in tasks]
+    return [run_point(kind_name, h, s, p, execution) for h, s, p in tasks]

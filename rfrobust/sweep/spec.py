@@ -13,9 +13,12 @@ Schema (every key other than ``kind``, ``output`` and ``[grid]`` is optional; no
     psi1 = "0.1:10:60:log"          # a string is a numeric grid, parsed by rfrobust.cli.parse_grid
     lam = [1e-8, 1e-3]              # a list is taken literally (numbers, strings or booleans)
     act = ["relu", "tanh"]
+    [execution]                     # how, not what: backend, device, threads, workers (rfrobust.sweep.execution);
+    device = "cuda"                 # handed to the kind, recorded per row, not part of the configuration key
 
 Configuration keys. A configuration (one grid point + the fixed parameters) is identified by
-``config_hash = sha256(canonical JSON of {"kind", "params"})[:16]``. Canonicalisation makes the key depend on
+``config_hash = sha256(canonical JSON of {"kind", "params"})[:16]`` (``kind``: the kind's hash name,
+:func:`rfrobust.sweep.kinds.hash_name`). Canonicalisation makes the key depend on
 values, not on how they were typed: every number (int or float) becomes ``float(f"{x:.12g}")`` (so ``0.1`` typed,
 ``0.1`` from ``"0:1:11"`` = 0.1 exactly and ``0.30000000000000004`` from ``linspace`` all give the same key as the
 typed value; ``200`` and ``200.0`` are the same key; ``-0.0`` is ``0.0``). The kind function receives the same
@@ -35,12 +38,14 @@ from typing import Any, Iterator, Mapping
 
 from rfrobust.cli import parse_grid
 from rfrobust.errors import InputError
+from rfrobust.sweep.execution import parse_execution
+from rfrobust.sweep.kinds import hash_name
 
-TOP_LEVEL_KEYS = ("kind", "output", "seeds", "description", "fixed", "grid")
+TOP_LEVEL_KEYS = ("kind", "output", "seeds", "description", "fixed", "grid", "execution")
 SECTIONS = ("fixed", "grid")
 #: Column names a parameter may not take (they are the store's own columns).
 RESERVED_COLUMNS = frozenset({
-    "config_hash", "seed", "status", "error", "kind", "wall_time", "backend", "device",
+    "config_hash", "seed", "status", "error", "kind", "wall_time", "backend", "device", "threads",
     "package_version", "git_commit", "hostname", "python", "timestamp",
 })
 SIGNIFICANT_DIGITS = 12
@@ -96,6 +101,8 @@ class SweepSpec:
     seeds: list = field(default_factory=lambda: [0])
     description: str = ""
     source: str = "<dict>"
+    #: execution settings (rfrobust.sweep.execution): not parameters, not part of any key
+    execution: dict = field(default_factory=dict)
 
     @property
     def n_configurations(self) -> int:
@@ -112,7 +119,7 @@ class SweepSpec:
         seeds = self.seeds if seeds is None else seeds
         out = []
         for params in self.configurations():
-            h = config_hash(self.kind, params)
+            h = config_hash(hash_name(self.kind), params)
             out.extend(Point(h, int(s), params) for s in seeds)
         return out
 
@@ -122,7 +129,7 @@ class SweepSpec:
         def order(v):
             return (type(v).__name__, v)
 
-        return {"kind": self.kind,
+        return {"kind": hash_name(self.kind),
                 "fixed": {k: canonical_value(v, k) for k, v in self.fixed.items()},
                 "grid": {k: sorted((canonical_value(x, k) for x in v), key=order) for k, v in self.grid.items()},
                 "seeds": sorted(int(s) for s in self.seeds)}
@@ -210,7 +217,7 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
         if key not in TOP_LEVEL_KEYS:
             what = "section" if isinstance(value, dict) else "key"
             raise _fail(source, f"unknown {what} {key!r} (allowed: kind, output, seeds, description, "
-                                "[fixed], [grid])")
+                                "[fixed], [grid], [execution])")
     for sec in SECTIONS:
         if sec in data and not isinstance(data[sec], dict):
             raise _fail(source, f"{sec} must be a section [{sec}] of parameter = value lines")
@@ -228,6 +235,8 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
     if not grid_in:
         raise _fail(source, "the grid is empty: give at least one axis under [grid] (one value is fine)")
     for name in itertools.chain(fixed_in, grid_in):
+        if name in ("backend", "device", "threads"):
+            raise _fail(source, f"{name} is an execution setting, not a parameter: put it under [execution]")
         if name in RESERVED_COLUMNS:
             raise _fail(source, f"parameter name {name!r} is reserved for a store column")
         if not name.isidentifier():
@@ -238,10 +247,11 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
     fixed = {name: _fixed_value(source, name, v) for name, v in fixed_in.items()}
     grid = {name: _grid_axis(source, name, v) for name, v in grid_in.items()}
     seeds = _seeds(source, data.get("seeds", [0]))
+    execution = parse_execution(data.get("execution"), source)
     base = base_dir if base_dir is not None else os.getcwd()
     out = os.path.abspath(os.path.join(base, os.path.expanduser(output)))
     return SweepSpec(kind=kind.strip(), output=out, fixed=fixed, grid=grid, seeds=seeds,
-                     description=description, source=source)
+                     description=description, source=source, execution=execution)
 
 
 def load_spec(spec: str | os.PathLike | Mapping | SweepSpec, base_dir: str | None = None) -> SweepSpec:

@@ -4,13 +4,13 @@ SE and AE against ``psi1`` at training radius ``eps = 0.5`` for each ridge of th
 adversarial training), ReLU, psi2 = 2, F1 = 1, tau = 0.5. The dotted line is the null predictor.
 
     python -m rfrobust.sweep simulations/theory/se_ae_vs_psi1.toml
-    python figures/ae_vs_psi1_by_lam.py         # -> results/figures/ae_vs_psi1_by_lam.pdf, .png
+    python -m rfrobust.figures.ae_vs_psi1_by_lam         # -> results/figures/ae_vs_psi1_by_lam.pdf, .png
 """
 from __future__ import annotations
 
 import sys
 
-import common
+from rfrobust.figures import common
 
 NAME = "ae_vs_psi1_by_lam"
 SPECS = {"theory": "theory/se_ae_vs_psi1.toml"}
@@ -40,4 +40,5 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"figures/{NAME}.py"))
+    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
+                      prog=f"python -m rfrobust.figures.{NAME}"))

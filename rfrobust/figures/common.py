@@ -1,4 +1,4 @@
-"""Plumbing shared by the figure scripts: find each figure's stores through its sweep specs, read them, fail in
+"""Plumbing shared by the figure modules: find each figure's stores through its sweep specs, read them, fail in
 one line when one is missing, and save in the rfrobust style.
 
 Data flow (DESIGN.md): spec -> runner -> store -> figures. A figure script never computes a model: it reads the
@@ -21,15 +21,12 @@ import os
 import sys
 from typing import Mapping, Sequence
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:  # run as `python figures/x.py`: make the checkout's rfrobust importable
-    sys.path.insert(0, REPO)
+from rfrobust.cli import ArgumentParser
+from rfrobust.errors import InputError
 
-from rfrobust.cli import ArgumentParser  # noqa: E402
-from rfrobust.errors import InputError  # noqa: E402
-
-SPEC_DIR = os.path.join(REPO, "simulations")
-OUT_DIR = os.path.join(REPO, "results", "figures")
+#: defaults, relative to the current directory (the repository root: its simulations/ holds the specs)
+SPEC_DIR = "simulations"
+OUT_DIR = os.path.join("results", "figures")
 SIM_VARIANTS = ("default", "full")
 
 
@@ -142,7 +139,7 @@ def make_figures(modules: Sequence, ns) -> list[str]:
 
 def figure_main(module, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """``main`` of a one-figure script: options, stores, draw, save, print the paths written."""
-    p = add_options(ArgumentParser(prog=prog or f"python figures/{module.NAME}.py",
+    p = add_options(ArgumentParser(prog=prog or f"python -m rfrobust.figures.{module.NAME}",
                                    description=(module.__doc__ or "").strip().splitlines()[0]))
     ns = p.parse_args(argv)
     for path in make_figures([module], ns):

@@ -6,7 +6,7 @@ Fstar = tau = 0, psi2 = 3) and the ridge simulation at d = 400 (mean +- SE over 
 
     python -m rfrobust.sweep simulations/theory/mm_double_descent.toml
     python -m rfrobust.sweep simulations/simulate/mm_double_descent.toml
-    python figures/double_descent.py            # -> results/figures/double_descent.pdf, .png
+    python -m rfrobust.figures.double_descent            # -> results/figures/double_descent.pdf, .png
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-import common
+from rfrobust.figures import common
 
 NAME = "double_descent"
 SPECS = {"theory": "theory/mm_double_descent.toml", "sim": "simulate/mm_double_descent.toml"}
@@ -55,4 +55,5 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"figures/{NAME}.py"))
+    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
+                      prog=f"python -m rfrobust.figures.{NAME}"))

@@ -5,13 +5,13 @@ For ``eps >= eps0(psi1, psi2)`` adversarial training returns ``a = 0`` (the null
 Wider models tolerate larger radii before collapsing to zero.
 
     python -m rfrobust.sweep simulations/theory/eps0_vs_psi1.toml
-    python figures/eps0_vs_psi1.py              # -> results/figures/eps0_vs_psi1.pdf, .png
+    python -m rfrobust.figures.eps0_vs_psi1              # -> results/figures/eps0_vs_psi1.pdf, .png
 """
 from __future__ import annotations
 
 import sys
 
-import common
+from rfrobust.figures import common
 
 NAME = "eps0_vs_psi1"
 SPECS = {"theory": "theory/eps0_vs_psi1.toml"}
@@ -46,4 +46,5 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"figures/{NAME}.py"))
+    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
+                      prog=f"python -m rfrobust.figures.{NAME}"))

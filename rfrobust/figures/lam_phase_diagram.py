@@ -8,7 +8,7 @@ Right: AE at the tuned ridge (solid) and at the fixed ridge lam = 0.01 (dashed) 
 rise of AE with width at fixed ridge disappears when the ridge is tuned for each width.
 
     python -m rfrobust.sweep simulations/theory/lam_tuned.toml
-    python figures/lam_phase_diagram.py         # -> results/figures/lam_phase_diagram.pdf, .png
+    python -m rfrobust.figures.lam_phase_diagram         # -> results/figures/lam_phase_diagram.pdf, .png
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-import common
+from rfrobust.figures import common
 
 NAME = "lam_phase_diagram"
 SPECS = {"theory": "theory/lam_tuned.toml"}
@@ -109,4 +109,5 @@ def pl_cmap():
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"figures/{NAME}.py"))
+    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
+                      prog=f"python -m rfrobust.figures.{NAME}"))

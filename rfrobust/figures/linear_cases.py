@@ -9,7 +9,7 @@
     python -m rfrobust.sweep simulations/theory/linear_isotropic.toml
     python -m rfrobust.sweep simulations/theory/linear_min_norm.toml
     python -m rfrobust.sweep simulations/theory/linear_population.toml
-    python figures/linear_cases.py              # -> results/figures/linear_cases.pdf, .png
+    python -m rfrobust.figures.linear_cases              # -> results/figures/linear_cases.pdf, .png
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-import common
+from rfrobust.figures import common
 
 NAME = "linear_cases"
 SPECS = {"isotropic": "theory/linear_isotropic.toml", "min_norm": "theory/linear_min_norm.toml",
@@ -82,4 +82,5 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"figures/{NAME}.py"))
+    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
+                      prog=f"python -m rfrobust.figures.{NAME}"))

@@ -1,9 +1,10 @@
-"""Every figure from the stores: ``python figures/make_all.py`` -> results/figures/NAME.pdf and NAME.png.
+"""Every figure from the stores: ``python -m rfrobust.figures`` (or ``python figures/make_all.py``) ->
+results/figures/NAME.pdf and NAME.png. Run from the repository root (the specs are in ``simulations/``).
 
-    python figures/make_all.py                      # all figures (theory + default simulation overlays)
-    python figures/make_all.py --theory-only        # no simulation store needed
-    python figures/make_all.py --sim-variant full   # overlays from the *_full.toml simulation specs
-    python figures/make_all.py --only double_descent,eps0_vs_psi1 --out paper/figs
+    python -m rfrobust.figures                      # all figures (theory + default simulation overlays)
+    python -m rfrobust.figures --theory-only        # no simulation store needed
+    python -m rfrobust.figures --sim-variant full   # overlays from the *_full.toml simulation specs
+    python -m rfrobust.figures --only double_descent,eps0_vs_psi1 --out paper/figs
 
 Stores first: every store the chosen figures need is checked before anything is drawn; a missing one stops the
 script with one line naming the sweep command that makes it (exit status 2) and nothing is written. The sweep
@@ -12,25 +13,21 @@ commands are listed in simulations/README.md (``sh simulations/run_all.sh`` runs
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import Sequence
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import common  # noqa: E402
-
-from rfrobust.cli import ArgumentParser, run_main  # noqa: E402
-from rfrobust.errors import InputError  # noqa: E402
+from rfrobust.cli import ArgumentParser, run_main
+from rfrobust.errors import InputError
+from rfrobust.figures import common
 
 #: the figure scripts, in drawing order
 FIGURES = ("double_descent", "se_ae_vs_psi1", "ae_vs_psi1_by_lam", "lam_phase_diagram", "gradnorm_vs_psi1",
            "eps0_vs_psi1", "linear_cases")
-PROG = "python figures/make_all.py"
+PROG = "python -m rfrobust.figures"
 
 
 def modules(names: Sequence[str] = FIGURES) -> list:
-    return [importlib.import_module(n) for n in names]
+    return [importlib.import_module(f"rfrobust.figures.{n}") for n in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

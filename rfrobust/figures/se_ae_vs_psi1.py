@@ -8,13 +8,13 @@ line is the null predictor ``a = 0`` (error ``tau^2 + F1^2``). A row per activat
 
     python -m rfrobust.sweep simulations/theory/se_ae_vs_psi1.toml
     python -m rfrobust.sweep simulations/simulate/se_ae_vs_psi1.toml
-    python figures/se_ae_vs_psi1.py             # -> results/figures/se_ae_vs_psi1.pdf, .png
+    python -m rfrobust.figures.se_ae_vs_psi1             # -> results/figures/se_ae_vs_psi1.pdf, .png
 """
 from __future__ import annotations
 
 import sys
 
-import common
+from rfrobust.figures import common
 
 NAME = "se_ae_vs_psi1"
 SPECS = {"theory": "theory/se_ae_vs_psi1.toml", "sim": "simulate/se_ae_vs_psi1.toml"}
@@ -72,4 +72,5 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"figures/{NAME}.py"))
+    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
+                      prog=f"python -m rfrobust.figures.{NAME}"))

@@ -1,7 +1,9 @@
-"""Train once, evaluate a whole accuracy-vs-radius curve: the sweep kind of the capacity study (seed 000) and of
-the MLP experiment of seed 001.
+"""Train once, evaluate a whole accuracy-vs-radius curve: the sweep kind of the capacity study (Borji 2022) and of
+the MLP experiment of the universal-law study (Bubeck & Sellke 2021).
 
-Kind: ``python:rfrobust.deep.curve_runs:run_record`` -- ``run_record(params, seed)`` trains one network with
+Kind: ``train_curves`` (registered in :mod:`rfrobust.sweep.kinds`; formerly
+``python:rfrobust.deep.curve_runs:run_record``, under which name its configuration keys are still hashed) --
+``run_record(params, seed)`` trains one network with
 :func:`rfrobust.deep.train.run` (every training option of ``python -m rfrobust.train``; defaults here:
 ``method = "standard"``, ``eps = 0``, ``val_size = 0`` so the last epoch is the model) and then, on the same test
 subset, evaluates the curves named by these extra parameters (:mod:`rfrobust.deep.curves`):
@@ -15,14 +17,17 @@ subset, evaluates the curves named by these extra parameters (:mod:`rfrobust.dee
 ``curve_norm``      ``linf`` (default) or ``l2``
 ``nested``          ``true``: robust accuracy, worst case over every point tried at radii <= eps (monotone, and
                     PGD stops per point at its first misclassified iterate); ``false``: independent radii,
-                    accuracy at the attacked point (Borji / seed 001's definition)
+                    accuracy at the attacked point (Borji's and Bubeck & Sellke's definition)
 ==================  =====================================================================================
+
+The execution settings ``device`` and ``threads`` (``[execution]`` of the spec, or the study driver's ``--device``
+/ ``--threads``) reach the training as parameters but are not part of the configuration key.
 
 One store row per (configuration, seed) holds the training record plus one column per curve point,
 ``acc_<attack>_<radius:g>`` (:func:`rfrobust.deep.curves.column`), and per attack
 
 * ``mean_acc_<attack>``  -- the mean over the grid of the accuracy (radius 0 included): Borji's "average of standard
-  and robust accuracy" (seed 000, Fig. 1);
+  and robust accuracy" (Borji 2022, Fig. 1);
 * ``mean_nacc_<attack>`` -- the same with every accuracy divided by the natural accuracy (Fig. 2);
 * ``grad_evals_<attack>`` -- per-sample input-gradient evaluations spent (cost).
 
@@ -89,16 +94,6 @@ def evaluate_curves(model, batches, opts: dict, seed: int, device="cpu") -> dict
     return out
 
 
-def default_device() -> str:
-    """The torch device of a sweep point: ``$RFROBUST_DEVICE`` (``cpu``, ``cuda``, ``cuda:K``, ``auto``), else ``cpu``.
-
-    ``device`` is a store column, not a spec parameter: the drivers' ``--device`` sets this variable, so the same
-    configuration has the same key on a CPU and on a GPU."""
-    import os
-
-    return os.environ.get("RFROBUST_DEVICE", "cpu") or "cpu"
-
-
 def run_record(params: dict, seed: int) -> dict:
     """Sweep entry point: train with the training options of ``params``, then evaluate the curves."""
     import time
@@ -114,7 +109,6 @@ def run_record(params: dict, seed: int) -> dict:
     train.setdefault("eps", 0)
     train.setdefault("val_size", 0)
     train.setdefault("progress", False)
-    train.setdefault("device", default_device())
     cfg = config_from_params(train, seed)
     rec = run(cfg, log=lambda msg: None,   # no per-epoch lines from sweep workers (the record keeps epoch_log)
               extra_eval=lambda model, batches, device: evaluate_curves(model, batches, opts, seed, device))

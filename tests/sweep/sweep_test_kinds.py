@@ -1,6 +1,6 @@
 """Tiny deterministic sweep kinds for the sweep tests (no dependency on the theory/simulation engines).
 
-Used in specs as ``kind = "python:sweep_test_kinds:square"`` (this directory must be on ``sys.path``: pytest puts it
+Used in specs as ``kind = "python:tests.sweep.sweep_test_kinds:square"`` (this directory must be on ``sys.path``: pytest puts it
 there; subprocess tests add it to ``PYTHONPATH``).
 """
 from __future__ import annotations

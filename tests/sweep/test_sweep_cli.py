@@ -13,7 +13,7 @@ import pytest
 
 from rfrobust.sweep import load
 
-from sweep_helpers import cli, env, listing, science, square_spec, write_spec
+from tests.sweep.sweep_helpers import cli, env, listing, science, square_spec, write_spec
 
 N_POINTS = 40   # x = 0..19, two seeds
 
@@ -113,19 +113,19 @@ def test_dask_local_cluster_cli_equals_local_pool(tmp_path):
 
 
 BAD_SPECS = {
-    "unknown key": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n',
+    "unknown key": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n',
                     "unknown key 'workers'"),
-    "unknown section": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = [1]\n'
+    "unknown section": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = [1]\n'
                         '[params]\ny = 1\n', "unknown section 'params'"),
-    "empty grid": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\n', "grid is empty"),
-    "empty axis": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = []\n',
+    "empty grid": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\n', "grid is empty"),
+    "empty axis": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = []\n',
                    "grid axis x is empty"),
-    "bad grid string": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = "1:2"\n',
+    "bad grid string": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = "1:2"\n',
                         "x='1:2'"),
     "unknown kind": ('kind = "montecarlo"\noutput = "o.parquet"\n[grid]\nx = [1]\n', "kind='montecarlo'"),
-    "unwritable output": ('kind = "python:sweep_test_kinds:square"\noutput = "afile/sub/o.parquet"\n[grid]\n'
+    "unwritable output": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "afile/sub/o.parquet"\n[grid]\n'
                           'x = [1]\n', "not writable"),
-    "bad toml": ('kind = "python:sweep_test_kinds:square"\noutput = \n', "invalid TOML"),
+    "bad toml": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = \n', "invalid TOML"),
 }
 
 

@@ -6,9 +6,10 @@ import pytest
 
 from rfrobust.errors import InputError
 from rfrobust.sweep import load
-from rfrobust.sweep.store import Store, atomic_write, check_output
+from rfrobust.fileio import atomic_write
+from rfrobust.sweep.store import Store, check_output
 
-from sweep_helpers import listing
+from tests.sweep.sweep_helpers import listing
 
 
 def row(h, seed, status="ok", y=1.0, **kw):

@@ -1,9 +1,7 @@
-"""Figures and statistics of the capacity study (seed 000, Borji; Madry et al.) from its sweep store.
+"""Figures, statistics and report of the capacity study (Borji 2022; Madry et al. 2018) from its sweep store.
 
-    python figures/capacity_study.py simulations/capacity/fashion_mnist_cpu.toml [--out DIR]
-
-Reads the spec's rows (``rfrobust.sweep.load``; kind ``python:rfrobust.deep.curve_runs:run_record``), one per
-(model, seed), and writes to ``DIR`` (default ``figures/output/capacity/<spec stem>/``):
+Reads the spec's rows (kind ``train_curves``), one per (model, seed), and writes the report ``OUT.md`` with, in
+``OUT/``:
 
 * ``capacity_mean_acc``            -- Borji Fig. 1: per model, the mean over the eps grid of the accuracy (eps = 0,
   the standard accuracy, included) under FGSM and under PGD-20, against the parameter count (log axis), mean +- sem
@@ -16,47 +14,35 @@ Reads the spec's rows (``rfrobust.sweep.load``; kind ``python:rfrobust.deep.curv
   r with log10(params) and its p-value, the least-squares slope (accuracy per decade of parameters) +- its standard
   error, Spearman's rho, and the range of r over the seeds taken one at a time.
 
-The statistics are printed too. Data flow: spec -> store -> this script (nothing is recomputed).
+The statistics are printed too. Data flow: spec -> store -> this module (nothing is recomputed).
 """
+
 from __future__ import annotations
 
 import math
 import os
 import re
-import sys
-from typing import Sequence
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+from rfrobust.studies.base import NothingToReport
 
-from rfrobust.cli import ArgumentParser, run_main  # noqa: E402
-from rfrobust.errors import InputError  # noqa: E402
-
-PROG = "python figures/capacity_study.py"
 FAMILY_NAMES = {1: "Model I", 2: "Model II", 3: "Model III", 4: "Model IV", 5: "Model V"}
 ATTACK_NAMES = {"fgsm": "FGSM", "pgd": "PGD-20"}
 QUANTITIES = (("natural_acc", "standard accuracy"), ("mean_acc_fgsm", "mean accuracy, FGSM"),
               ("mean_acc_pgd", "mean accuracy, PGD-20"), ("mean_nacc_fgsm", "mean normalised accuracy, FGSM"),
               ("mean_nacc_pgd", "mean normalised accuracy, PGD-20"))
+FIGURES = ("capacity_mean_acc", "capacity_mean_acc_normalised", "capacity_curves", "capacity_curves_normalised")
 
 
-def default_out(spec_path: str) -> str:
-    stem = os.path.splitext(os.path.basename(spec_path))[0]
-    return os.path.join(REPO, "figures", "output", "capacity", stem)
+def load_rows(spec):
+    """The spec's ok rows with ``family``, ``index`` and ``natural_acc`` (the curve's eps = 0 point); raises
+    :class:`NothingToReport` when the store holds no finished point."""
+    from rfrobust.studies.base import stored_rows
 
-
-def load_rows(spec_path: str, store: str | None = None):
-    """The spec's ok rows (from ``store`` when given, else the spec's output) with ``family``, ``index`` and
-    ``natural_acc`` (the curve's eps = 0 point)."""
-    from rfrobust.sweep.runner import load_for_spec, prepare
-
-    spec, _ = prepare(spec_path, output=store, check_writable=False, import_kind=False)
-    df = load_for_spec(spec)
-    if df.empty or "status" not in df or not (df["status"] == "ok").any():
-        raise InputError.message(f"no finished point in the store of {spec_path}; run "
-                                 f"python simulations/capacity/run.py first")
-    df = df[df["status"] == "ok"].copy()
+    df = stored_rows(spec)
+    if df.empty:
+        raise NothingToReport.message(f"nothing to report: no finished point in the store {spec.output}; run "
+                                      "python -m rfrobust.study capacity first")
+    df = df.copy()
     fam_idx = df["model"].map(lambda m: tuple(int(v) for v in re.fullmatch(r"nettest-(\d+)-(\d+)", m).groups()))
     df["family"] = [f for f, _ in fam_idx]
     df["index"] = [i for _, i in fam_idx]
@@ -187,25 +173,60 @@ def draw_curves(long, models, normalised: bool):
     return fig
 
 
-def make(spec_path: str, out_dir: str | None = None, store: str | None = None, log=print) -> dict:
-    """Draw every figure and write both tables; returns ``{"models", "stats", "paths"}``."""
-    from rfrobust.deep.curve_runs import long_table
-    from rfrobust.deep.experiments import save_outputs
+def markdown(models, stats, description: str, files_rel: str, figures: bool = True) -> str:
+    """The report: the correlation table, the figures, the per-model table (a pure function of its inputs)."""
+    from rfrobust.studies.base import md_table
 
-    out_dir = out_dir or default_out(spec_path)
-    df = load_rows(spec_path, store)
+    rows = [{"quantity": q["description"], "r (p)": f"{q['r']:+.3f} ({q['p']:.2g})",
+             "slope per decade": f"{q['slope']:+.4f} ± {q['slope_se']:.4f}", "Spearman ρ": f"{q['spearman']:+.3f}",
+             "r, single seeds": f"{q['r_seed_min']:+.2f} … {q['r_seed_max']:+.2f}"} for _, q in stats.iterrows()]
+    mrows = []
+    for _, m in models.iterrows():
+        r = {"model": m["model"], "family": FAMILY_NAMES.get(int(m["family"]), m["family"]),
+             "parameters": f"{int(m['n_params']):,}", "seeds": int(m["seeds"])}
+        for q, desc in QUANTITIES:
+            if q in m:
+                sem = m.get(q + "_sem")
+                r[desc] = f"{m[q]:.3f}" + (f" ± {sem:.3f}" if sem == sem and sem is not None else "")
+        mrows.append(r)
+    n_models, seeds = int(stats["n_models"].iloc[0]), int(stats["seeds"].iloc[0])
+    lines = ["# Capacity study (Borji 2022)", "",
+             f"{description}. Generated by `python -m rfrobust.study capacity` from the sweep store; do not edit. "
+             "What it reproduces, how to run it and how to read it: docs/studies/capacity.md.", "",
+             f"## Accuracy against log10(parameters) ({n_models} models, mean over {seeds} seed(s))", "",
+             md_table(rows)]
+    if figures:
+        lines += [f"![{name}]({files_rel}/{name}.png)" for name in FIGURES] + [""]
+    lines += ["## Models (mean ± standard error over seeds)", "", md_table(mrows)]
+    return "\n".join(lines)
+
+
+def make(spec, out: str, figures: bool = True, log=print) -> dict:
+    """Draw every figure, write both tables and the report ``out`` (figures and tables in ``out`` without
+    ``.md``); returns ``{"models", "stats", "paths"}`` (the report first)."""
+    from rfrobust.fileio import atomic_write_text
+    from rfrobust.studies.base import save_outputs
+    from rfrobust.studies.curve_runs import long_table
+
+    df = load_rows(spec)
+    files = os.path.splitext(out)[0]
     models = model_table(df)
     stats = stats_table(df, models)
     long = long_table(df, id_cols=("model", "seed"))
-    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(files, exist_ok=True)
     paths = []
-    for name, fig in (("capacity_mean_acc", draw_means(models, stats, False)),
-                      ("capacity_mean_acc_normalised", draw_means(models, stats, True)),
-                      ("capacity_curves", draw_curves(long, models, False)),
-                      ("capacity_curves_normalised", draw_curves(long, models, True))):
-        paths += save_outputs(fig, {}, out_dir, name)
-        fig.clf()
-    paths += save_outputs(None, {"capacity_models": models, "capacity_stats": stats}, out_dir, "")
+    if figures:
+        for name, draw in (("capacity_mean_acc", lambda: draw_means(models, stats, False)),
+                           ("capacity_mean_acc_normalised", lambda: draw_means(models, stats, True)),
+                           ("capacity_curves", lambda: draw_curves(long, models, False)),
+                           ("capacity_curves_normalised", lambda: draw_curves(long, models, True))):
+            import matplotlib.pyplot as plt
+
+            fig = draw()
+            paths += save_outputs(fig, {}, files, name)
+            plt.close(fig)
+    paths += save_outputs(None, {"capacity_models": models, "capacity_stats": stats}, files, "")
+    atomic_write_text(out, markdown(models, stats, spec.description, os.path.basename(files), figures))
     log(f"capacity study: {len(models)} models, seeds {sorted(df['seed'].unique().tolist())}, "
         f"{df['dataset'].iloc[0]}, {int(df['n_train'].iloc[0])} training images x {int(df['epochs'].iloc[0])} "
         f"epochs, {int(df['n_test'].iloc[0])} test images")
@@ -214,22 +235,4 @@ def make(spec_path: str, out_dir: str | None = None, store: str | None = None, l
         log(f"  {s['description']:<36s} r = {s['r']:+.3f} (p = {s['p']:.2g}; seeds alone {s['r_seed_min']:+.2f}.."
             f"{s['r_seed_max']:+.2f})  slope = {s['slope']:+.4f} +- {s['slope_se']:.4f} per decade  "
             f"Spearman {s['spearman']:+.3f}")
-    return {"models": models, "stats": stats, "paths": paths}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(prog=PROG, description="Capacity-study figures and statistics from the sweep store.")
-    p.add_argument("spec", help="the sweep spec (e.g. simulations/capacity/fashion_mnist_cpu.toml)")
-    p.add_argument("--out", default=None, help="output directory (default figures/output/capacity/<spec stem>)")
-    p.add_argument("--store", default=None, help="read this store instead of the spec's output")
-    ns = p.parse_args(argv)
-    if not os.path.isfile(ns.spec):
-        raise InputError("spec", ns.spec, "an existing sweep spec file")
-    res = make(ns.spec, ns.out, ns.store)
-    for path in res["paths"]:
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main, prog=PROG))
+    return {"models": models, "stats": stats, "paths": [out] + paths}

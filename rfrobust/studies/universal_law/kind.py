@@ -1,19 +1,20 @@
-"""The random-data experiment of seed 001 (Bubeck & Sellke's universal law of robustness, tested by fitting).
+"""The random-data experiment of the universal-law study (Bubeck & Sellke 2021's universal law of robustness,
+tested by fitting, as in Barry's talk on the law).
 
 Data: ``n`` points ``x_i ~ N(0, I_d / d)`` (so ``||x_i|| ~ 1``) with labels ``y_i`` uniform on {-1, +1}, independent
 of x -- pure memorisation. Two two-layer ReLU networks ``f(x) = a^T relu(W x + b) + c`` with k hidden units
 (``p = k (d + 2) + 1`` parameters) are trained to fit them by least squares:
 
 * ``net = "n"``  -- about ``n`` parameters: ``k = max(1, round(n / (d + 2)))`` (``"10n"``: about 10 n, the other
-  size seed 001 mentions; any ``"Cn"``);
+  size the talk mentions; any ``"Cn"``);
 * ``net = "nd"`` -- about ``n d`` parameters: ``k = n``.
 
 The law (Bubeck & Sellke 2021, Thm. 1, for data with isoperimetry): any f with ``p`` parameters (polynomially
 bounded weights) that fits the data below the noise level has ``Lip(f) >= c sqrt(n d / p)``: about ``sqrt(d)`` for
-the ``n``-parameter net and ``O(1)`` for the ``nd``-parameter net. Seed 001 measures the Lipschitz constant by
+the ``n``-parameter net and ``O(1)`` for the ``nd``-parameter net. The talk measures the Lipschitz constant by
 ``max_j ||grad f(z_j)||_2`` over 1000 fresh ``z_j ~ N(0, I_d / d)``; :func:`run_record` returns it with the fit.
 
-Training (seed 001: Adam, least squares, "epsilon = 0.1 for thresholding"): full-batch (or ``batch_size``) Adam on
+Training (as in the talk: Adam, least squares, "epsilon = 0.1 for thresholding"): full-batch (or ``batch_size``) Adam on
 ``mean (f(x_i) - y_i)^2`` until every training point is fit to ``|f(x_i) - y_i| < tol`` (tol = 0.1), checked every
 ``check_every`` steps, or ``max_steps``. The record says whether it converged and how well it fits (``fit_frac``:
 fraction of points within tol; ``sign_acc``: fraction with ``sign f = y``), so a net that does not fit is visible.
@@ -124,11 +125,12 @@ def gradient_norms(model, z):
 
 
 def run_record(params: dict, seed: int) -> dict:
-    """Sweep kind ``python:rfrobust.deep.universal_law:run_record``: fit one net to one random data set.
+    """Sweep kind ``random_fit`` (registered in :mod:`rfrobust.sweep.kinds`; formerly
+    ``python:rfrobust.deep.universal_law:run_record``): fit one net to one random data set.
 
     ``params``: ``n``, ``d``, ``net`` (n | nd | Cn), optional ``lr`` (1e-3), ``max_steps`` (5000),
-    ``tol`` (0.1), ``batch_size`` (full batch), ``check_every`` (10), ``n_probe`` (1000), ``device`` (default
-    ``$RFROBUST_DEVICE`` or cpu),
+    ``tol`` (0.1), ``batch_size`` (full batch), ``check_every`` (10), ``n_probe`` (1000), ``device`` (an
+    execution setting: cpu (default) | cuda | cuda:K | auto), ``threads`` (execution: torch threads),
     ``dtype`` (float32 | float64). Data, initialisation and probes all derive from ``seed``.
     Returns the width ``k``, ``n_params``, the fit record and ``max_grad_norm`` / ``mean_grad_norm`` /
     ``median_grad_norm`` over the random probes, ``max_grad_norm_train`` / ``mean_grad_norm_train`` over the
@@ -150,9 +152,9 @@ def run_record(params: dict, seed: int) -> dict:
     batch_size = p.get("batch_size")
     if batch_size is not None:
         batch_size = check_number("batch_size", batch_size, ge=1, integer=True)
-    from rfrobust.deep.curve_runs import default_device
-
-    device = str(p.get("device") or default_device())
+    device = str(p.get("device") or "cpu")
+    if p.get("threads"):
+        torch.set_num_threads(check_number("threads", p["threads"], ge=1, integer=True))
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype_name = str(p.get("dtype", "float32"))

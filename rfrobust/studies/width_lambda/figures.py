@@ -1,8 +1,7 @@
-"""Figures of the width x lambda study (Wu et al., seed 004) from its exported CSVs -- no store, no training.
+"""Figures of the width x lambda study (Wu et al. 2021) from its exported CSVs -- no store, no training.
 
-``python figures/width_lambda.py [REPORT_DIR] [--out DIR]`` (default ``docs/width_lambda``) reads ``runs.csv``,
-``epochs.csv``, ``table1.csv`` and ``zeta.csv`` (schema: :mod:`rfrobust.deep.width_lambda`) and writes, as PDF and
-PNG (:mod:`rfrobust.plotting` style):
+:func:`make_figures` reads ``runs.csv``, ``epochs.csv``, ``table1.csv`` and ``zeta.csv`` of a report directory
+(schema: :mod:`rfrobust.studies.width_lambda.tables`) and writes, as PDF and PNG (:mod:`rfrobust.plotting` style):
 
 * ``fig1_loss_components`` -- natural risk and robust regularization along training, one line per width (mean over
   seeds, band = +-1 sd), at the reference lambda of each method (the thinnest width's best lambda, the one a
@@ -18,12 +17,6 @@ PNG (:mod:`rfrobust.plotting` style):
 from __future__ import annotations
 
 import os
-import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
 TITLES = {"trades": "TRADES", "gat": "generalized AT"}
 PCT = ("natural_acc", "robust_acc", "stability", "val_natural_acc", "val_robust_acc", "val_stability")
@@ -229,22 +222,3 @@ def make_figures(report_dir: str, out_dir: str | None = None) -> list[str]:
         plt.close(fig)
     return paths
 
-
-def main(argv=None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python figures/width_lambda.py", description=__doc__.splitlines()[0])
-    p.add_argument("report_dir", nargs="?", default=os.path.join(REPO, "docs", "width_lambda"))
-    p.add_argument("--out", default=None, help="where to write the figures (default: REPORT_DIR)")
-    args = p.parse_args(argv)
-    if not os.path.isfile(os.path.join(args.report_dir, "table1.csv")):
-        print(f"{p.prog}: no table1.csv in {args.report_dir} (run simulations/width_lambda/run.py first)",
-              file=sys.stderr)
-        return 2
-    for path in make_figures(args.report_dir, args.out):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Markdown tables and headline answers of the width x lambda study (frames from :mod:`rfrobust.deep.width_lambda`).
+"""Markdown tables and headline answers of the width x lambda study (frames from :mod:`.tables`).
 
 * :func:`table1_markdown` -- Wu et al. Table 1 for one method, rows = widths (one block per metric), columns =
   lambda values, cells = mean +- sd over seeds; per width and metric the best lambda is in bold (for the local
@@ -141,7 +141,7 @@ def _verdict(deltas: list[tuple], sign: int) -> tuple[str, str]:
 
 
 def headline(t1, t3=None) -> list[dict]:
-    """The study's questions answered from :func:`~rfrobust.deep.width_lambda.table1` (and ``table3``), per method.
+    """The study's questions answered from :func:`~rfrobust.studies.width_lambda.tables.table1` (and ``table3``), per method.
 
     Each item: ``method, question, answer`` (yes | no | inconclusive | mixed), ``detail`` (the numbers). Effects at
     fixed lambda compare the widest with the thinnest width: per lambda the difference of the means over seeds with

@@ -1,7 +1,7 @@
-"""The width x lambda study of Wu et al. (seed 004): study configuration, sweep specs, WAR's zeta, the exported
-tables, and their schema (a contract: ``validation/width_vs_theory.py`` reads these files).
+"""The width x lambda study of Wu et al. (2021): WAR's zeta, the exported tables, and their schema (a contract: the
+``width_vs_theory`` study reads these files). Configuration and sweep specs: :mod:`.config`.
 
-The study (driver: ``python simulations/width_lambda/run.py``; README "Paper experiments: width x lambda"):
+The study (``python -m rfrobust.study width_lambda``; docs/studies/width_lambda.md):
 
 1. **grid** -- every width (model) x every lambda of the method's grid x every seed, for each method (TRADES,
    generalized AT of eq. 1.1 with the clipping of appendix D), one sweep store per method;
@@ -68,15 +68,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tomllib
-from dataclasses import dataclass, field
-from typing import Any, Mapping
 
 from rfrobust.errors import InputError
+from rfrobust.studies.width_lambda.config import METHODS, round_significant, width_of
 
 SCHEMA_VERSION = 1
-METHODS = ("trades", "gat")
 PHASES = ("grid", "war")
 TUNINGS = ("na", "manual", "war")
 METRICS = ("natural_acc", "robust_acc", "stability", "local_lipschitz", "final_ratio")
@@ -94,135 +90,6 @@ ZETA_COLUMNS = ("method", "thin_model", "thin_width", "thin_best_lam", "zeta", "
 TABLE3_COLUMNS = ("method", "model", "width", "tuning", "lam_mean", "lam_sd", "robust_acc_mean", "robust_acc_sd",
                   "natural_acc_mean", "natural_acc_sd", "stability_mean", "stability_sd", "n_seeds", "run_s",
                   "cost_s", "war_zeta")
-
-#: Parameters the study sets itself; a config's [train] section may not set them.
-_STUDY_KEYS = ("model", "method", "lam", "war_zeta", "war_alpha", "seed")
-CONFIG_KEYS = ("description", "widths", "methods", "war_methods", "war_alpha", "seeds", "zeta_digits", "lam",
-               "train")
-
-
-# ---------------------------------------------------------------------------------------------------- config
-@dataclass
-class StudyConfig:
-    """One scale of the study (a TOML file in ``simulations/width_lambda/``; schema in the README section).
-
-    ``widths`` are model names, thinnest first (the first gives WAR's zeta); ``lam[method]`` the lambda grid of
-    each method; ``train`` the fixed :class:`rfrobust.deep.train.TrainConfig` parameters of every run.
-    """
-
-    name: str
-    widths: list[str]
-    methods: list[str]
-    lam: dict[str, list[float]]
-    seeds: list[int]
-    train: dict[str, Any]
-    war_methods: list[str] = field(default_factory=list)
-    war_alpha: float = 0.1
-    zeta_digits: int = 3
-    description: str = ""
-
-    def validate(self) -> "StudyConfig":
-        from rfrobust.deep.models import parse_model_name
-
-        if not self.widths:
-            raise InputError("widths", self.widths, "a non-empty list of model names, thinnest first")
-        for m in self.widths:
-            parse_model_name(m)
-        if len(set(self.widths)) != len(self.widths):
-            raise InputError("widths", self.widths, "distinct model names")
-        for m in list(self.methods) + list(self.war_methods):
-            if m not in METHODS:
-                raise InputError("methods", m, "trades or gat")
-        if not self.methods:
-            raise InputError("methods", self.methods, "at least one of trades, gat")
-        for m in self.war_methods:
-            if m not in self.methods:
-                raise InputError("war_methods", m, f"one of the study's methods ({', '.join(self.methods)})")
-        for m in self.methods:
-            grid = self.lam.get(m)
-            if not grid or any(not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0 for v in grid):
-                raise InputError(f"lam.{m}", grid, "a non-empty list of numbers >= 0")
-            if len(set(grid)) != len(grid):
-                raise InputError(f"lam.{m}", grid, "distinct values")
-            self.lam[m] = sorted(float(v) for v in grid)
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise InputError("seeds", self.seeds, "a count >= 1 or a list of integers >= 0")
-        if not (isinstance(self.war_alpha, (int, float)) and self.war_alpha > 0):
-            raise InputError("war_alpha", self.war_alpha, "a number > 0")
-        if not (isinstance(self.zeta_digits, int) and 1 <= self.zeta_digits <= 12):
-            raise InputError("zeta_digits", self.zeta_digits, "an integer in 1..12")
-        bad = sorted(set(self.train) & set(_STUDY_KEYS))
-        if bad:
-            raise InputError(f"train.{bad[0]}", self.train[bad[0]], "left out (the study sets it)")
-        from rfrobust.deep.train import config_fields
-
-        unknown = sorted(set(self.train) - set(config_fields()))
-        if unknown:
-            raise InputError(f"train.{unknown[0]}", self.train[unknown[0]], "a parameter of rfrobust.train")
-        return self
-
-
-def config_from_dict(data: Mapping[str, Any], name: str = "custom") -> StudyConfig:
-    """A validated :class:`StudyConfig` from a mapping with the TOML file's keys."""
-    unknown = sorted(set(data) - set(CONFIG_KEYS))
-    if unknown:
-        raise InputError("config key", unknown[0], "one of " + ", ".join(CONFIG_KEYS))
-    seeds = data.get("seeds", 1)
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = list(range(seeds)) if seeds >= 1 else []
-    cfg = StudyConfig(name=name, widths=list(data.get("widths", [])), methods=list(data.get("methods", METHODS)),
-                      lam={k: list(v) for k, v in dict(data.get("lam", {})).items()}, seeds=list(seeds),
-                      train=dict(data.get("train", {})), war_methods=list(data.get("war_methods", [])),
-                      war_alpha=data.get("war_alpha", 0.1), zeta_digits=data.get("zeta_digits", 3),
-                      description=str(data.get("description", "")))
-    return cfg.validate()
-
-
-def load_config(path: str) -> StudyConfig:
-    """The :class:`StudyConfig` in TOML file ``path`` (named after the file: ``default.toml`` -> ``default``)."""
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError("config", path, "an existing TOML file") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError.message(f"config {path}: invalid TOML: {err}") from None
-    return config_from_dict(data, os.path.splitext(os.path.basename(path))[0])
-
-
-def width_of(model: str) -> float:
-    """The width of a model name: H of ``mlp-H``, K of ``wrn-D-K`` / ``densenet-bc-40-K``, num_conv1 of nettest."""
-    from rfrobust.deep.models import parse_model_name
-
-    family, kw = parse_model_name(model)
-    key = {"mlp": "hidden", "wrn": "widen", "densenet": "growth", "nettest": "num_conv1"}[family]
-    return float(kw[key])
-
-
-# ---------------------------------------------------------------------------------------------------- sweep specs
-def grid_spec(cfg: StudyConfig, method: str, store_dir: str) -> dict:
-    """The sweep spec (dict) of the fixed-lambda grid of ``method``: widths x lambdas x seeds.
-
-    Widest model first, so that the longest runs start first and the pool's tail is short."""
-    return {"kind": "train", "output": os.path.join(store_dir, f"grid_{method}.parquet"), "seeds": list(cfg.seeds),
-            "description": f"width x lambda study ({cfg.name}): {method} grid (Wu et al. Table 1)",
-            "fixed": {**cfg.train, "method": method},
-            "grid": {"model": sorted(cfg.widths, key=width_of, reverse=True), "lam": list(cfg.lam[method])}}
-
-
-def war_spec(cfg: StudyConfig, method: str, zeta: float, store_dir: str) -> dict:
-    """The sweep spec (dict) of WAR runs of ``method`` at ``zeta`` on every width (lambda_0 = 0: ``lam = 0``)."""
-    return {"kind": "train", "output": os.path.join(store_dir, f"war_{method}.parquet"), "seeds": list(cfg.seeds),
-            "description": f"width x lambda study ({cfg.name}): {method} WAR, zeta from {cfg.widths[0]}",
-            "fixed": {**cfg.train, "method": method, "lam": 0.0, "war_zeta": float(zeta),
-                      "war_alpha": float(cfg.war_alpha)},
-            "grid": {"model": sorted(cfg.widths, key=width_of, reverse=True)}}
-
-
-def round_significant(x: float, digits: int) -> float:
-    """``x`` rounded to ``digits`` significant digits (so that zeta, and the WAR store key, read cleanly)."""
-    return float(f"{x:.{digits}g}")
-
 
 # ---------------------------------------------------------------------------------------------------- exported tables
 def _num(v) -> float:

@@ -1,7 +1,7 @@
-"""The networks' answers, read from the width x lambda study's exported tables (issue 6, part 3).
+"""The networks' answers, read from the width x lambda study's exported tables.
 
 Input: ``runs.csv`` (one row per trained network) and optionally ``epochs.csv`` (one row per run and epoch), schema
-version 1 of ``rfrobust.deep.width_lambda`` (its module docstring is the contract). Columns used here:
+version 1 of :mod:`rfrobust.studies.width_lambda.tables` (its module docstring is the contract). Columns used here:
 
 * runs: ``phase`` (``grid`` fixed lambda / ``war``), ``method``, ``model``, ``width``, ``n_params``, ``n_train``,
   ``lam``, ``war_zeta``, ``lam_final``, ``seed``, ``natural_acc``, ``robust_acc``, ``stability``,
@@ -79,7 +79,7 @@ def load_deep(deep_dir: str) -> DeepTables:
     runs_path = os.path.join(deep_dir, "runs.csv")
     if not os.path.isfile(runs_path):
         raise InputError("deep-dir", deep_dir, "a directory holding the width x lambda study's runs.csv "
-                                               "(python simulations/width_lambda/run.py writes it)")
+                                               "(python -m rfrobust.study width_lambda writes it)")
     runs = normalize_runs(pd.read_csv(runs_path), runs_path)
     ep_path = os.path.join(deep_dir, "epochs.csv")
     epochs = None

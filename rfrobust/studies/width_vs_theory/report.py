@@ -1,14 +1,17 @@
 """Cross-validation report: the random-features theory's answers and the networks' answers to the same width
-questions, side by side, with a verdict per row (issue 6, part 4).
+questions, side by side, with a verdict per row.
 
-    python validation/width_vs_theory.py [--deep-dir docs/width_lambda] [--out docs/width_vs_theory.md]
+    python -m rfrobust.study width_vs_theory [--deep-dir docs/results/width_lambda] [--out docs/results/width_vs_theory.md]
 
-Reads the width x lambda study's tables (``runs.csv``, ``epochs.csv``; schema in ``rfrobust.deep.width_lambda``),
-evaluates the theory (``rfrobust.theory``, ``rfrobust.theory.training``) and writes a Markdown report with its
-figures (PNG, in ``<out without .md>/``). It never trains a network: the theory takes seconds, the finite-size
-checks of the theory's training components (``--sim-seeds``, ``--sim-d``) under a minute.
+Reads the width x lambda study's tables (``runs.csv``, ``epochs.csv``; schema in
+:mod:`rfrobust.studies.width_lambda.tables`), evaluates the theory (``rfrobust.theory``,
+``rfrobust.theory.training``) and writes a Markdown report with its figures (PNG, in ``<out without .md>/``). It
+never trains a network and never writes the tables it reads: the theory takes seconds, the finite-size checks of
+the theory's training components (``--sim-seeds``, ``--sim-d``) under a minute. The report is a function of its
+inputs (tables, options, package version): no date, commit or timing in it, so a re-run on the same tables gives
+the same file.
 
-Questions (rows of the verdict table; criteria in ``rfrobust.crossval.verdict`` and in each row):
+Questions (rows of the verdict table; criteria in :mod:`.verdict` and in each row):
 
 (a) At a fixed weight, does sensitivity grow with width?  RF: G = ||a||_M against psi1 at fixed lam and kappa;
     nets: local Lipschitz estimate (a1) and 1 - perturbation stability (a2) against width at each fixed lambda.
@@ -21,12 +24,9 @@ Questions (rows of the verdict table; criteria in ``rfrobust.crossval.verdict`` 
 """
 from __future__ import annotations
 
-import argparse
-import datetime
 import hashlib
 import math
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -34,17 +34,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script: import this checkout's rfrobust
-    sys.path.insert(0, ROOT)
+from rfrobust.cli import check_number
+from rfrobust.errors import InputError
+from rfrobust.studies.width_vs_theory import deep_tables as dt
+from rfrobust.studies.width_vs_theory import rf_answers as ra
+from rfrobust.studies.width_vs_theory.verdict import agreement, aggregate, trend
 
-from rfrobust.cli import ArgumentParser, check_number, run_main  # noqa: E402
-from rfrobust.crossval import deep_tables as dt  # noqa: E402
-from rfrobust.crossval import rf_answers as ra  # noqa: E402
-from rfrobust.crossval.verdict import agreement, aggregate, trend  # noqa: E402
-from rfrobust.errors import InputError  # noqa: E402
-
-PROG = "python validation/width_vs_theory.py"
+DEFAULT_DEEP_DIR = os.path.join("docs", "results", "width_lambda")
 DAGGER = "†"   # a number that rests on kappa > 1 (non-convex training objective; theory not validated there)
 #: input dimension of each data set (the RF d of the "features" width map)
 INPUT_DIM = {"fashion-mnist": 784, "mnist": 784, "cifar10": 3072, "cifar100": 3072}
@@ -192,11 +188,14 @@ def _save(fig, fig_dir: str, name: str, report: Report) -> str:
     """PNG only, at ``DPI`` (a Markdown page needs no 300-dpi print files), written atomically."""
     import matplotlib.pyplot as plt
 
+    from rfrobust.fileio import atomic_write
+
     path = os.path.join(fig_dir, name + ".png")
-    tmp = os.path.join(fig_dir, name + ".tmp.png")
-    fig.savefig(tmp, format="png", dpi=DPI["png"], bbox_inches="tight", pad_inches=0.03)
-    os.replace(tmp, path)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI["png"], bbox_inches="tight",
+                                                  pad_inches=0.03))
+    finally:
+        plt.close(fig)
     report.figures.append(name + ".png")
     return name + ".png"
 
@@ -635,7 +634,7 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
            f"largest relative deviation {dev:.1e}; adding ψ₁λ‖a‖² gives the training objective (tested).", ""]
     if sim_seeds < 2:
         return "\n".join(sec + ["2. Finite-size simulation skipped (`--sim-seeds 0`).", ""])
-    from rfrobust.crossval.rf_check import compare, paired_robust_error
+    from rfrobust.studies.width_vs_theory.rf_check import compare, paired_robust_error
 
     from rfrobust.errors import ConvergenceError
 
@@ -662,7 +661,7 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
     zc = sim.loc[sim["kappa"] <= 1, "z"].abs().max()
     znc = sim.loc[sim["kappa"] > 1, "z"].abs().max() if (sim["kappa"] > 1).any() else math.nan
     rep.sim_z = (zc, znc)
-    sec += [f"2. **Finite-size simulation** (`rfrobust.crossval.rf_check`: the reduced program of THEORY.md §3.4 "
+    sec += [f"2. **Finite-size simulation** (`rfrobust.studies.width_vs_theory.rf_check`: the reduced program of THEORY.md §3.4 "
             f"solved exactly, {s.act}, seeds 0–{sim_seeds - 1}"
             + ("; the first row is this report's own setting at its widest ψ₁" if pts and pts[0][0] is own else "")
             + "). Entries: simulation mean ± SE / theory (z = (sim − theory)/SE). Largest |z| at κ ≤ 1: "
@@ -686,7 +685,8 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
                     f"simulation (same data for both κ; d = {d_spot}, {len(diff)} seeds): AE(κ = {kb:.3g}) − AE(κ = 1) = "
                     f"{m:+.4f} ± {se:.4f}, theory {th:+.4f} (z = {(m - th) / se:+.1f}; the sign "
                     f"{'is' if m < 0 else 'is not'} resolved at " + f"{abs(m) / se:.1f} SE).", ""]
-    sec += [f"(simulations: {time.perf_counter() - t0:.0f} s) The unit tests (`tests/theory/test_theory_training.py`) "
+    rep.sim_seconds = time.perf_counter() - t0
+    sec += ["The unit tests (`tests/theory/test_theory_training.py`) "
             "assert |z| ≤ 3.5 at d = 100; `python -m pytest -m slow tests/theory/test_theory_training.py` repeats the "
             "comparison at d = 200 with 24 seeds (κ = 2: |z| ≤ 4).", ""]
     return "\n".join(sec)
@@ -714,16 +714,16 @@ def plain_words(rep: Report) -> list:
     return out
 
 
-def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, args, took: float) -> str:
-    from rfrobust.provenance import provenance
+def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, args) -> str:
+    """The report. ``args``: ``command`` (as the user should type it) and ``deep_dir`` (as given)."""
+    from rfrobust._version import __version__
 
-    prov = provenance()
     v = pd.Series([r.verdict for r in rep.rows], dtype=object)
     counts = {k: int((v == k).sum()) for k in ("agree", "disagree", "inconclusive")}
-    cmd = f"python validation/width_vs_theory.py --deep-dir {args.deep_dir} --out {args.out}"
+    cmd = args.command
     lines = ["# Width vs theory: the random-features theory against the width × λ networks", "",
-             f"Generated by `{cmd}` on {datetime.date.today().isoformat()} (rfrobust {prov['package_version']}, "
-             f"commit {prov['git_commit']}, {took:.0f} s). Generated file: re-run the script rather than editing it.",
+             f"Generated by `{cmd}` (rfrobust {__version__}) from the tables named under *Setting and caveats*. "
+             "Generated file: re-run the command rather than editing it (the same tables give the same file).",
              "", "## Verdicts", "",
              f"**{counts['agree']} agree, {counts['disagree']} disagree, {counts['inconclusive']} inconclusive** "
              f"({len(rep.rows)} rows: one per question and training method). {DAGGER}: the theory's answer rests on "
@@ -777,66 +777,95 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
             "compared with simulation.", ""]
     lines += rep.sections
     lines += ["## Reproduce", "", "```bash", cmd,
-              "python validation/width_vs_theory.py                    # the default: --deep-dir docs/width_lambda",
-              "python -m pytest tests/theory/test_theory_training.py tests/validation        # default tests",
+              "python -m rfrobust.study width_vs_theory --report-only   # the default: docs/results/width_lambda",
+              "python -m pytest tests/theory/test_theory_training.py tests/studies          # default tests",
               "python -m pytest -m slow tests/theory/test_theory_training.py                # d = 200 checks",
               "```", ""]
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------------- CLI
-def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--deep-dir", default="docs/width_lambda", help="directory with runs.csv (and epochs.csv)")
-    p.add_argument("--out", default="docs/width_vs_theory.md", help="the Markdown report; figures go to OUT's "
-                   "directory/OUT's stem/")
+# ---------------------------------------------------------------------------------------------------- options
+def add_arguments(p) -> None:
+    """The report's options (the study driver adds --out, --scale, --report-only, --dry-run)."""
+    p.add_argument("--deep-dir", default=None, help="directory with the width x lambda study's runs.csv (and "
+                   "epochs.csv); default docs/results/width_lambda (cpu scale), results/width_lambda/paper/report/"
+                   "paper (paper scale)")
     p.add_argument("--psi-map", default="auto", help="width -> psi1: auto | features (mlp-H: psi1 = H/d) | params "
                    "(psi1 = psi2 n_params / n_train)")
-    p.add_argument("--psi2", type=float, default=None, help="RF n/d (default: n_train/d for features, else 2)")
-    p.add_argument("--lam", type=float, default=0.01, help="RF ridge (penalty psi1 lam ||a||^2; default 0.01)")
-    p.add_argument("--eps", type=float, default=None, help="RF l2 radius (default: half the zero-solution "
-                   "threshold eps0 of the thinnest psi1 at kappa = 1)")
+    p.add_argument("--psi2", default=None, help="RF n/d (default: n_train/d for features, else 2)")
+    p.add_argument("--lam", default="0.01", help="RF ridge (penalty psi1 lam ||a||^2; default 0.01)")
+    p.add_argument("--eps", default=None, help="RF l2 radius (default: half the zero-solution threshold eps0 of the "
+                   "thinnest psi1 at kappa = 1)")
     p.add_argument("--act", default="relu", help="RF activation (default relu)")
-    p.add_argument("--tau", type=float, default=0.5, help="RF label noise (default 0.5)")
-    p.add_argument("--sim-seeds", type=int, default=12, help="seeds of the training-component simulation "
-                   "(0: skip; default 12)")
-    p.add_argument("--sim-d", type=int, default=100, help="dimension d of that simulation (default 100)")
-    p.add_argument("--dpi", type=int, default=150, help="PNG resolution of the figures (default 150)")
+    p.add_argument("--tau", default="0.5", help="RF label noise (default 0.5)")
+    p.add_argument("--sim-seeds", default="12", help="seeds of the training-component simulation (0: skip; "
+                   "default 12)")
+    p.add_argument("--sim-d", default="100", help="dimension d of that simulation (default 100)")
+    p.add_argument("--dpi", default="150", help="PNG resolution of the figures (default 150)")
     p.add_argument("--quick", action="store_true", help="coarse theory grids, fewer checks, 50-dpi figures (tests)")
-    return p
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    t0 = time.perf_counter()
+@dataclass
+class Options:
+    """The validated options of one report."""
+
+    deep_dir: str
+    command: str
+    psi_map: str = "auto"
+    psi2: float | None = None
+    lam: float = 0.01
+    eps: float | None = None
+    act: str = "relu"
+    tau: float = 0.5
+    sim_seeds: int = 12
+    sim_d: int = 100
+    dpi: int = 150
+    quick: bool = False
+    tables: dt.DeepTables | None = None
+
+
+def options(args, deep_dir: str, command: str) -> Options:
+    """Validate the options and read the tables (one-line InputError, before any work; nothing is written)."""
     if args.psi_map not in ("auto", "features", "params"):
         raise InputError("psi-map", args.psi_map, "auto, features or params")
-    psi2 = None if args.psi2 is None else check_number("psi2", args.psi2, gt=0)
-    lam = check_number("lam", args.lam, gt=0)
-    eps = None if args.eps is None else check_number("eps", args.eps, gt=0)
-    tau = check_number("tau", args.tau, ge=0)
-    sim_seeds = check_number("sim-seeds", args.sim_seeds, ge=0, integer=True)
-    sim_d = check_number("sim-d", args.sim_d, ge=10, integer=True)
-    DPI["png"] = 50 if args.quick else check_number("dpi", args.dpi, ge=30, le=600, integer=True)
-    if sim_seeds == 1:
+    o = Options(deep_dir=deep_dir, command=command, psi_map=args.psi_map, act=args.act, quick=bool(args.quick))
+    o.psi2 = None if args.psi2 is None else check_number("psi2", args.psi2, gt=0)
+    o.lam = check_number("lam", args.lam, gt=0)
+    o.eps = None if args.eps is None else check_number("eps", args.eps, gt=0)
+    o.tau = check_number("tau", args.tau, ge=0)
+    o.sim_seeds = check_number("sim-seeds", args.sim_seeds, ge=0, integer=True)
+    o.sim_d = check_number("sim-d", args.sim_d, ge=10, integer=True)
+    o.dpi = check_number("dpi", args.dpi, ge=30, le=600, integer=True)
+    if o.sim_seeds == 1:
         raise InputError("sim-seeds", 1, "0 (skip) or >= 2 (a standard error needs two seeds)")
     from rfrobust.activations import get_activation
 
-    get_activation(args.act)
-    tables = dt.load_deep(args.deep_dir)
-    if tables.runs.empty:
-        raise InputError("deep-dir", args.deep_dir, "a runs.csv with at least one run")
-    wm = width_map(tables.runs, args.psi_map, psi2)
-    s = ra.RFSetting(psi2=wm.psi2, lam=lam, act=args.act, tau=tau)
-    if eps is None:
+    get_activation(o.act)
+    o.tables = dt.load_deep(deep_dir)
+    if o.tables.runs.empty:
+        raise InputError("deep-dir", deep_dir, "a runs.csv with at least one run")
+    width_map(o.tables.runs, o.psi_map, o.psi2)   # a map the runs cannot take: refused now
+    return o
+
+
+def make(o: Options, out: str) -> dict:
+    """Compute the report of ``o`` into ``out`` (figures in ``out`` without ``.md``); print a summary. Returns
+    ``{"paths": [report, figures...], "rows": [...]}``."""
+    from rfrobust.fileio import atomic_write_text
+
+    t0 = time.perf_counter()
+    DPI["png"] = 50 if o.quick else o.dpi
+    tables = o.tables
+    wm = width_map(tables.runs, o.psi_map, o.psi2)
+    s = ra.RFSetting(psi2=wm.psi2, lam=o.lam, act=o.act, tau=o.tau)
+    if o.eps is None:
         s.eps = choose_eps(min(wm.psi1.values()), s)
         s.eps_rule = "half the zero-solution threshold ε₀ of the thinnest ψ₁ at κ = 1"
     else:
-        s.eps, s.eps_rule = eps, "given with --eps"
+        s.eps, s.eps_rule = o.eps, "given with --eps"
     e = s.eps
     s.sensitivity_configs = ((0.0, e), (0.5, e), (1.0, e / 2), (1.0, e))
-    if args.quick:
+    if o.quick:
         s.kappa_grid = tuple(np.round(np.linspace(0.0, 4.0, 21), 6))
         s.lam_grid = tuple(np.logspace(-4, 1, 11))
         s.sensitivity_configs = ((0.0, e), (1.0, e))
@@ -845,7 +874,6 @@ def main(argv=None) -> int:
         lo, hi = min(wm.psi1.values()), max(wm.psi1.values())
         s.curve_psi1 = tuple(np.geomspace(lo / 4, max(hi * 8, s.psi2 * 4), 33))
     curve = sorted(set(float(p) for p in s.curve_psi1) | set(wm.psi1.values()))
-    out = args.out
     fig_dir = os.path.splitext(out)[0]
     fig_rel = os.path.basename(fig_dir)
     os.makedirs(fig_dir, exist_ok=True)
@@ -857,19 +885,13 @@ def main(argv=None) -> int:
         warnings.simplefilter("ignore", RuntimeWarning)
         question_a(tables, s, wm, curve, fig_dir, fig_rel, rep)
         best = question_b(tables, s, wm, curve, fig_dir, fig_rel, rep)
-        question_c(tables, s, wm, curve, best, fig_dir, fig_rel, rep, args.quick)
-        rep.sections.append(verification_section(s, wm, rep, sim_seeds, sim_d, args.quick))
-    text = render(rep, tables, s, wm, args, time.perf_counter() - t0)
-    tmp = out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, out)
-    print(f"wrote {out} and {len(rep.figures)} figures in {fig_dir}/ ({time.perf_counter() - t0:.0f} s)")
+        question_c(tables, s, wm, curve, best, fig_dir, fig_rel, rep, o.quick)
+        rep.sections.append(verification_section(s, wm, rep, o.sim_seeds, o.sim_d, o.quick))
+    atomic_write_text(out, render(rep, tables, s, wm, o))
+    sim_s = getattr(rep, "sim_seconds", None)
+    print(f"wrote {out} and {len(rep.figures)} figures in {fig_dir}/ ({time.perf_counter() - t0:.0f} s"
+          + (f", of which simulations {sim_s:.0f} s" if sim_s is not None else "") + ")")
     for r in rep.rows:
         print(f"  {r.key} {r.method}: theory {r.theory_dir}{' (kappa > 1)' if r.nonconvex else ''}, "
               f"nets {r.nets_dir} -> {r.verdict}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main, prog=PROG))
+    return {"paths": [out] + [os.path.join(fig_dir, f) for f in rep.figures], "rows": rep.rows}

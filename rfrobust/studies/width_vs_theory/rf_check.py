@@ -51,7 +51,7 @@ def compare(psi1: float, psi2: float, lam: float, eps: float, kappa: float, *, a
             seeds=range(8), tau: float = 0.5, F1: float = 1.0) -> pd.DataFrame:
     """Theory vs simulation of the training components at one point: columns ``quantity, sim_mean, sim_sem,
     theory, z`` plus the point's parameters, ``d`` and ``seeds`` (count)."""
-    from rfrobust.crossval.rf_answers import grid
+    from rfrobust.studies.width_vs_theory.rf_answers import grid
 
     sim = simulate_components(psi1, psi2, lam, eps, kappa, act=act, d=d, seeds=seeds, tau=tau, F1=F1)
     th = grid(psi1=psi1, psi2=psi2, lam=lam, eps=eps, kappa=kappa, act=act, tau=tau, F1=F1).iloc[0]

@@ -1,42 +1,31 @@
-"""The cross-validation report (validation/width_vs_theory.py) and its pieces (rfrobust.crossval): verdict logic on
-synthetic tables, the deep-table reader, the theory's answers, and an end-to-end run on a tiny synthetic study in
-the exported schema of the width x lambda study (tests/validation/synthetic_deep.py)."""
-import importlib.util
+"""The width-vs-theory study (``python -m rfrobust.study width_vs_theory``) and its pieces
+(rfrobust.studies.width_vs_theory): verdict logic on synthetic tables, the deep-table reader, the theory's answers,
+and an end-to-end run on a tiny synthetic study in the exported schema of the width x lambda study
+(tests/studies/synthetic_deep.py)."""
 import math
-import os
 import re
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from rfrobust.crossval import deep_tables as dt
-from rfrobust.crossval import rf_answers as ra
-from rfrobust.crossval.verdict import agreement, aggregate, trend
 from rfrobust.errors import InputError
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from synthetic_deep import make_runs, write_study  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(HERE))
-SCRIPT = os.path.join(ROOT, "validation", "width_vs_theory.py")
+from rfrobust.studies.width_vs_theory import deep_tables as dt
+from rfrobust.studies.width_vs_theory import rf_answers as ra
+from rfrobust.studies.width_vs_theory.verdict import agreement, aggregate, trend
+from tests.studies.synthetic_deep import make_runs, write_study
 
 
 def _script():
-    """The report script as a module (registered first: its dataclasses need their module in sys.modules)."""
-    if "width_vs_theory" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("width_vs_theory", SCRIPT)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["width_vs_theory"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["width_vs_theory"]
+    """The report module."""
+    from rfrobust.studies.width_vs_theory import report
+
+    return report
 
 
 def test_synthetic_study_is_schema_version_1():
-    import synthetic_deep
-    from rfrobust.deep import width_lambda as wl
+    from rfrobust.studies.width_lambda import tables as wl
+    from tests.studies import synthetic_deep
 
     assert wl.SCHEMA_VERSION == 1
     assert synthetic_deep.RUN_COLUMNS == wl.RUN_COLUMNS and synthetic_deep.EPOCH_COLUMNS == wl.EPOCH_COLUMNS
@@ -159,10 +148,11 @@ def test_war_theory_holds_the_thin_ratio():
 
 # ---------------------------------------------------------------------------------------------------- end to end
 def _run(argv):
-    mod = _script()
+    """``python -m rfrobust.study width_vs_theory ARGV`` in this process (exit status, one-line errors)."""
     from rfrobust.cli import run_main
+    from rfrobust.study import PROG, main
 
-    return run_main(mod.main, argv, prog=mod.PROG)
+    return run_main(main, ["width_vs_theory", *argv], prog=PROG)
 
 
 def test_report_end_to_end_on_a_synthetic_study(tmp_path, capsys):
@@ -214,7 +204,7 @@ def test_missing_deep_dir_names_it(tmp_path, capsys):
 
 
 def test_paired_robust_error_uses_the_same_data_for_every_kappa():
-    from rfrobust.crossval.rf_check import paired_robust_error
+    from rfrobust.studies.width_vs_theory.rf_check import paired_robust_error
 
     df = paired_robust_error(1.0, 2.0, 0.01, 0.3, [1.0, 1.0, 0.0], d=30, seeds=range(2), n_test=200)
     assert len(df) == 6 and set(df["kappa"]) == {0.0, 1.0}

@@ -1,23 +1,30 @@
-"""The paper-experiment drivers end to end on synthetic data with tiny settings: sweep -> store -> figures and
-tables; a second run computes nothing (resume). Also the shipped specs: valid, and the CPU ones sized as
-documented."""
+"""The capacity and universal-law studies end to end (``python -m rfrobust.study capacity | universal_law``) on
+synthetic data with tiny settings: sweep -> store -> figures, tables and report; a second run computes nothing
+(resume). Also the shipped specs: valid, and the CPU ones sized as documented."""
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import pytest
 
 from rfrobust.errors import InputError
+from rfrobust.study import main as study_main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytest.importorskip("torch")
 
 
-def _driver(rel):
-    spec = importlib.util.spec_from_file_location("drv_" + rel.replace("/", "_")[:-3], os.path.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+class _Driver:
+    """``python -m rfrobust.study NAME`` in this process: ``main(argv)`` as the old per-study drivers had it."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def main(self, argv):
+        return study_main([self.name, *argv])
+
+
+def _driver(name):
+    return _Driver(name)
 
 
 def _write(path, text):
@@ -26,7 +33,7 @@ def _write(path, text):
     return str(path)
 
 
-CAPACITY = """kind = "python:rfrobust.deep.curve_runs:run_record"
+CAPACITY = """kind = "train_curves"
 output = "cap.parquet"
 seeds = 2
 [fixed]
@@ -47,7 +54,7 @@ pgd_step_size = "2/255"
 model = ["nettest-5-0", "nettest-4-0", "nettest-1-0"]
 """
 
-RANDOM = """kind = "python:rfrobust.deep.universal_law:run_record"
+RANDOM = """kind = "random_fit"
 output = "rd.parquet"
 seeds = 2
 [fixed]
@@ -60,7 +67,7 @@ d = [4, 8, 16]
 net = ["n", "nd"]
 """
 
-MLP = """kind = "python:rfrobust.deep.curve_runs:run_record"
+MLP = """kind = "python:rfrobust.deep.curve_runs:run_record"   # the former name still runs
 output = "mlp.parquet"
 seeds = 2
 [fixed]
@@ -87,8 +94,8 @@ def test_capacity_driver_end_to_end_and_resume(tmp_path, capsys):
     data = write_synthetic(str(tmp_path / "data"), "idx", n_train=400, n_test=100, contrast=0.3)
     spec = _write(tmp_path / "cap.toml", CAPACITY)
     figs = tmp_path / "figs"
-    run = _driver("simulations/capacity/run.py")
-    argv = ["--spec", spec, "--data-dir", data, "--workers", "1", "--fig-dir", str(figs), "--quiet"]
+    run = _driver("capacity")
+    argv = ["--spec", spec, "--data-dir", data, "--workers", "1", "--out", str(figs) + ".md", "--quiet"]
     assert run.main(argv) == 0
     out = capsys.readouterr().out
     assert "sweep: 6 of 6 points computed" in out
@@ -105,6 +112,8 @@ def test_capacity_driver_end_to_end_and_resume(tmp_path, capsys):
     assert set(stats["quantity"]) == {"natural_acc", "mean_acc_fgsm", "mean_acc_pgd", "mean_nacc_fgsm",
                                       "mean_nacc_pgd"}
     assert stats["r"].between(-1, 1).all() and (stats["n_models"] == 3).all()
+    report = (tmp_path / "figs.md").read_text()
+    assert report.startswith("# Capacity study") and "![capacity_mean_acc](figs/capacity_mean_acc.png)" in report
     import rfrobust.sweep as sweep
 
     before = sweep.load(str(tmp_path / "cap.parquet"))
@@ -122,9 +131,9 @@ def test_universal_law_driver_end_to_end_and_resume(tmp_path, capsys):
     rspec = _write(tmp_path / "rd.toml", RANDOM)
     mspec = _write(tmp_path / "mlp.toml", MLP)
     figs = tmp_path / "figs"
-    run = _driver("simulations/universal_law/run.py")
+    run = _driver("universal_law")
     argv = ["--random-spec", rspec, "--mlp-spec", mspec, "--data-dir", data, "--workers", "1",
-            "--fig-dir", str(figs), "--quiet"]
+            "--out", str(figs) + ".md", "--quiet"]
     assert run.main(argv) == 0
     out = capsys.readouterr().out
     assert "random sweep: 12 of 12 points computed" in out and "mlp sweep: 4 of 4 points computed" in out
@@ -145,32 +154,35 @@ def test_universal_law_driver_end_to_end_and_resume(tmp_path, capsys):
 
 
 def test_driver_errors_are_one_line(tmp_path):
-    run = _driver("simulations/capacity/run.py")
+    run = _driver("capacity")
     with pytest.raises(InputError, match="no spec"):
         run.main(["--dataset", "imagenet"])
     with pytest.raises(InputError, match="scale"):
         run.main(["--scale", "huge"])
     with pytest.raises(InputError, match="data-dir"):
         run.main(["--data-dir", str(tmp_path / "missing")])
-    ul = _driver("simulations/universal_law/run.py")
+    ul = _driver("universal_law")
     with pytest.raises(InputError, match="only"):
         ul.main(["--only", "both"])
     with pytest.raises(InputError, match="device"):
         ul.main(["--device", "tpu"])
 
 
-@pytest.mark.parametrize("rel", ["simulations/capacity", "simulations/universal_law"])
-def test_shipped_specs_are_valid(rel):
-    import rfrobust.sweep as sweep
-    from rfrobust.deep.curve_runs import curve_options
+@pytest.mark.parametrize("rel", ["capacity", "universal_law"])
+def test_shipped_specs_are_valid(rel, tmp_path):
+    from rfrobust.studies.base import package_spec, spec_names
+    from rfrobust.studies.curve_runs import curve_options
 
-    files = sorted(f for f in os.listdir(os.path.join(ROOT, rel)) if f.endswith(".toml"))
-    assert any(f.endswith("_cpu.toml") for f in files) and any(f.endswith("_paper.toml") for f in files)
+    files = spec_names(f"rfrobust.studies.{rel}")
+    assert any(f.endswith("_cpu") for f in files) and any(f.endswith("_paper") for f in files)
     for f in files:
-        spec = sweep.load_spec(os.path.join(ROOT, rel, f))
-        assert spec.output.startswith(os.path.join(ROOT, "results")), f
-        if "curve_runs" in spec.kind:
+        spec = package_spec(f"rfrobust.studies.{rel}", f, str(tmp_path / "results"))
+        assert spec.output.startswith(str(tmp_path / "results")), f   # a store under --store, never in the package
+        assert spec.kind in ("train_curves", "random_fit"), f
+        if spec.kind == "train_curves":
             curve_options(spec.fixed)
-        if rel.endswith("capacity"):
+        if f.endswith("_paper"):
+            assert spec.execution == {"device": "cuda"}, f           # a GPU job, and a dry run works without one
+        if rel == "capacity":
             assert len(spec.grid["model"]) == 26 and spec.fixed["pgd_steps"] == 20
             assert spec.fixed["pgd_step_size"] == "2/255"

@@ -1,14 +1,15 @@
-"""The random-data experiment of seed 001 (rfrobust.deep.universal_law)."""
+"""The random-data sweep kind of the universal-law study (rfrobust.studies.universal_law.kind)."""
 from __future__ import annotations
 
 import math
 
 import pytest
-import torch
 
-from rfrobust.deep.universal_law import (gradient_norms, hidden_units, n_parameters, parse_net, random_data,
-                                         run_record, two_layer)
 from rfrobust.errors import InputError
+from rfrobust.studies.universal_law.kind import (gradient_norms, hidden_units, n_parameters, parse_net,
+                                                 random_data, run_record, two_layer)
+
+torch = pytest.importorskip("torch")
 
 
 def test_widths_and_parameter_counts():

@@ -1,5 +1,6 @@
-"""The width x lambda study (Wu et al., seed 004): tables and zeta on hand-made results, and the driver end to end on
-synthetic data (tiny settings), including the resume (a second run computes nothing) and the exported schema."""
+"""The width x lambda study (Wu et al. 2021): tables and zeta on hand-made results, and the study end to end
+(``python -m rfrobust.study width_lambda``) on synthetic data (tiny settings), including the resume (a second run
+computes nothing) and the exported schema."""
 from __future__ import annotations
 
 import json
@@ -11,17 +12,16 @@ import sys
 import pandas as pd
 import pytest
 
-from rfrobust.deep import width_lambda as wl
-from rfrobust.deep import width_lambda_report as rep
 from rfrobust.errors import InputError
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from rfrobust.studies.width_lambda import config as wc
+from rfrobust.studies.width_lambda import markdown as rep
+from rfrobust.studies.width_lambda import tables as wl
 
 
 def _run(method, model, lam, seed, robust, natural, stability, nat_risk=1.0, reg=0.1, wall=10.0, phase="grid",
          lam_final=None, zeta=math.nan):
     return {"run_id": f"{method}{model}{lam}-{seed}", "phase": phase, "method": method, "model": model,
-            "width": wl.width_of(model), "n_params": 1000 * int(wl.width_of(model)), "lam": lam, "war_zeta": zeta,
+            "width": wc.width_of(model), "n_params": 1000 * int(wc.width_of(model)), "lam": lam, "war_zeta": zeta,
             "lam_final": lam if lam_final is None else lam_final, "seed": seed, "natural_acc": natural,
             "robust_acc": robust, "stability": stability, "local_lipschitz": 1.0, "fgsm_acc": robust,
             "final_natural_risk": nat_risk, "final_robust_reg": reg, "final_ratio": nat_risk / reg, "best_epoch": 2,
@@ -69,7 +69,7 @@ def test_thin_zeta_is_the_thin_net_ratio_at_its_best_lambda(runs):
     # best lambda of mlp-8 is 2; ratios 1.0 / 0.1 = 10 (seed 0) and 2.0 / 0.1 = 20 (seed 1): mean 15
     assert z["thin_best_lam"] == 2.0 and z["zeta"] == pytest.approx(15.0) and z["n_seeds"] == 2
     assert z["zeta_sd"] == pytest.approx(math.sqrt(50.0))
-    assert wl.round_significant(14.5678, 3) == 14.6
+    assert wc.round_significant(14.5678, 3) == 14.6
     with pytest.raises(InputError):
         wl.thin_zeta(runs, "gat", "mlp-8")
 
@@ -116,20 +116,20 @@ def test_headline_answers(runs):
 def test_config_validation(tmp_path):
     good = {"widths": ["mlp-8", "mlp-32"], "methods": ["trades"], "lam": {"trades": [1, 2]}, "seeds": 2,
             "train": {"epochs": 1}}
-    cfg = wl.config_from_dict(good)
+    cfg = wc.config_from_dict(good)
     assert cfg.seeds == [0, 1] and cfg.lam["trades"] == [1.0, 2.0]
-    spec = wl.grid_spec(cfg, "trades", str(tmp_path))
+    spec = wc.grid_spec(cfg, "trades", str(tmp_path))
     assert spec["grid"]["model"] == ["mlp-32", "mlp-8"]                 # widest first
     assert spec["fixed"]["method"] == "trades" and spec["seeds"] == [0, 1]
-    war = wl.war_spec(cfg, "trades", 12.5, str(tmp_path))
+    war = wc.war_spec(cfg, "trades", 12.5, str(tmp_path))
     assert war["fixed"]["war_zeta"] == 12.5 and war["fixed"]["lam"] == 0.0
     for bad, param in (({"widths": []}, "widths"), ({"methods": ["pgd-at"]}, "methods"),
                        ({"lam": {"trades": []}}, "lam.trades"), ({"train": {"lam": 3}}, "train.lam"),
                        ({"train": {"nonsense": 1}}, "train.nonsense"), ({"war_methods": ["gat"]}, "war_methods"),
                        ({"colour": 1}, "config key")):
         with pytest.raises(InputError, match=param.split(".")[0]):
-            wl.config_from_dict({**good, **bad})
-    assert wl.width_of("wrn-34-10") == 10 and wl.width_of("mlp-256") == 256
+            wc.config_from_dict({**good, **bad})
+    assert wc.width_of("wrn-34-10") == 10 and wc.width_of("mlp-256") == 256
 
 
 def _tiny_config(path, data_dir):
@@ -154,28 +154,33 @@ attack_steps = 2
 eval_steps = 2
 lr = 0.05
 schedule = "halving"
-threads = 1
 val_lipschitz = true
+[execution]
+threads = 1
 """
     with open(path, "w") as fh:
         fh.write(text)
 
 
-def _driver():
-    import importlib.util
+class _Driver:
+    """``python -m rfrobust.study width_lambda`` in this process."""
 
-    spec = importlib.util.spec_from_file_location("width_lambda_run", os.path.join(REPO, "simulations",
-                                                                                  "width_lambda", "run.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    @staticmethod
+    def main(argv):
+        from rfrobust.study import main
+
+        return main(["width_lambda", *argv])
+
+
+def _driver():
+    return _Driver()
 
 
 def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, capsys):
     run = _driver()
     cfg_path, store, report = tmp_path / "tiny.toml", tmp_path / "store", tmp_path / "report"
     _tiny_config(cfg_path, idx_dir)
-    argv = ["--config", str(cfg_path), "--data-dir", idx_dir, "--store", str(store), "--report-dir", str(report),
+    argv = ["--config", str(cfg_path), "--data-dir", idx_dir, "--store", str(store), "--out", str(report) + ".md",
             "--workers", "1"]
     assert run.main(argv) == 0
     info = json.loads((report / "run_info.json").read_text())
@@ -198,7 +203,7 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
         assert zeta.at[method, "zeta"] == pytest.approx(thin["final_ratio"].mean(), rel=5e-3)
         war = runs[(runs["phase"] == "war") & (runs["method"] == method)]
         assert len(war) == 2 and (war["war_zeta"] == zeta.at[method, "zeta"]).all() and war["lam"].isna().all()
-    tables = (report / "tables.md").read_text()
+    tables = (tmp_path / "report.md").read_text()
     assert "| metric | width | λ = 1 | λ = 4 | best λ |" in tables and "| metric | width | λ = 1 | λ = 2 | best λ |" in tables
     for fig in ("fig1_loss_components", "fig4_local_lipschitz", "table1_metrics", "width_trends", "war_lambda"):
         assert (report / f"{fig}.png").stat().st_size > 0 and (report / f"{fig}.pdf").stat().st_size > 0
@@ -223,10 +228,10 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
 def test_driver_bad_input_is_one_line(tmp_path):
     import subprocess
 
-    script = os.path.join(REPO, "simulations", "width_lambda", "run.py")
     for args, word in ((["--scale", "huge"], "scale"), (["--workers", "0"], "workers"),
                        (["--config", str(tmp_path / "none.toml")], "config")):
-        p = subprocess.run([sys.executable, script, *args, "--dry-run"], capture_output=True, text=True, timeout=60)
+        p = subprocess.run([sys.executable, "-m", "rfrobust.study", "width_lambda", *args, "--dry-run"],
+                           capture_output=True, text=True, timeout=60)
         assert p.returncode == 2, p.stderr
         assert len(p.stderr.strip().splitlines()) == 1 and word in p.stderr
 
@@ -241,10 +246,10 @@ def test_driver_on_cuda(idx_dir, tmp_path):
     run = _driver()
     cfg_path = tmp_path / "tiny.toml"
     _tiny_config(cfg_path, idx_dir)
-    text = cfg_path.read_text().replace('threads = 1', 'device = "cuda"\nchannels_last = true')
-    cfg_path.write_text(text)
+    text = cfg_path.read_text().replace('val_lipschitz = true', 'val_lipschitz = true\nchannels_last = true')
+    cfg_path.write_text(text.replace("threads = 1", 'threads = 1\ndevice = "cuda"'))
     report = tmp_path / "report"
     assert run.main(["--config", str(cfg_path), "--data-dir", idx_dir, "--store", str(tmp_path / "store"),
-                     "--report-dir", str(report), "--workers", "1", "--no-figures"]) == 0
+                     "--out", str(report) + ".md", "--workers", "1", "--no-figures"]) == 0
     runs = pd.read_csv(report / "runs.csv")
     assert len(runs) == 12 and runs["robust_acc"].between(0, 1).all()

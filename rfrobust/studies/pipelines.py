@@ -43,8 +43,8 @@ def run_pipelines(pipelines: list[Pipeline], parallel: int = 1, *, log: Callable
         return done, failures
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=min(parallel, len(pipelines)), mp_context=ctx)
-    futures = {pool.submit(_in_child, p, os.path.join(log_dir, f"{p.name}.log") if log_dir else None): p
-               for p in pipelines}
+    futures = {pool.submit(_in_child, p, os.path.join(log_dir, f"{p.name}.log") if log_dir else None,
+                           os.getpid()): p for p in pipelines}
     t0 = time.perf_counter()
     try:
         pending = set(futures)
@@ -74,12 +74,12 @@ def _terminate(pool: cf.ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _in_child(pipeline: Pipeline, log_path: str | None) -> dict:
+def _in_child(pipeline: Pipeline, log_path: str | None, parent: int) -> dict:
     from rfrobust.signals import die_with_parent, install_sigterm_as_interrupt
 
-    die_with_parent()
-    install_sigterm_as_interrupt()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and terminates us
+    install_sigterm_as_interrupt()
+    die_with_parent(parent=parent)
     if log_path:  # progress lines go to a log file; the driver's console keeps the status lines
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         fh = open(log_path, "a", buffering=1)

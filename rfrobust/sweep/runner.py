@@ -232,12 +232,13 @@ def _run_serial(kind: Kind, batches, sink: _Sink, execution: Mapping) -> None:
         sink.add(run_batch(kind.name, batch, execution))
 
 
-def _worker_init() -> None:
-    """In every pool worker: die with the sweep (even if it is SIGKILLed), leave Ctrl-C to the sweep."""
+def _worker_init(parent: int | None = None) -> None:
+    """In every pool worker: die with the sweep (even if it is SIGKILLed, even before this worker was ready), leave
+    Ctrl-C to the sweep."""
     from rfrobust.signals import die_with_parent
 
-    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    die_with_parent(parent=parent)
 
 
 @contextlib.contextmanager
@@ -270,7 +271,8 @@ def _run_pool(kind: Kind, batches, sink: _Sink, n_workers: int, execution: Mappi
     with _worker_threads(threads):
         while pending:
             done_q: queue.Queue = queue.Queue()
-            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init)
+            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init,
+                                       initargs=(os.getpid(),))
             in_flight: dict = {}
             broken = False
             try:

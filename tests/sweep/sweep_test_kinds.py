@@ -60,3 +60,9 @@ def self_reported(params: dict) -> dict:
 
 
 self_reported.seeded = False
+
+
+def echo_execution(params: dict, seed: int) -> dict:
+    """Reports the execution settings it was handed (a user kind receives every one of them)."""
+    return {"y": float(params["x"]), "seen_device": params.get("device"), "seen_threads": params.get("threads"),
+            "seen_backend": params.get("backend")}

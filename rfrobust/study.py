@@ -26,12 +26,14 @@ def build_parser() -> ArgumentParser:
     from rfrobust import studies
     from rfrobust.studies.base import add_common_options
 
-    p = ArgumentParser(prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Run a paper study end to end (sweeps -> stores -> report), resumably.",
-                       epilog="Run 'python -m rfrobust.study NAME --help' for a study's options. Interrupt it at any "
-                              "time and run the same command again: only what is missing is computed.")
-    sub = p.add_subparsers(dest="study", metavar="NAME", title="studies", required=True,
-                           parser_class=ArgumentParser)
+    p = ArgumentParser(
+        prog=PROG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a paper study end to end (sweeps -> stores -> report), resumably.",
+        epilog="Run 'python -m rfrobust.study NAME --help' for a study's options. Interrupt it at any "
+        "time and run the same command again: only what is missing is computed.",
+    )
+    sub = p.add_subparsers(dest="study", metavar="NAME", title="studies", required=True, parser_class=ArgumentParser)
     for name in studies.names():
         study = studies.get(name)
         sp = sub.add_parser(name, help=study.description, description=study.description, prog=f"{PROG} {name}")
@@ -58,15 +60,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         computed, failures = {}, []
         if not ctx.report_only:
             pipelines = study.pipelines(ctx)
-            computed, failures = run_pipelines(pipelines, study.parallel(ctx), log=ctx.log,
-                                               status=lambda: study.status(ctx),
-                                               log_dir=(ctx.store and f"{ctx.store}/logs"))
+            computed, failures = run_pipelines(
+                pipelines,
+                study.parallel(ctx),
+                log=ctx.log,
+                status=lambda: study.status(ctx),
+                log_dir=(ctx.store and f"{ctx.store}/logs"),
+            )
         paths = study.report(ctx, computed)
     for line in failures:
         print(f"{PROG} {study.name}: {line}", file=sys.stderr)
     if paths:
-        print(f"{PROG} {study.name}: report {paths[0]}" + (f" (+ {len(paths) - 1} files)" if len(paths) > 1 else ""),
-              file=sys.stderr)
+        print(
+            f"{PROG} {study.name}: report {paths[0]}" + (f" (+ {len(paths) - 1} files)" if len(paths) > 1 else ""),
+            file=sys.stderr,
+        )
     return 1 if failures else 0
 
 

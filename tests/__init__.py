@@ -1,1 +1,1 @@
-"""The test suite (a package, so that test helper modules and sweep kinds are importable as ``tests.<dir>.<module>``)."""
+"""The test suite: a package, so that helper modules and sweep kinds import as ``tests.<dir>.<module>``."""

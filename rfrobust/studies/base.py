@@ -138,24 +138,37 @@ def add_common_options(p: argparse.ArgumentParser, study: Study) -> None:
     """The options every study shares (those of sweeping studies only when ``study.sweeps``)."""
     scales = " | ".join(f"{s} ({study.cost[s]})" if s in study.cost else s for s in study.scales)
     p.add_argument("--scale", default=study.scales[0], help=f"{scales}; default {study.scales[0]}")
-    p.add_argument("--out", default=None, metavar="FILE.md",
-                   help="the Markdown report; its figures and tables go to FILE/ (default: docs/results/"
-                        f"{study.name}.md for the default configuration, else next to the stores)")
-    p.add_argument("--report-only", action="store_true",
-                   help="compute nothing; write the report from what is stored")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE.md",
+        help="the Markdown report; its figures and tables go to FILE/ (default: docs/results/"
+        f"{study.name}.md for the default configuration, else next to the stores)",
+    )
+    p.add_argument("--report-only", action="store_true", help="compute nothing; write the report from what is stored")
     p.add_argument("--dry-run", action="store_true", help="say what is stored and what would run; write nothing")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="tables only")
     if not study.sweeps:
         return
     p.add_argument("--data-dir", default=None, help="directory of the data set's files (MNIST IDX, CIFAR-10 batches)")
-    p.add_argument("--store", default=None, metavar="DIR",
-                   help=f"directory of the study's sweep stores (default {RESULTS_DIR}/{study.name})")
-    p.add_argument("--workers", default="2", metavar="K",
-                   help="worker processes, one torch thread each (default 2)")
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help="run every sweep on this Dask scheduler instead of local worker processes")
-    p.add_argument("--device", default=None, help="torch device of the runs: cpu | cuda | cuda:K | auto (default: "
-                                                  "the spec's [execution] device, else cpu)")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="DIR",
+        help=f"directory of the study's sweep stores (default {RESULTS_DIR}/{study.name})",
+    )
+    p.add_argument("--workers", default="2", metavar="K", help="worker processes, one torch thread each (default 2)")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run every sweep on this Dask scheduler instead of local worker processes",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device of the runs: cpu | cuda | cuda:K | auto (default: the spec's [execution] device, else cpu)",
+    )
     p.add_argument("--threads", default=None, metavar="N", help="torch / BLAS threads per worker (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -167,12 +180,21 @@ def make_context(study: Study, args: argparse.Namespace) -> Context:
 
     if args.scale not in study.scales:
         raise InputError("scale", args.scale, " or ".join(study.scales))
-    ctx = Context(study=study.name, scale=args.scale, args=args, store="", out="",
-                  dry_run=bool(args.dry_run), report_only=bool(args.report_only), figures=bool(args.figures))
+    ctx = Context(
+        study=study.name,
+        scale=args.scale,
+        args=args,
+        store="",
+        out="",
+        dry_run=bool(args.dry_run),
+        report_only=bool(args.report_only),
+        figures=bool(args.figures),
+    )
     if args.out is not None:
         if not str(args.out).lower().endswith(".md"):
-            raise InputError("out", args.out, "a Markdown file path ending in .md (its figures go to the directory "
-                                              "of the same stem)")
+            raise InputError(
+                "out", args.out, "a Markdown file path ending in .md (its figures go to the directory of the same stem)"
+            )
         ctx.out = os.path.abspath(args.out)
     if not study.sweeps:
         return ctx
@@ -200,7 +222,7 @@ def check_outputs(ctx: Context) -> None:
     from rfrobust.fileio import check_output_dir, check_output_file
 
     parent = os.path.dirname(ctx.out)
-    check_output_dir(parent, "out")   # an existing writable directory, or one that can be created
+    check_output_dir(parent, "out")  # an existing writable directory, or one that can be created
     if os.path.isdir(parent):
         check_output_file(ctx.out, "out", extensions=(".md",))
     check_output_dir(ctx.files_dir, "out")
@@ -302,11 +324,20 @@ def run_spec(spec, label: str, *, workers: int, scheduler: str | None, progress:
     total, todo = plan_counts(spec)
     load0 = _load()
     t0 = time.perf_counter()
-    df = run_sweep(spec, workers=None if scheduler else workers, dask=scheduler, progress=progress, batch_size=1,
-                   log=lambda m: log(f"{label}: {m}"))
+    df = run_sweep(
+        spec,
+        workers=None if scheduler else workers,
+        dask=scheduler,
+        progress=progress,
+        batch_size=1,
+        log=lambda m: log(f"{label}: {m}"),
+    )
     failed = int((df["status"] != "ok").sum()) if len(df) else 0
-    print(f"{label} sweep: {todo} of {total} points computed in {time.perf_counter() - t0:.0f} s (load average "
-          f"{load0} -> {_load()}); failed: {failed}; store {df.attrs.get('store', spec.output)}", flush=True)
+    print(
+        f"{label} sweep: {todo} of {total} points computed in {time.perf_counter() - t0:.0f} s (load average "
+        f"{load0} -> {_load()}); failed: {failed}; store {df.attrs.get('store', spec.output)}",
+        flush=True,
+    )
     return todo, total, failed
 
 

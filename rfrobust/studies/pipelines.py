@@ -29,8 +29,14 @@ from rfrobust.studies.base import Pipeline, PointsFailed
 STATUS_EVERY_S = 60.0
 
 
-def run_pipelines(pipelines: list[Pipeline], parallel: int = 1, *, log: Callable[[str], None],
-                  status: Callable[[], str] | None = None, log_dir: str | None = None) -> tuple[dict, list[str]]:
+def run_pipelines(
+    pipelines: list[Pipeline],
+    parallel: int = 1,
+    *,
+    log: Callable[[str], None],
+    status: Callable[[], str] | None = None,
+    log_dir: str | None = None,
+) -> tuple[dict, list[str]]:
     """Run every pipeline; returns ``({store name: points computed}, [failure lines])``."""
     done: dict = {}
     failures: list[str] = []
@@ -43,8 +49,10 @@ def run_pipelines(pipelines: list[Pipeline], parallel: int = 1, *, log: Callable
         return done, failures
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=min(parallel, len(pipelines)), mp_context=ctx)
-    futures = {pool.submit(_in_child, p, os.path.join(log_dir, f"{p.name}.log") if log_dir else None,
-                           os.getpid()): p for p in pipelines}
+    futures = {
+        pool.submit(_in_child, p, os.path.join(log_dir, f"{p.name}.log") if log_dir else None, os.getpid()): p
+        for p in pipelines
+    }
     t0 = time.perf_counter()
     try:
         pending = set(futures)

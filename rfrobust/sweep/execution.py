@@ -84,6 +84,7 @@ def for_kind(kind, execution: Mapping[str, Any], source: str = "<dict>") -> dict
             out[name] = value
         elif name not in ANY_KIND_SETTINGS:
             allowed = ", ".join(taken) or "none besides threads and workers"
-            raise InputError.message(f"spec {source}: kind {kind.name} takes no execution setting {name!r} "
-                                     f"(it takes: {allowed})")
+            raise InputError.message(
+                f"spec {source}: kind {kind.name} takes no execution setting {name!r} (it takes: {allowed})"
+            )
     return out

@@ -18,6 +18,7 @@ is killed with SIGKILL, and ignore Ctrl-C (the sweep stops them after writing th
 mid-run (disk full, store removed or made immutable) stops the sweep with :class:`~rfrobust.errors.StorageError`;
 the store keeps only complete parts. A failed final compaction is only reported (every row is stored already).
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,9 +30,10 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from rfrobust.errors import InputError, StorageError
 from rfrobust.sweep.execution import for_kind
@@ -39,15 +41,20 @@ from rfrobust.sweep.kinds import BUILTIN, LEGACY_NAMES, Kind, make_row, resolve_
 from rfrobust.sweep.spec import Point, SweepSpec, load_spec
 from rfrobust.sweep.store import Store, check_output
 
-FLUSH_SECONDS = 1.0      # finished rows are written at most this long after they arrive
-COMPACT_EVERY = 64       # compact the store during a run once it holds this many parts
-MAX_BATCH = 32           # points per task, at most
+FLUSH_SECONDS = 1.0  # finished rows are written at most this long after they arrive
+COMPACT_EVERY = 64  # compact the store during a run once it holds this many parts
+MAX_BATCH = 32  # points per task, at most
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # ---------------------------------------------------------------------------------------------------- planning
-def prepare(spec: str | os.PathLike | Mapping | SweepSpec, output: str | None = None,
-            warn=None, check_writable: bool = True, import_kind: bool = True) -> tuple[SweepSpec, Kind]:
+def prepare(
+    spec: str | os.PathLike | Mapping | SweepSpec,
+    output: str | None = None,
+    warn=None,
+    check_writable: bool = True,
+    import_kind: bool = True,
+) -> tuple[SweepSpec, Kind]:
     """Load and validate a spec, resolve its kind (imports it, unless ``import_kind=False`` and the kind is
     built in), normalise seeds of unseeded kinds to ``[0]``, and check that the output can be written.
     Raises a one-line :class:`InputError`; writes nothing."""
@@ -59,7 +66,7 @@ def prepare(spec: str | os.PathLike | Mapping | SweepSpec, output: str | None = 
         kind = BUILTIN[name] if not import_kind and name in BUILTIN else resolve_kind(spec.kind)
     except InputError as err:
         raise InputError.message(f"spec {spec.source}: {err}") from None
-    for_kind(kind, spec.execution, spec.source)   # a setting the kind cannot take: refused now
+    for_kind(kind, spec.execution, spec.source)  # a setting the kind cannot take: refused now
     if not kind.seeded and spec.seeds != [0]:
         if warn is not None:
             warn(f"kind {spec.kind} is deterministic: seeds are ignored (one row per configuration, seed = 0)")
@@ -75,13 +82,14 @@ def _check_not_in_package(spec: SweepSpec) -> None:
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = os.path.abspath(spec.output)
     if os.path.commonpath([out, package]) == package:
-        raise InputError.message(f"spec {spec.source}: its store would be written inside the rfrobust package "
-                                 f"({out}); give --output STORE, or run the study with python -m rfrobust.study")
+        raise InputError.message(
+            f"spec {spec.source}: its store would be written inside the rfrobust package "
+            f"({out}); give --output STORE, or run the study with python -m rfrobust.study"
+        )
 
 
 def _spec_record(spec: SweepSpec) -> dict:
-    return {"spec_hash": spec.spec_hash(), "source": spec.source, "description": spec.description,
-            **spec.canonical()}
+    return {"spec_hash": spec.spec_hash(), "source": spec.source, "description": spec.description, **spec.canonical()}
 
 
 def _difference(old: dict, new: dict) -> str:
@@ -119,18 +127,21 @@ class Plan:
         """One row per point: config_hash, seed, parameters, state (done | failed | todo)."""
         import pandas as pd
 
-        return pd.DataFrame([{"config_hash": p.config_hash, "seed": p.seed, **p.params, "state": self.state(p)}
-                             for p in self.points])
+        return pd.DataFrame(
+            [{"config_hash": p.config_hash, "seed": p.seed, **p.params, "state": self.state(p)} for p in self.points]
+        )
 
     def describe(self, limit: int = 20) -> str:
         s = self.spec
         n_done = sum(1 for p in self.points if (p.config_hash, p.seed) in self.done)
         n_failed = sum(1 for p in self.points if (p.config_hash, p.seed) in self.failed)
         todo = self.todo
-        lines = [f"spec:   {s.source} (kind {s.kind})",
-                 f"store:  {s.output} ({'exists' if self.store.exists() else 'new'})",
-                 f"points: {len(self.points)} = {s.n_configurations} configurations x {len(s.seeds)} seed(s)",
-                 f"done:   {n_done}; failed: {n_failed} (retried); to run: {len(todo)}"]
+        lines = [
+            f"spec:   {s.source} (kind {s.kind})",
+            f"store:  {s.output} ({'exists' if self.store.exists() else 'new'})",
+            f"points: {len(self.points)} = {s.n_configurations} configurations x {len(s.seeds)} seed(s)",
+            f"done:   {n_done}; failed: {n_failed} (retried); to run: {len(todo)}",
+        ]
         if self.mismatch:
             lines.append(f"note:   {self.mismatch}")
         if todo:
@@ -153,8 +164,10 @@ def make_plan(spec: SweepSpec, kind: Kind, resume: bool = False, on_damaged=None
     mine = spec.spec_hash()
     if (records or store.part_files()) and not any(r.get("spec_hash") == mine for r in records):
         what = _difference(records[-1], _spec_record(spec)) if records else "an unknown spec"
-        msg = (f"store {spec.output} was written by a different spec ({what} differs); pass --resume to add "
-               "this spec's points to it, or choose another output")
+        msg = (
+            f"store {spec.output} was written by a different spec ({what} differs); pass --resume to add "
+            "this spec's points to it, or choose another output"
+        )
         if not resume:
             raise InputError.message(msg)
         plan.mismatch = "store written by a different spec; --resume adds this spec's points to it"
@@ -181,8 +194,15 @@ class _Sink:
         self.n_done = 0
         self.log = log
         self.compaction_failed = False
-        self.bar = tqdm(total=total, unit="pt", desc=label, file=sys.stderr, disable=not progress,
-                        dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 5.0)
+        self.bar = tqdm(
+            total=total,
+            unit="pt",
+            desc=label,
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+            mininterval=0.5 if sys.stderr.isatty() else 5.0,
+        )
 
     @property
     def wait_seconds(self) -> float:
@@ -201,13 +221,13 @@ class _Sink:
 
     def maybe_flush(self, force: bool = False) -> None:
         if self.buffer and (force or time.monotonic() - self.last_flush >= self.flush_seconds):
-            rows, self.buffer = self.buffer, []   # an interruption while writing loses these rows, never doubles
+            rows, self.buffer = self.buffer, []  # an interruption while writing loses these rows, never doubles
             self.store.append(rows)
             self.last_flush = time.monotonic()
             if not self.compaction_failed and len(self.store.part_files()) >= COMPACT_EVERY:
                 try:
                     self.store.compact()
-                except StorageError as err:   # the parts are stored: compaction is only housekeeping
+                except StorageError as err:  # the parts are stored: compaction is only housekeeping
                     self.compaction_failed = True
                     if self.log is not None:
                         self.log(f"compaction failed ({err}); the run goes on with the parts as they are")
@@ -219,7 +239,7 @@ class _Sink:
 def _batches(points: list[Point], n_workers: int, batch_size: int | None) -> list[list[tuple]]:
     tasks = [(p.config_hash, p.seed, p.params) for p in points]
     size = batch_size or max(1, min(MAX_BATCH, len(tasks) // (8 * max(1, n_workers))))
-    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
 
 def _failed_rows(kind: Kind, batch: list[tuple], exc: BaseException, execution: Mapping | None = None) -> list[dict]:
@@ -260,7 +280,6 @@ def _worker_threads(threads: int | None = None) -> Iterator[None]:
                 os.environ[v] = old
 
 
-
 def _run_pool(kind: Kind, batches, sink: _Sink, n_workers: int, execution: Mapping, threads: int | None) -> None:
     """A spawn-context process pool with at most 2 x workers tasks in flight. If a worker dies (segfault, OOM
     kill) the points in flight are recorded as failed and a fresh pool takes the rest."""
@@ -271,8 +290,9 @@ def _run_pool(kind: Kind, batches, sink: _Sink, n_workers: int, execution: Mappi
     with _worker_threads(threads):
         while pending:
             done_q: queue.Queue = queue.Queue()
-            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init,
-                                       initargs=(os.getpid(),))
+            pool = ProcessPoolExecutor(
+                max_workers=n_workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+            )
             in_flight: dict = {}
             broken = False
             try:
@@ -372,8 +392,15 @@ def _dask_client(dask: Any, stack: contextlib.ExitStack, threads: int | None = N
         import logging
 
         with _worker_threads(threads), _ignoring_sigint():
-            cluster = stack.enter_context(LocalCluster(n_workers=dask, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=dask,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
         return stack.enter_context(Client(cluster))
     try:
         return stack.enter_context(Client(dask.strip(), timeout="20s"))
@@ -422,8 +449,12 @@ def _guarded(tree: ast.Module, line: int) -> bool:
     for node in tree.body:
         if not (node.lineno <= line <= (node.end_lineno or node.lineno)):
             continue
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1 \
-                and isinstance(node.test.ops[0], ast.Eq):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and len(node.test.ops) == 1
+            and isinstance(node.test.ops[0], ast.Eq)
+        ):
             sides = [node.test.left, *node.test.comparators]
             names = {n.id for n in sides if isinstance(n, ast.Name)}
             consts = {n.value for n in sides if isinstance(n, ast.Constant)}
@@ -457,13 +488,24 @@ def check_main_guard(what: str) -> None:
     if not _guarded(tree, frame.f_lineno):
         raise InputError.message(
             f"{what} starts worker processes, which import {path} again: call it under "
-            f"'if __name__ == \"__main__\":' (it is called at line {frame.f_lineno} without), or use workers=1")
+            f"'if __name__ == \"__main__\":' (it is called at line {frame.f_lineno} without), or use workers=1"
+        )
 
 
 # ------------------------------------------------------------------------------------------------------- public
-def run_sweep(spec: str | os.PathLike | Mapping | SweepSpec, *, workers: int | None = None, dask: Any = None,
-              resume: bool = False, dry_run: bool = False, output: str | None = None, progress: bool = True,
-              flush_seconds: float = FLUSH_SECONDS, batch_size: int | None = None, log=None):
+def run_sweep(
+    spec: str | os.PathLike | Mapping | SweepSpec,
+    *,
+    workers: int | None = None,
+    dask: Any = None,
+    resume: bool = False,
+    dry_run: bool = False,
+    output: str | None = None,
+    progress: bool = True,
+    flush_seconds: float = FLUSH_SECONDS,
+    batch_size: int | None = None,
+    log=None,
+):
     """Run (or continue) a sweep and return this spec's rows as a DataFrame, in grid order (seeds innermost).
 
     Parameters
@@ -489,8 +531,10 @@ def run_sweep(spec: str | os.PathLike | Mapping | SweepSpec, *, workers: int | N
         workers = spec.execution.get("workers")
 
     def damaged(path, reason):
-        log(f"store part {os.path.basename(path)} is damaged ({reason}): "
-            + ("its points count as to do" if dry_run else "it is set aside and its points computed again"))
+        log(
+            f"store part {os.path.basename(path)} is damaged ({reason}): "
+            + ("its points count as to do" if dry_run else "it is set aside and its points computed again")
+        )
 
     plan = make_plan(spec, kind, resume=resume, on_damaged=damaged)
     if dry_run:
@@ -501,39 +545,68 @@ def run_sweep(spec: str | os.PathLike | Mapping | SweepSpec, *, workers: int | N
     store = plan.store
     with contextlib.ExitStack() as stack:
         client = None
-        if dask is not None and plan.todo:   # reach the scheduler (or start the cluster) before touching the store
+        if dask is not None and plan.todo:  # reach the scheduler (or start the cluster) before touching the store
             client = _dask_client(dask, stack, threads)
         with store.lock():
             store.remove_temporaries()
             store.quarantine(store.damaged_parts(), log=log)
-            plan = make_plan(spec, kind, resume=resume)   # under the lock: the store cannot change any more
+            plan = make_plan(spec, kind, resume=resume)  # under the lock: the store cannot change any more
             store.add_spec(_spec_record(spec))
             todo = plan.todo
             if todo:
                 if dask is not None and client is None:
                     client = _dask_client(dask, stack, threads)
                 try:
-                    _execute(kind, todo, store, workers=n_local, client=client, progress=progress,
-                             flush_seconds=flush_seconds, batch_size=batch_size, execution=execution,
-                             threads=threads, label=os.path.basename(spec.output), log=log)
+                    _execute(
+                        kind,
+                        todo,
+                        store,
+                        workers=n_local,
+                        client=client,
+                        progress=progress,
+                        flush_seconds=flush_seconds,
+                        batch_size=batch_size,
+                        execution=execution,
+                        threads=threads,
+                        label=os.path.basename(spec.output),
+                        log=log,
+                    )
                 except StorageError as err:
                     raise _stopped(err, store) from None
             try:
                 store.compact()
             except StorageError as err:
-                log(f"every row is stored, but the final compaction failed ({err}); the store is complete and "
-                    "readable as it is, and the next run compacts it")
+                log(
+                    f"every row is stored, but the final compaction failed ({err}); the store is complete and "
+                    "readable as it is, and the next run compacts it"
+                )
     return _spec_rows(spec, store)
 
 
 def _stopped(err: StorageError, store: Store) -> StorageError:
     reason = err.cause.strerror if isinstance(err.cause, OSError) and err.cause.strerror else str(err.cause)
-    return StorageError(err.path, f"{reason}; the sweep stopped, and the store {store.path} holds only complete "
-                                  "parts (nothing half-written): run the same command again to compute the rest")
+    return StorageError(
+        err.path,
+        f"{reason}; the sweep stopped, and the store {store.path} holds only complete "
+        "parts (nothing half-written): run the same command again to compute the rest",
+    )
 
 
-def _execute(kind: Kind, todo: list[Point], store: Store, *, workers: int, client, progress, flush_seconds,
-             batch_size, execution: Mapping, threads: int | None, label: str, log) -> None:
+def _execute(
+    kind: Kind,
+    todo: list[Point],
+    store: Store,
+    *,
+    workers: int,
+    client,
+    progress,
+    flush_seconds,
+    batch_size,
+    execution: Mapping,
+    threads: int | None,
+    label: str,
+    log,
+) -> None:
     sink = _Sink(store, len(todo), progress, flush_seconds, label, log)
     try:
         if client is not None:

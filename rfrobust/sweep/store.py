@@ -49,8 +49,10 @@ SPEC_FILE = "_spec.json"
 LOCK_FILE = ".lock"
 QUARANTINE_DIR = "_quarantine"
 _PART_RE = re.compile(r"^part-(\d{20})-\d+-[0-9a-f]+\.parquet$")
-_OWN_FILE_RE = re.compile(r"^(part-.*\.parquet(\.tmp)?|_spec\.json(\.tmp)?|\.lock|_quarantine"
-                          r"|\.(part-.*\.parquet|_spec\.json)\..*\.tmp)$")
+_OWN_FILE_RE = re.compile(
+    r"^(part-.*\.parquet(\.tmp)?|_spec\.json(\.tmp)?|\.lock|_quarantine"
+    r"|\.(part-.*\.parquet|_spec\.json)\..*\.tmp)$"
+)
 KEY = ["config_hash", "seed"]
 
 
@@ -66,8 +68,9 @@ def check_output(path: str) -> None:
             raise InputError.message(f"output {path} exists and is not a sweep store directory")
         foreign = [n for n in os.listdir(path) if not _OWN_FILE_RE.match(n)]
         if foreign:
-            raise InputError.message(f"output {path} is a directory that is not a sweep store "
-                                     f"(it holds {foreign[0]!r})")
+            raise InputError.message(
+                f"output {path} is a directory that is not a sweep store (it holds {foreign[0]!r})"
+            )
         target = path
     else:
         target = os.path.dirname(path)
@@ -75,8 +78,9 @@ def check_output(path: str) -> None:
             target = os.path.dirname(target)
         target = target or "."
         if not os.path.isdir(target):
-            raise InputError.message(f"output directory {os.path.dirname(path)} is not writable: {target} is "
-                                     "not a directory")
+            raise InputError.message(
+                f"output directory {os.path.dirname(path)} is not writable: {target} is not a directory"
+            )
     if not os.access(target, os.W_OK | os.X_OK):
         raise InputError.message(f"output directory {target} is not writable")
     try:  # the real test (root ignores permission bits; read-only file systems and immutable directories do not)
@@ -171,8 +175,13 @@ def read_part(path: str):
 
 
 def _warn_damaged(path: str, reason: str) -> None:
-    warnings.warn(DamagedPart(f"store part {path} is damaged ({reason}): its rows are ignored; the next run of "
-                              "the sweep sets it aside and recomputes its points"), stacklevel=3)
+    warnings.warn(
+        DamagedPart(
+            f"store part {path} is damaged ({reason}): its rows are ignored; the next run of "
+            "the sweep sets it aside and recomputes its points"
+        ),
+        stacklevel=3,
+    )
 
 
 def _read_tables(files: Iterable[str], on_damaged: Callable[[str, str], None] | None = None) -> tuple[list, list]:
@@ -310,8 +319,10 @@ class Store:
                 raise StorageError(path, err) from None
             moved.append(dest)
             if log is not None:
-                log(f"store part {os.path.basename(path)} is damaged ({reason}): moved to "
-                    f"{os.path.join(QUARANTINE_DIR, os.path.basename(path))}; its points are computed again")
+                log(
+                    f"store part {os.path.basename(path)} is damaged ({reason}): moved to "
+                    f"{os.path.join(QUARANTINE_DIR, os.path.basename(path))}; its points are computed again"
+                )
         if moved:
             fsync_dir(self.path)
         return moved

@@ -21,5 +21,6 @@ def idx_dir(tmp_path_factory):
     pytest.importorskip("torch")
     from rfrobust.deep.data import write_synthetic
 
-    return write_synthetic(str(tmp_path_factory.mktemp("idx")), "idx", n_train=1200, n_test=400, seed=0, noise=0.25,
-                           contrast=0.3)
+    return write_synthetic(
+        str(tmp_path_factory.mktemp("idx")), "idx", n_train=1200, n_test=400, seed=0, noise=0.25, contrast=0.3
+    )

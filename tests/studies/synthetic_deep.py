@@ -8,7 +8,8 @@ import os
 import numpy as np
 import pandas as pd
 
-# A frozen copy of schema version 1 (not imported from rfrobust.studies.width_lambda.tables on purpose): the report must keep
+# A frozen copy of schema version 1 (not imported from rfrobust.studies.width_lambda.tables on purpose): the report
+# must keep
 # reading tables written under version 1, so a column renamed or dropped there fails
 # test_synthetic_study_is_schema_version_1 instead of silently changing this fixture along with it.
 RUN_COLUMNS = ("run_id", "phase", "method", "model", "width", "n_params", "lam", "war_zeta", "lam_final", "seed",

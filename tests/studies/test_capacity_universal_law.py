@@ -3,8 +3,6 @@ synthetic data with tiny settings: sweep -> store -> figures, tables and report;
 (resume). Also the shipped specs: valid, and the CPU ones sized as documented."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from rfrobust.errors import InputError

@@ -1,4 +1,5 @@
 """The train-then-curves sweep kind ``train_curves`` (rfrobust.studies.curve_runs) on synthetic data."""
+
 from __future__ import annotations
 
 import math
@@ -12,10 +13,23 @@ from rfrobust.errors import InputError
 def test_curve_run_record_and_long_table(idx_dir):
     from rfrobust.studies.curve_runs import long_table, run_record
 
-    params = {"dataset": "synthetic-idx", "data_dir": idx_dir, "model": "nettest-4-0", "optimizer": "adam",
-              "lr": 0.003, "weight_decay": 0.0, "epochs": 2, "batch_size": 50, "train_size": 400,
-              "test_size": 100, "fgsm_grid": "0,4/255,16/255", "pgd_grid": "0,4/255,16/255", "pgd_steps": 4,
-              "pgd_step_size": "2/255", "noise_grid": "0:0.4:3"}
+    params = {
+        "dataset": "synthetic-idx",
+        "data_dir": idx_dir,
+        "model": "nettest-4-0",
+        "optimizer": "adam",
+        "lr": 0.003,
+        "weight_decay": 0.0,
+        "epochs": 2,
+        "batch_size": 50,
+        "train_size": 400,
+        "test_size": 100,
+        "fgsm_grid": "0,4/255,16/255",
+        "pgd_grid": "0,4/255,16/255",
+        "pgd_steps": 4,
+        "pgd_step_size": "2/255",
+        "noise_grid": "0:0.4:3",
+    }
     rec = run_record(params, seed=0)
     assert rec["method"] == "standard" and rec["val_size"] == 0 and rec["n_test"] == 100
     for a in ("fgsm", "pgd"):

@@ -6,8 +6,15 @@ import math
 import pytest
 
 from rfrobust.errors import InputError
-from rfrobust.studies.universal_law.kind import (gradient_norms, hidden_units, n_parameters, parse_net,
-                                                 random_data, run_record, two_layer)
+from rfrobust.studies.universal_law.kind import (
+    gradient_norms,
+    hidden_units,
+    n_parameters,
+    parse_net,
+    random_data,
+    run_record,
+    two_layer,
+)
 
 torch = pytest.importorskip("torch")
 

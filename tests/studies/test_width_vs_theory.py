@@ -6,13 +6,12 @@ import math
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from rfrobust.errors import InputError
 from rfrobust.studies.width_vs_theory import deep_tables as dt
 from rfrobust.studies.width_vs_theory import rf_answers as ra
-from rfrobust.studies.width_vs_theory.verdict import agreement, aggregate, trend
+from rfrobust.studies.width_vs_theory.verdict import aggregate, agreement, trend
 from tests.studies.synthetic_deep import make_runs, write_study
 
 

@@ -1,7 +1,7 @@
 """Tiny deterministic sweep kinds for the sweep tests (no dependency on the theory/simulation engines).
 
-Used in specs as ``kind = "python:tests.sweep.sweep_test_kinds:square"`` (this directory must be on ``sys.path``: pytest puts it
-there; subprocess tests add it to ``PYTHONPATH``).
+Used in specs as ``kind = "python:tests.sweep.sweep_test_kinds:square"`` (importable from the repository root: pytest
+puts it on the path, subprocess tests put it on ``PYTHONPATH``).
 """
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from rfrobust.sweep import load
-
 from tests.sweep.sweep_helpers import cli, env, listing, science, square_spec, write_spec
 
 N_POINTS = 40   # x = 0..19, two seeds
@@ -112,20 +111,21 @@ def test_dask_local_cluster_cli_equals_local_pool(tmp_path):
     pd.testing.assert_frame_equal(science(pool), science(dask))
 
 
+SQ = 'kind = "python:tests.sweep.sweep_test_kinds:square"\n'
 BAD_SPECS = {
-    "unknown key": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n',
+    "unknown key": (SQ + 'output = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n',
                     "unknown key 'workers'"),
-    "unknown section": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = [1]\n'
+    "unknown section": (SQ + 'output = "o.parquet"\n[grid]\nx = [1]\n'
                         '[params]\ny = 1\n', "unknown section 'params'"),
-    "empty grid": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\n', "grid is empty"),
-    "empty axis": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = []\n',
+    "empty grid": (SQ + 'output = "o.parquet"\n[grid]\n', "grid is empty"),
+    "empty axis": (SQ + 'output = "o.parquet"\n[grid]\nx = []\n',
                    "grid axis x is empty"),
-    "bad grid string": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = "1:2"\n',
+    "bad grid string": (SQ + 'output = "o.parquet"\n[grid]\nx = "1:2"\n',
                         "x='1:2'"),
     "unknown kind": ('kind = "montecarlo"\noutput = "o.parquet"\n[grid]\nx = [1]\n', "kind='montecarlo'"),
-    "unwritable output": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = "afile/sub/o.parquet"\n[grid]\n'
+    "unwritable output": (SQ + 'output = "afile/sub/o.parquet"\n[grid]\n'
                           'x = [1]\n', "not writable"),
-    "bad toml": ('kind = "python:tests.sweep.sweep_test_kinds:square"\noutput = \n', "invalid TOML"),
+    "bad toml": (SQ + 'output = \n', "invalid TOML"),
 }
 
 

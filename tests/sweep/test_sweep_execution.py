@@ -1,5 +1,6 @@
 """Execution settings ([execution]: backend, device, threads, workers): handed to the kind, recorded as provenance,
 refused as parameters, and not part of the configuration key (a CPU row and a GPU row of a point are one point)."""
+
 import os
 
 import pytest
@@ -26,24 +27,34 @@ def test_execution_settings_reach_the_kind_are_recorded_and_do_not_change_the_ke
     assert not {"result_device", "result_threads"} & set(df.columns)
     # the same points without execution settings: the same keys and the same spec, so nothing is computed again
     assert spec_from_dict(base).spec_hash() == spec_from_dict(gpu).spec_hash()
-    assert [p.config_hash for p in spec_from_dict(base).points()] == [p.config_hash for p in
-                                                                     spec_from_dict(gpu).points()]
+    assert [p.config_hash for p in spec_from_dict(base).points()] == [
+        p.config_hash for p in spec_from_dict(gpu).points()
+    ]
     again = run_sweep(base, workers=1, progress=False)
-    assert len(again) == 4 and (again["device"] == "cuda:1").all()   # the stored rows, computed on "cuda:1"
+    assert len(again) == 4 and (again["device"] == "cuda:1").all()  # the stored rows, computed on "cuda:1"
 
 
 @pytest.mark.parametrize("name", ["device", "backend", "threads"])
 def test_execution_settings_are_refused_as_parameters(name):
     with pytest.raises(InputError, match=rf"{name} is an execution setting.*\[execution\]"):
-        spec_from_dict({"kind": ECHO, "output": "o", "fixed": {name: "cuda" if name != "threads" else 2},
-                        "grid": {"x": [1]}}, source="s.toml")
+        spec_from_dict(
+            {"kind": ECHO, "output": "o", "fixed": {name: "cuda" if name != "threads" else 2}, "grid": {"x": [1]}},
+            source="s.toml",
+        )
     with pytest.raises(InputError, match=rf"{name} is an execution setting"):
         spec_from_dict({"kind": ECHO, "output": "o", "grid": {"x": [1], name: ["cpu"]}}, source="s.toml")
 
 
-@pytest.mark.parametrize("table, words", [({"device": "tpu"}, "device = 'tpu'"), ({"threads": 0}, "threads = 0"),
-                                          ({"workers": "2"}, "workers = '2'"), ({"backend": "jax"}, "backend"),
-                                          ({"gpus": 1}, "unknown execution setting 'gpus'")])
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        ({"device": "tpu"}, "device = 'tpu'"),
+        ({"threads": 0}, "threads = 0"),
+        ({"workers": "2"}, "workers = '2'"),
+        ({"backend": "jax"}, "backend"),
+        ({"gpus": 1}, "unknown execution setting 'gpus'"),
+    ],
+)
 def test_bad_execution_settings_are_one_line(table, words):
     with pytest.raises(InputError) as ei:
         spec_from_dict({"kind": ECHO, "output": "o", "grid": {"x": [1]}, "execution": table}, source="s.toml")
@@ -51,8 +62,10 @@ def test_bad_execution_settings_are_one_line(table, words):
 
 
 def test_a_setting_the_kind_cannot_take_is_refused_before_anything_is_written(tmp_path):
-    spec = write_spec(tmp_path / "s.toml", 'kind = "theory"\noutput = "t.parquet"\n[grid]\npsi1 = [1.0]\n'
-                                            '[execution]\ndevice = "cuda"\n')
+    spec = write_spec(
+        tmp_path / "s.toml",
+        'kind = "theory"\noutput = "t.parquet"\n[grid]\npsi1 = [1.0]\n[execution]\ndevice = "cuda"\n',
+    )
     r = cli(spec, "--workers", "1")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "takes no execution setting 'device'" in r.stderr
     assert listing(tmp_path) == ["s.toml"]
@@ -77,13 +90,27 @@ def test_study_kinds_keep_their_former_keys(tmp_path):
     assert hash_name("random_fit") == "python:rfrobust.deep.universal_law:run_record"
     assert hash_name("python:rfrobust.deep.curve_runs:run_record") == "python:rfrobust.deep.curve_runs:run_record"
     new = spec_from_dict({"kind": "random_fit", "output": "o", "grid": {"d": [4, 8]}, "fixed": {"n": 10}})
-    old = spec_from_dict({"kind": "python:rfrobust.deep.universal_law:run_record", "output": "o",
-                          "grid": {"d": [4, 8]}, "fixed": {"n": 10}})
+    old = spec_from_dict(
+        {
+            "kind": "python:rfrobust.deep.universal_law:run_record",
+            "output": "o",
+            "grid": {"d": [4, 8]},
+            "fixed": {"n": 10},
+        }
+    )
     assert [p.config_hash for p in new.points()] == [p.config_hash for p in old.points()]
     assert new.spec_hash() == old.spec_hash()
     pytest.importorskip("torch")
     out = str(tmp_path / "rd.parquet")
-    df = run_sweep({"kind": "python:rfrobust.deep.universal_law:run_record", "output": out, "fixed": {"n": 10,
-                    "max_steps": 3, "n_probe": 5}, "grid": {"d": [3]}}, workers=1, progress=False)
+    df = run_sweep(
+        {
+            "kind": "python:rfrobust.deep.universal_law:run_record",
+            "output": out,
+            "fixed": {"n": 10, "max_steps": 3, "n_probe": 5},
+            "grid": {"d": [3]},
+        },
+        workers=1,
+        progress=False,
+    )
     assert (df["status"] == "ok").all() and (df["kind"] == "random_fit").all()
     assert len(load(out)) == 1

@@ -9,7 +9,6 @@ import pytest
 from rfrobust.errors import InputError
 from rfrobust.sweep import load, run_sweep
 from rfrobust.sweep.spec import config_hash
-
 from tests.sweep.sweep_helpers import KIND, listing, science, square_spec, write_spec
 from tests.sweep.sweep_test_kinds import square
 
@@ -132,7 +131,8 @@ def test_dry_run_writes_nothing_and_reports_states(tmp_path):
 
 def test_deterministic_kind_runs_once_per_configuration(tmp_path):
     msgs = []
-    spec = {"kind": "python:tests.sweep.sweep_test_kinds:deterministic", "output": str(tmp_path / "o.parquet"), "seeds": 4,
+    spec = {"kind": "python:tests.sweep.sweep_test_kinds:deterministic", "output": str(tmp_path / "o.parquet"),
+            "seeds": 4,
             "grid": {"x": [1, 2, 3]}}
     df = run_sweep(spec, workers=1, progress=False, log=msgs.append)
     assert df["seed"].tolist() == [0, 0, 0] and df["y"].tolist() == [2.0, 4.0, 6.0]
@@ -155,7 +155,8 @@ def test_bad_workers_and_bad_kind(tmp_path):
     with pytest.raises(InputError, match="workers"):
         run_sweep(spec, workers=0)
     with pytest.raises(InputError, match="has no function nosuch"):
-        run_sweep({"kind": "python:tests.sweep.sweep_test_kinds:nosuch", "output": str(tmp_path / "o"), "grid": {"x": [1]}})
+        run_sweep({"kind": "python:tests.sweep.sweep_test_kinds:nosuch", "output": str(tmp_path / "o"),
+                   "grid": {"x": [1]}})
     with pytest.raises(InputError, match="not available"):
         run_sweep({"kind": "python:no_such_module_xyz:f", "output": str(tmp_path / "o"), "grid": {"x": [1]}})
     assert listing(tmp_path) == ["s.toml"]

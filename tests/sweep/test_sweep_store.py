@@ -5,10 +5,9 @@ import pandas as pd
 import pytest
 
 from rfrobust.errors import InputError
-from rfrobust.sweep import load
 from rfrobust.fileio import atomic_write
+from rfrobust.sweep import load
 from rfrobust.sweep.store import Store, check_output
-
 from tests.sweep.sweep_helpers import listing
 
 

@@ -1,6 +1,6 @@
 """validation/theory_vs_simulation.py (table, pass/fail, exit status, store re-use) and validation/finite_size.py
-(deviation table, slope fit) on tiny sets; the fake kind ``tests.validation_figures.fig_test_kinds.fake_simulate`` (theory + seeded noise +
-optional bias) stands in for the simulation where the engine itself is not under test."""
+(deviation table, slope fit) on tiny sets; the fake kind ``tests.validation_figures.fig_test_kinds.fake_simulate``
+(theory + seeded noise + optional bias) stands in for the simulation where the engine itself is not under test."""
 from __future__ import annotations
 
 import importlib.util

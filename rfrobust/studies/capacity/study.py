@@ -26,8 +26,7 @@ DATASETS = ("fashion-mnist", "mnist", "cifar10")
 
 class CapacityStudy(Study):
     name = "capacity"
-    description = ("Borji (2022): standard and robust (FGSM, PGD-20) accuracy of 26 NetTest CNNs against their "
-                   "capacity")
+    description = "Borji (2022): standard and robust (FGSM, PGD-20) accuracy of 26 NetTest CNNs against their capacity"
     cost = {"cpu": "~35-40 min on 2 cores", "paper": "GPU, hours"}
 
     def add_arguments(self, p) -> None:
@@ -42,8 +41,9 @@ class CapacityStudy(Study):
         else:
             stem = f"{a.dataset.replace('-', '_')}_{ctx.scale}"
             if a.dataset not in DATASETS:
-                raise InputError.message(f"no spec {stem}.toml for dataset {a.dataset!r}; available: "
-                                         + ", ".join(base.spec_names(PACKAGE)))
+                raise InputError.message(
+                    f"no spec {stem}.toml for dataset {a.dataset!r}; available: " + ", ".join(base.spec_names(PACKAGE))
+                )
             spec = base.package_spec(PACKAGE, stem, ctx.store, ctx.execution)
         dataset = spec.fixed.get("dataset", a.dataset)
         base.use_data_dir(dataset, ctx.data_dir)
@@ -58,8 +58,11 @@ class CapacityStudy(Study):
         return base.describe_spec(ctx.extra["spec"]) + f"\nreport: {ctx.out} (figures and tables in {ctx.files_dir}/)"
 
     def pipelines(self, ctx: Context) -> list[Pipeline]:
-        return [Pipeline("capacity", sweep_pipeline,
-                         ("capacity", ctx.extra["spec"], ctx.workers, ctx.scheduler, ctx.progress))]
+        return [
+            Pipeline(
+                "capacity", sweep_pipeline, ("capacity", ctx.extra["spec"], ctx.workers, ctx.scheduler, ctx.progress)
+            )
+        ]
 
     def report(self, ctx: Context, computed: dict) -> list[str]:
         from rfrobust.studies.capacity import report
@@ -71,8 +74,9 @@ class CapacityStudy(Study):
 
 def sweep_pipeline(label: str, spec, workers: int, scheduler: str | None, progress: bool) -> dict:
     """One sweep as a pipeline: ``{store name: points computed}``; raises PointsFailed when points failed."""
-    computed, total, failed = base.run_spec(spec, label, workers=workers, scheduler=scheduler, progress=progress,
-                                            log=lambda m: print(m, file=sys.stderr))
+    computed, total, failed = base.run_spec(
+        spec, label, workers=workers, scheduler=scheduler, progress=progress, log=lambda m: print(m, file=sys.stderr)
+    )
     if failed:
         raise PointsFailed(f"{failed} of {total} points failed (stored as errors, retried on the next run)")
     return {os.path.basename(spec.output): computed}

@@ -33,8 +33,10 @@ def _rows(spec, what: str):
 
     df = stored_rows(spec)
     if df.empty:
-        raise NothingToReport.message(f"nothing to report: no finished point in the store {spec.output} ({what}); "
-                                      "run python -m rfrobust.study universal_law first")
+        raise NothingToReport.message(
+            f"nothing to report: no finished point in the store {spec.output} ({what}); "
+            "run python -m rfrobust.study universal_law first"
+        )
     return df.copy()
 
 
@@ -58,11 +60,24 @@ def random_summary(df):
 
     rows = []
     for (net, d), g in df.groupby(["net", "d"]):
-        row = {"net": net, "d": int(d), "n": int(g["n"].iloc[0]), "k": int(g["k"].iloc[0]),
-               "n_params": int(g["n_params"].iloc[0]), "seeds": len(g),
-               "sqrt_nd_over_p": float(g["sqrt_nd_over_p"].iloc[0])}
-        for q in ("max_grad_norm", "mean_grad_norm", "max_grad_norm_train", "fit_frac", "sign_acc", "train_mse",
-                  "steps"):
+        row = {
+            "net": net,
+            "d": int(d),
+            "n": int(g["n"].iloc[0]),
+            "k": int(g["k"].iloc[0]),
+            "n_params": int(g["n_params"].iloc[0]),
+            "seeds": len(g),
+            "sqrt_nd_over_p": float(g["sqrt_nd_over_p"].iloc[0]),
+        }
+        for q in (
+            "max_grad_norm",
+            "mean_grad_norm",
+            "max_grad_norm_train",
+            "fit_frac",
+            "sign_acc",
+            "train_mse",
+            "steps",
+        ):
             row[q] = float(g[q].mean())
             row[q + "_sem"] = _sem(g[q].astype(float))
         row["converged_frac"] = float(g["converged"].astype(float).mean())
@@ -83,18 +98,30 @@ def random_stats(df, summary):
     for net in _net_order(summary["net"]):
         s = summary[summary["net"] == net]
         lr = stats.linregress(np.log(s["d"]), np.log(s["max_grad_norm"]))
-        per_seed = [stats.linregress(np.log(g["d"]), np.log(g["max_grad_norm"])).slope
-                    for _, g in df[df["net"] == net].groupby("seed") if g["d"].nunique() > 2]
+        per_seed = [
+            stats.linregress(np.log(g["d"]), np.log(g["max_grad_norm"])).slope
+            for _, g in df[df["net"] == net].groupby("seed")
+            if g["d"].nunique() > 2
+        ]
         ratio = (s.set_index("d")["max_grad_norm"] / nd).dropna() if net != "nd" else pd.Series(dtype=float)
-        out.append({"net": net, "slope_loglog": float(lr.slope), "slope_se": float(lr.stderr),
-                    "r_loglog": float(lr.rvalue), "slope_seed_min": min(per_seed) if per_seed else float("nan"),
-                    "slope_seed_max": max(per_seed) if per_seed else float("nan"),
-                    "d_min": int(s["d"].min()), "d_max": int(s["d"].max()),
-                    "max_grad_norm_at_d_min": float(s["max_grad_norm"].iloc[0]),
-                    "max_grad_norm_at_d_max": float(s["max_grad_norm"].iloc[-1]),
-                    "ratio_to_nd_at_d_min": float(ratio.iloc[0]) if len(ratio) else float("nan"),
-                    "ratio_to_nd_at_d_max": float(ratio.iloc[-1]) if len(ratio) else float("nan"),
-                    "fit_frac_min": float(s["fit_frac"].min()), "sign_acc_min": float(s["sign_acc"].min())})
+        out.append(
+            {
+                "net": net,
+                "slope_loglog": float(lr.slope),
+                "slope_se": float(lr.stderr),
+                "r_loglog": float(lr.rvalue),
+                "slope_seed_min": min(per_seed) if per_seed else float("nan"),
+                "slope_seed_max": max(per_seed) if per_seed else float("nan"),
+                "d_min": int(s["d"].min()),
+                "d_max": int(s["d"].max()),
+                "max_grad_norm_at_d_min": float(s["max_grad_norm"].iloc[0]),
+                "max_grad_norm_at_d_max": float(s["max_grad_norm"].iloc[-1]),
+                "ratio_to_nd_at_d_min": float(ratio.iloc[0]) if len(ratio) else float("nan"),
+                "ratio_to_nd_at_d_max": float(ratio.iloc[-1]) if len(ratio) else float("nan"),
+                "fit_frac_min": float(s["fit_frac"].min()),
+                "sign_acc_min": float(s["sign_acc"].min()),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -121,13 +148,26 @@ def draw_random(df, summary, stats):
         c = plotting.color(i)
         raw = df[df["net"] == net]
         ax.plot(raw["d"], raw["max_grad_norm"], linestyle="none", marker=".", markersize=2, color=c, alpha=0.5)
-        plotting.sim_points(ax, s["d"], s["max_grad_norm"], s["max_grad_norm_sem"], color=c,
-                            marker=plotting.MARKERS[i % len(plotting.MARKERS)],
-                            label=f"{NET_LABEL.get(net, net)}: slope {st.loc[net, 'slope_loglog']:.2f}")
+        plotting.sim_points(
+            ax,
+            s["d"],
+            s["max_grad_norm"],
+            s["max_grad_norm_sem"],
+            color=c,
+            marker=plotting.MARKERS[i % len(plotting.MARKERS)],
+            label=f"{NET_LABEL.get(net, net)}: slope {st.loc[net, 'slope_loglog']:.2f}",
+        )
         ax.plot(s["d"], s["max_grad_norm"], color=c, linewidth=0.8)
         ax.plot(s["d"], s["sqrt_nd_over_p"], color=c, linestyle="--", linewidth=0.8)
-        plotting.sim_points(ax2, s["d"], s["fit_frac"], s["fit_frac_sem"], color=c,
-                            marker=plotting.MARKERS[i % len(plotting.MARKERS)], label=NET_LABEL.get(net, net))
+        plotting.sim_points(
+            ax2,
+            s["d"],
+            s["fit_frac"],
+            s["fit_frac_sem"],
+            color=c,
+            marker=plotting.MARKERS[i % len(plotting.MARKERS)],
+            label=NET_LABEL.get(net, net),
+        )
         ax2.plot(s["d"], s["fit_frac"], color=c, linewidth=0.8)
     ax.plot([], [], color="grey", linestyle="--", linewidth=0.8, label=r"$\sqrt{nd/p}$ (law's scale)")
     _plain_log(ax, "x")
@@ -153,31 +193,44 @@ def mlp_tables(df):
     from rfrobust.studies.curve_runs import long_table
 
     long = long_table(df, id_cols=("model", "seed"))
-    curves = (long.groupby(["model", "n_params", "attack", "radius"])["acc"]
-              .agg(mean="mean", sem=lambda v: _sem(v), seeds="count").reset_index())
+    curves = (
+        long.groupby(["model", "n_params", "attack", "radius"])["acc"]
+        .agg(mean="mean", sem=lambda v: _sem(v), seeds="count")
+        .reset_index()
+    )
     rows = []
     for (model, attack), g in long.groupby(["model", "attack"]):
         per_seed = g.groupby("seed")
-        row = {"model": model, "n_params": int(g["n_params"].iloc[0]), "attack": attack,
-               "natural_acc": float(g[g["radius"] == 0]["acc"].mean()),
-               "mean_acc": float(per_seed["acc"].mean().mean()), "mean_acc_sem": _sem(per_seed["acc"].mean()),
-               "radius_max": float(g["radius"].max()),
-               "acc_at_radius_max": float(g[g["radius"] == g["radius"].max()]["acc"].mean()),
-               "acc_at_radius_max_sem": _sem(g[g["radius"] == g["radius"].max()]["acc"])}
+        row = {
+            "model": model,
+            "n_params": int(g["n_params"].iloc[0]),
+            "attack": attack,
+            "natural_acc": float(g[g["radius"] == 0]["acc"].mean()),
+            "mean_acc": float(per_seed["acc"].mean().mean()),
+            "mean_acc_sem": _sem(per_seed["acc"].mean()),
+            "radius_max": float(g["radius"].max()),
+            "acc_at_radius_max": float(g[g["radius"] == g["radius"].max()]["acc"].mean()),
+            "acc_at_radius_max_sem": _sem(g[g["radius"] == g["radius"].max()]["acc"]),
+        }
         rows.append(row)
     stats = pd.DataFrame(rows)
     if {"mlp-small", "mlp-large"} <= set(stats["model"]):
         diffs = []
         for attack, g in stats.groupby("attack"):
             lg, sm = g.set_index("model").loc["mlp-large"], g.set_index("model").loc["mlp-small"]
-            diffs.append({"model": "large - small", "n_params": 0, "attack": attack,
-                          "natural_acc": lg["natural_acc"] - sm["natural_acc"],
-                          "mean_acc": lg["mean_acc"] - sm["mean_acc"],
-                          "mean_acc_sem": math.hypot(lg["mean_acc_sem"], sm["mean_acc_sem"]),
-                          "radius_max": lg["radius_max"],
-                          "acc_at_radius_max": lg["acc_at_radius_max"] - sm["acc_at_radius_max"],
-                          "acc_at_radius_max_sem": math.hypot(lg["acc_at_radius_max_sem"],
-                                                              sm["acc_at_radius_max_sem"])})
+            diffs.append(
+                {
+                    "model": "large - small",
+                    "n_params": 0,
+                    "attack": attack,
+                    "natural_acc": lg["natural_acc"] - sm["natural_acc"],
+                    "mean_acc": lg["mean_acc"] - sm["mean_acc"],
+                    "mean_acc_sem": math.hypot(lg["mean_acc_sem"], sm["mean_acc_sem"]),
+                    "radius_max": lg["radius_max"],
+                    "acc_at_radius_max": lg["acc_at_radius_max"] - sm["acc_at_radius_max"],
+                    "acc_at_radius_max_sem": math.hypot(lg["acc_at_radius_max_sem"], sm["acc_at_radius_max_sem"]),
+                }
+            )
         stats = pd.concat([stats, pd.DataFrame(diffs)], ignore_index=True)
     return curves, stats
 
@@ -192,10 +245,15 @@ def draw_mlp(curves, dataset: str):
         for i, (model, g) in enumerate(curves[curves["attack"] == attack].groupby("model", sort=False)):
             g = g.sort_values("radius")
             p = int(g["n_params"].iloc[0])
-            plotting.sim_points(ax, g["radius"], g["mean"], g["sem"], color=plotting.color(i),
-                                marker=plotting.MARKERS[i % len(plotting.MARKERS)],
-                                label=f"{model} ({p / 1e6:.2g}M parameters)" if p >= 1e6
-                                else f"{model} ({p / 1e3:.3g}k parameters)")
+            plotting.sim_points(
+                ax,
+                g["radius"],
+                g["mean"],
+                g["sem"],
+                color=plotting.color(i),
+                marker=plotting.MARKERS[i % len(plotting.MARKERS)],
+                label=f"{model} ({p / 1e6:.2g}M parameters)" if p >= 1e6 else f"{model} ({p / 1e3:.3g}k parameters)",
+            )
             ax.plot(g["radius"], g["mean"], color=plotting.color(i), linewidth=0.8)
         ax.set_xlabel(xlabel[attack])
         ax.set_ylabel("test accuracy")
@@ -214,36 +272,70 @@ def markdown(parts: dict, files_rel: str, figures: bool = True) -> str:
     """The report from the tables of :func:`make` (a pure function of its inputs)."""
     from rfrobust.studies.base import md_table
 
-    lines = ["# Universal law of robustness (Bubeck & Sellke 2021), tested by fitting", "",
-             "Generated by `python -m rfrobust.study universal_law` from the sweep stores; do not edit. What it "
-             "reproduces, how to run it and how to read it: docs/studies/universal_law.md.", ""]
+    lines = [
+        "# Universal law of robustness (Bubeck & Sellke 2021), tested by fitting",
+        "",
+        "Generated by `python -m rfrobust.study universal_law` from the sweep stores; do not edit. What it "
+        "reproduces, how to run it and how to read it: docs/studies/universal_law.md.",
+        "",
+    ]
     if "random" in parts:
         stem, desc, stats = parts["random"]
-        rows = [{"net": s["net"], "log-log slope in d": f"{s['slope_loglog']:+.3f} ± {s['slope_se']:.3f}",
-                 "single seeds": f"{_f(s['slope_seed_min'], '+.2f')} … {_f(s['slope_seed_max'], '+.2f')}",
-                 f"max ‖∇f‖, d = {int(s['d_min'])} → {int(s['d_max'])}":
-                     f"{s['max_grad_norm_at_d_min']:.3g} → {s['max_grad_norm_at_d_max']:.3g}",
-                 "ratio to the nd net": f"{_f(s['ratio_to_nd_at_d_min'], '.2f')} → "
-                                        f"{_f(s['ratio_to_nd_at_d_max'], '.2f')}",
-                 "min fit fraction": f"{s['fit_frac_min']:.3f}"} for _, s in stats.iterrows()]
-        lines += ["## Random data: max input-gradient norm against d", "", f"{desc}.", "", md_table(rows)]
+        rows = [
+            {
+                "net": s["net"],
+                "log-log slope in d": f"{s['slope_loglog']:+.3f} ± {s['slope_se']:.3f}",
+                "single seeds": f"{_f(s['slope_seed_min'], '+.2f')} … {_f(s['slope_seed_max'], '+.2f')}",
+                f"max ‖∇f‖, d = {int(s['d_min'])} → {int(s['d_max'])}": (
+                    f"{s['max_grad_norm_at_d_min']:.3g} → {s['max_grad_norm_at_d_max']:.3g}"
+                ),
+                "ratio to the nd net": f"{_f(s['ratio_to_nd_at_d_min'], '.2f')} → "
+                f"{_f(s['ratio_to_nd_at_d_max'], '.2f')}",
+                "min fit fraction": f"{s['fit_frac_min']:.3f}",
+            }
+            for _, s in stats.iterrows()
+        ]
+        lines += [
+            "## Random data: max input-gradient norm against d",
+            "",
+            f"{desc[:1].upper() + desc[1:]}.",
+            "",
+            md_table(rows),
+        ]
         if figures:
             lines += [f"![random data]({files_rel}/{stem}_gradnorm.png)", ""]
     if "mlp" in parts:
         stem, desc, stats = parts["mlp"]
-        rows = [{"model": s["model"], "attack": s["attack"], "natural acc.": f"{s['natural_acc']:.4f}",
-                 "mean acc. over the grid": f"{s['mean_acc']:.4f} ± {_f(s['mean_acc_sem'], '.4f')}",
-                 "acc. at the largest radius": f"{s['acc_at_radius_max']:.4f} ± "
-                                               f"{_f(s['acc_at_radius_max_sem'], '.4f')} ({s['radius_max']:g})"}
-                for _, s in stats.iterrows()]
-        lines += ["## MLPs under FGSM and white noise", "", f"{desc}.", "", md_table(rows)]
+        rows = [
+            {
+                "model": s["model"],
+                "attack": s["attack"],
+                "natural acc.": f"{s['natural_acc']:.4f}",
+                "mean acc. over the grid": f"{s['mean_acc']:.4f} ± {_f(s['mean_acc_sem'], '.4f')}",
+                "acc. at the largest radius": f"{s['acc_at_radius_max']:.4f} ± "
+                f"{_f(s['acc_at_radius_max_sem'], '.4f')} ({s['radius_max']:g})",
+            }
+            for _, s in stats.iterrows()
+        ]
+        lines += ["## MLPs under FGSM and white noise", "", f"{desc[:1].upper() + desc[1:]}.", "", md_table(rows)]
         if figures:
             lines += [f"![MLPs]({files_rel}/{stem}_curves.png)", ""]
     return "\n".join(lines)
 
 
-def make(random: tuple | None = None, mlp: tuple | None = None, out: str = "", figures: bool = True,
-         log=print) -> dict:
+def read_parts(files_dir: str, random: tuple | None, mlp: tuple | None) -> dict:
+    """The ``parts`` of :func:`markdown` from the tables a report wrote (``random`` / ``mlp``: ``(spec, stem)``)."""
+    import pandas as pd
+
+    parts = {}
+    for name, job in (("random", random), ("mlp", mlp)):
+        if job:
+            spec, stem = job
+            parts[name] = (stem, spec.description, pd.read_csv(os.path.join(files_dir, f"{stem}_stats.csv")))
+    return parts
+
+
+def make(random: tuple | None = None, mlp: tuple | None = None, out: str = "", figures: bool = True, log=print) -> dict:
     """Figures, tables and the report ``out`` from the stores. ``random`` / ``mlp``: ``(spec, stem)`` or None.
     Returns ``{"paths": [report, ...], ...}``; raises NothingToReport (writing nothing) when a store is empty."""
     import matplotlib.pyplot as plt
@@ -253,7 +345,7 @@ def make(random: tuple | None = None, mlp: tuple | None = None, out: str = "", f
 
     files = os.path.splitext(out)[0]
     frames = {}
-    if random:   # read everything first: a missing store writes nothing
+    if random:  # read everything first: a missing store writes nothing
         frames["random"] = _rows(random[0], "random data")
     if mlp:
         frames["mlp"] = _rows(mlp[0], "MLPs")
@@ -270,14 +362,18 @@ def make(random: tuple | None = None, mlp: tuple | None = None, out: str = "", f
             plt.close(fig)
         res.update(random_summary=summary, random_stats=stats)
         parts["random"] = (stem, spec.description, stats)
-        log(f"random data (n = {int(summary['n'].iloc[0])}, d = {sorted(summary['d'].unique().tolist())}, "
-            f"seeds {sorted(df['seed'].unique().tolist())}): max input-gradient norm over 1000 random inputs")
+        log(
+            f"random data (n = {int(summary['n'].iloc[0])}, d = {sorted(summary['d'].unique().tolist())}, "
+            f"seeds {sorted(df['seed'].unique().tolist())}): max input-gradient norm over 1000 random inputs"
+        )
         for _, s in stats.iterrows():
-            log(f"  net {s['net']:>3s}: log-log slope in d = {s['slope_loglog']:+.3f} +- {s['slope_se']:.3f} "
+            log(
+                f"  net {s['net']:>3s}: log-log slope in d = {s['slope_loglog']:+.3f} +- {s['slope_se']:.3f} "
                 f"(seeds {s['slope_seed_min']:+.2f}..{s['slope_seed_max']:+.2f}); max grad norm "
                 f"{s['max_grad_norm_at_d_min']:.3g} (d = {s['d_min']}) -> {s['max_grad_norm_at_d_max']:.3g} "
                 f"(d = {s['d_max']}); ratio to nd net {s['ratio_to_nd_at_d_min']:.2f} -> "
-                f"{s['ratio_to_nd_at_d_max']:.2f}; min fit fraction {s['fit_frac_min']:.3f}")
+                f"{s['ratio_to_nd_at_d_max']:.2f}; min fit fraction {s['fit_frac_min']:.3f}"
+            )
     if mlp:
         spec, stem = mlp
         df = frames["mlp"]
@@ -288,13 +384,17 @@ def make(random: tuple | None = None, mlp: tuple | None = None, out: str = "", f
             plt.close(fig)
         res.update(mlp_curves=curves, mlp_stats=stats)
         parts["mlp"] = (stem, spec.description, stats)
-        log(f"MLPs on {df['dataset'].iloc[0]} ({int(df['n_train'].iloc[0])} training images x "
+        log(
+            f"MLPs on {df['dataset'].iloc[0]} ({int(df['n_train'].iloc[0])} training images x "
             f"{int(df['epochs'].iloc[0])} epochs, {int(df['n_test'].iloc[0])} test images, seeds "
-            f"{sorted(df['seed'].unique().tolist())}):")
+            f"{sorted(df['seed'].unique().tolist())}):"
+        )
         for _, s in stats.iterrows():
-            log(f"  {s['model']:<13s} {s['attack']:<5s} natural {s['natural_acc']:.4f}  mean over grid "
+            log(
+                f"  {s['model']:<13s} {s['attack']:<5s} natural {s['natural_acc']:.4f}  mean over grid "
                 f"{s['mean_acc']:.4f} +- {s['mean_acc_sem']:.4f}  at {s['radius_max']:g}: "
-                f"{s['acc_at_radius_max']:.4f} +- {s['acc_at_radius_max_sem']:.4f}")
+                f"{s['acc_at_radius_max']:.4f} +- {s['acc_at_radius_max_sem']:.4f}"
+            )
     atomic_write_text(out, markdown(parts, os.path.basename(files), figures))
     res["paths"] = [out] + paths
     return res

@@ -29,8 +29,10 @@ DATASETS = ("fashion-mnist", "mnist")
 
 class UniversalLawStudy(Study):
     name = "universal_law"
-    description = ("Bubeck & Sellke (2021), tested by fitting: gradient norms of nets fitted to random labels, and "
-                   "MLPs of two sizes under FGSM and noise")
+    description = (
+        "Bubeck & Sellke (2021), tested by fitting: gradient norms of nets fitted to random labels, and "
+        "MLPs of two sizes under FGSM and noise"
+    )
     cost = {"cpu": "~8-10 min on 2 cores", "paper": "GPU, hours"}
 
     def add_arguments(self, p) -> None:
@@ -51,22 +53,25 @@ class UniversalLawStudy(Study):
             else:
                 stem = f"mlp_{a.dataset.replace('-', '_')}_{ctx.scale}"
                 if a.dataset not in DATASETS:
-                    raise InputError.message(f"no spec {stem}.toml for dataset {a.dataset!r}; available: "
-                                             + ", ".join(base.spec_names(PACKAGE)))
+                    raise InputError.message(
+                        f"no spec {stem}.toml for dataset {a.dataset!r}; available: "
+                        + ", ".join(base.spec_names(PACKAGE))
+                    )
                 spec = base.package_spec(PACKAGE, stem, ctx.store, ctx.execution)
             dataset = spec.fixed.get("dataset", a.dataset)
             base.use_data_dir(dataset, ctx.data_dir)
             if not (ctx.dry_run or ctx.report_only):
                 base.check_dataset(dataset)
-            jobs["mlp"] = (spec, stem)   # the long MLP points first, then the many short ones
+            jobs["mlp"] = (spec, stem)  # the long MLP points first, then the many short ones
         if a.only in (None, "random"):
             if a.random_spec:
                 jobs["random"] = (base.file_spec(a.random_spec, user, ctx.execution), _stem(a.random_spec))
             else:
                 stem = f"random_data_{ctx.scale}"
                 jobs["random"] = (base.package_spec(PACKAGE, stem, ctx.store, ctx.execution), stem)
-        default = not (a.mlp_spec or a.random_spec) and a.only is None and a.dataset == "fashion-mnist" \
-            and ctx.scale == "cpu"
+        default = (
+            not (a.mlp_spec or a.random_spec) and a.only is None and a.dataset == "fashion-mnist" and ctx.scale == "cpu"
+        )
         ctx.out = ctx.out or self.default_out(ctx, default, f"universal_law_{ctx.scale}")
         ctx.extra["jobs"] = jobs
         if not (ctx.dry_run or ctx.report_only):
@@ -77,8 +82,10 @@ class UniversalLawStudy(Study):
         return "\n".join(parts) + f"\nreport: {ctx.out} (figures and tables in {ctx.files_dir}/)"
 
     def pipelines(self, ctx: Context) -> list[Pipeline]:
-        return [Pipeline(name, sweep_pipeline, (name, spec, ctx.workers, ctx.scheduler, ctx.progress))
-                for name, (spec, _) in ctx.extra["jobs"].items()]
+        return [
+            Pipeline(name, sweep_pipeline, (name, spec, ctx.workers, ctx.scheduler, ctx.progress))
+            for name, (spec, _) in ctx.extra["jobs"].items()
+        ]
 
     def report(self, ctx: Context, computed: dict) -> list[str]:
         from rfrobust.studies.universal_law import report

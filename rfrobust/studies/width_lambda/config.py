@@ -24,16 +24,27 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from rfrobust.errors import InputError
 
 METHODS = ("trades", "gat")
 #: Parameters the study sets itself; a config's [train] section may not set them.
 _STUDY_KEYS = ("model", "method", "lam", "war_zeta", "war_alpha", "seed")
-CONFIG_KEYS = ("description", "widths", "methods", "war_methods", "war_alpha", "seeds", "zeta_digits", "lam",
-               "train", "execution")
+CONFIG_KEYS = (
+    "description",
+    "widths",
+    "methods",
+    "war_methods",
+    "war_alpha",
+    "seeds",
+    "zeta_digits",
+    "lam",
+    "train",
+    "execution",
+)
 #: Execution settings: a config's [train] section may not set them ([execution] does).
 _EXECUTION_KEYS = ("device", "threads", "backend")
 
@@ -60,7 +71,7 @@ class StudyConfig:
     description: str = ""
     execution: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "StudyConfig":
+    def validate(self) -> StudyConfig:
         from rfrobust.deep.models import parse_model_name
 
         if not self.widths:
@@ -95,14 +106,20 @@ class StudyConfig:
             raise InputError(f"train.{bad[0]}", self.train[bad[0]], "left out (the study sets it)")
         bad = sorted(set(self.train) & set(_EXECUTION_KEYS))
         if bad:
-            raise InputError(f"train.{bad[0]}", self.train[bad[0]], "set under [execution] (an execution setting, "
-                                                                    "not part of the runs' keys)")
+            raise InputError(
+                f"train.{bad[0]}",
+                self.train[bad[0]],
+                "set under [execution] (an execution setting, not part of the runs' keys)",
+            )
         from rfrobust.sweep.execution import check_setting
 
         unknown = sorted(set(self.execution) - {"device", "threads"})
         if unknown:
-            raise InputError(f"execution.{unknown[0]}", self.execution[unknown[0]], "left out (device and threads "
-                                                                                      "are the study's settings)")
+            raise InputError(
+                f"execution.{unknown[0]}",
+                self.execution[unknown[0]],
+                "left out (device and threads are the study's settings)",
+            )
         self.execution = {k: check_setting(k, v) for k, v in self.execution.items()}
         from rfrobust.deep.train import config_fields
 
@@ -120,11 +137,19 @@ def config_from_dict(data: Mapping[str, Any], name: str = "custom") -> StudyConf
     seeds = data.get("seeds", 1)
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = list(range(seeds)) if seeds >= 1 else []
-    cfg = StudyConfig(name=name, widths=list(data.get("widths", [])), methods=list(data.get("methods", METHODS)),
-                      lam={k: list(v) for k, v in dict(data.get("lam", {})).items()}, seeds=list(seeds),
-                      train=dict(data.get("train", {})), war_methods=list(data.get("war_methods", [])),
-                      war_alpha=data.get("war_alpha", 0.1), zeta_digits=data.get("zeta_digits", 3),
-                      description=str(data.get("description", "")), execution=dict(data.get("execution", {})))
+    cfg = StudyConfig(
+        name=name,
+        widths=list(data.get("widths", [])),
+        methods=list(data.get("methods", METHODS)),
+        lam={k: list(v) for k, v in dict(data.get("lam", {})).items()},
+        seeds=list(seeds),
+        train=dict(data.get("train", {})),
+        war_methods=list(data.get("war_methods", [])),
+        war_alpha=data.get("war_alpha", 0.1),
+        zeta_digits=data.get("zeta_digits", 3),
+        description=str(data.get("description", "")),
+        execution=dict(data.get("execution", {})),
+    )
     return cfg.validate()
 
 
@@ -155,22 +180,36 @@ def grid_spec(cfg: StudyConfig, method: str, store_dir: str, execution: Mapping[
 
     Widest model first, so that the longest runs start first and the pool's tail is short. ``execution``
     (the driver's --device / --threads) overrides the config's execution settings."""
-    return {"kind": "train", "output": os.path.join(store_dir, f"grid_{method}.parquet"), "seeds": list(cfg.seeds),
-            "description": f"width x lambda study ({cfg.name}): {method} grid (Wu et al. Table 1)",
-            "fixed": {**cfg.train, "method": method},
-            "grid": {"model": sorted(cfg.widths, key=width_of, reverse=True), "lam": list(cfg.lam[method])},
-            "execution": {**cfg.execution, **(execution or {})}}
+    return {
+        "kind": "train",
+        "output": os.path.join(store_dir, f"grid_{method}.parquet"),
+        "seeds": list(cfg.seeds),
+        "description": f"width x lambda study ({cfg.name}): {method} grid (Wu et al. Table 1)",
+        "fixed": {**cfg.train, "method": method},
+        "grid": {"model": sorted(cfg.widths, key=width_of, reverse=True), "lam": list(cfg.lam[method])},
+        "execution": {**cfg.execution, **(execution or {})},
+    }
 
 
-def war_spec(cfg: StudyConfig, method: str, zeta: float, store_dir: str,
-             execution: Mapping[str, Any] | None = None) -> dict:
+def war_spec(
+    cfg: StudyConfig, method: str, zeta: float, store_dir: str, execution: Mapping[str, Any] | None = None
+) -> dict:
     """The sweep spec (dict) of WAR runs of ``method`` at ``zeta`` on every width (lambda_0 = 0: ``lam = 0``)."""
-    return {"kind": "train", "output": os.path.join(store_dir, f"war_{method}.parquet"), "seeds": list(cfg.seeds),
-            "description": f"width x lambda study ({cfg.name}): {method} WAR, zeta from {cfg.widths[0]}",
-            "fixed": {**cfg.train, "method": method, "lam": 0.0, "war_zeta": float(zeta),
-                      "war_alpha": float(cfg.war_alpha)},
-            "grid": {"model": sorted(cfg.widths, key=width_of, reverse=True)},
-            "execution": {**cfg.execution, **(execution or {})}}
+    return {
+        "kind": "train",
+        "output": os.path.join(store_dir, f"war_{method}.parquet"),
+        "seeds": list(cfg.seeds),
+        "description": f"width x lambda study ({cfg.name}): {method} WAR, zeta from {cfg.widths[0]}",
+        "fixed": {
+            **cfg.train,
+            "method": method,
+            "lam": 0.0,
+            "war_zeta": float(zeta),
+            "war_alpha": float(cfg.war_alpha),
+        },
+        "grid": {"model": sorted(cfg.widths, key=width_of, reverse=True)},
+        "execution": {**cfg.execution, **(execution or {})},
+    }
 
 
 def round_significant(x: float, digits: int) -> float:

@@ -141,7 +141,8 @@ def _verdict(deltas: list[tuple], sign: int) -> tuple[str, str]:
 
 
 def headline(t1, t3=None) -> list[dict]:
-    """The study's questions answered from :func:`~rfrobust.studies.width_lambda.tables.table1` (and ``table3``), per method.
+    """The study's questions answered from :func:`~rfrobust.studies.width_lambda.tables.table1` (and ``table3``),
+    per method.
 
     Each item: ``method, question, answer`` (yes | no | inconclusive | mixed), ``detail`` (the numbers). Effects at
     fixed lambda compare the widest with the thinnest width: per lambda the difference of the means over seeds with

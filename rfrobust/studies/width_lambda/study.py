@@ -36,13 +36,18 @@ PACKAGE = "rfrobust.studies.width_lambda"
 
 class WidthLambdaStudy(Study):
     name = "width_lambda"
-    description = ("Wu et al. (2021): width x robust-regularization weight lambda under TRADES and generalized AT, "
-                   "then WAR (Tables 1 and 3, Figs. 1 and 4)")
+    description = (
+        "Wu et al. (2021): width x robust-regularization weight lambda under TRADES and generalized AT, "
+        "then WAR (Tables 1 and 3, Figs. 1 and 4)"
+    )
     cost = {"cpu": "~35 min on 2 cores", "paper": "GPU, ~2,500 GPU-hours"}
 
     def add_arguments(self, p) -> None:
-        p.add_argument("--config", default=None, help="a study TOML file instead of the scale's (schema: "
-                                                      "rfrobust.studies.width_lambda.config)")
+        p.add_argument(
+            "--config",
+            default=None,
+            help="a study TOML file instead of the scale's (schema: rfrobust.studies.width_lambda.config)",
+        )
 
     def configure(self, ctx: Context) -> None:
         from rfrobust.studies.width_lambda.config import config_from_dict, load_config
@@ -56,7 +61,7 @@ class WidthLambdaStudy(Study):
 
             text = files(PACKAGE).joinpath("specs", f"{ctx.scale}.toml").read_text(encoding="utf-8")
             cfg = config_from_dict(tomllib.loads(text), ctx.scale)
-        if not a.store:   # one directory of stores per configuration
+        if not a.store:  # one directory of stores per configuration
             ctx.store = os.path.join(ctx.store, cfg.name)
         ctx.out = ctx.out or self.default_out(ctx, not a.config and ctx.scale == "cpu", cfg.name)
         dataset = cfg.train.get("dataset", "fashion-mnist")
@@ -64,7 +69,7 @@ class WidthLambdaStudy(Study):
         execution = {**cfg.execution, **ctx.execution}
         ctx.execution = execution
         ctx.extra["cfg"] = cfg
-        if not (ctx.dry_run or ctx.report_only):   # bad settings or a missing data set: one line, before any work
+        if not (ctx.dry_run or ctx.report_only):  # bad settings or a missing data set: one line, before any work
             from rfrobust.train import config_from_params
 
             for method in cfg.methods:
@@ -79,9 +84,10 @@ class WidthLambdaStudy(Study):
         lines = [f"scale {cfg.name}: stores in {ctx.store}; execution {ctx.execution or 'default'}"]
         for method in cfg.methods:
             total, todo = base.plan_counts(grid_spec(cfg, method, ctx.store, ctx.execution))
-            lines.append(f"grid_{method}: {total} runs, {total - todo} stored, {todo} to run"
-                         + (f"; then WAR on {len(cfg.widths) * len(cfg.seeds)} runs" if method in cfg.war_methods
-                            else ""))
+            lines.append(
+                f"grid_{method}: {total} runs, {total - todo} stored, {todo} to run"
+                + (f"; then WAR on {len(cfg.widths) * len(cfg.seeds)} runs" if method in cfg.war_methods else "")
+            )
         lines.append(f"report: {ctx.out} (tables and figures in {ctx.files_dir}/)")
         return "\n".join(lines)
 
@@ -101,8 +107,9 @@ class WidthLambdaStudy(Study):
         ctx.log(f"scale {cfg.name}: stores in {ctx.store}, {ctx.workers} worker(s)")
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("MKL_NUM_THREADS", "1")
-        return [Pipeline(m, run_pipeline, (cfg, m, ctx.store, inner, ctx.scheduler, ctx.execution))
-                for m in cfg.methods]
+        return [
+            Pipeline(m, run_pipeline, (cfg, m, ctx.store, inner, ctx.scheduler, ctx.execution)) for m in cfg.methods
+        ]
 
     def status(self, ctx: Context) -> str:
         return _status(ctx.extra["cfg"], ctx.store)
@@ -115,16 +122,21 @@ class WidthLambdaStudy(Study):
         info_path = os.path.join(ctx.files_dir, "run_info.json")
         if not ctx.report_only:
             t0, load0 = ctx.extra.get("t0", time.time()), ctx.extra.get("load0", os.getloadavg())
-            info = {"scale": cfg.name, "workers": ctx.workers, "computed_runs": computed,
-                    "wall_s_this_invocation": round(time.time() - t0, 1),
-                    "loadavg_start": [round(v, 2) for v in load0],
-                    "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-                    **{k: v for k, v in provenance().items() if k in ("git_commit", "hostname", "timestamp")}}
+            info = {
+                "scale": cfg.name,
+                "workers": ctx.workers,
+                "computed_runs": computed,
+                "wall_s_this_invocation": round(time.time() - t0, 1),
+                "loadavg_start": [round(v, 2) for v in load0],
+                "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+                **{k: v for k, v in provenance().items() if k in ("git_commit", "hostname", "timestamp")},
+            }
         elif os.path.isfile(info_path):  # keep the record of the invocation that trained
             with open(info_path) as fh:
                 info = json.load(fh)
-        paths = write_report(cfg, ctx.store, ctx.out, figures=ctx.figures, info=info, log=ctx.log,
-                             write_info=not ctx.report_only)
+        paths = write_report(
+            cfg, ctx.store, ctx.out, figures=ctx.figures, info=info, log=ctx.log, write_info=not ctx.report_only
+        )
         ctx.log(f"report in {os.path.relpath(ctx.out)}")
         return paths
 
@@ -148,13 +160,16 @@ def _sweep(spec: dict, workers: int, scheduler: str | None, log) -> tuple[int, i
         return 0, 0
     log(f"{name}: computing {todo} of {total} runs")
     t0 = time.perf_counter()
-    df = run_sweep(spec, workers=None if scheduler else workers, dask=scheduler, progress=False,
-                   log=lambda m: log(f"{name}: {m}"))
+    df = run_sweep(
+        spec, workers=None if scheduler else workers, dask=scheduler, progress=False, log=lambda m: log(f"{name}: {m}")
+    )
     bad = df[df["status"] != "ok"]
     log(f"{name}: done in {(time.perf_counter() - t0) / 60:.1f} min ({len(df) - len(bad)}/{total} ok)")
     if len(bad):
-        log(f"{name}: {len(bad)} run(s) failed (first: {bad['error'].iloc[0]}); they are retried when the command "
-            "runs again")
+        log(
+            f"{name}: {len(bad)} run(s) failed (first: {bad['error'].iloc[0]}); they are retried when the command "
+            "runs again"
+        )
     return todo, len(bad)
 
 
@@ -183,8 +198,9 @@ def study_zeta(cfg, method: str, store_dir: str) -> dict:
     return thin_zeta(grid_runs(cfg, method, store_dir), method, cfg.widths[0], cfg.zeta_digits)
 
 
-def run_pipeline(cfg, method: str, store_dir: str, workers: int = 1, scheduler: str | None = None,
-                 execution: dict | None = None) -> dict:
+def run_pipeline(
+    cfg, method: str, store_dir: str, workers: int = 1, scheduler: str | None = None, execution: dict | None = None
+) -> dict:
     """Grid, then (WAR methods) zeta and WAR, for one method. Returns ``{store name: runs computed}``; raises
     :class:`~rfrobust.studies.base.PointsFailed` when runs failed (WAR waits for a complete grid)."""
     from rfrobust.studies.width_lambda.config import grid_spec, war_spec
@@ -194,13 +210,18 @@ def run_pipeline(cfg, method: str, store_dir: str, workers: int = 1, scheduler: 
     done[f"grid_{method}"], failed = _sweep(grid_spec(cfg, method, store_dir, execution), workers, scheduler, log)
     if method in cfg.war_methods and not failed:
         z = study_zeta(cfg, method, store_dir)
-        log(f"WAR zeta = {z['zeta']:g} from {z['thin_model']} at its best lambda {z['thin_best_lam']:g} "
-            f"({z['n_seeds']} seeds)")
-        done[f"war_{method}"], failed = _sweep(war_spec(cfg, method, z["zeta"], store_dir, execution), workers,
-                                               scheduler, log)
+        log(
+            f"WAR zeta = {z['zeta']:g} from {z['thin_model']} at its best lambda {z['thin_best_lam']:g} "
+            f"({z['n_seeds']} seeds)"
+        )
+        done[f"war_{method}"], failed = _sweep(
+            war_spec(cfg, method, z["zeta"], store_dir, execution), workers, scheduler, log
+        )
     if failed:
-        raise PointsFailed(f"{failed} run(s) failed (stored as errors, retried when the command runs again)"
-                           + ("; WAR waits for a complete grid" if method in cfg.war_methods else ""))
+        raise PointsFailed(
+            f"{failed} run(s) failed (stored as errors, retried when the command runs again)"
+            + ("; WAR waits for a complete grid" if method in cfg.war_methods else "")
+        )
     return done
 
 
@@ -260,18 +281,53 @@ def frames_from_runs(runs, epochs, zetas: list[dict]) -> dict:
     from rfrobust.studies.width_lambda import tables as wl
 
     zeta_df = pd.DataFrame(zetas, columns=list(wl.ZETA_COLUMNS))
-    return {"runs": runs, "epochs": epochs, "table1": wl.table1(runs), "zeta": zeta_df,
-            "table3": wl.table3(runs, zeta_df)}
+    return {
+        "runs": runs,
+        "epochs": epochs,
+        "table1": wl.table1(runs),
+        "zeta": zeta_df,
+        "table3": wl.table3(runs, zeta_df),
+    }
+
+
+def frames_from_tables(files_dir: str, cfg) -> dict:
+    """The exported frames recomputed from a report's ``runs.csv`` and ``epochs.csv`` (no store needed): Tables 1
+    and 3 and WAR's zeta follow from the runs, as :func:`collect` computes them from the stores."""
+    import pandas as pd
+
+    from rfrobust.studies.width_lambda.tables import thin_zeta
+
+    runs = pd.read_csv(os.path.join(files_dir, "runs.csv"))
+    epochs = pd.read_csv(os.path.join(files_dir, "epochs.csv"))
+    zetas = [thin_zeta(runs, m, cfg.widths[0], cfg.zeta_digits) for m in cfg.war_methods]
+    return frames_from_runs(runs, epochs, zetas)
 
 
 def setting_markdown(cfg) -> str:
     t = cfg.train
-    keys = ("dataset", "eps", "norm", "epochs", "train_size", "val_size", "test_size", "batch_size", "lr",
-            "schedule", "eps_warmup", "attack_steps", "eval_steps")
-    return (f"{cfg.description}\n\nWidths (thinnest first): {', '.join(cfg.widths)}; seeds {cfg.seeds}; "
-            + "; ".join(f"λ grid {m}: {', '.join(f'{v:g}' for v in cfg.lam[m])}" for m in cfg.methods)
-            + f"; WAR: {', '.join(cfg.war_methods) or 'none'} (α = {cfg.war_alpha:g}).\n\n"
-            + "Training: " + ", ".join(f"{k} = {t[k]}" for k in keys if k in t) + ".\n")
+    keys = (
+        "dataset",
+        "eps",
+        "norm",
+        "epochs",
+        "train_size",
+        "val_size",
+        "test_size",
+        "batch_size",
+        "lr",
+        "schedule",
+        "eps_warmup",
+        "attack_steps",
+        "eval_steps",
+    )
+    return (
+        f"{cfg.description}\n\nWidths (thinnest first): {', '.join(cfg.widths)}; seeds {cfg.seeds}; "
+        + "; ".join(f"λ grid {m}: {', '.join(f'{v:g}' for v in cfg.lam[m])}" for m in cfg.methods)
+        + f"; WAR: {', '.join(cfg.war_methods) or 'none'} (α = {cfg.war_alpha:g}).\n\n"
+        + "Training: "
+        + ", ".join(f"{k} = {t[k]}" for k in keys if k in t)
+        + ".\n"
+    )
 
 
 FIGURE_NAMES = ("table1_metrics", "width_trends", "fig1_loss_components", "fig4_local_lipschitz", "war_lambda")
@@ -283,33 +339,45 @@ def render_markdown(cfg, fr: dict, info: dict | None, files_rel: str, figures: l
 
     heads = rep.headline(fr["table1"], fr["table3"]) if len(fr["table1"]) else []
     unit = "min, one worker"
-    md = [f"# Width × λ study (Wu et al. 2021): scale `{cfg.name}`\n",
-          "Generated by `python -m rfrobust.study width_lambda` from the sweep stores; do not edit. What it "
-          "reproduces, how to run it and how to read it: docs/studies/width_lambda.md. The tables below are in "
-          f"`{files_rel}/` as CSV files.\n", setting_markdown(cfg)]
+    md = [
+        f"# Width × λ study (Wu et al. 2021): scale `{cfg.name}`\n",
+        "Generated by `python -m rfrobust.study width_lambda` from the sweep stores; do not edit. What it "
+        "reproduces, how to run it and how to read it: docs/studies/width_lambda.md. The tables below are in "
+        f"`{files_rel}/` as CSV files.\n",
+        setting_markdown(cfg),
+    ]
     for method in cfg.methods:
         md += [f"## Table 1 — {rep.METHOD_TITLES[method]}\n", rep.table1_markdown(fr["table1"], method)]
     if len(fr["zeta"]):
-        md += ["## WAR's ζ (thinnest width at its best λ)\n",
-               "| method | thin model | best λ | ζ = natural risk / robust reg. | sd over seeds |\n|---|---|---|---|---|\n"
-               + "".join(f"| {z.method} | {z.thin_model} | {z.thin_best_lam:g} | {z.zeta:g} | "
-                         f"{'–' if z.zeta_sd != z.zeta_sd else f'{z.zeta_sd:.3g}'} |\n"
-                         for z in fr["zeta"].itertuples())]
+        md += [
+            "## WAR's ζ (thinnest width at its best λ)\n",
+            "| method | thin model | best λ | ζ = natural risk / robust reg. | sd over seeds |\n|---|---|---|---|---|\n"
+            + "".join(
+                f"| {z.method} | {z.thin_model} | {z.thin_best_lam:g} | {z.zeta:g} | "
+                f"{'–' if z.zeta_sd != z.zeta_sd else f'{z.zeta_sd:.3g}'} |\n"
+                for z in fr["zeta"].itertuples()
+            ),
+        ]
     for method in cfg.war_methods:
-        md += [f"## Table 3 — {rep.METHOD_TITLES[method]}: tuning strategies\n",
-               rep.table3_markdown(fr["table3"], method, unit)]
+        md += [
+            f"## Table 3 — {rep.METHOD_TITLES[method]}: tuning strategies\n",
+            rep.table3_markdown(fr["table3"], method, unit),
+        ]
     if heads:
         md += ["## Answers\n", rep.headline_markdown(heads)]
     if figures:
-        md += ["## Figures\n", "\n".join(f"![{n}]({files_rel}/{n}.png)" for n in FIGURE_NAMES if n in figures)
-               + "\n"]
+        md += ["## Figures\n", "\n".join(f"![{n}]({files_rel}/{n}.png)" for n in FIGURE_NAMES if n in figures) + "\n"]
     if info:
-        md += ["## The invocation that last trained (run_info.json)\n", "```\n" + json.dumps(info, indent=1) + "\n```\n"]
+        md += [
+            "## The invocation that last trained (run_info.json)\n",
+            "```\n" + json.dumps(info, indent=1) + "\n```\n",
+        ]
     return "\n".join(md)
 
 
-def write_report(cfg, store_dir: str, out: str, figures: bool = True, info: dict | None = None, log=None,
-                 write_info: bool = True) -> list[str]:
+def write_report(
+    cfg, store_dir: str, out: str, figures: bool = True, info: dict | None = None, log=None, write_info: bool = True
+) -> list[str]:
     """Write the CSVs, the report ``out`` and (``figures``) the figures into ``out`` without ``.md``; print the
     report. With no finished run stored, raise :class:`NothingToReport` and write nothing (the committed tables of a
     fresh clone are never replaced by empty ones). Returns the paths written, the report first."""
@@ -319,8 +387,10 @@ def write_report(cfg, store_dir: str, out: str, figures: bool = True, info: dict
     log = log or _logger("report")
     fr = collect(cfg, store_dir)
     if fr["runs"].empty:
-        raise NothingToReport.message(f"nothing to report: no finished run in the stores under {store_dir}; run "
-                                      "python -m rfrobust.study width_lambda first (nothing was written)")
+        raise NothingToReport.message(
+            f"nothing to report: no finished run in the stores under {store_dir}; run "
+            "python -m rfrobust.study width_lambda first (nothing was written)"
+        )
     files = os.path.splitext(out)[0]
     os.makedirs(files, exist_ok=True)
     paths = []

@@ -1,7 +1,8 @@
 """Cross-validation report: the random-features theory's answers and the networks' answers to the same width
 questions, side by side, with a verdict per row.
 
-    python -m rfrobust.study width_vs_theory [--deep-dir docs/results/width_lambda] [--out docs/results/width_vs_theory.md]
+    python -m rfrobust.study width_vs_theory [--deep-dir docs/results/width_lambda]
+                                             [--out docs/results/width_vs_theory.md]
 
 Reads the width x lambda study's tables (``runs.csv``, ``epochs.csv``; schema in
 :mod:`rfrobust.studies.width_lambda.tables`), evaluates the theory (``rfrobust.theory``,
@@ -38,7 +39,7 @@ from rfrobust.cli import check_number
 from rfrobust.errors import InputError
 from rfrobust.studies.width_vs_theory import deep_tables as dt
 from rfrobust.studies.width_vs_theory import rf_answers as ra
-from rfrobust.studies.width_vs_theory.verdict import agreement, aggregate, trend
+from rfrobust.studies.width_vs_theory.verdict import aggregate, agreement, trend
 
 DEFAULT_DEEP_DIR = os.path.join("docs", "results", "width_lambda")
 DAGGER = "†"   # a number that rests on kappa > 1 (non-convex training objective; theory not validated there)
@@ -634,9 +635,8 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
            f"largest relative deviation {dev:.1e}; adding ψ₁λ‖a‖² gives the training objective (tested).", ""]
     if sim_seeds < 2:
         return "\n".join(sec + ["2. Finite-size simulation skipped (`--sim-seeds 0`).", ""])
-    from rfrobust.studies.width_vs_theory.rf_check import compare, paired_robust_error
-
     from rfrobust.errors import ConvergenceError
+    from rfrobust.studies.width_vs_theory.rf_check import compare, paired_robust_error
 
     t0 = time.perf_counter()
     p_wide = max(wm.psi1.values())
@@ -661,7 +661,8 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
     zc = sim.loc[sim["kappa"] <= 1, "z"].abs().max()
     znc = sim.loc[sim["kappa"] > 1, "z"].abs().max() if (sim["kappa"] > 1).any() else math.nan
     rep.sim_z = (zc, znc)
-    sec += [f"2. **Finite-size simulation** (`rfrobust.studies.width_vs_theory.rf_check`: the reduced program of THEORY.md §3.4 "
+    sec += ["2. **Finite-size simulation** (`rfrobust.studies.width_vs_theory.rf_check`: the reduced program of "
+            f"THEORY.md §3.4 "
             f"solved exactly, {s.act}, seeds 0–{sim_seeds - 1}"
             + ("; the first row is this report's own setting at its widest ψ₁" if pts and pts[0][0] is own else "")
             + "). Entries: simulation mean ± SE / theory (z = (sim − theory)/SE). Largest |z| at κ ≤ 1: "

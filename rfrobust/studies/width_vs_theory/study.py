@@ -16,14 +16,18 @@ import os
 from rfrobust.studies.base import DOCS_RESULTS_DIR, Context, Study
 
 #: the width x lambda study's tables read at each scale (relative to the current directory)
-DEEP_DIRS = {"cpu": os.path.join(DOCS_RESULTS_DIR, "width_lambda"),
-             "paper": os.path.join("results", "width_lambda", "paper", "report", "paper")}
+DEEP_DIRS = {
+    "cpu": os.path.join(DOCS_RESULTS_DIR, "width_lambda"),
+    "paper": os.path.join("results", "width_lambda", "paper", "report", "paper"),
+}
 
 
 class WidthVsTheoryStudy(Study):
     name = "width_vs_theory"
-    description = ("the width x lambda study's answers (sensitivity, best lambda, WAR) next to the random-features "
-                   "theory's, with a verdict per question")
+    description = (
+        "the width x lambda study's answers (sensitivity, best lambda, WAR) next to the random-features "
+        "theory's, with a verdict per question"
+    )
     sweeps = False
     cost = {"cpu": "~30 s", "paper": "~30 s; needs the paper-scale width_lambda tables"}
 
@@ -46,9 +50,11 @@ class WidthVsTheoryStudy(Study):
 
     def describe(self, ctx: Context) -> str:
         o = ctx.extra["options"]
-        return (f"reads {o.deep_dir} ({len(o.tables.runs)} runs; methods {', '.join(o.tables.methods)}); computes "
-                f"the theory and a finite-size check ({o.sim_seeds} seeds at d = {o.sim_d}); writes {ctx.out} and "
-                f"its figures in {ctx.files_dir}/; trains nothing")
+        return (
+            f"reads {o.deep_dir} ({len(o.tables.runs)} runs; methods {', '.join(o.tables.methods)}); computes "
+            f"the theory and a finite-size check ({o.sim_seeds} seeds at d = {o.sim_d}); writes {ctx.out} and "
+            f"its figures in {ctx.files_dir}/; trains nothing"
+        )
 
     def report(self, ctx: Context, computed: dict) -> list[str]:
         from rfrobust.studies.width_vs_theory.report import make
@@ -72,8 +78,15 @@ def _options_text(a, ctx: Context) -> str:
         out.append(f"--out {_shown(ctx.out)}")
     for name in ("psi_map", "psi2", "lam", "eps", "act", "tau", "sim_seeds", "sim_d", "dpi"):
         value = getattr(a, name)
-        default = {"psi_map": "auto", "lam": "0.01", "act": "relu", "tau": "0.5", "sim_seeds": "12",
-                   "sim_d": "100", "dpi": "150"}.get(name)
+        default = {
+            "psi_map": "auto",
+            "lam": "0.01",
+            "act": "relu",
+            "tau": "0.5",
+            "sim_seeds": "12",
+            "sim_d": "100",
+            "dpi": "150",
+        }.get(name)
         if value is not None and str(value) != default:
             out.append(f"--{name.replace('_', '-')} {value}")
     if a.quick:

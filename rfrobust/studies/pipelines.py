@@ -4,7 +4,8 @@ Side by side (``parallel > 1``), each pipeline runs in its own ``spawn`` process
 
 * dies with the driver: :func:`rfrobust.signals.die_with_parent` (Linux ``PR_SET_PDEATHSIG``), so a driver killed
   even with SIGKILL takes its pipelines with it and no orphan keeps computing or holds a store's lock (the sweep
-  workers a pipeline starts die with it in turn);
+  workers a pipeline starts die with it in turn); the pipeline's sweep first writes its finished rows, then the
+  process exits (a pipeline started after its driver died exits at once);
 * leaves Ctrl-C to the driver (SIGINT ignored) and treats SIGTERM as Ctrl-C (:mod:`rfrobust.signals`): on Ctrl-C or
   SIGTERM the driver sends SIGTERM to every pipeline, each writes its finished rows and stops, then the driver
   exits with status 130;
@@ -47,12 +48,15 @@ def run_pipelines(
             except PointsFailed as err:
                 failures.append(f"{p.name}: {err}")
         return done, failures
+    from rfrobust.sweep.runner import _worker_threads
+
     ctx = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=min(parallel, len(pipelines)), mp_context=ctx)
-    futures = {
-        pool.submit(_in_child, p, os.path.join(log_dir, f"{p.name}.log") if log_dir else None, os.getpid()): p
-        for p in pipelines
-    }
+    with _worker_threads():  # one BLAS thread per pipeline process unless set; no resource-tracker note on Ctrl-C
+        pool = cf.ProcessPoolExecutor(max_workers=min(parallel, len(pipelines)), mp_context=ctx)
+        futures = {
+            pool.submit(_in_child, p, os.path.join(log_dir, f"{p.name}.log") if log_dir else None, os.getpid()): p
+            for p in pipelines
+        }
     t0 = time.perf_counter()
     try:
         pending = set(futures)
@@ -86,11 +90,20 @@ def _in_child(pipeline: Pipeline, log_path: str | None, parent: int) -> dict:
     from rfrobust.signals import die_with_parent, install_sigterm_as_interrupt
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and terminates us
+    die_with_parent()
+    if os.getppid() != parent:  # the driver died before this process was ready: nobody waits for it
+        os._exit(1)
     install_sigterm_as_interrupt()
-    die_with_parent(parent=parent)
     if log_path:  # progress lines go to a log file; the driver's console keeps the status lines
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         fh = open(log_path, "a", buffering=1)
         os.dup2(fh.fileno(), 2)
         sys.stderr = fh
-    return pipeline.run(*pipeline.args)
+    try:
+        return pipeline.run(*pipeline.args)
+    except KeyboardInterrupt:
+        # SIGTERM: the sweep has stopped its workers and written its finished rows. If the driver is gone (it died
+        # and the kernel sent the parent-death signal), exit now: the pool's queues would keep this process waiting.
+        if os.getppid() != parent:
+            os._exit(1)
+        raise

@@ -261,10 +261,16 @@ def _worker_init(parent: int | None = None) -> None:
     die_with_parent(parent=parent)
 
 
+#: the resource tracker's note about semaphores left by workers stopped on Ctrl-C (it cleans them up itself)
+_QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
+
+
 @contextlib.contextmanager
 def _worker_threads(threads: int | None = None) -> Iterator[None]:
-    """Workers inherit ``threads`` BLAS/OpenMP threads each (default one, unless the user set these variables)."""
-    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    """Workers inherit ``threads`` BLAS/OpenMP threads each (default one, unless the user set these variables); the
+    processes started inside do not print the resource tracker's leaked-semaphore note after a Ctrl-C."""
+    saved = {v: os.environ.get(v) for v in (*_THREAD_VARS, "PYTHONWARNINGS")}
+    os.environ.setdefault("PYTHONWARNINGS", _QUIET_TRACKER)
     for v in _THREAD_VARS:
         if threads is not None:
             os.environ[v] = str(threads)

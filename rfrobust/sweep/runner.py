@@ -371,9 +371,11 @@ def check_engine(workers: Any = None, dask: Any = None) -> None:
 
 
 @contextlib.contextmanager
-def _ignoring_sigint() -> Iterator[None]:
-    """Processes started inside the block inherit SIGINT ignored (Ctrl-C then reaches only the sweep, which stops
-    them itself: no traceback from every worker)."""
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside the block ignore Ctrl-C for good (an ignored signal stays ignored across ``exec``, and
+    Python then installs no handler): the sweep stops them itself, so Ctrl-C prints one line, not a traceback from
+    every worker. The price: a Ctrl-C pressed during the few seconds the block lasts (a local cluster starting) is
+    ignored; press it again once the run has started."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -397,13 +399,13 @@ def _dask_client(dask: Any, stack: contextlib.ExitStack, threads: int | None = N
     if isinstance(dask, int):
         import logging
 
-        with _worker_threads(threads), _ignoring_sigint():
-            cluster = stack.enter_context(
+        with _worker_threads(threads), _children_ignore_sigint():
+            cluster = stack.enter_context(  # dashboard on a free port: no clash with a cluster already running
                 LocalCluster(
                     n_workers=dask,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=logging.ERROR,
                 )
             )

@@ -317,7 +317,22 @@ def test_workers_exit_when_the_sweep_is_killed_with_sigkill(tmp_path):
     assert _kill_parent_and_wait_for_orphans(proc, min_procs=2) == set()
 
 
+def _spawned_children(pid: int) -> list[int]:
+    out = []
+    for c in _descendants(pid):
+        try:
+            with open(f"/proc/{c}/cmdline", "rb") as fh:
+                if b"spawn_main" in fh.read():
+                    out.append(c)
+        except OSError:
+            pass
+    return out
+
+
 def test_ctrl_c_of_a_dask_local_run_prints_one_line(tmp_path):
+    """Ctrl-C reaches the whole foreground process group: the sweep and every Dask worker process. Pressed while the
+    workers start (they used to print a KeyboardInterrupt traceback each) and again once the run computes, it ends
+    in one line, exit status 130, the finished points stored."""
     pytest.importorskip("distributed", reason="dask.distributed is not installed")
     spec = write_spec(
         tmp_path / "s.toml", square_spec("st.parquet", x="0:9:10", seeds=1, extra_fixed="gate_from = 5\n")
@@ -327,12 +342,17 @@ def test_ctrl_c_of_a_dask_local_run_prints_one_line(tmp_path):
     proc = _start(spec, "--dask-local", "2", "--quiet", SWEEP_TEST_GATE=tmp_path / "never", SWEEP_TEST_LOG=log)
     try:
         deadline = time.monotonic() + 120
-        while len(_computed(log)) < 5:  # the cluster runs, points 5.. wait at the gate
+        while not _spawned_children(proc.pid):  # the cluster's worker processes are starting
             assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "no worker process started in time"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground process group
+        while len(_computed(log)) < 5 and proc.poll() is None:  # points 5.. wait at the gate
             assert time.monotonic() < deadline, "the Dask workers did not compute in time"
             time.sleep(0.05)
-        time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground process group
+        if proc.poll() is None:
+            time.sleep(0.5)
+            os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -340,7 +360,9 @@ def test_ctrl_c_of_a_dask_local_run_prints_one_line(tmp_path):
             proc.communicate()
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == [f"{PROG}: interrupted"], err
-    assert len(load(store)) == 5  # the finished points were written
+    if os.path.isdir(store):
+        df = load(store)
+        assert len(df) == len(_computed(log)) <= 5 and not df.duplicated(KEY).any()  # every finished point stored
 
 
 # ------------------------------------------------------------------------------------------------ __main__ guard

@@ -234,3 +234,23 @@ def test_sigkill_of_the_study_driver_leaves_no_process_behind(tmp_path, idx_dir)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_no_sys_path_manipulation_and_no_study_left_in_the_toolkit():
+    """Scripts import the installed package, tests import helpers as the ``tests`` package: nothing edits the
+    import path. The deep toolkit holds no study module any more."""
+    needle = "sys." + "path"
+    found = []
+    for top in ("rfrobust", "simulations", "validation", "figures", "benchmarks", "tests"):
+        for dirpath, _, filenames in os.walk(os.path.join(REPO, top)):
+            for name in filenames:
+                if name.endswith((".py", ".sh", ".toml")):
+                    path = os.path.join(dirpath, name)
+                    with open(path, encoding="utf-8") as fh:
+                        found += [
+                            f"{os.path.relpath(path, REPO)}:{i}" for i, line in enumerate(fh, 1) if needle in line
+                        ]
+    assert found == []
+    deep = sorted(f[:-3] for f in os.listdir(os.path.join(REPO, "rfrobust", "deep")) if f.endswith(".py"))
+    assert not {"curve_runs", "universal_law", "width_lambda", "width_lambda_report", "experiments"} & set(deep)
+    assert not os.path.exists(os.path.join(REPO, "rfrobust", "crossval"))

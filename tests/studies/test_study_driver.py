@@ -254,3 +254,29 @@ def test_no_sys_path_manipulation_and_no_study_left_in_the_toolkit():
     deep = sorted(f[:-3] for f in os.listdir(os.path.join(REPO, "rfrobust", "deep")) if f.endswith(".py"))
     assert not {"curve_runs", "universal_law", "width_lambda", "width_lambda_report", "experiments"} & set(deep)
     assert not os.path.exists(os.path.join(REPO, "rfrobust", "crossval"))
+
+
+def test_a_shipped_study_spec_run_directly_never_writes_into_the_package(tmp_path):
+    from importlib.resources import files
+
+    spec = files("rfrobust.studies.capacity").joinpath("specs", "mnist_cpu.toml")
+    before = sorted(os.listdir(os.path.dirname(str(spec))))
+    r = subprocess.run(
+        [sys.executable, "-m", "rfrobust.sweep", str(spec), "--workers", "1"],
+        env=_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "inside the rfrobust package" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert sorted(os.listdir(os.path.dirname(str(spec)))) == before
+    r = subprocess.run(
+        [sys.executable, "-m", "rfrobust.sweep", str(spec), "--dry-run", "--output", str(tmp_path / "m.parquet")],
+        env=_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and "points: 52 = 26 configurations x 2 seed(s)" in r.stdout, r.stderr

@@ -16,19 +16,16 @@ gradients, as many research scripts do), to show what input-only differentiation
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from rfrobust.deep.attacks import AttackConfig, _project_box, eval_mode  # noqa: E402
-from rfrobust.deep.losses import training_loss  # noqa: E402
-from rfrobust.deep.models import build_model, count_parameters  # noqa: E402
+from rfrobust.deep.attacks import AttackConfig, _project_box, eval_mode
+from rfrobust.deep.losses import training_loss
+from rfrobust.deep.models import build_model, count_parameters
 
 
 def _sync(device):

@@ -27,11 +27,9 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from rfrobust.activations import get_activation  # noqa: E402
-from rfrobust.backends import backend_class, cuda_available, make_backend  # noqa: E402
-from rfrobust.rf import ATProgram, make_data, ridge, run_seed, solve_reduced  # noqa: E402
+from rfrobust.activations import get_activation
+from rfrobust.backends import backend_class, cuda_available, make_backend
+from rfrobust.rf import ATProgram, make_data, ridge, run_seed, solve_reduced
 
 
 def build(d, psi1, psi2, eps, lam, act, seed, la):

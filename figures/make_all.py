@@ -1,53 +1,10 @@
-"""Every figure from the stores: ``python figures/make_all.py`` -> results/figures/NAME.pdf and NAME.png.
+"""Every figure from the sweep stores: ``python figures/make_all.py [options]`` is ``python -m rfrobust.figures``
+(the figure modules are in ``rfrobust/figures/``; the studies' figures come with ``python -m rfrobust.study``)."""
 
-    python figures/make_all.py                      # all figures (theory + default simulation overlays)
-    python figures/make_all.py --theory-only        # no simulation store needed
-    python figures/make_all.py --sim-variant full   # overlays from the *_full.toml simulation specs
-    python figures/make_all.py --only double_descent,eps0_vs_psi1 --out paper/figs
-
-Stores first: every store the chosen figures need is checked before anything is drawn; a missing one stops the
-script with one line naming the sweep command that makes it (exit status 2) and nothing is written. The sweep
-commands are listed in simulations/README.md (``sh simulations/run_all.sh`` runs the default ones).
-"""
-from __future__ import annotations
-
-import importlib
-import os
 import sys
-from typing import Sequence
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import common  # noqa: E402
-
-from rfrobust.cli import ArgumentParser, run_main  # noqa: E402
-from rfrobust.errors import InputError  # noqa: E402
-
-#: the figure scripts, in drawing order
-FIGURES = ("double_descent", "se_ae_vs_psi1", "ae_vs_psi1_by_lam", "lam_phase_diagram", "gradnorm_vs_psi1",
-           "eps0_vs_psi1", "linear_cases")
-PROG = "python figures/make_all.py"
-
-
-def modules(names: Sequence[str] = FIGURES) -> list:
-    return [importlib.import_module(n) for n in names]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = common.add_options(ArgumentParser(prog=PROG, description="Draw every figure from the sweep stores."))
-    p.add_argument("--only", default=None, help="comma list of figure names (default: all: " + ", ".join(FIGURES)
-                   + ")")
-    ns = p.parse_args(argv)
-    names = list(FIGURES)
-    if ns.only:
-        names = [n.strip() for n in ns.only.split(",") if n.strip()]
-        unknown = [n for n in names if n not in FIGURES]
-        if unknown or not names:
-            raise InputError("only", ns.only, "figure names among " + ", ".join(FIGURES))
-    for path in common.make_figures(modules(names), ns):
-        print(path)
-    return 0
-
+from rfrobust.cli import run_main
+from rfrobust.figures.make_all import main
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, prog=PROG))
+    sys.exit(run_main(main, prog="python figures/make_all.py"))

@@ -93,7 +93,8 @@ def check_output_dir(path: str | os.PathLike, param: str = "out", *, create: boo
     return text
 
 
-def _fsync_dir(directory: str) -> None:
+def fsync_dir(directory: str) -> None:
+    """Flush a directory's entries (a rename or removal in it) to disk; best effort, never raises."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -104,6 +105,9 @@ def _fsync_dir(directory: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_fsync_dir = fsync_dir
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> str:
@@ -138,7 +142,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) 
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return target
 
 

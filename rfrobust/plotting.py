@@ -8,7 +8,8 @@
 * :func:`figure` -- a figure sized for one journal column (3.4 in) or a full page width (7 in).
 * :func:`theory_curve`, :func:`sim_points`, :func:`theory_vs_simulation` -- theory as lines, simulation as points
   with error bars (mean +- standard error over seeds, from :func:`mean_sem`), one colour per group.
-* :func:`save` -- write PDF and PNG side by side (atomically), creating the directory.
+* :func:`save` -- write PDF and PNG side by side (atomically, :func:`rfrobust.fileio.atomic_write`), creating the
+  directory.
 
 matplotlib is imported when a function needs it, not at ``import rfrobust``.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 #: Okabe--Ito palette (black first is left out of the cycle: it is kept for theory/reference lines).
 OKABE_ITO = {
@@ -188,18 +189,20 @@ def theory_vs_simulation(ax, theory, simulation, *, x: str, y: str, group: str |
 
 
 def save(fig, stem: str | os.PathLike, formats: Iterable[str] = ("pdf", "png")) -> list[str]:
-    """Save ``fig`` as ``stem.pdf`` and ``stem.png`` (each written to a temporary name, then renamed), creating
-    the directory. Returns the paths written."""
+    """Save ``fig`` as ``stem.pdf`` and ``stem.png`` (each written atomically: a temporary file, then renamed; a
+    failed write raises :class:`~rfrobust.errors.StorageError` and leaves no temporary file), creating the
+    directory. Returns the paths written."""
     stem = os.fspath(stem)
     for ext in ("pdf", "png", "svg"):
         if stem.endswith("." + ext):
             stem = stem[: -len(ext) - 1]
+    from rfrobust.fileio import atomic_write
+
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
     paths = []
     for fmt in formats:
         path = f"{stem}.{fmt}"
-        tmp = f"{stem}.tmp.{fmt}"
-        fig.savefig(tmp, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight", pad_inches=RC["savefig.pad_inches"])
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh, fmt=fmt: fig.savefig(fh, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight",
+                                                            pad_inches=RC["savefig.pad_inches"]))
         paths.append(path)
     return paths

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -41,12 +42,18 @@ def install_sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> bool:
-    """Linux: deliver ``sig`` to this process when its parent exits. Returns whether the request was accepted."""
+def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> bool:
+    """Linux: deliver ``sig`` to this process when its parent exits. Returns whether the request was accepted.
+
+    ``parent``: the pid the caller expects as its parent. A parent that died before this call never sends the
+    signal (the process has been adopted already), so then ``sig`` is sent to this process right away."""
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, int(sig)) == 0
+        accepted = libc.prctl(_PR_SET_PDEATHSIG, int(sig)) == 0
     except (OSError, AttributeError):  # not Linux / no glibc
         return False
+    if accepted and parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), sig)
+    return accepted

@@ -27,13 +27,10 @@ import sys
 import time
 from typing import Sequence
 
+from rfrobust.cli import ArgumentParser, parse_grid, run_main
+from rfrobust.errors import InputError
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-from rfrobust.cli import ArgumentParser, parse_grid, run_main  # noqa: E402
-from rfrobust.errors import InputError  # noqa: E402
-
 PROG = "python validation/finite_size.py"
 DEFAULT_STORE = os.path.join(REPO, "results", "validation", "finite_size.parquet")
 DEFAULT_FIGURE = os.path.join(REPO, "results", "figures", "finite_size")
@@ -231,12 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C (finished rows are written, workers stopped)
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    import signal
+    from rfrobust.signals import sigterm_as_interrupt
 
-    signal.signal(signal.SIGTERM, _terminate)
-    sys.exit(run_main(main, prog=PROG))
+    with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C: finished rows are written, workers stopped
+        sys.exit(run_main(main, prog=PROG))

@@ -31,12 +31,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-from rfrobust.cli import ArgumentParser, check_number, run_main  # noqa: E402
-from rfrobust.errors import InputError  # noqa: E402
+from rfrobust.cli import ArgumentParser, check_number, run_main
+from rfrobust.errors import InputError
 
 PROG = "python validation/theory_vs_simulation.py"
 DEFAULT_POINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "theory_vs_simulation.toml")
@@ -313,12 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
-def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C (finished rows are written, workers stopped)
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    import signal
+    from rfrobust.signals import sigterm_as_interrupt
 
-    signal.signal(signal.SIGTERM, _terminate)
-    sys.exit(run_main(main, prog=PROG))
+    with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C: finished rows are written, workers stopped
+        sys.exit(run_main(main, prog=PROG))

@@ -17,14 +17,7 @@ Modules (each imports torch itself; importing this package imports nothing heavy
 * :mod:`rfrobust.deep.checks`  -- attack sanity checks callable on any run.
 * :mod:`rfrobust.deep.curves`  -- accuracy along a grid of FGSM / PGD / noise radii from one trained network
   (independent radii, or the nested worst case with early-stopped PGD).
-* :mod:`rfrobust.deep.curve_runs` -- sweep kind: train once, evaluate the curves (capacity study, seed 000; MLPs of
-  seed 001).
-* :mod:`rfrobust.deep.universal_law` -- sweep kind: seed 001's random-data experiment (nets of about n and n d
-  parameters fitted to random labels; max input-gradient norm over random inputs).
-* :mod:`rfrobust.deep.experiments` -- plumbing of the experiment drivers in ``simulations/``.
-* :mod:`rfrobust.deep.width_lambda` -- the width x lambda study of Wu et al. (seed 004): study configuration,
-  sweep specs, WAR's zeta from the thin network, Tables 1 and 3, and the schema of the exported CSVs;
-  :mod:`rfrobust.deep.width_lambda_report` -- their Markdown and the headline answers.
 
+The studies built on this toolkit (capacity, universal law, width x lambda) live in :mod:`rfrobust.studies`.
 The command line is ``python -m rfrobust.train`` (:mod:`rfrobust.train`).
 """

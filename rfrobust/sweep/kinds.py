@@ -15,10 +15,6 @@ attribute ``seeded = False`` to have it called as ``function(params)`` once per 
 ``params_schema`` (a :class:`rfrobust.params.Schema`, a dataclass of parameters, or a callable returning one) to
 have every spec validated against it before the sweep starts; without it the parameters are not checked.
 
-Execution settings (:data:`rfrobust.params.EXECUTION_SETTINGS`: ``backend, device, dtype, threads``) flow from
-the spec's ``[fixed]`` section into ``params`` (the function receives them) and into the row's provenance columns;
-they are not part of the configuration hash.
-
 Every function returns a dict of scalars (the metrics). :func:`run_batch` wraps each call: it measures the wall
 time, adds provenance, and turns an exception into a row with ``status="error"`` and a one-line ``error``.
 A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the NaN entries are dropped) or reports
@@ -30,17 +26,35 @@ computed); ``seed``, ``kind`` and ``config_hash`` equal to the row's are dropped
 own columns keep a ``result_`` prefix (theory's ``status`` = ok | zero | diverged -> ``result_status``).
 Stores written before this rule (``result_package_version`` and the like) are folded on reading by
 :func:`fold_legacy_columns`.
+
+Execution settings (``[execution]`` of a spec, or the same names under ``[fixed]``; :mod:`rfrobust.sweep.execution`:
+backend, device, dtype, threads) are handed to the function next to the parameters (only those the kind takes:
+:attr:`Kind.execution`), fill the provenance columns, and are not parameters: they are not stored as parameter
+columns and not part of the key.
+
+Study kinds (registered here so a spec can name them and worker processes can import them):
+
+================  ==============================================================  ======
+kind              function                                                        seeded
+================  ==============================================================  ======
+``train_curves``  ``rfrobust.studies.curve_runs.run_record(params, seed)``        yes
+``random_fit``    ``rfrobust.studies.universal_law.kind.run_record(params, seed)``  yes
+================  ==============================================================  ======
+
+Their configuration keys are hashed under the names these functions had before the studies left the deep toolkit
+(:attr:`Kind.key`), so stores written then are still recognised; specs that still name the old
+``python:rfrobust.deep....`` strings run the registered kind (:data:`LEGACY_NAMES`).
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from rfrobust.errors import InputError
 from rfrobust.provenance import PROVENANCE_KEYS, provenance
@@ -48,7 +62,7 @@ from rfrobust.provenance import PROVENANCE_KEYS, provenance
 USER_PREFIX = "python:"
 #: Columns every row carries besides the parameters and the metrics.
 KEY_COLUMNS = ("config_hash", "seed", "status", "error", "kind")
-#: Where the row was computed (``dtype`` and ``threads`` only when known), then what computed it.
+#: Where the row was computed (``dtype`` only when known), then what computed it.
 EXECUTION_COLUMNS = ("backend", "device", "dtype", "threads")
 PROVENANCE_COLUMNS = ("wall_time", *EXECUTION_COLUMNS, *PROVENANCE_KEYS)
 #: Record keys that fill the row's column of the same name (the record knows where it was computed).
@@ -69,8 +83,16 @@ class Kind:
     seeded: bool
     default_backend: str = "unknown"
     default_device: str = "unknown"
+    #: execution settings handed to the function with the parameters (None: every one given, for user kinds)
+    execution: tuple[str, ...] | None = None
+    #: the name hashed into configuration keys (default: ``name``)
+    key: str | None = None
     #: ``"module:attribute"`` of a built-in kind's parameter schema (user kinds: the function's ``params_schema``)
     schema_ref: str | None = None
+
+    @property
+    def hash_name(self) -> str:
+        return self.key or self.name
 
     def load(self) -> Callable:
         """Import the module and return the function (raises InputError naming what is missing)."""
@@ -85,7 +107,6 @@ class Kind:
         if not callable(fn):
             raise InputError.message(f"kind {self.name!r}: {self.module} has no function {self.function}")
         return fn
-
 
     def schema(self):
         """The kind's :class:`rfrobust.params.Schema`, or None (parameters not checked). Imports the schema's module
@@ -114,15 +135,33 @@ def train_schema():
 
 BUILTIN = {
     "theory": Kind("theory", "rfrobust.theory", "run_record", seeded=False, default_backend="numpy",
-                   default_device="cpu", schema_ref="rfrobust.params:TheoryPoint"),
+                   default_device="cpu", execution=(), schema_ref="rfrobust.params:TheoryPoint"),
     "simulate": Kind("simulate", "rfrobust.simulate", "run_record", seeded=True,
-                     schema_ref="rfrobust.params:RFPoint"),
-    "train": Kind("train", "rfrobust.train", "run_record", seeded=True, schema_ref="rfrobust.sweep.kinds:train_schema"),
+                     execution=("backend", "device", "dtype"), schema_ref="rfrobust.params:RFPoint"),
+    "train": Kind("train", "rfrobust.train", "run_record", seeded=True, execution=("device", "threads"),
+                  schema_ref="rfrobust.sweep.kinds:train_schema"),
+    # study kinds (rfrobust.studies): keys kept from their former python: names, so existing stores resume
+    "train_curves": Kind("train_curves", "rfrobust.studies.curve_runs", "run_record", seeded=True,
+                         default_backend="torch", execution=("device", "threads"),
+                         key="python:rfrobust.deep.curve_runs:run_record"),
+    "random_fit": Kind("random_fit", "rfrobust.studies.universal_law.kind", "run_record", seeded=True,
+                       default_backend="torch", execution=("device", "threads"),
+                       key="python:rfrobust.deep.universal_law:run_record"),
 }
+#: Kind strings of specs written before the study kinds were registered -> the registered kind.
+LEGACY_NAMES = {"python:rfrobust.deep.curve_runs:run_record": "train_curves",
+                "python:rfrobust.deep.universal_law:run_record": "random_fit"}
+
+
+def hash_name(name: str) -> str:
+    """The name under which a spec's ``kind`` enters configuration keys (:attr:`Kind.key`); never raises."""
+    kind = BUILTIN.get(LEGACY_NAMES.get(name, name))
+    return kind.hash_name if kind is not None else name
 
 
 def parse_kind(name: str) -> Kind:
     """The :class:`Kind` for a spec's ``kind`` string, without importing anything."""
+    name = LEGACY_NAMES.get(name, name)
     if name in BUILTIN:
         return BUILTIN[name]
     if name.startswith(USER_PREFIX):
@@ -132,7 +171,7 @@ def parse_kind(name: str) -> Kind:
             return Kind(name, module, function, seeded=True)
         raise InputError(
             "kind", name, "python:package.module:function (a module path, a colon, a function name)")
-    raise InputError("kind", name, "one of theory, simulate, train or python:package.module:function")
+    raise InputError("kind", name, "one of " + ", ".join(BUILTIN) + " or python:package.module:function")
 
 
 def resolve_kind(name: str) -> Kind:
@@ -142,9 +181,8 @@ def resolve_kind(name: str) -> Kind:
     """
     kind = parse_kind(name)
     fn = kind.load()
-    seeded = bool(getattr(fn, "seeded", kind.seeded)) if name not in BUILTIN else kind.seeded
-    return Kind(kind.name, kind.module, kind.function, seeded, kind.default_backend, kind.default_device,
-                kind.schema_ref)
+    seeded = bool(getattr(fn, "seeded", kind.seeded)) if kind.name not in BUILTIN else kind.seeded
+    return dataclasses.replace(kind, seeded=seeded)
 
 
 _FUNCTIONS: dict[str, tuple[Kind, Callable]] = {}
@@ -171,6 +209,13 @@ def _scalar(value: Any) -> Any:
         return str(value)
 
 
+def _count_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class PointFailed(Exception):
     """A failure reported by the kind's record itself (its ``status`` starts with ``error``) or a NaN metric."""
 
@@ -182,14 +227,18 @@ def _one_line(exc: BaseException) -> str:
 
 
 def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any], record: Mapping[str, Any] | None,
-             error: BaseException | None, wall_time: float) -> dict:
-    """One tidy row: keys, parameters (with the execution settings), metrics, provenance -- each column once (see
-    the module docstring for how record keys that clash with the row's columns are treated)."""
+             error: BaseException | None, wall_time: float, execution: Mapping[str, Any] | None = None) -> dict:
+    """One tidy row: keys, parameters, metrics, provenance -- each column once (see the module docstring for how
+    record keys that clash with the row's columns are treated).
+
+    ``backend``, ``device``, ``dtype`` and ``threads`` come from the record, else from the execution settings
+    (else from the parameters, for rows of stores that kept them there)."""
     row: dict[str, Any] = {"config_hash": config_hash, "seed": int(seed),
                            "status": "ok" if error is None else "error",
                            "error": None if error is None else _one_line(error), "kind": kind.name}
     row.update(params)
     record = dict(record or {})
+    execution = execution or {}
     for key, value in record.items():
         key = str(key)
         if key in params or key in _FROM_RECORD:
@@ -197,20 +246,21 @@ def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any],
         if key in _DUPLICATE_KEYS and _scalar(value) == row[key]:
             continue
         row["result_" + key if key in _RESERVED else key] = _scalar(value)
-    prov = provenance()
 
     def where(name: str, default: Any = None) -> Any:
-        value = record.get(name)
-        if value is None:
-            value = params.get(name)
-        return default if value is None else _scalar(value)
+        for source in (record, execution, params):
+            value = source.get(name)
+            if value is not None:
+                return _scalar(value)
+        return default
 
+    prov = provenance()
     row["wall_time"] = float(wall_time)
     row["backend"] = str(where("backend", kind.default_backend))
     row["device"] = str(where("device", kind.default_device))
-    for name in ("dtype", "threads"):
-        if where(name) is not None:
-            row[name] = where(name)
+    if where("dtype") is not None:
+        row["dtype"] = str(where("dtype"))
+    row["threads"] = _count_or_none(where("threads"))
     row.update({k: _scalar(record[k]) if record.get(k) is not None else prov[k] for k in PROVENANCE_KEYS})
     return row
 
@@ -237,15 +287,21 @@ def fold_legacy_columns(df):
     return df
 
 
-def run_point(kind_name: str, config_hash: str, seed: int, params: dict) -> dict:
-    """Compute one point and return its row; an exception becomes a ``status="error"`` row, never propagates."""
+def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
+              execution: Mapping[str, Any] | None = None) -> dict:
+    """Compute one point and return its row; an exception becomes a ``status="error"`` row, never propagates.
+
+    ``execution``: the settings handed to the function with the parameters (already restricted to the kind's)."""
     t0 = time.perf_counter()
+    execution = dict(execution or {})
     try:
         kind, fn = _function(kind_name)
     except Exception as err:  # the kind itself cannot be loaded in this process
-        return make_row(parse_kind(kind_name), config_hash, seed, params, None, err, time.perf_counter() - t0)
+        return make_row(parse_kind(kind_name), config_hash, seed, params, None, err, time.perf_counter() - t0,
+                        execution)
     try:
-        record = fn(dict(params), int(seed)) if kind.seeded else fn(dict(params))
+        call = {**params, **execution}
+        record = fn(call, int(seed)) if kind.seeded else fn(call)
         if not isinstance(record, Mapping):
             raise TypeError(f"{kind.module}.{kind.function} returned {type(record).__name__}, not a dict")
         record = {str(k): _scalar(v) for k, v in record.items()}
@@ -259,9 +315,10 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict) -> dict
             err = PointFailed(f"NaN in the result: {', '.join(map(str, bad))}")
     except Exception as exc:  # recorded, the sweep goes on
         record, err = None, exc
-    return make_row(kind, config_hash, seed, params, record, err, time.perf_counter() - t0)
+    return make_row(kind, config_hash, seed, params, record, err, time.perf_counter() - t0, execution)
 
 
-def run_batch(kind_name: str, tasks: list[tuple[str, int, dict]]) -> list[dict]:
+def run_batch(kind_name: str, tasks: list[tuple[str, int, dict]],
+              execution: Mapping[str, Any] | None = None) -> list[dict]:
     """Compute several points (one task of the process pool or of a Dask worker)."""
-    return [run_point(kind_name, h, s, p) for h, s, p in tasks]
+    return [run_point(kind_name, h, s, p, execution) for h, s, p in tasks]

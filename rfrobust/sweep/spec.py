@@ -9,14 +9,16 @@ Schema (every key other than ``kind``, ``output`` and ``[grid]`` is optional; no
     [fixed]                         # one value per parameter: number, string or boolean
     psi2 = 3.0
     act = "relu"
-    device = "cuda"                 # an execution setting (backend, device, dtype, threads): see below
     [grid]                          # the Cartesian product of the axes, in the order written
     psi1 = "0.1:10:60:log"          # a string is a numeric grid, parsed by rfrobust.cli.parse_grid
     lam = [1e-8, 1e-3]              # a list is taken literally (numbers, strings or booleans)
     act = ["relu", "tanh"]
+    [execution]                     # how, not what: backend, device, dtype, threads, workers (rfrobust.sweep.execution)
+    device = "cuda"                 # handed to the kind, recorded per row, not part of the configuration key
 
 Configuration keys. A configuration (one grid point + the fixed parameters) is identified by
-``config_hash = sha256(canonical JSON of {"kind", "params"})[:16]``. Canonicalisation makes the key depend on
+``config_hash = sha256(canonical JSON of {"kind", "params"})[:16]`` (``kind``: the kind's hash name,
+:func:`rfrobust.sweep.kinds.hash_name`). Canonicalisation makes the key depend on
 values, not on how they were typed: every number (int or float) becomes ``float(f"{x:.12g}")`` (so ``0.1`` typed,
 ``0.1`` from ``"0:1:11"`` = 0.1 exactly and ``0.30000000000000004`` from ``linspace`` all give the same key as the
 typed value; ``200`` and ``200.0`` are the same key; ``-0.0`` is ``0.0``). The kind function receives the same
@@ -27,11 +29,11 @@ a user kind with a ``params_schema`` when its function is resolved): an unknown 
 "did you mean", a value out of its declared bounds (``d = 1``) or of the wrong type is refused, a required
 parameter must be given -- one line naming the parameter, the value and what is allowed, before any work.
 
-Execution settings (``backend, device, dtype, threads``; :data:`rfrobust.params.EXECUTION_SETTINGS`) say where a
-point is computed, not what: given under ``[fixed]`` (one value; not under ``[grid]``), they are passed to the
-kind function with the parameters and recorded in the row's provenance columns, but they are NOT part of the
-configuration hash nor of the spec's identity -- the same sweep continued on a GPU finds the points computed on a
-CPU done.
+Execution settings (``backend, device, dtype, threads``, and ``workers`` for the runner;
+:mod:`rfrobust.sweep.execution`) say where a point is computed, not what: given under ``[execution]`` (or, the same
+names, under ``[fixed]``; one value, never a ``[grid]`` axis), they are passed to the kind function with the
+parameters and recorded in the row's provenance columns, but they are NOT part of the configuration hash nor of the
+spec's identity -- the same sweep continued on a GPU finds the points computed on a CPU done.
 """
 from __future__ import annotations
 
@@ -49,11 +51,12 @@ from typing import Any
 from rfrobust.cli import parse_grid
 from rfrobust.errors import InputError
 from rfrobust.params import EXECUTION_SETTINGS
-from rfrobust.sweep.kinds import BUILTIN, KEY_COLUMNS, PROVENANCE_COLUMNS
+from rfrobust.sweep.execution import check_setting, parse_execution
+from rfrobust.sweep.kinds import BUILTIN, KEY_COLUMNS, PROVENANCE_COLUMNS, hash_name
 
-TOP_LEVEL_KEYS = ("kind", "output", "seeds", "description", "fixed", "grid")
+TOP_LEVEL_KEYS = ("kind", "output", "seeds", "description", "fixed", "grid", "execution")
 SECTIONS = ("fixed", "grid")
-#: Column names a parameter may not take (they are the store's own columns; execution settings are set in [fixed]).
+#: Column names a parameter may not take (the store's own columns; execution settings go to [execution]).
 RESERVED_COLUMNS = frozenset(KEY_COLUMNS + PROVENANCE_COLUMNS) - frozenset(EXECUTION_SETTINGS)
 #: At most this many configurations are checked one by one against a kind's cross-parameter rule.
 MAX_RULE_CHECKS = 100_000
@@ -111,7 +114,7 @@ class SweepSpec:
     seeds: list = field(default_factory=lambda: [0])
     description: str = ""
     source: str = "<dict>"
-    #: execution settings (backend, device, dtype, threads): passed to the kind, recorded, never hashed
+    #: execution settings (rfrobust.sweep.execution): passed to the kind, recorded, never hashed
     execution: dict = field(default_factory=dict)
 
     @property
@@ -127,14 +130,13 @@ class SweepSpec:
     def points(self, seeds: list[int] | None = None) -> list[Point]:
         """All (configuration, seed) points, seeds innermost. ``seeds`` overrides the spec's (unseeded kinds).
 
-        A point's ``params`` are the configuration plus the execution settings; its ``config_hash`` is the
-        configuration's alone."""
+        A point's ``params`` are the configuration alone (the runner hands the execution settings to the kind next
+        to them); its ``config_hash`` is the configuration's, under the kind's hash name."""
         seeds = self.seeds if seeds is None else seeds
         out = []
         for params in self.configurations():
-            h = config_hash(self.kind, params)
-            run = {**params, **self.execution}
-            out.extend(Point(h, int(s), run) for s in seeds)
+            h = config_hash(hash_name(self.kind), params)
+            out.extend(Point(h, int(s), params) for s in seeds)
         return out
 
     def check_params(self, schema) -> None:
@@ -152,6 +154,8 @@ class SweepSpec:
         for section, values in sections.items():
             tag = "[fixed]" if section.startswith("fixed") else "[grid]"
             for key, value in values.items():
+                if section != "fixed" and section != "grid" and key not in schema:
+                    continue  # an execution setting the schema does not declare: rfrobust.sweep.execution.for_kind
                 name = schema.canonical_name(key, where=f"{where}{tag} ")
                 declared = schema[name]
                 if not declared.in_spec:
@@ -173,7 +177,7 @@ class SweepSpec:
                 if i >= MAX_RULE_CHECKS:
                     break
                 try:
-                    schema.validate({**params, **self.execution})
+                    schema.validate({**params, **{k: v for k, v in self.execution.items() if k in schema}})
                 except InputError as err:
                     point = ", ".join(f"{k}={v!r}" for k, v in params.items() if k in self.grid)
                     raise _fail(self.source, f"{err}" + (f" (at {point})" if point else "")) from None
@@ -184,7 +188,7 @@ class SweepSpec:
         def order(v):
             return (type(v).__name__, v)
 
-        return {"kind": self.kind,
+        return {"kind": hash_name(self.kind),
                 "fixed": {k: canonical_value(v, k) for k, v in self.fixed.items()},
                 "grid": {k: sorted((canonical_value(x, k) for x in v), key=order) for k, v in self.grid.items()},
                 "seeds": sorted(int(s) for s in self.seeds)}
@@ -272,7 +276,7 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
         if key not in TOP_LEVEL_KEYS:
             what = "section" if isinstance(value, dict) else "key"
             raise _fail(source, f"unknown {what} {key!r} (allowed: kind, output, seeds, description, "
-                                "[fixed], [grid])")
+                                "[fixed], [grid], [execution])")
     for sec in SECTIONS:
         if sec in data and not isinstance(data[sec], dict):
             raise _fail(source, f"{sec} must be a section [{sec}] of parameter = value lines")
@@ -303,18 +307,24 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
         raise _fail(source, f"parameter {both[0]} is both in [fixed] and in [grid]")
     for name in grid_in:
         if name in EXECUTION_SETTINGS:
-            raise _fail(source, f"{name} is an execution setting: give one value under [fixed], not a [grid] axis "
-                                "(it is not part of a configuration's identity)")
+            raise _fail(source, f"{name} is an execution setting: give one value under [execution], not a [grid] "
+                                "axis (it is not part of a configuration's identity)")
     fixed = {name: _fixed_value(source, name, v) for name, v in fixed_in.items() if name not in EXECUTION_SETTINGS}
-    execution = {name: _fixed_value(source, name, v) for name, v in fixed_in.items() if name in EXECUTION_SETTINGS}
+    execution = parse_execution(data.get("execution"), source)
+    for name, value in fixed_in.items():  # the same settings written under [fixed]: accepted, moved
+        if name in EXECUTION_SETTINGS:
+            if name in execution:
+                raise _fail(source, f"{name} is given under [fixed] and under [execution]: give it once")
+            execution[name] = check_setting(name, _fixed_value(source, name, value), source)
     grid = {name: _grid_axis(source, name, v) for name, v in grid_in.items()}
     seeds = _seeds(source, data.get("seeds", [0]))
     base = base_dir if base_dir is not None else os.getcwd()
     out = os.path.abspath(os.path.join(base, os.path.expanduser(output)))
     spec = SweepSpec(kind=kind.strip(), output=out, fixed=fixed, grid=grid, seeds=seeds,
                      description=description, source=source, execution=execution)
-    if spec.kind in BUILTIN:  # a built-in kind's schema is known without importing user code
-        spec.check_params(BUILTIN[spec.kind].schema())
+    builtin = BUILTIN.get(spec.kind)
+    if builtin is not None and builtin.schema_ref is not None:  # known without importing user code (or torch)
+        spec.check_params(builtin.schema())
     return spec
 
 

@@ -5,15 +5,28 @@ Layout of a store ``results/name.parquet/`` (a directory, as pyarrow/Spark datas
     _spec.json                          format tag + every spec applied to the store (written atomically)
     part-<time_ns:020d>-<pid>-<hex>.parquet   one finished chunk of rows each; never modified once written
     .lock                               flock held by the one sweep process writing to the store
-    part-....parquet.tmp                a chunk being written (ignored by readers, removed by the next run)
+    .part-....parquet.<random>.tmp      a chunk being written (ignored by readers, removed by the next run)
+    _quarantine/                        damaged parts set aside by a run (kept for inspection, never read)
 
-Atomicity. A part is written to ``*.tmp``, fsynced and renamed (``os.replace``, atomic on POSIX) into place, then
-the directory is fsynced. A kill at any instant leaves either the whole part or none of it. Compaction writes the
-deduplicated union of the existing parts as one new part (same procedure), then deletes the old parts; a kill
-between the two leaves rows present twice ON DISK, which :func:`read_table` resolves: per ``(config_hash, seed)``
-it keeps a ``status="ok"`` row over an ``"error"`` row, and among equals the one from the latest part (names sort
-by time; within a part, the last row). So a reader never sees a duplicate row, whatever the instant of a kill.
+Atomicity. A part is written to a temporary file in the store, fsynced and renamed (``os.replace``, atomic on
+POSIX) into place by :func:`rfrobust.fileio.atomic_write`, then the directory is fsynced. A kill at any instant
+leaves either the whole part or none of it. Compaction writes the deduplicated union of the existing parts as one
+new part (same procedure), then deletes the old parts; a kill between the two leaves rows present twice ON DISK,
+which :func:`read_parts` resolves: per ``(config_hash, seed)`` it keeps a ``status="ok"`` row over an ``"error"``
+row, and among equals the one from the latest part (names sort by time; within a part, the last row). So a reader
+never sees a duplicate row, whatever the instant of a kill.
+
+Damaged parts. A part that cannot be read (truncated, empty, not Parquet: a disk that filled up under another
+program, a copy cut short) or that lacks the key columns is *damaged*. Readers skip it with a warning naming it
+(:class:`DamagedPart`); a run (which holds the lock) moves it to ``_quarantine/`` and recomputes its points, so one
+bad file never makes a store unusable and nothing else is lost. Key columns are normalised per part
+(``seed`` as a 64-bit integer, ``config_hash`` and ``status`` as text), so one part that stored the seed as text
+cannot turn the store's seed column into text at compaction.
+
+Failures to write (disk full, the store's directory removed or made immutable) raise
+:class:`~rfrobust.errors.StorageError`: the store keeps every part written before, consistent.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,50 +37,30 @@ import secrets
 import tempfile
 import time
 import warnings
-from typing import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from rfrobust.errors import InputError
+from rfrobust.errors import InputError, StorageError
+from rfrobust.fileio import atomic_write, fsync_dir
 from rfrobust.provenance import timestamp
 from rfrobust.sweep.kinds import KEY_COLUMNS, PROVENANCE_COLUMNS, fold_legacy_columns
 
 STORE_FORMAT = "rfrobust-sweep-store-1"
 SPEC_FILE = "_spec.json"
 LOCK_FILE = ".lock"
+QUARANTINE_DIR = "_quarantine"
 _PART_RE = re.compile(r"^part-(\d{20})-\d+-[0-9a-f]+\.parquet$")
-_OWN_FILE_RE = re.compile(r"^(part-.*\.parquet(\.tmp)?|_spec\.json(\.tmp)?|\.lock)$")
+_OWN_FILE_RE = re.compile(
+    r"^(part-.*\.parquet(\.tmp)?|_spec\.json(\.tmp)?|\.lock|_quarantine"
+    r"|\.(part-.*\.parquet|_spec\.json)\..*\.tmp)$"
+)
 KEY = ["config_hash", "seed"]
 
 
+class DamagedPart(UserWarning):
+    """A part file of a store could not be read; its rows are ignored (a run quarantines it and recomputes them)."""
+
+
 # ------------------------------------------------------------------------------------------------ file plumbing
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, write) -> None:
-    """Write ``path`` via ``write(fileobj)`` on ``path + '.tmp'``, fsync, then ``os.replace`` into place."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    _fsync_dir(os.path.dirname(path) or ".")
-
-
 def check_output(path: str) -> None:
     """Raise a one-line :class:`InputError` unless ``path`` can be (or already is) a sweep store. Writes nothing."""
     if os.path.exists(path):
@@ -75,8 +68,9 @@ def check_output(path: str) -> None:
             raise InputError.message(f"output {path} exists and is not a sweep store directory")
         foreign = [n for n in os.listdir(path) if not _OWN_FILE_RE.match(n)]
         if foreign:
-            raise InputError.message(f"output {path} is a directory that is not a sweep store "
-                                     f"(it holds {foreign[0]!r})")
+            raise InputError.message(
+                f"output {path} is a directory that is not a sweep store (it holds {foreign[0]!r})"
+            )
         target = path
     else:
         target = os.path.dirname(path)
@@ -84,11 +78,12 @@ def check_output(path: str) -> None:
             target = os.path.dirname(target)
         target = target or "."
         if not os.path.isdir(target):
-            raise InputError.message(f"output directory {os.path.dirname(path)} is not writable: {target} is "
-                                     "not a directory")
+            raise InputError.message(
+                f"output directory {os.path.dirname(path)} is not writable: {target} is not a directory"
+            )
     if not os.access(target, os.W_OK | os.X_OK):
         raise InputError.message(f"output directory {target} is not writable")
-    try:  # the real test (root ignores permission bits; read-only file systems do not)
+    try:  # the real test (root ignores permission bits; read-only file systems and immutable directories do not)
         with tempfile.TemporaryFile(dir=target):
             pass
     except OSError as err:
@@ -131,13 +126,81 @@ def deduplicate(df):
     return df.sort_values(KEY, kind="stable").reset_index(drop=True)
 
 
-def read_parts(files: Iterable[str]):
-    """Read part files (in the given order) into one deduplicated DataFrame."""
-    import pandas as pd
+class _Damaged(Exception):
+    """Internal: why a part cannot be used (one line)."""
+
+
+def _normalise_keys(table, path: str):
+    """The part's table with ``seed`` as int64 and ``config_hash`` / ``status`` as text; raises :class:`_Damaged`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = [c for c in ("config_hash", "seed", "status") if c not in table.column_names]
+    if missing:
+        raise _Damaged(f"no {missing[0]} column")
+    for name, target in (("config_hash", pa.string()), ("status", pa.string()), ("seed", pa.int64())):
+        col = table.column(name)
+        if col.type == target:
+            continue
+        try:
+            if name == "seed" and pa.types.is_floating(col.type):
+                if not pc.all(pc.equal(pc.floor(col), col)).as_py():
+                    raise _Damaged("non-integer seeds")
+            if name == "seed" and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+                col = pc.utf8_trim_whitespace(col)
+            new = pc.cast(col, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            raise _Damaged(f"its {name} column ({col.type}) cannot be read as {target}") from None
+        table = table.set_column(table.column_names.index(name), name, new)
+    if table.column("seed").null_count or table.column("config_hash").null_count:
+        raise _Damaged("a row without config_hash or seed")
+    return table
+
+
+def read_part(path: str):
+    """One part as a pyarrow Table with normalised key columns. Raises :class:`_Damaged` (unreadable or without
+    the key columns) and FileNotFoundError (removed meanwhile, e.g. by a concurrent compaction)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables = [pq.read_table(f) for f in files]
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as err:
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        reason = "empty file" if size == 0 else str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise _Damaged(f"unreadable ({reason})") from None
+    return _normalise_keys(table, path)
+
+
+def _warn_damaged(path: str, reason: str) -> None:
+    warnings.warn(
+        DamagedPart(
+            f"store part {path} is damaged ({reason}): its rows are ignored; the next run of "
+            "the sweep sets it aside and recomputes its points"
+        ),
+        stacklevel=3,
+    )
+
+
+def _read_tables(files: Iterable[str], on_damaged: Callable[[str, str], None] | None = None) -> tuple[list, list]:
+    """``(tables, paths)`` of the readable parts among ``files``; damaged ones go to ``on_damaged(path, reason)``."""
+    on_damaged = on_damaged or _warn_damaged
+    tables, paths = [], []
+    for f in files:
+        try:
+            tables.append(read_part(f))
+            paths.append(f)
+        except _Damaged as why:
+            on_damaged(f, str(why))
+    return tables, paths
+
+
+def _frame(tables: list):
+    import pandas as pd
+    import pyarrow as pa
+
     if not tables:
         return pd.DataFrame(columns=list(KEY_COLUMNS))
     try:
@@ -149,11 +212,19 @@ def read_parts(files: Iterable[str]):
     return _order_columns(deduplicate(fold_legacy_columns(df)))  # legacy result_* duplicates: kinds.py
 
 
+def read_parts(files: Iterable[str], on_damaged: Callable[[str, str], None] | None = None):
+    """Read part files (in the given order) into one deduplicated DataFrame.
+
+    A damaged part is skipped and reported through ``on_damaged(path, reason)`` (default: a :class:`DamagedPart`
+    warning)."""
+    return _frame(_read_tables(files, on_damaged)[0])
+
+
 # --------------------------------------------------------------------------------------------------- the store
 class Store:
     """A sweep store directory (see the module docstring)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str | os.PathLike):
         self.path = os.path.abspath(os.fspath(path))
         self._last_ns = 0
 
@@ -164,7 +235,10 @@ class Store:
     def part_files(self) -> list[str]:
         if not self.exists():
             return []
-        names = sorted(n for n in os.listdir(self.path) if _PART_RE.match(n))
+        try:
+            names = sorted(n for n in os.listdir(self.path) if _PART_RE.match(n))
+        except FileNotFoundError:  # removed meanwhile
+            return []
         return [os.path.join(self.path, n) for n in names]
 
     def specs(self) -> list[dict]:
@@ -180,21 +254,37 @@ class Store:
             raise InputError.message(f"store {self.path}: {SPEC_FILE} is not a {STORE_FORMAT} file")
         return list(data.get("specs", []))
 
-    def read(self):
-        """The deduplicated table (a concurrent compaction may delete parts while we read: list again)."""
+    def damaged_parts(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of every part that cannot be read (see the module docstring)."""
+        out = []
+        for f in self.part_files():
+            try:
+                read_part(f)
+            except _Damaged as why:
+                out.append((f, str(why)))
+            except FileNotFoundError:
+                pass
+        return out
+
+    def read(self, on_damaged: Callable[[str, str], None] | None = None):
+        """The deduplicated table; damaged parts are skipped and reported (``on_damaged(path, reason)``, default a
+        :class:`DamagedPart` warning). A concurrent compaction may delete parts while we read: list again."""
         for attempt in range(10):
             try:
-                return read_parts(self.part_files())
+                return read_parts(self.part_files(), on_damaged)
             except FileNotFoundError:
                 time.sleep(0.05 * (attempt + 1))
-        return read_parts(self.part_files())
+        return read_parts(self.part_files(), on_damaged)
 
     # -- writing (the caller holds :meth:`lock`) -------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive lock for writing; a second sweep on the same store fails with a one-line message."""
-        os.makedirs(self.path, exist_ok=True)
-        fh = open(os.path.join(self.path, LOCK_FILE), "a+")
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            fh = open(os.path.join(self.path, LOCK_FILE), "a+")
+        except OSError as err:
+            raise StorageError(self.path, err) from None
         try:
             try:
                 import fcntl
@@ -214,6 +304,29 @@ class Store:
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(self.path, name))
 
+    def quarantine(self, damaged: Iterable[tuple[str, str]], log: Callable[[str], None] | None = None) -> list[str]:
+        """Move damaged parts to ``_quarantine/`` (kept, never read again); returns their new paths."""
+        moved = []
+        for path, reason in damaged:
+            qdir = os.path.join(self.path, QUARANTINE_DIR)
+            dest = os.path.join(qdir, os.path.basename(path))
+            try:
+                os.makedirs(qdir, exist_ok=True)
+                os.replace(path, dest)
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise StorageError(path, err) from None
+            moved.append(dest)
+            if log is not None:
+                log(
+                    f"store part {os.path.basename(path)} is damaged ({reason}): moved to "
+                    f"{os.path.join(QUARANTINE_DIR, os.path.basename(path))}; its points are computed again"
+                )
+        if moved:
+            fsync_dir(self.path)
+        return moved
+
     def add_spec(self, record: dict) -> None:
         """Append a spec record to ``_spec.json`` (atomically) unless one with the same hash is there."""
         specs = self.specs()
@@ -232,7 +345,7 @@ class Store:
         return os.path.join(self.path, f"part-{ns:020d}-{os.getpid()}-{secrets.token_hex(4)}.parquet")
 
     def append(self, rows: list[dict]) -> str | None:
-        """Write ``rows`` as one new part file, atomically. Returns its path."""
+        """Write ``rows`` as one new part file, atomically. Returns its path. Raises StorageError."""
         if not rows:
             return None
         import pandas as pd
@@ -244,19 +357,25 @@ class Store:
         return path
 
     def compact(self) -> int:
-        """Merge all parts into one (deduplicated) part; returns the number of parts removed."""
+        """Merge all readable parts into one (deduplicated) part; returns the number of parts removed.
+
+        Damaged parts are left alone (a run quarantines them first). Raises StorageError when the merged part
+        cannot be written; the store is then as it was."""
         import pyarrow.parquet as pq
 
         files = self.part_files()
         if len(files) <= 1:
             return 0
-        table = _to_arrow(read_parts(files))
+        tables, readable = _read_tables(files, on_damaged=lambda path, reason: None)
+        if len(readable) <= 1:
+            return 0
+        table = _to_arrow(_frame(tables))
         atomic_write(self._part_name(), lambda fh: pq.write_table(table, fh))
-        for f in files:  # a kill in this loop leaves duplicates on disk that readers resolve (module docstring)
+        for f in readable:  # a kill in this loop leaves duplicates on disk that readers resolve (module docstring)
             with contextlib.suppress(FileNotFoundError):
                 os.remove(f)
-        _fsync_dir(self.path)
-        return len(files)
+        fsync_dir(self.path)
+        return len(readable)
 
 
 def compact(path: str) -> int:
@@ -272,7 +391,8 @@ def load(path: str | os.PathLike):
     """The deduplicated result table as a pandas DataFrame, sorted by ``(config_hash, seed)``.
 
     ``path`` is a store directory, a single Parquet file, or a sweep spec (``.toml``): then the rows of that
-    spec's points only, from the store its ``output`` names, in grid order.
+    spec's points only, from the store its ``output`` names, in grid order. Damaged parts are skipped with a
+    :class:`DamagedPart` warning naming them.
     """
     path = os.fspath(path)
     if path.endswith(".toml") and os.path.isfile(path):
@@ -280,7 +400,10 @@ def load(path: str | os.PathLike):
 
         return load_for_spec(path)
     if os.path.isfile(path):
-        return read_parts([path])
+        try:
+            return _frame([read_part(path)])
+        except _Damaged as why:
+            raise InputError.message(f"{path}: not a readable result table ({why})") from None
     if not os.path.isdir(path):
         raise InputError.message(f"store {path}: no such sweep store")
     return Store(path).read()

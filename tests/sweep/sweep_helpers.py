@@ -11,7 +11,7 @@ from rfrobust.sweep import PROVENANCE_COLUMNS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-KIND = "python:sweep_test_kinds:square"
+KIND = "python:tests.sweep.sweep_test_kinds:square"
 
 
 def write_spec(path, text: str) -> str:
@@ -28,8 +28,9 @@ def square_spec(output: str = "out.parquet", *, x: str = "0:1:11", seeds: int = 
 
 
 def env(**extra) -> dict:
+    """The environment of a subprocess: this worktree first on PYTHONPATH (its rfrobust and its tests package)."""
     e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([REPO, HERE] + ([e["PYTHONPATH"]] if e.get("PYTHONPATH") else []))
+    e["PYTHONPATH"] = os.pathsep.join([REPO] + ([e["PYTHONPATH"]] if e.get("PYTHONPATH") else []))
     e.update({k: str(v) for k, v in extra.items()})
     return e
 

@@ -1,4 +1,4 @@
-"""Sweep kinds that declare a parameter schema, for the spec-validation tests (``python:sweep_schema_kinds:...``)."""
+"""Sweep kinds that declare a parameter schema, for the spec-validation tests (``python:tests.sweep.sweep_schema_kinds:...``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Tiny deterministic sweep kinds for the sweep tests (no dependency on the theory/simulation engines).
 
-Used in specs as ``kind = "python:sweep_test_kinds:square"`` (this directory must be on ``sys.path``: pytest puts it
-there; subprocess tests add it to ``PYTHONPATH``).
+Used in specs as ``kind = "python:tests.sweep.sweep_test_kinds:square"`` (importable from the repository root: pytest
+puts it on the path, subprocess tests put it on ``PYTHONPATH``).
 """
 from __future__ import annotations
 
@@ -60,3 +60,9 @@ def self_reported(params: dict) -> dict:
 
 
 self_reported.seeded = False
+
+
+def echo_execution(params: dict, seed: int) -> dict:
+    """Reports the execution settings it was handed (a user kind receives every one of them)."""
+    return {"y": float(params["x"]), "seen_device": params.get("device"), "seen_threads": params.get("threads"),
+            "seen_backend": params.get("backend")}

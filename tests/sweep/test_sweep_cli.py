@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 
 from rfrobust.sweep import load
-
-from sweep_helpers import cli, env, listing, science, square_spec, write_spec
+from tests.sweep.sweep_helpers import cli, env, listing, science, square_spec, write_spec
 
 N_POINTS = 40   # x = 0..19, two seeds
 
@@ -73,8 +72,9 @@ def test_sigkill_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_at_random_instants(tmp_path):
-    """Kill at random moments (during computing, writing parts, compacting) several times; the table converges."""
-    spec = write_spec(tmp_path / "s.toml", square_spec("killed.parquet", x="0:59:60", seeds=2, sleep=0.03))
+    """Kill at random moments (during computing, writing parts, compacting) several times; the table converges.
+    (0.1 s per point: a run of the whole grid outlasts the kill times even on an idle machine.)"""
+    spec = write_spec(tmp_path / "s.toml", square_spec("killed.parquet", x="0:59:60", seeds=2, sleep=0.1))
     store = str(tmp_path / "killed.parquet")
     rng = random.Random(20261122)
     kills, seen = 0, []
@@ -112,20 +112,21 @@ def test_dask_local_cluster_cli_equals_local_pool(tmp_path):
     pd.testing.assert_frame_equal(science(pool), science(dask))
 
 
+SQ = 'kind = "python:tests.sweep.sweep_test_kinds:square"\n'
 BAD_SPECS = {
-    "unknown key": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n',
+    "unknown key": (SQ + 'output = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n',
                     "unknown key 'workers'"),
-    "unknown section": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = [1]\n'
+    "unknown section": (SQ + 'output = "o.parquet"\n[grid]\nx = [1]\n'
                         '[params]\ny = 1\n', "unknown section 'params'"),
-    "empty grid": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\n', "grid is empty"),
-    "empty axis": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = []\n',
+    "empty grid": (SQ + 'output = "o.parquet"\n[grid]\n', "grid is empty"),
+    "empty axis": (SQ + 'output = "o.parquet"\n[grid]\nx = []\n',
                    "grid axis x is empty"),
-    "bad grid string": ('kind = "python:sweep_test_kinds:square"\noutput = "o.parquet"\n[grid]\nx = "1:2"\n',
+    "bad grid string": (SQ + 'output = "o.parquet"\n[grid]\nx = "1:2"\n',
                         "x='1:2'"),
     "unknown kind": ('kind = "montecarlo"\noutput = "o.parquet"\n[grid]\nx = [1]\n', "kind='montecarlo'"),
-    "unwritable output": ('kind = "python:sweep_test_kinds:square"\noutput = "afile/sub/o.parquet"\n[grid]\n'
+    "unwritable output": (SQ + 'output = "afile/sub/o.parquet"\n[grid]\n'
                           'x = [1]\n', "not writable"),
-    "bad toml": ('kind = "python:sweep_test_kinds:square"\noutput = \n', "invalid TOML"),
+    "bad toml": (SQ + 'output = \n', "invalid TOML"),
 }
 
 

@@ -5,7 +5,7 @@ import os
 
 import pandas as pd
 import pytest
-from sweep_helpers import cli, listing, write_spec
+from tests.sweep.sweep_helpers import cli, listing, write_spec
 
 from rfrobust.cli import run_main
 from rfrobust.errors import InputError
@@ -14,7 +14,7 @@ from rfrobust.sweep.__main__ import PROG, main
 from rfrobust.sweep.kinds import PROVENANCE_COLUMNS, fold_legacy_columns
 from rfrobust.sweep.spec import config_hash
 
-LINE = "python:sweep_schema_kinds:line"
+LINE = "python:tests.sweep.sweep_schema_kinds:line"
 
 
 def sweep(argv, capsys):
@@ -34,7 +34,7 @@ def test_a_user_kind_schema_is_checked_before_anything_is_written(tmp_path):
     spec["grid"] = {"x": [1.0, 11.0]}
     with pytest.raises(InputError, match=r"\[grid\] invalid x=11.0"):
         run_sweep(spec, workers=1, progress=False)
-    spec["kind"] = "python:sweep_schema_kinds:broken_schema"
+    spec["kind"] = "python:tests.sweep.sweep_schema_kinds:broken_schema"
     with pytest.raises(InputError, match="params_schema is not a parameter schema"):
         run_sweep(spec, workers=1, progress=False)
     assert listing(tmp_path) == []

@@ -9,9 +9,8 @@ import pytest
 from rfrobust.errors import InputError
 from rfrobust.sweep import load, run_sweep
 from rfrobust.sweep.spec import config_hash
-
-from sweep_helpers import KIND, listing, science, square_spec, write_spec
-from sweep_test_kinds import square
+from tests.sweep.sweep_helpers import KIND, listing, science, square_spec, write_spec
+from tests.sweep.sweep_test_kinds import square
 
 
 def computed(log) -> list[str]:
@@ -56,12 +55,12 @@ def test_rerun_computes_nothing_when_done_and_retries_only_failures(tmp_path, mo
 
 def test_fixed_failure_is_replaced_on_rerun(tmp_path, monkeypatch):
     # a point fails (NaN result counts as a failure), the cause is fixed, the re-run replaces the error row
-    spec = {"kind": "python:sweep_test_kinds:returns_nan", "output": str(tmp_path / "o.parquet"),
+    spec = {"kind": "python:tests.sweep.sweep_test_kinds:returns_nan", "output": str(tmp_path / "o.parquet"),
             "grid": {"x": [1, 2]}}
     df = run_sweep(spec, workers=1, progress=False)
     assert (df.status == "error").all() and (df["error"] == "NaN in the result: y").all()
     assert (df["z"] == 1.0).all()
-    import sweep_test_kinds
+    from tests.sweep import sweep_test_kinds
 
     monkeypatch.setattr(sweep_test_kinds, "returns_nan", lambda p, s: {"y": 5.0, "z": 2.0})
     from rfrobust.sweep import kinds
@@ -132,7 +131,8 @@ def test_dry_run_writes_nothing_and_reports_states(tmp_path):
 
 def test_deterministic_kind_runs_once_per_configuration(tmp_path):
     msgs = []
-    spec = {"kind": "python:sweep_test_kinds:deterministic", "output": str(tmp_path / "o.parquet"), "seeds": 4,
+    spec = {"kind": "python:tests.sweep.sweep_test_kinds:deterministic", "output": str(tmp_path / "o.parquet"),
+            "seeds": 4,
             "grid": {"x": [1, 2, 3]}}
     df = run_sweep(spec, workers=1, progress=False, log=msgs.append)
     assert df["seed"].tolist() == [0, 0, 0] and df["y"].tolist() == [2.0, 4.0, 6.0]
@@ -140,7 +140,7 @@ def test_deterministic_kind_runs_once_per_configuration(tmp_path):
 
 
 def test_a_dying_worker_fails_only_points_in_flight(tmp_path):
-    spec = {"kind": "python:sweep_test_kinds:crash", "output": str(tmp_path / "o.parquet"),
+    spec = {"kind": "python:tests.sweep.sweep_test_kinds:crash", "output": str(tmp_path / "o.parquet"),
             "fixed": {"crash_at": 3}, "grid": {"x": list(range(12))}}
     df = run_sweep(spec, workers=2, progress=False, batch_size=1)
     assert len(df) == 12
@@ -155,14 +155,15 @@ def test_bad_workers_and_bad_kind(tmp_path):
     with pytest.raises(InputError, match="workers"):
         run_sweep(spec, workers=0)
     with pytest.raises(InputError, match="has no function nosuch"):
-        run_sweep({"kind": "python:sweep_test_kinds:nosuch", "output": str(tmp_path / "o"), "grid": {"x": [1]}})
+        run_sweep({"kind": "python:tests.sweep.sweep_test_kinds:nosuch", "output": str(tmp_path / "o"),
+                   "grid": {"x": [1]}})
     with pytest.raises(InputError, match="not available"):
         run_sweep({"kind": "python:no_such_module_xyz:f", "output": str(tmp_path / "o"), "grid": {"x": [1]}})
     assert listing(tmp_path) == ["s.toml"]
 
 
 def test_a_record_reporting_its_own_error_is_a_failed_point(tmp_path):
-    spec = {"kind": "python:sweep_test_kinds:self_reported", "output": str(tmp_path / "o.parquet"),
+    spec = {"kind": "python:tests.sweep.sweep_test_kinds:self_reported", "output": str(tmp_path / "o.parquet"),
             "grid": {"x": [1, 2, 3]}}
     df = run_sweep(spec, workers=1, progress=False).set_index("x")
     assert df.loc[1.0, "status"] == "ok" and df.loc[1.0, "result_status"] == "zero"

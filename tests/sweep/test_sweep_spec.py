@@ -7,7 +7,7 @@ import pytest
 from rfrobust.errors import InputError
 from rfrobust.sweep.spec import canonical_value, config_hash, load_spec, spec_from_dict
 
-BASE = {"kind": "python:sweep_test_kinds:square", "output": "r/x.parquet"}  # a user kind: parameters unchecked
+BASE = {"kind": "python:tests.sweep.sweep_test_kinds:square", "output": "r/x.parquet"}  # a user kind: parameters unchecked
 
 
 def spec(**kw):
@@ -144,7 +144,7 @@ def theory_spec(**kw):
     ("simulate", {"Fstar": 0.5}, {"psi1": [1]}, ["Fstar", "target=linear"]),
     ("simulate", {"norm": "linf"}, {"psi1": [1], "train": ["reduced", "pgd"]}, ["train", "train='reduced')"]),
     ("simulate", {"backend": "jax"}, {"psi1": [1]}, ["backend='jax'"]),
-    ("simulate", {}, {"psi1": [1], "device": ["cpu", "cuda"]}, ["device is an execution setting", "[fixed]"]),
+    ("simulate", {}, {"psi1": [1], "device": ["cpu", "cuda"]}, ["device is an execution setting", "[execution]"]),
     ("train", {"epochz": 3}, {"model": ["mlp-16"]}, ["unknown parameter 'epochz'", "'epochs'"]),
     ("train", {"epochs": "ten"}, {"model": ["mlp-16"]}, ["epochs='ten'"]),
 ])
@@ -184,6 +184,7 @@ def test_execution_settings_are_passed_recorded_and_never_hashed():
     assert gpu.execution == {"backend": "torch", "device": "cuda:1", "dtype": "float32"} and gpu.fixed == {"d": 20}
     assert [p.config_hash for p in gpu.points()] == [p.config_hash for p in plain.points()]
     assert gpu.spec_hash() == plain.spec_hash()
-    assert gpu.points()[0].params == {"d": 20, "psi1": 0.5, "backend": "torch", "device": "cuda:1", "dtype": "float32"}
+    # the parameters alone; the runner hands the settings to the kind next to them (rfrobust.sweep.execution.for_kind)
+    assert gpu.points()[0].params == {"d": 20, "psi1": 0.5}
     user = spec_from_dict({"kind": "python:m:f", "output": "o", "fixed": {"threads": 2}, "grid": {"x": [1]}})
-    assert user.execution == {"threads": 2} and user.points()[0].params == {"x": 1, "threads": 2}
+    assert user.execution == {"threads": 2} and user.points()[0].params == {"x": 1}

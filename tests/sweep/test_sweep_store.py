@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from rfrobust.errors import InputError
+from rfrobust.fileio import atomic_write
 from rfrobust.sweep import load
-from rfrobust.sweep.store import Store, atomic_write, check_output
-
-from sweep_helpers import listing
+from rfrobust.sweep.store import Store, check_output
+from tests.sweep.sweep_helpers import listing
 
 
 def row(h, seed, status="ok", y=1.0, **kw):

@@ -6,8 +6,7 @@ import sys
 import pytest
 
 from rfrobust.sweep import run_sweep
-
-from sweep_helpers import env
+from tests.sweep.sweep_helpers import env
 
 THEORY_POINT = {"psi2": 2.0, "lam": 0.1, "eps": 0.3, "kappa": 1.0, "act": "relu", "F1": 1.0, "Fstar": 0.0,
                 "tau": 0.5, "eps_test": 0.3}

@@ -2,17 +2,12 @@
 
 Tolerance: |mean over seeds - theory| < 4 standard errors of the mean, for alpha^2, G = ||theta||_M, AE and the
 training data loss. Theory: rfrobust.theory.linear (docs/kappa_derivation.md)."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _theory_cvx import simulate_linear  # tests/theory/_theory_cvx.py (pytest puts this directory on the path)
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _theory_cvx import simulate_linear  # noqa: E402
-
-from rfrobust.theory.linear import discrete_adversarial, isotropic_adversarial  # noqa: E402
-from rfrobust.theory.spectrum import discrete_spectrum  # noqa: E402
+from rfrobust.theory.linear import discrete_adversarial, isotropic_adversarial
+from rfrobust.theory.spectrum import discrete_spectrum
 
 pytestmark = pytest.mark.slow
 

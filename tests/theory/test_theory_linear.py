@@ -115,10 +115,7 @@ def test_isotropic_shrinkage_formula():
 
 # ----------------------------------------------------------------------------- 4.3 Ribeiro threshold
 def test_ribeiro_threshold_against_cvxpy():
-    import sys
-
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    from _theory_cvx import solve_kappa_program
+    from _theory_cvx import solve_kappa_program  # tests/theory/_theory_cvx.py (pytest puts this directory on the path)
 
     rng = np.random.default_rng(5)
     n, p = 30, 70

@@ -5,7 +5,7 @@ risk = ridge training error, robust regularization = 0; kappa = 0; the zero solu
 the bookkeeping natural + kappa * robust = the theory's train_loss, and WAR's fixed point.
 
 Statistical checks (fixed seeds; tolerance in measured standard errors of the mean over seeds, z = (sim -
-theory)/sem): the reduced adversarial program solved exactly at finite size (rfrobust.crossval.rf_check) and
+theory)/sem): the reduced adversarial program solved exactly at finite size (rfrobust.studies.width_vs_theory.rf_check) and
 finite-size ridge regression. Default: d = 100, 12 seeds, |z| <= 3.5. ``-m slow``: d = 200, 24 seeds, |z| <= 3.5
 (kappa <= 1) at four points and the kappa = 2 point (non-convex; reported, asserted at |z| <= 4).
 """
@@ -163,7 +163,7 @@ def test_kappa_for_ratio_bad_input(kw):
 
 # ---------------------------------------------------------------------------------------------------- simulation
 def _check_sim(point, d, seeds, z_max):
-    from rfrobust.crossval.rf_check import compare
+    from rfrobust.studies.width_vs_theory.rf_check import compare
 
     res = compare(*point, d=d, seeds=range(seeds))
     print(point, d, seeds, {q: round(z, 2) for q, z in zip(res["quantity"], res["z"])})
@@ -212,7 +212,7 @@ def test_training_components_kappa_above_one_d200():
 def test_ratio_falls_with_kappa_in_simulation():
     """The over-parametrized fall of natural/robust with kappa (test_kappa_for_ratio_zero_weight_and_collapse)
     holds at finite size: psi1 = 8, psi2 = 2, eps = 0.3, d = 100, 12 seeds; kappa 0.5 vs 1."""
-    from rfrobust.crossval.rf_check import simulate_components
+    from rfrobust.studies.width_vs_theory.rf_check import simulate_components
 
     r = {}
     for k in (0.5, 1.0):

@@ -1,7 +1,8 @@
 """Fake simulation kinds for the figure and validation tests: theory values plus seeded noise (and an optional bias),
 so the figure and validation plumbing can be tested without the simulation engine and in milliseconds.
 
-Used as ``kind = "python:fig_test_kinds:fake_simulate"`` (this directory is on ``sys.path`` under pytest).
+Used as ``kind = "python:tests.validation_figures.fig_test_kinds:fake_simulate"`` (importable from the repository
+root, where pytest and the subprocess tests' ``PYTHONPATH`` point).
 """
 from __future__ import annotations
 

@@ -13,16 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rfrobust.figures import common, make_all
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-FIG_DIR = os.path.join(REPO, "figures")
-if FIG_DIR not in sys.path:
-    sys.path.insert(0, FIG_DIR)
-
-import common  # noqa: E402
-import make_all  # noqa: E402
-
-FAKE = "python:fig_test_kinds:fake_simulate"
+FAKE = "python:tests.validation_figures.fig_test_kinds:fake_simulate"
 
 TINY_SPECS = {
     "theory/mm_double_descent.toml": """kind = "theory"
@@ -194,8 +189,9 @@ def test_every_figure_draws_from_the_tiny_stores(tiny_stores, theory_only):
 def test_simulation_points_are_the_store_means(tiny_stores):
     """The drawn points of the gradient-norm figure are the per-psi1 means over seeds of the store's G column,
     and the theory line is the store's G curve."""
-    import gradnorm_vs_psi1 as fig_mod
     from matplotlib import pyplot as plt
+
+    from rfrobust.figures import gradnorm_vs_psi1 as fig_mod
 
     data = common.load_figure_data(fig_mod, tiny_stores)
     fig = fig_mod.draw(data)
@@ -221,7 +217,7 @@ def test_simulation_points_are_the_store_means(tiny_stores):
 
 
 def test_optimal_lambda_is_the_argmin_and_null_region_is_flagged():
-    import lam_phase_diagram as fig_mod
+    from rfrobust.figures import lam_phase_diagram as fig_mod
 
     rows = []
     for psi1 in (1.0, 2.0):
@@ -237,17 +233,18 @@ def test_optimal_lambda_is_the_argmin_and_null_region_is_flagged():
     assert bool(best.loc[(1.0, 1.0), "null"]) and bool(best.loc[(2.0, 1.0), "null"])
 
 
-def _run(script, *args, cwd=None):
+def _run(module, *args, cwd=None):
+    """``python -m MODULE ARGS`` (or ``python SCRIPT ARGS`` for a path ending in .py) with this worktree first."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([REPO, HERE] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return subprocess.run([sys.executable, os.path.join(FIG_DIR, script), *args], capture_output=True, text=True,
-                          timeout=120, env=env, cwd=cwd)
+    env["PYTHONPATH"] = os.pathsep.join([REPO] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    cmd = [sys.executable, module] if module.endswith(".py") else [sys.executable, "-m", module]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
 
 
 def test_missing_store_is_one_line_naming_the_sweep_command_and_writes_nothing(tmp_path):
     spec_dir = write_specs(str(tmp_path), {k: v for k, v in TINY_SPECS.items() if k.startswith("theory/eps0")})
     out = tmp_path / "figs"
-    r = _run("eps0_vs_psi1.py", "--spec-dir", spec_dir, "--out", str(out), cwd=str(tmp_path))
+    r = _run("rfrobust.figures.eps0_vs_psi1", "--spec-dir", spec_dir, "--out", str(out), cwd=str(tmp_path))
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
@@ -293,7 +290,7 @@ def test_partial_store_is_drawn_with_a_note(tmp_path, capsys):
 
 
 def test_bad_options_exit_2(tmp_path):
-    r = _run("make_all.py", "--only", "no_such_figure", "--out", str(tmp_path / "o"))
+    r = _run(os.path.join(REPO, "figures", "make_all.py"), "--only", "no_such_figure", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "only" in r.stderr
 
 
@@ -302,7 +299,7 @@ def test_full_variant_reads_the_full_simulation_specs(tiny_stores, tmp_path):
 
     assert common.spec_file("simulate/a.toml", "/s", "full") == os.path.join("/s", "simulate/a_full.toml")
     assert common.spec_file("theory/a.toml", "/s", "full") == os.path.join("/s", "theory/a.toml")
-    import double_descent as fig_mod
+    from rfrobust.figures import double_descent as fig_mod
 
     shutil.copytree(os.path.dirname(tiny_stores), tmp_path / "copy")
     spec_dir = str(tmp_path / "copy" / "specs")

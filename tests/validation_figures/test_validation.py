@@ -1,6 +1,6 @@
 """validation/theory_vs_simulation.py (table, pass/fail, exit status, store re-use) and validation/finite_size.py
-(deviation table, slope fit) on tiny sets; the fake kind ``fig_test_kinds.fake_simulate`` (theory + seeded noise +
-optional bias) stands in for the simulation where the engine itself is not under test."""
+(deviation table, slope fit) on tiny sets; the fake kind ``tests.validation_figures.fig_test_kinds.fake_simulate``
+(theory + seeded noise + optional bias) stands in for the simulation where the engine itself is not under test."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,7 +15,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-FAKE = "python:fig_test_kinds:fake_simulate"
+FAKE = "python:tests.validation_figures.fig_test_kinds:fake_simulate"
 
 
 def _load(name):
@@ -129,7 +129,7 @@ def test_main_table_exit_status_and_store_reuse(tmp_path, capsys):
 def test_bad_points_file_and_options_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(POINTS.replace("tolerance = 3.0", "tolerance = 3.0\nworkers = 2"))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, HERE]))
+    env = dict(os.environ, PYTHONPATH=REPO)
     script = os.path.join(REPO, "validation", "theory_vs_simulation.py")
     for args, word in ((["--points", str(bad)], "workers"), (["--points", str(tmp_path / "none.toml")], "no such"),
                        (["--seeds", "1"], "seeds")):

@@ -1,0 +1,1 @@
+"""Tests of the studies (rfrobust.studies, python -m rfrobust.study)."""

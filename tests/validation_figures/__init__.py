@@ -1,0 +1,1 @@
+"""Tests of the figures and the validation scripts (fake simulation kind: :mod:`.fig_test_kinds`)."""

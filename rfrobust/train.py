@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from rfrobust.cli import ArgumentParser, run_main
 from rfrobust.errors import InputError
@@ -40,8 +40,12 @@ def build_parser() -> ArgumentParser:
     a("--model", default="nettest-1-0",
       help="nettest-F-I | mlp-small | mlp-large | mlp-H | wrn-DEPTH-K | densenet-bc-40-K")
     a("--no-dropout", dest="dropout", action="store_false", help="nettest: drop Borji's two dropout layers")
-    a("--method", default="pgd-at", help="standard | pgd-at | gat (generalized AT, eq. 1.1) | trades")
-    a("--lam", type=float, default=None, help="robust-regularization weight lambda (default 1; TRADES 6)")
+    a("--act", default="relu", help="the networks' nonlinearity: any activation of rfrobust.activations (relu, tanh, "
+      "gelu, silu, erf, ...)")
+    a("--method", default="pgd-at", help="standard | pgd-at | gat (generalized AT, eq. 1.1) | trades | any "
+      "registered objective")
+    a("--lam", type=float, default=None, help="robust-regularization weight lambda (default: the objective's, 1; "
+      "TRADES 6)")
     a("--war-zeta", type=float, default=None, help="enable WAR (Algorithm 1) with this target ratio zeta")
     a("--war-alpha", type=float, default=0.1, help="WAR step size alpha (default 0.1)")
     a("--no-clip", dest="clip", action="store_false", help="gat: do not clip the robust term at 0")
@@ -104,7 +108,10 @@ def config_from_params(params: dict, seed: int | None = None):
             raise InputError("parameter", k, "one of " + ", ".join(sorted(names)))
         kw[key] = v
     if kw.get("lam") is None:
-        kw["lam"] = 6.0 if kw.get("method") == "trades" else 1.0
+        from rfrobust.deep.objectives import OBJECTIVES
+
+        cls = OBJECTIVES.get(kw.get("method", "pgd-at"))
+        kw["lam"] = cls.default_lam if cls is not None else 1.0
     if seed is not None:
         kw["seed"] = seed
     if "eps" in kw:

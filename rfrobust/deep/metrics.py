@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from rfrobust.deep.attacks import AttackConfig, _autocast, _project_box, _random_start, attack, eval_mode
+from rfrobust.deep.attacks import LOSSES, PGD, AttackConfig, _autocast, _forward_nograd, eval_mode, frozen_parameters
 
 
 def evaluate(model, batches, cfg: AttackConfig, *, lipschitz: bool = True, ratio: bool = False,
@@ -31,13 +31,15 @@ def evaluate(model, batches, cfg: AttackConfig, *, lipschitz: bool = True, ratio
     ``batches`` yields ``(x, y)`` with x in [0, 1]. Returns plain floats plus ``n``.
     """
     sums = dict(n=0, correct=0, robust=0, stable=0, adv_correct=0, nat_loss=0.0, adv_loss=0.0, lip=0.0, ratio=0.0)
-    track = lipschitz and cfg.kind in ("pgd", "fgsm", "trades")
+    attack = cfg.build()
+    track = lipschitz and attack.gradient_based
+    wants_probs = cfg.loss in LOSSES and LOSSES[cfg.loss].target == "probs"
     with eval_mode(model):
         for x, y in batches:
             with torch.no_grad(), _autocast(x, amp):
                 logits_nat = model(x).float()
-            res = attack(model, x, y, cfg, generator=generator, return_logits=True, track_grad_norm=track, amp=amp,
-                         nat_probs=torch.softmax(logits_nat, 1) if cfg.kind == "trades" else None)
+            res = attack(model, x, y, generator=generator, return_logits=True, track_grad_norm=track, amp=amp,
+                         nat_probs=torch.softmax(logits_nat, 1) if wants_probs else None, eval_mode=False)
             p_nat, p_adv = logits_nat.argmax(1), res.logits.argmax(1)
             ok = p_nat == y
             sums["n"] += int(y.numel())
@@ -72,34 +74,27 @@ def evaluate(model, batches, cfg: AttackConfig, *, lipschitz: bool = True, ratio
 def lipschitz_ratio(model, x, cfg: AttackConfig, *, generator=None, amp: bool = False) -> torch.Tensor:
     """Per-sample ``max ||f(x') - f(x)||_1 / ||x' - x||_p`` over the PGD iterates (logits; p = the attack norm).
 
-    Gradient ascent on the ratio itself from a random start in ``B(x, eps) ∩ [0,1]^d``, with ``cfg.steps`` steps of
-    size ``cfg.step_size``; the largest ratio met along the path is kept.
+    Gradient ascent on the ratio itself (the PGD loop of :mod:`rfrobust.deep.attacks` with the ratio as its loss)
+    from a random start in ``B(x, eps) ∩ [0,1]^d``, with ``cfg.steps`` steps of size ``cfg.step_size``; the largest
+    ratio met along the path (the last iterate included) is kept.
     """
     p = float("inf") if cfg.norm == "linf" else 2.0
     start_cfg = AttackConfig("pgd", cfg.norm, cfg.eps, steps=max(cfg.steps, 1), step_size=cfg.step_size,
                              random_start=True)
     x = x.detach()
-    lo = (x - cfg.eps).clamp(min=0.0) if cfg.norm == "linf" else None
-    hi = (x + cfg.eps).clamp(max=1.0) if cfg.norm == "linf" else None
-    with torch.no_grad(), _autocast(x, amp):
-        f0 = model(x).float()
-    x_adv = _project_box(_random_start(x, start_cfg, generator), x, start_cfg, lo, hi)
+    f0 = _forward_nograd(model, x, amp)
     best = torch.zeros(x.shape[0], device=x.device)
-    for _ in range(start_cfg.steps + 1):
-        x_adv.requires_grad_(True)
-        with torch.enable_grad():
-            with _autocast(x, amp):
-                out = model(x_adv).float()
-            num = (out - f0).abs().sum(1)
-            den = (x_adv - x).flatten(1).norm(p=p, dim=1).clamp_min(1e-12)
-            r = num / den
-            (g,) = torch.autograd.grad(r.sum(), x_adv)
-        best = torch.maximum(best, r.detach())
-        x_adv = x_adv.detach()
-        if cfg.norm == "linf":
-            x_adv.add_(g.sign_(), alpha=start_cfg.step_size)
-        else:
-            gn = g.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (x.dim() - 1)))
-            x_adv.add_(g / gn, alpha=start_cfg.step_size)
-        x_adv = _project_box(x_adv, x, start_cfg, lo, hi)
+
+    def ratio(logits, f_clean, x_adv, x_clean):
+        num = (logits.float() - f_clean).abs().sum(1)
+        den = (x_adv - x_clean).flatten(1).norm(p=p, dim=1).clamp_min(1e-12)
+        return num / den
+
+    def keep_max(logits, r, idx):
+        torch.maximum(best, r, out=best)
+
+    # steps + 1 ratio evaluations: the last one scores the final iterate (its step is not used)
+    with frozen_parameters(model):
+        PGD(start_cfg).loop(model, x, f0, generator, amp=amp, on_step=keep_max, loss=ratio,
+                            steps=start_cfg.steps + 1)
     return best

@@ -1,7 +1,16 @@
 """One adversarial-training run: data -> model -> SGD epochs -> best/last checkpoints -> test metrics -> record.
 
 :class:`TrainConfig` holds every parameter (validated in :meth:`TrainConfig.validate`, one-line InputErrors);
-:func:`run` executes it and returns one flat record (parameters, metrics, per-epoch log as JSON, timing).
+:func:`run` executes it and returns one flat record (parameters, metrics, per-epoch log as JSON, timing), in four
+steps that can also be called one by one:
+
+* :func:`build`    -- data, splits, model, optimizer, objective (:mod:`rfrobust.deep.objectives`), lambda controller
+  (constant or WAR), attacks, batches: a :class:`TrainingRun`;
+* :func:`fit`      -- the epoch loop; after every epoch the callbacks run in order (:class:`Validation`,
+  :class:`EpochLog`, :class:`Selection` (best state), :class:`Checkpoints`); pass your own :class:`Callback` to
+  add behaviour without touching the loop;
+* :func:`evaluate` -- test metrics of the selected (best) model, the last one with ``eval_last``, sanity checks;
+* :func:`record`   -- the flat record.
 
 Learning-rate schedules (``schedule``; epochs counted from 1, E = epochs):
 
@@ -34,7 +43,9 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from rfrobust.errors import InputError
 
@@ -51,6 +62,7 @@ class TrainConfig:
     data_dir: str | None = None
     model: str = "nettest-1-0"
     dropout: bool = True
+    act: str = "relu"
     method: str = "pgd-at"
     lam: float = 1.0
     war_zeta: float | None = None
@@ -95,23 +107,28 @@ class TrainConfig:
     progress: bool = True
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
+        from rfrobust.activations import get_activation
         from rfrobust.cli import check_number
         from rfrobust.deep.attacks import NORMS, parse_eps
         from rfrobust.deep.data import DATASETS
-        from rfrobust.deep.losses import METHODS
         from rfrobust.deep.models import parse_model_name
+        from rfrobust.deep.objectives import OBJECTIVES
 
         if self.dataset not in DATASETS:
             raise InputError("dataset", self.dataset, "one of " + ", ".join(DATASETS))
         parse_model_name(self.model)
-        if self.method not in METHODS:
-            raise InputError("method", self.method, "one of " + ", ".join(METHODS))
+        if not isinstance(self.act, str):
+            raise InputError("act", self.act, "the name of a registered activation")
+        self.act = get_activation(self.act).name
+        if self.method not in OBJECTIVES:
+            raise InputError("method", self.method, "one of " + ", ".join(OBJECTIVES))
         self.lam = check_number("lam", self.lam, ge=0)
         if self.war_zeta is not None:
             self.war_zeta = check_number("war_zeta", self.war_zeta, gt=0)
-            if self.method not in ("gat", "trades"):
-                raise InputError("war_zeta", self.war_zeta, "used with --method gat or trades")
+            if not OBJECTIVES[self.method].has_lambda:
+                with_lam = [name for name, cls in OBJECTIVES.items() if cls.has_lambda]
+                raise InputError("war_zeta", self.war_zeta, "used with --method " + " or ".join(with_lam))
         self.war_alpha = check_number("war_alpha", self.war_alpha, gt=0)
         parse_eps(self.eps)
         if self.norm not in NORMS:
@@ -189,13 +206,13 @@ def lr_at(cfg: TrainConfig, epoch: int) -> float:
     return cfg.lr * 0.5 ** max(0, epoch - start)
 
 
-def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, gen, epoch: int) -> dict:
-    """One epoch of SGD on the method's objective; returns the epoch's log row (batch-size weighted means)."""
+def _train_epoch(run: TrainingRun, epoch: int) -> dict:
+    """One epoch of SGD on the objective; returns the epoch's log row (batch-size weighted means)."""
     import torch
 
-    from rfrobust.deep.losses import training_loss
     from rfrobust.errors import ConvergenceError
 
+    cfg, model, opt, batches, inner = run.cfg, run.model, run.optimizer, run.batches, run.inner
     lr = lr_at(cfg, epoch)
     for group in opt.param_groups:
         group["lr"] = lr
@@ -206,9 +223,9 @@ def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, 
     step_attack = inner
     bar = _progress(len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
     for xb, yb in batches:
-        step_attack = _warm(inner, eps, cfg.eps_warmup, (epoch - 1) + acc["n"] / max(n_train, 1))
-        out = training_loss(model, xb, yb, cfg.method, cfg.lam, step_attack, war=war,
-                            attack_eval_mode=cfg.attack_eval_mode, clip=cfg.clip, generator=gen, amp=cfg.amp)
+        step_attack = _warm(inner, run.eps, cfg.eps_warmup, (epoch - 1) + acc["n"] / max(n_train, 1))
+        out = run.objective.step(model, xb, yb, step_attack, run.lam, generator=run.generator, amp=cfg.amp,
+                                 attack_eval_mode=cfg.attack_eval_mode)
         if not torch.isfinite(out.loss.detach()):
             raise ConvergenceError("training", {"epoch": epoch, "lr": lr, "model": cfg.model},
                                    "the loss is not finite")
@@ -225,10 +242,11 @@ def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, 
         bar.update(1)
     bar.close()
     n = max(acc["n"], 1)
+    objective = run.objective
     return {"epoch": epoch, "lr": lr, "train_eps": step_attack.eps, "natural_risk": acc["nat"] / n,
-            "robust_reg": acc["reg"] / n, "lam_t": acc["lam"] / n, "lam_last": war.lam if war else float(cfg.lam),
-            "train_nat_acc": acc["cnat"] / n if cfg.method != "pgd-at" else None,
-            "train_adv_acc": acc["cadv"] / n if cfg.method != "standard" else None,
+            "robust_reg": acc["reg"] / n, "lam_t": acc["lam"] / n, "lam_last": run.lam.lam,
+            "train_nat_acc": acc["cnat"] / n if objective.reports_natural_acc else None,
+            "train_adv_acc": acc["cadv"] / n if objective.attack_kind is not None else None,
             "epoch_s": time.perf_counter() - t0}
 
 
@@ -271,7 +289,8 @@ def load_checkpoint(path: str, device: str = "cpu"):
         raise InputError("checkpoint", path, f"a {CKPT_FORMAT} file written by rfrobust")
     spec = ckpt["model_spec"]
     model = build_model(spec["model"], spec["in_channels"], spec["im_res"], spec["num_classes"],
-                        tuple(spec["mean"]), tuple(spec["std"]), dropout=spec.get("dropout", True))
+                        tuple(spec["mean"]), tuple(spec["std"]), dropout=spec.get("dropout", True),
+                        act=spec.get("act", "relu"))
     model.load_state_dict(ckpt["model_state"])
     return model.to(device), ckpt
 
@@ -284,24 +303,57 @@ def _progress(total, desc, enabled):
                 mininterval=0.5 if sys.stderr.isatty() else 30.0)
 
 
-def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
-    """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`).
+@dataclass
+class TrainingRun:
+    """Everything one run holds: made by :func:`build`, advanced by :func:`fit`, read by :func:`evaluate` and
+    :func:`record`."""
 
-    ``extra_eval(model, test_batches, device) -> dict`` (optional) runs on the selected (best) model, in the same
-    process right after the test metrics, and its entries are added to the record (timed as ``extra_eval_s``).
-    The experiment drivers use it to evaluate a whole grid of attacks on one trained network
-    (:mod:`rfrobust.deep.curves`).
-    """
+    cfg: TrainConfig
+    device: str
+    eps: float
+    eps_text: str
+    train: Any
+    val: Any
+    test: Any
+    augment: bool
+    spec: dict
+    model: Any
+    n_params: int
+    optimizer: Any
+    objective: Any
+    lam: Any
+    war: Any
+    train_attack: Any
+    inner: Any
+    eval_attack: Any
+    fgsm_attack: Any
+    generator: Any
+    batches: Any
+    val_batches: Any
+    select_key: str
+    log: Callable = print
+    prov: dict = field(default_factory=dict)
+    t0: float = 0.0
+    history: list = field(default_factory=list)
+    best_state: dict | None = None
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    score: float = -math.inf
+    last_state: dict | None = None
+    train_s: float = 0.0
+    test_batches: Any = None
+
+
+def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
+    """Validate ``cfg`` and set up the run: data and splits, model, optimizer, objective, lambda, attacks, batches."""
     import torch
 
     from rfrobust.deep.attacks import AttackConfig, parse_eps
-    from rfrobust.deep.checks import sanity_checks
     from rfrobust.deep.data import Batches, load_dataset, take, train_val_split
-    from rfrobust.deep.losses import inner_attack_config
-    from rfrobust.deep.metrics import evaluate
     from rfrobust.deep.models import build_model, count_parameters
-    from rfrobust.deep.war import WAR
-    from rfrobust.provenance import provenance, timestamp
+    from rfrobust.deep.objectives import get_objective
+    from rfrobust.deep.war import WAR, ConstantLambda
+    from rfrobust.provenance import provenance
 
     cfg.validate()
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -321,10 +373,11 @@ def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
     augment = cfg.augment if cfg.augment is not None else cfg.dataset in ("cifar10", "cifar100")
     c, h, _ = train.shape
     spec = {"model": cfg.model, "in_channels": c, "im_res": h, "num_classes": train.num_classes,
-            "mean": list(train.mean), "std": list(train.std), "dropout": bool(cfg.dropout)}
+            "mean": list(train.mean), "std": list(train.std), "dropout": bool(cfg.dropout), "act": cfg.act}
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, c, h, train.num_classes, train.mean, train.std, dropout=cfg.dropout).to(device)
+    model = build_model(cfg.model, c, h, train.num_classes, train.mean, train.std, dropout=cfg.dropout,
+                        act=cfg.act).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     n_params = count_parameters(model)
@@ -332,10 +385,12 @@ def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    objective = get_objective(cfg.method, **cfg.to_dict())
     war = WAR(cfg.war_zeta, cfg.war_alpha) if cfg.war_zeta is not None else None
+    lam = war if war is not None else ConstantLambda(cfg.lam)
 
     train_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.attack_steps, cfg.attack_step_size)
-    inner = inner_attack_config(cfg.method, train_attack)
+    inner = objective.inner_attack(train_attack)
     eval_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.eval_steps, cfg.eval_step_size,
                                random_start=cfg.eval_random_start, restarts=cfg.eval_restarts)
     fgsm_attack = AttackConfig("fgsm", cfg.norm, eps, eps_text)
@@ -344,100 +399,214 @@ def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
                       channels_last=cfg.channels_last)
     val_batches = Batches(val, 500, device, channels_last=cfg.channels_last) if len(val) else None
     select_key = "robust_acc" if (cfg.select == "robust" and eps > 0) else "natural_acc"
+    return TrainingRun(cfg, device, eps, eps_text, train, val, test, augment, spec, model, n_params, opt, objective,
+                       lam, war, train_attack, inner, eval_attack, fgsm_attack, gen, batches, val_batches,
+                       select_key, log, prov, t0)
 
-    history, best_state, best_epoch, best_score = [], None, 0, -math.inf
+
+class Callback:
+    """Runs after every epoch of :func:`fit` (``on_epoch_end``) and once after the last (``on_fit_end``).
+
+    ``row`` is the epoch's log row (add entries to it); ``run.score`` is the epoch's selection score (set by
+    :class:`Validation`)."""
+
+    def on_epoch_end(self, run: TrainingRun, epoch: int, row: dict) -> None:
+        pass
+
+    def on_fit_end(self, run: TrainingRun) -> None:
+        pass
+
+
+class Validation(Callback):
+    """Validation metrics every ``val_every`` epochs and at the last one, from one PGD pass of the evaluation attack
+    (with ``val_lipschitz``: the local Lipschitz estimate from the same pass); sets ``run.score``. Without a
+    validation split the last epoch is the best; unvalidated epochs never win."""
+
+    def on_epoch_end(self, run, epoch, row):
+        import torch
+
+        from rfrobust.deep.metrics import evaluate as evaluate_attack
+
+        cfg = run.cfg
+        if run.val_batches is not None and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
+            vm = evaluate_attack(run.model, run.val_batches, run.eval_attack, lipschitz=cfg.val_lipschitz,
+                                 generator=torch.Generator(device=run.device).manual_seed(cfg.seed + 2), amp=cfg.amp)
+            row.update({f"val_{k}": vm[k] for k in ("natural_acc", "robust_acc", "stability")})
+            if cfg.val_lipschitz:  # the local Lipschitz estimate along training (Wu et al. Fig. 4), same PGD pass
+                row["val_local_lipschitz"] = vm["local_lipschitz"]
+            run.score = vm[run.select_key]
+        else:
+            run.score = epoch if run.val_batches is None else -math.inf
+
+
+class EpochLog(Callback):
+    """One line per epoch through ``run.log``."""
+
+    def on_epoch_end(self, run, epoch, row):
+        run.log("epoch {epoch}/{E} lr={lr:.4g} natural_risk={natural_risk:.4f} robust_reg={robust_reg:.4f} "
+                "lam_t={lam_t:.3f}".format(E=run.cfg.epochs, **row)
+                + "".join(f" {k}={row[k]:.4f}" for k in ("val_natural_acc", "val_robust_acc", "val_stability",
+                                                          "val_local_lipschitz") if k in row)
+                + f" ({row['epoch_s']:.1f}s)")
+
+
+class Selection(Callback):
+    """Keeps the state of the best epoch (highest ``run.score``) in memory (``run.best_state``)."""
+
+    def on_epoch_end(self, run, epoch, row):
+        if run.score > run.best_score:
+            run.best_score, run.best_epoch = run.score, epoch
+            run.best_state = copy.deepcopy(run.model.state_dict())
+
+    def on_fit_end(self, run):
+        if run.cfg.eval_last:
+            run.last_state = copy.deepcopy(run.model.state_dict())
+
+
+class Checkpoints(Callback):
+    """``best.pt`` when the epoch is the best so far, ``last.pt`` (with optimizer and WAR state) after every epoch."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def on_epoch_end(self, run, epoch, row):
+        if run.best_epoch == epoch:
+            save_checkpoint(os.path.join(self.directory, "best.pt"), run.model, run.cfg, run.spec, epoch, row,
+                            war=run.war)
+        save_checkpoint(os.path.join(self.directory, "last.pt"), run.model, run.cfg, run.spec, epoch, row,
+                        run.optimizer, run.war)
+
+
+def default_callbacks(cfg: TrainConfig) -> list[Callback]:
+    """Validation, epoch log, best-state selection and (with ``ckpt_dir``) checkpoints, in that order."""
+    out: list[Callback] = [Validation(), EpochLog(), Selection()]
+    if cfg.ckpt_dir:
+        out.append(Checkpoints(cfg.ckpt_dir))
+    return out
+
+
+def fit(run: TrainingRun, callbacks: list[Callback] | None = None) -> list[dict]:
+    """The epoch loop: one SGD epoch on the objective, then every callback; returns the per-epoch log."""
+    cfg = run.cfg
+    callbacks = default_callbacks(cfg) if callbacks is None else callbacks
     if cfg.ckpt_dir:
         os.makedirs(cfg.ckpt_dir, exist_ok=True)
     t_train = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
-        row = _train_epoch(model, opt, batches, cfg, inner, eps, war, gen, epoch)
-        if val_batches is not None and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
-            vm = evaluate(model, val_batches, eval_attack, lipschitz=cfg.val_lipschitz,
-                          generator=torch.Generator(device=device).manual_seed(cfg.seed + 2), amp=cfg.amp)
-            row.update({f"val_{k}": vm[k] for k in ("natural_acc", "robust_acc", "stability")})
-            if cfg.val_lipschitz:  # the local Lipschitz estimate along training (Wu et al. Fig. 4), same PGD pass
-                row["val_local_lipschitz"] = vm["local_lipschitz"]
-            score = vm[select_key]
-        else:  # no validation split: the last epoch is the best; unvalidated epochs never win
-            score = epoch if val_batches is None else -math.inf
-        history.append(row)
-        log("epoch {epoch}/{E} lr={lr:.4g} natural_risk={natural_risk:.4f} robust_reg={robust_reg:.4f} "
-            "lam_t={lam_t:.3f}".format(E=cfg.epochs, **row)
-            + "".join(f" {k}={row[k]:.4f}" for k in ("val_natural_acc", "val_robust_acc", "val_stability",
-                                                      "val_local_lipschitz") if k in row) + f" ({row['epoch_s']:.1f}s)")
-        if score > best_score:
-            best_score, best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-            if cfg.ckpt_dir:
-                save_checkpoint(os.path.join(cfg.ckpt_dir, "best.pt"), model, cfg, spec, epoch, row, war=war)
-        if cfg.ckpt_dir:
-            save_checkpoint(os.path.join(cfg.ckpt_dir, "last.pt"), model, cfg, spec, epoch, row, opt, war)
-    train_s = time.perf_counter() - t_train
-    last_state = copy.deepcopy(model.state_dict()) if cfg.eval_last else None
+        row = _train_epoch(run, epoch)
+        run.history.append(row)
+        for cb in callbacks:
+            cb.on_epoch_end(run, epoch, row)
+    for cb in callbacks:
+        cb.on_fit_end(run)
+    run.train_s = time.perf_counter() - t_train
+    return run.history
 
-    # ------------------------------------------------------------------ test metrics (best checkpoint)
-    model.load_state_dict(best_state)
-    test_batches = Batches(test, 500, device, channels_last=cfg.channels_last)
 
-    def test_metrics():
-        g = torch.Generator(device=device).manual_seed(cfg.seed + 3)
-        m = evaluate(model, test_batches, eval_attack, lipschitz=True, ratio=cfg.lipschitz_ratio, generator=g,
-                     amp=cfg.amp)
-        mf = evaluate(model, test_batches, fgsm_attack, lipschitz=False, amp=cfg.amp)
-        m["fgsm_acc"] = mf["robust_acc"]
-        if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
-            gn = torch.Generator(device=device).manual_seed(cfg.seed + 4)
-            m["noise_acc"] = evaluate(model, test_batches, AttackConfig("noise", eps=cfg.noise_std), lipschitz=False,
-                                      generator=gn, amp=cfg.amp)["adv_acc"]
-        return m
+def _test_metrics(run: TrainingRun) -> dict:
+    import torch
 
+    from rfrobust.deep.attacks import AttackConfig
+    from rfrobust.deep.metrics import evaluate as evaluate_attack
+
+    cfg = run.cfg
+    g = torch.Generator(device=run.device).manual_seed(cfg.seed + 3)
+    m = evaluate_attack(run.model, run.test_batches, run.eval_attack, lipschitz=True, ratio=cfg.lipschitz_ratio,
+                        generator=g, amp=cfg.amp)
+    mf = evaluate_attack(run.model, run.test_batches, run.fgsm_attack, lipschitz=False, amp=cfg.amp)
+    m["fgsm_acc"] = mf["robust_acc"]
+    if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
+        gn = torch.Generator(device=run.device).manual_seed(cfg.seed + 4)
+        m["noise_acc"] = evaluate_attack(run.model, run.test_batches, AttackConfig("noise", eps=cfg.noise_std),
+                                         lipschitz=False, generator=gn, amp=cfg.amp)["adv_acc"]
+    return m
+
+
+def evaluate(run: TrainingRun, *, extra_eval=None) -> dict:
+    """Test metrics of the selected (best) model (``last_*`` for the last one with ``eval_last``), the optional
+    ``extra_eval(model, test_batches, device) -> dict`` and the sanity checks; the model is left at its best state.
+    """
+    from rfrobust.deep.checks import sanity_checks
+    from rfrobust.deep.data import Batches
+
+    cfg = run.cfg
+    run.model.load_state_dict(run.best_state)
+    run.test_batches = Batches(run.test, 500, run.device, channels_last=cfg.channels_last)
     te = time.perf_counter()
-    metrics = test_metrics()
-    eval_s = time.perf_counter() - te
-    extra: dict = {}
+    out = _test_metrics(run)
+    out["eval_s"] = time.perf_counter() - te
     if extra_eval is not None:
         te = time.perf_counter()
-        extra = dict(extra_eval(model, test_batches, device))
+        extra = dict(extra_eval(run.model, run.test_batches, run.device))
         extra["extra_eval_s"] = time.perf_counter() - te
+        out["extra"] = extra
+    if cfg.eval_last and run.last_state is not None:
+        run.model.load_state_dict(run.last_state)
+        out["last"] = _test_metrics(run)
+        run.model.load_state_dict(run.best_state)
+    if cfg.checks:
+        xs, ys = next(iter(Batches(run.test, min(len(run.test), 500), run.device)))
+        rep = sanity_checks(run.model, xs, ys, run.eps, norm=cfg.norm, step_size=None, seed=cfg.seed, amp=cfg.amp)
+        out["checks"] = rep.record()
+        run.log("sanity checks: " + rep.summary())
+    return out
+
+
+def record(run: TrainingRun, evaluation: dict) -> dict:
+    """The flat result record: parameters, attack settings, metrics, per-epoch log (JSON), timing, provenance."""
+    import torch
+
+    from rfrobust.provenance import timestamp
+
+    cfg = run.cfg
+    metrics = {k: v for k, v in evaluation.items() if k not in ("eval_s", "extra", "last", "checks")}
     rec: dict = {"kind": "train"}
     rec.update({k: v for k, v in cfg.to_dict().items() if k not in ("progress",)})
-    rec.update({"eps": eps, "eps_text": eps_text, "device": device, "augment": augment, "n_params": n_params,
-                "n_train": len(train), "n_val": len(val), "n_test": len(test), "torch_version": torch.__version__})
-    rec.update(train_attack.record("train_attack"))
-    rec["train_attack_kind"] = inner.kind
-    rec["train_attack_loss"] = inner.loss
-    rec["train_attack_init"] = inner.init
-    rec.update(eval_attack.record("eval_attack"))
-    rec.update(fgsm_attack.record("fgsm_attack"))
+    rec.update({"eps": run.eps, "eps_text": run.eps_text, "device": run.device, "augment": run.augment,
+                "n_params": run.n_params, "n_train": len(run.train), "n_val": len(run.val), "n_test": len(run.test),
+                "torch_version": torch.__version__})
+    rec.update(run.train_attack.record("train_attack"))
+    rec["train_attack_kind"] = run.inner.kind
+    rec["train_attack_loss"] = run.inner.loss
+    rec["train_attack_init"] = run.inner.init
+    rec.update(run.eval_attack.record("eval_attack"))
+    rec.update(run.fgsm_attack.record("fgsm_attack"))
     rec["milestones"] = ",".join(str(m) for m in cfg.milestone_list()) if cfg.schedule == "piecewise" else None
     rec["halve_after"] = (cfg.halve_after if cfg.halve_after is not None else max(1, round(0.75 * cfg.epochs))) \
         if cfg.schedule == "halving" else None
     rec["local_lipschitz_norm"] = "l1" if cfg.norm == "linf" else "l2"
     rec.update(metrics)
-    rec.update(extra)
-    rec["best_epoch"] = best_epoch
-    rec["select_metric"] = f"val_{select_key}" if len(val) else "last_epoch"
-    last = history[-1]
+    rec.update(evaluation.get("extra", {}))
+    rec["best_epoch"] = run.best_epoch
+    rec["select_metric"] = f"val_{run.select_key}" if len(run.val) else "last_epoch"
+    last = run.history[-1]
     rec.update({"final_natural_risk": last["natural_risk"], "final_robust_reg": last["robust_reg"],
                 "final_lam_t": last["lam_last"]})
-    if war is not None:
-        rec["war_skipped_steps"] = war.skipped
-    if cfg.eval_last and last_state is not None:
-        model.load_state_dict(last_state)
-        rec.update({f"last_{k}": v for k, v in test_metrics().items()})
-        model.load_state_dict(best_state)
-    if cfg.checks:
-        xs, ys = next(iter(Batches(test, min(len(test), 500), device)))
-        rep = sanity_checks(model, xs, ys, eps, norm=cfg.norm, step_size=None, seed=cfg.seed, amp=cfg.amp)
-        rec.update(rep.record())
-        log("sanity checks: " + rep.summary())
-    rec["epoch_log"] = json.dumps(history)
-    rec["train_s"] = train_s
-    rec["eval_s"] = eval_s
-    rec["wall_s"] = time.perf_counter() - t0
-    prov["timestamp"] = timestamp()
-    rec.update(prov)
+    rec.update(run.lam.record())
+    if "last" in evaluation:
+        rec.update({f"last_{k}": v for k, v in evaluation["last"].items()})
+    rec.update(evaluation.get("checks", {}))
+    rec["epoch_log"] = json.dumps(run.history)
+    rec["train_s"] = run.train_s
+    rec["eval_s"] = evaluation["eval_s"]
+    rec["wall_s"] = time.perf_counter() - run.t0
+    run.prov["timestamp"] = timestamp()
+    rec.update(run.prov)
     return rec
+
+
+def run(cfg: TrainConfig, log=None, *, extra_eval=None, callbacks: list[Callback] | None = None) -> dict:
+    """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`):
+    :func:`build` -> :func:`fit` -> :func:`evaluate` -> :func:`record`.
+
+    ``extra_eval(model, test_batches, device) -> dict`` (optional) runs on the selected (best) model, in the same
+    process right after the test metrics, and its entries are added to the record (timed as ``extra_eval_s``).
+    The experiment drivers use it to evaluate a whole grid of attacks on one trained network
+    (:mod:`rfrobust.deep.curves`). ``callbacks`` replaces :func:`default_callbacks` (extend that list to add one).
+    """
+    training = build(cfg, log)
+    fit(training, callbacks)
+    return record(training, evaluate(training, extra_eval=extra_eval))
 
 
 def config_fields() -> list[str]:

@@ -21,7 +21,15 @@ built from an :class:`AttackConfig` (the record of every setting: :meth:`AttackC
   per-sample worst case kept (a misclassifying run beats a correct one, then the larger loss wins). The last
   iterate of each run is returned (Madry et al.; ART does the same).
 * ``fgsm``   -- (Goodfellow et al. 2015) one step of size eps from x, no random start (l_2: FGM).
-* ``trades`` -- (Zhang et al. 2019) the same PGD on ``KL(p(x) || p(x'))`` from ``x + 0.001 N(0, I)``.
+* ``trades`` -- (Zhang et al. 2019) ascent on ``KL(p(x) || p(x'))`` as in the official TRADES code: start
+  ``x + 0.001 N(0, I)`` NOT projected (the first gradient is taken there); l_inf: sign steps, projection onto
+  ``B(x, eps) ∩ [0,1]^d``; l_2: step ``2 eps / steps`` along ``g / ||g||_2`` (a zero gradient is replaced by a
+  ``N(0, I)`` draw, unnormalised), then clamp to ``[0,1]^d``, then ``delta.renorm_(2, 0, eps)`` (torch's renorm:
+  a norm above eps is scaled to ``eps / (||delta|| + 1e-7)``); the result is clamped to ``[0,1]^d``.
+* ``trades-pgd`` -- the TRADES KL attack on this module's PGD rules (rfrobust 0.1): the start projected onto the
+  ball and box, l_2 step ``2.5 eps / steps``, projection ball-then-box, a zero gradient stays zero.
+* ``cw``     -- PGD on the Carlini-Wagner margin ``max_{j != y} z_j - z_y`` of the logits z (kappa = infinity: no
+  clipping), the "C&W" attack of robustness papers (Wu et al. 2021, Table 2).
 * ``noise``  -- white noise ``clip(x + eps N(0, I), 0, 1)``, eps = the noise standard deviation.
 * ``none``   -- the clean points.
 
@@ -91,9 +99,22 @@ def _kl_each(logits, target):
     return F.kl_div(F.log_softmax(logits.float(), dim=1), target, reduction="none").sum(1)
 
 
+def _margin_each(logits, target):
+    """Carlini-Wagner margin ``max_{j != y} z_j - z_y`` (positive: misclassified)."""
+    z = logits.float()
+    true = z.gather(1, target[:, None])[:, 0]
+    other = z.masked_fill(F.one_hot(target, z.shape[1]).bool(), float("-inf")).amax(1)
+    return other - true
+
+
+def _margin_sum(logits, target):
+    return _margin_each(logits, target).sum()
+
+
 LOSSES: dict[str, AttackLoss] = {
     "ce": AttackLoss("ce", _ce_sum, _ce_each, "label"),
     "kl": AttackLoss("kl", _kl_sum, _kl_each, "probs"),
+    "cw": AttackLoss("cw", _margin_sum, _margin_each, "label"),
 }
 
 
@@ -451,9 +472,19 @@ class Attack:
         return self.cfg.record(prefix)
 
     # ------------------------------------------------------------------ running
-    def __call__(self, model, x, y, *, generator: torch.Generator | None = None, return_logits: bool = False,
-                 track_grad_norm: bool = False, amp: bool = False, nat_probs: torch.Tensor | None = None,
-                 eval_mode: bool = True) -> AttackResult:
+    def __call__(
+        self,
+        model,
+        x,
+        y,
+        *,
+        generator: torch.Generator | None = None,
+        return_logits: bool = False,
+        track_grad_norm: bool = False,
+        amp: bool = False,
+        nat_probs: torch.Tensor | None = None,
+        eval_mode: bool = True,
+    ) -> AttackResult:
         """Attack the batch ``(x, y)`` (labels ``y`` define success). ``eval_mode=False`` keeps the model's mode.
 
         ``return_logits`` adds the logits at the returned points (one extra forward per restart, also used to pick
@@ -461,15 +492,24 @@ class Attack:
         the input gradient along the run; ``nat_probs`` the clean output distribution for KL losses.
         """
         with _eval_ctx(model, eval_mode):
-            return self.run(model, x, y, generator=generator, return_logits=return_logits,
-                            track_grad_norm=track_grad_norm, amp=amp, nat_probs=nat_probs)
+            return self.run(
+                model,
+                x,
+                y,
+                generator=generator,
+                return_logits=return_logits,
+                track_grad_norm=track_grad_norm,
+                amp=amp,
+                nat_probs=nat_probs,
+            )
 
     def is_identity(self) -> bool:
         """True when the attack returns the clean points (eps = 0)."""
         return self.cfg.eps == 0
 
-    def run(self, model, x, y, *, generator=None, return_logits=False, track_grad_norm=False, amp=False,
-            nat_probs=None) -> AttackResult:
+    def run(
+        self, model, x, y, *, generator=None, return_logits=False, track_grad_norm=False, amp=False, nat_probs=None
+    ) -> AttackResult:
         """:meth:`__call__` without the mode switch: restarts of :meth:`perturb`, per-sample worst case."""
         cfg = self.cfg
         if self.is_identity():
@@ -481,8 +521,9 @@ class Attack:
         best_x = best_logits = best_loss = best_wrong = gbest = None
         for r in range(cfg.restarts):
             with frozen_parameters(model):
-                x_adv, gmax = self.perturb(model, x, target, generator=generator, track_grad_norm=track_grad_norm,
-                                           amp=amp)
+                x_adv, gmax = self.perturb(
+                    model, x, target, generator=generator, track_grad_norm=track_grad_norm, amp=amp
+                )
             if cfg.restarts == 1 and not return_logits:
                 return AttackResult(x_adv, None, gmax)
             logits = _forward_nograd(model, x_adv, amp)
@@ -514,8 +555,19 @@ class Attack:
         """The first iterate (before projection)."""
         return _random_start(x, self.cfg, generator)
 
-    def loop(self, model, x, target, generator=None, *, amp: bool = False, track_grad_norm: bool = False,
-             on_step: StepHook | None = None, loss: Callable | None = None, steps: int | None = None) -> LoopResult:
+    def loop(
+        self,
+        model,
+        x,
+        target,
+        generator=None,
+        *,
+        amp: bool = False,
+        track_grad_norm: bool = False,
+        on_step: StepHook | None = None,
+        loss: Callable | None = None,
+        steps: int | None = None,
+    ) -> LoopResult:
         """One run of :func:`pgd_loop` with this attack's settings (``loss``/``steps`` override them)."""
         cfg = self.cfg
         if loss is None:
@@ -524,11 +576,22 @@ class Attack:
             def attack_loss(logits, t, xs, x0):
                 return summed(logits, t)
 
-        return pgd_loop(model, x, target, norm=cfg.norm, eps=cfg.eps, step_size=cfg.step_size,
-                        steps=cfg.steps if steps is None else steps, start=self.start,
-                        loss=attack_loss if loss is None else loss,
-                        generator=generator, amp=amp, track_grad_norm=track_grad_norm, on_step=on_step,
-                        project_start=self.project_start)
+        return pgd_loop(
+            model,
+            x,
+            target,
+            norm=cfg.norm,
+            eps=cfg.eps,
+            step_size=cfg.step_size,
+            steps=cfg.steps if steps is None else steps,
+            start=self.start,
+            loss=attack_loss if loss is None else loss,
+            generator=generator,
+            amp=amp,
+            track_grad_norm=track_grad_norm,
+            on_step=on_step,
+            project_start=self.project_start,
+        )
 
     def perturb(self, model, x, target, *, generator=None, track_grad_norm=False, amp=False):
         """One run: ``(x_adv, grad_norm_max)``; the default is one pass of the PGD loop."""
@@ -564,11 +627,18 @@ class FGSM(Attack):
 
 @register_attack
 class TradesKL(Attack):
-    """TRADES' inner maximisation (Zhang et al. 2019): PGD on ``KL(p(x) || p(x'))`` from ``x + 0.001 N(0, I)``,
-    the start projected onto the ball and box."""
+    """TRADES' inner maximisation as in the official code (Zhang et al. 2019; module docstring): ascent on
+    ``KL(p(x) || p(x'))`` from the unprojected start ``x + 0.001 N(0, I)``; l_2 with the official step, order of
+    projections and zero-gradient rule."""
 
     kind = "trades"
     default_loss = "kl"
+    project_start = False
+
+    @classmethod
+    def default_step_size(cls, cfg: AttackConfig) -> float:
+        """l_inf: Madry's ``2.5 eps / steps``; l_2: the official ``2 eps / steps`` (SGD lr of the delta)."""
+        return (2.0 if cfg.norm == "l2" else 2.5) * cfg.eps / max(cfg.steps, 1)
 
     @classmethod
     def start_name(cls, cfg: AttackConfig) -> str:
@@ -576,6 +646,68 @@ class TradesKL(Attack):
 
     def is_identity(self) -> bool:
         return False
+
+    def perturb(self, model, x, target, *, generator=None, track_grad_norm=False, amp=False):
+        cfg = self.cfg
+        rules = {}
+        if cfg.norm == "l2":
+            eps, step = cfg.eps, cfg.step_size
+
+            def ascend(xs, g, gen):  # official: normalise, replace zero gradients by N(0, I), SGD step
+                gn = g.flatten(1).norm(dim=1)
+                g.div_(_per_sample_view(gn, g))
+                zero = gn == 0
+                if bool(zero.any()):
+                    g[zero] = torch.randn(g[zero].shape, device=g.device, dtype=g.dtype, generator=gen)
+                return xs.add_(g, alpha=step)
+
+            def project(xs, x0, lo, hi):  # official: box first, then renorm the perturbation to the ball
+                delta = xs.clamp_(0.0, 1.0) - x0
+                return x0 + delta.renorm_(p=2, dim=0, maxnorm=eps)
+
+            rules = {"ascend": ascend, "project": project}
+        summed = LOSSES[cfg.loss].summed
+        res = pgd_loop(
+            model,
+            x,
+            target,
+            norm=cfg.norm,
+            eps=cfg.eps,
+            step_size=cfg.step_size,
+            steps=cfg.steps,
+            start=self.start,
+            loss=lambda logits, t, xs, x0: summed(logits, t),
+            generator=generator,
+            amp=amp,
+            track_grad_norm=track_grad_norm,
+            project_start=False,
+            **rules,
+        )
+        return res.x_adv.clamp_(0.0, 1.0), res.grad_norm_max
+
+
+@register_attack
+class TradesPGD(Attack):
+    """The TRADES KL attack on PGD's rules (rfrobust 0.1): start ``x + 0.001 N(0, I)`` projected onto the ball and
+    box, l_2 step ``2.5 eps / steps`` with ball-then-box projection."""
+
+    kind = "trades-pgd"
+    default_loss = "kl"
+
+    @classmethod
+    def start_name(cls, cfg: AttackConfig) -> str:
+        return "normal0.001-projected"
+
+    def is_identity(self) -> bool:
+        return False
+
+
+@register_attack
+class CW(Attack):
+    """PGD on the Carlini-Wagner margin ``max_{j != y} z_j - z_y`` (l_inf or l_2; uniform random start)."""
+
+    kind = "cw"
+    default_loss = "cw"
 
 
 @register_attack
@@ -591,11 +723,13 @@ class Noise(Attack):
     def start_name(cls, cfg: AttackConfig) -> str:
         return "none"
 
-    def run(self, model, x, y, *, generator=None, return_logits=False, track_grad_norm=False, amp=False,
-            nat_probs=None) -> AttackResult:
+    def run(
+        self, model, x, y, *, generator=None, return_logits=False, track_grad_norm=False, amp=False, nat_probs=None
+    ) -> AttackResult:
         if self.is_identity():
-            return super().run(model, x, y, generator=generator, return_logits=return_logits,
-                               track_grad_norm=track_grad_norm, amp=amp)
+            return super().run(
+                model, x, y, generator=generator, return_logits=return_logits, track_grad_norm=track_grad_norm, amp=amp
+            )
         noise = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
         x_adv = (x + self.cfg.eps * noise).clamp_(0.0, 1.0)
         return AttackResult(x_adv, _forward_nograd(model, x_adv, amp) if return_logits else None, None)
@@ -622,15 +756,33 @@ KINDS = attack_kinds()  # the built-in kinds; attack_kinds() also lists kinds re
 
 
 # ---------------------------------------------------------------------------------------------------- functions
-def attack(model, x, y, cfg: AttackConfig, *, generator: torch.Generator | None = None,
-           return_logits: bool = False, track_grad_norm: bool = False, amp: bool = False,
-           nat_probs: torch.Tensor | None = None) -> AttackResult:
+def attack(
+    model,
+    x,
+    y,
+    cfg: AttackConfig,
+    *,
+    generator: torch.Generator | None = None,
+    return_logits: bool = False,
+    track_grad_norm: bool = False,
+    amp: bool = False,
+    nat_probs: torch.Tensor | None = None,
+) -> AttackResult:
     """Run attack ``cfg`` on the batch ``(x, y)`` with ``model`` in its CURRENT mode (wrap in :func:`eval_mode`).
 
     Same as ``cfg.build()(model, x, y, ..., eval_mode=False)``; see :meth:`Attack.__call__`.
     """
-    return cfg.build()(model, x, y, generator=generator, return_logits=return_logits,
-                       track_grad_norm=track_grad_norm, amp=amp, nat_probs=nat_probs, eval_mode=False)
+    return cfg.build()(
+        model,
+        x,
+        y,
+        generator=generator,
+        return_logits=return_logits,
+        track_grad_norm=track_grad_norm,
+        amp=amp,
+        nat_probs=nat_probs,
+        eval_mode=False,
+    )
 
 
 def fgsm(model, x, y, eps: float, norm: str = "linf", **kw) -> AttackResult:
@@ -638,8 +790,23 @@ def fgsm(model, x, y, eps: float, norm: str = "linf", **kw) -> AttackResult:
     return attack(model, x, y, AttackConfig("fgsm", norm, eps), **kw)
 
 
-def pgd(model, x, y, eps: float, steps: int = 20, step_size: float | None = None, norm: str = "linf",
-        random_start: bool = True, restarts: int = 1, **kw) -> AttackResult:
+def pgd(
+    model,
+    x,
+    y,
+    eps: float,
+    steps: int = 20,
+    step_size: float | None = None,
+    norm: str = "linf",
+    random_start: bool = True,
+    restarts: int = 1,
+    **kw,
+) -> AttackResult:
     """Projected gradient descent; see :func:`attack`."""
-    return attack(model, x, y, AttackConfig("pgd", norm, eps, steps=steps, step_size=step_size,
-                                            random_start=random_start, restarts=restarts), **kw)
+    return attack(
+        model,
+        x,
+        y,
+        AttackConfig("pgd", norm, eps, steps=steps, step_size=step_size, random_start=random_start, restarts=restarts),
+        **kw,
+    )

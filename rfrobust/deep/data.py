@@ -21,6 +21,7 @@ import io
 import os
 import pickle
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,16 +114,35 @@ def _open(path: str):
     return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
+class CorruptDataset(InputError):
+    """A data file exists but cannot be read: one line naming the file, what is wrong and what to do."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"corrupt data file {path}: {problem}; replace it with an intact copy")
+
+
 def read_idx(path: str) -> np.ndarray:
-    """Read an IDX file (optionally gzipped): magic ``00 00 TYPE NDIM``, NDIM big-endian uint32 sizes, data."""
-    with _open(path) as f:
-        raw = f.read()
+    """Read an IDX file (optionally gzipped): magic ``00 00 TYPE NDIM``, NDIM big-endian uint32 sizes, data.
+
+    A truncated or damaged file (bad gzip stream, short header, fewer bytes than the header announces) raises
+    :class:`CorruptDataset` (one line; CLI exit status 2)."""
+    try:
+        with _open(path) as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise CorruptDataset(path, f"cannot be read ({type(err).__name__}: {err})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise InputError.message(f"not an IDX file: {path}")
+        raise CorruptDataset(path, "not an IDX file (bad magic number)")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise CorruptDataset(path, f"header cut short ({len(raw)} bytes for {ndim} dimensions)")
     dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    count = int(np.prod(dims)) if dims else 1
+    count = int(np.prod(dims, dtype=np.int64)) if dims else 1
+    have = (len(raw) - 4 - 4 * ndim) // dtype.itemsize
+    if have < count:
+        raise CorruptDataset(path, f"truncated: the header announces {count} values of shape {tuple(dims)}, "
+                                   f"the file holds {have}")
     data = np.frombuffer(raw, dtype=dtype, count=count, offset=4 + 4 * ndim)
     return data.reshape(dims).astype(dtype.newbyteorder("=")) if dtype.itemsize > 1 else data.reshape(dims).copy()
 
@@ -152,7 +172,7 @@ def _load_idx_split(name: str, directory: str, split: str) -> tuple[np.ndarray, 
     x = read_idx(img)
     y = read_idx(lab).astype(np.int64)
     if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-        raise InputError.message(f"inconsistent IDX files in {directory}: images {x.shape}, labels {y.shape}")
+        raise CorruptDataset(directory, f"inconsistent IDX files: images {x.shape}, labels {y.shape}")
     return x[:, None, :, :], y
 
 
@@ -190,11 +210,20 @@ class _SafeUnpickler(pickle.Unpickler):
 
 
 def read_cifar_batch(path: str) -> dict:
-    """Read one CIFAR python batch with :class:`_SafeUnpickler`; keys are returned as ``str``."""
-    with open(path, "rb") as f:
-        obj = _SafeUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
+    """Read one CIFAR python batch with :class:`_SafeUnpickler`; keys are returned as ``str``.
+
+    A truncated or damaged pickle, or one that asks for any global beyond plain numpy arrays (a possibly malicious
+    file: nothing of it is executed), raises :class:`CorruptDataset` (one line; CLI exit status 2)."""
+    try:
+        with open(path, "rb") as f:
+            obj = _SafeUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
+    except pickle.UnpicklingError as err:
+        raise CorruptDataset(path, f"refused or damaged pickle ({err})") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, MemoryError,
+            UnicodeDecodeError, OSError) as err:
+        raise CorruptDataset(path, f"not a readable CIFAR batch ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict):
-        raise InputError.message(f"not a CIFAR batch (no dict inside): {path}")
+        raise CorruptDataset(path, "not a CIFAR batch (no dict inside)")
     return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
@@ -213,9 +242,19 @@ def _load_cifar_split(name: str, directory: str, split: str, kind: str) -> tuple
         if not os.path.isfile(p):
             raise DatasetNotFound(name, directory, fname)
         batch = read_cifar_batch(p)
-        data = np.asarray(batch["data"], dtype=np.uint8)
+        key = CIFAR_LABEL_KEY[kind]
+        if "data" not in batch or key not in batch:
+            raise CorruptDataset(p, f"a CIFAR batch needs the keys 'data' and '{key}' (has {sorted(map(str, batch))})")
+        try:
+            data = np.asarray(batch["data"], dtype=np.uint8)
+            labels = np.asarray(batch[key], dtype=np.int64).reshape(-1)
+        except (ValueError, TypeError, OverflowError) as err:
+            raise CorruptDataset(p, f"data or labels are not numeric arrays ({err})") from None
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != labels.shape[0]:
+            raise CorruptDataset(p, f"data of shape {data.shape} and {labels.shape[0]} labels; a CIFAR batch holds "
+                                    "N x 3072 bytes and N labels")
         xs.append(data.reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(batch[CIFAR_LABEL_KEY[kind]], dtype=np.int64))
+        ys.append(labels)
     return np.concatenate(xs), np.concatenate(ys)
 
 

@@ -18,11 +18,26 @@ def inner_attack_config(method: str, base: AttackConfig) -> AttackConfig:
     return get_objective(method).inner_attack(base)
 
 
-def training_loss(model, x, y, method: str, lam: float, attack_cfg: AttackConfig | None, *, war=None,
-                  attack_eval_mode: bool = True, clip: bool = True, generator=None, amp: bool = False) -> StepLoss:
+def training_loss(
+    model,
+    x,
+    y,
+    method: str,
+    lam: float,
+    attack_cfg: AttackConfig | None,
+    *,
+    war=None,
+    attack_eval_mode: bool = True,
+    clip: bool = True,
+    generator=None,
+    amp: bool = False,
+    recipe: str = "official",
+) -> StepLoss:
     """Objective of one training step of ``method`` (see :mod:`rfrobust.deep.objectives`); ``model`` is in train
-    mode on entry and exit. ``war`` (a :class:`~rfrobust.deep.war.WAR`) replaces the constant ``lam``."""
-    objective = get_objective(method, clip=clip)
+    mode on entry and exit. ``war`` (a :class:`~rfrobust.deep.war.WAR`) replaces the constant ``lam``; ``recipe``
+    (``official`` | ``rfrobust-0.1``) picks TRADES' inner attack."""
+    objective = get_objective(method, clip=clip, recipe=recipe)
     controller = war if (war is not None and OBJECTIVES[method].has_lambda) else ConstantLambda(lam)
-    return objective.step(model, x, y, attack_cfg, controller, generator=generator, amp=amp,
-                          attack_eval_mode=attack_eval_mode)
+    return objective.step(
+        model, x, y, attack_cfg, controller, generator=generator, amp=amp, attack_eval_mode=attack_eval_mode
+    )

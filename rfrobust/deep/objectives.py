@@ -88,14 +88,28 @@ class Objective:
     reports_natural_acc: ClassVar[bool] = True
     options: ClassVar[tuple[str, ...]] = ()
 
-    def inner_attack(self, base: AttackConfig) -> AttackConfig:
-        """The training-time attack: ``base`` (the run's attack settings) with this objective's attack kind."""
+    def inner_attack(self, base: AttackConfig, step_size: float | None | str = "base") -> AttackConfig:
+        """The training-time attack: ``base`` (the run's attack settings) with this objective's attack kind.
+
+        ``step_size``: the step of the new attack (``None``: that attack's default rule; ``"base"``: base's step).
+        """
         if self.attack_kind is None or base.kind == self.attack_kind:
             return base
-        return AttackConfig(self.attack_kind, base.norm, base.eps, base.eps_text, base.steps, base.step_size)
+        step = base.step_size if step_size == "base" else step_size
+        return AttackConfig(self.attack_kind, base.norm, base.eps, base.eps_text, base.steps, step)
 
-    def step(self, model, x, y, attack_cfg: AttackConfig | None, lam, *, generator=None, amp: bool = False,
-             attack_eval_mode: bool = True) -> StepLoss:
+    def step(
+        self,
+        model,
+        x,
+        y,
+        attack_cfg: AttackConfig | None,
+        lam,
+        *,
+        generator=None,
+        amp: bool = False,
+        attack_eval_mode: bool = True,
+    ) -> StepLoss:
         """The objective of one training step; ``model`` is in train mode on entry and exit.
 
         The inner attack runs with the model in eval() mode unless ``attack_eval_mode=False`` (BN statistics then
@@ -160,8 +174,14 @@ class Regularized(Objective):
         logits_nat, logits_adv = logits_nat.float(), logits_adv.float()
         nat, reg = self.terms(logits_nat, logits_adv, y)
         lam_t = lam(nat, reg)
-        return StepLoss(nat + lam_t * reg, nat.detach(), reg.detach(), lam_t,
-                        (logits_nat.argmax(1) == y).sum(), (logits_adv.argmax(1) == y).sum())
+        return StepLoss(
+            nat + lam_t * reg,
+            nat.detach(),
+            reg.detach(),
+            lam_t,
+            (logits_nat.argmax(1) == y).sum(),
+            (logits_adv.argmax(1) == y).sum(),
+        )
 
 
 @register_objective
@@ -182,11 +202,16 @@ class GAT(Regularized):
 
 @register_objective
 class TRADES(Regularized):
-    """Zhang et al. 2019: ``CE(f(x), y) + beta KL(p(x) || p(x'))`` (KL averaged over the batch)."""
+    """Zhang et al. 2019: ``CE(f(x), y) + beta KL(p(x) || p(x'))`` (KL averaged over the batch). The inner attack is
+    the official one (``trades``) under ``recipe="official"`` and rfrobust 0.1's (``trades-pgd``) otherwise."""
 
     name = "trades"
     default_lam = 6.0
     attack_kind = "trades"
+    options = ("recipe",)
+
+    def __init__(self, recipe: str = "official"):
+        self.attack_kind = "trades" if recipe == "official" else "trades-pgd"
 
     def terms(self, logits_nat, logits_adv, y):
         nat = F.cross_entropy(logits_nat, y)

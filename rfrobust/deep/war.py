@@ -15,6 +15,7 @@ Both classes here are **lambda controllers**: ``controller(l_nat, l_rob) -> lamb
 that has a lambda (:mod:`rfrobust.deep.objectives`) once per step, before the update, and ``controller.lam`` is the
 current value. :class:`ConstantLambda` returns the fixed lambda; :class:`WAR` wraps any such objective.
 """
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,7 @@ class WAR:
         return {"war_skipped_steps": self.skipped}
 
     def state_dict(self) -> dict:
-        return {"zeta": self.zeta, "alpha": self.alpha, "lam": self.lam, "steps": self.steps,
-                "skipped": self.skipped}
+        return {"zeta": self.zeta, "alpha": self.alpha, "lam": self.lam, "steps": self.steps, "skipped": self.skipped}
 
     def load_state_dict(self, state: dict) -> None:
         self.zeta, self.alpha, self.lam = float(state["zeta"]), float(state["alpha"]), float(state["lam"])

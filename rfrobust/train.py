@@ -231,6 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         check_output_file(out, "out", extensions=OUT_EXTENSIONS)
     cfg = config_from_params(params)
+    if cfg.ckpt_dir:  # created now: a directory that cannot be made fails here, not after the data are loaded
+        from rfrobust.fileio import check_output_dir
+
+        check_output_dir(cfg.ckpt_dir, "ckpt_dir", create=True)
     from rfrobust.deep.train import run
 
     rec = run(cfg)

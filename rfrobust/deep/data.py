@@ -14,6 +14,7 @@ in :data:`ENV_VARS`, the default in :data:`DEFAULT_DIRS`. A missing data set rai
 
 Images are kept as uint8 ``(N, C, H, W)`` and scaled to [0, 1] batch by batch; normalisation lives in the model.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -77,8 +78,10 @@ class DatasetNotFound(InputError):
 
     def __init__(self, name: str, searched: str, missing: str):
         env = ENV_VARS[name]
-        super().__init__(f"dataset {name} not found: searched {searched} (missing {missing}); "
-                         f"{HOW_TO[name]}, then pass --data-dir DIR or set {env}=DIR")
+        super().__init__(
+            f"dataset {name} not found: searched {searched} (missing {missing}); "
+            f"{HOW_TO[name]}, then pass --data-dir DIR or set {env}=DIR"
+        )
 
 
 @dataclass
@@ -100,14 +103,20 @@ class ImageData:
         """``(C, H, W)`` of one image."""
         return tuple(self.x.shape[1:])
 
-    def subset(self, idx) -> "ImageData":
+    def subset(self, idx) -> ImageData:
         idx = np.asarray(idx)
         return ImageData(self.x[idx], self.y[idx], self.num_classes, self.name, self.mean, self.std)
 
 
 # ---------------------------------------------------------------------------------------------------- IDX
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def _open(path: str):
@@ -136,13 +145,14 @@ def read_idx(path: str) -> np.ndarray:
     ndim = raw[3]
     if len(raw) < 4 + 4 * ndim:
         raise CorruptDataset(path, f"header cut short ({len(raw)} bytes for {ndim} dimensions)")
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     count = int(np.prod(dims, dtype=np.int64)) if dims else 1
     have = (len(raw) - 4 - 4 * ndim) // dtype.itemsize
     if have < count:
-        raise CorruptDataset(path, f"truncated: the header announces {count} values of shape {tuple(dims)}, "
-                                   f"the file holds {have}")
+        raise CorruptDataset(
+            path, f"truncated: the header announces {count} values of shape {tuple(dims)}, the file holds {have}"
+        )
     data = np.frombuffer(raw, dtype=dtype, count=count, offset=4 + 4 * ndim)
     return data.reshape(dims).astype(dtype.newbyteorder("=")) if dtype.itemsize > 1 else data.reshape(dims).copy()
 
@@ -219,8 +229,18 @@ def read_cifar_batch(path: str) -> dict:
             obj = _SafeUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
     except pickle.UnpicklingError as err:
         raise CorruptDataset(path, f"refused or damaged pickle ({err})") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, MemoryError,
-            UnicodeDecodeError, OSError) as err:
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+        UnicodeDecodeError,
+        OSError,
+    ) as err:
         raise CorruptDataset(path, f"not a readable CIFAR batch ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict):
         raise CorruptDataset(path, "not a CIFAR batch (no dict inside)")
@@ -229,8 +249,12 @@ def read_cifar_batch(path: str) -> dict:
 
 def write_cifar_batch(path: str, data: np.ndarray, labels, label_key: str = "labels") -> None:
     """Write a CIFAR python batch: ``{'data': uint8 (N, 3072), label_key: list, ...}``, pickle protocol 2."""
-    obj = {"batch_label": "synthetic", label_key: [int(v) for v in labels],
-           "data": np.ascontiguousarray(data, dtype=np.uint8), "filenames": [f"{i}.png" for i in range(len(labels))]}
+    obj = {
+        "batch_label": "synthetic",
+        label_key: [int(v) for v in labels],
+        "data": np.ascontiguousarray(data, dtype=np.uint8),
+        "filenames": [f"{i}.png" for i in range(len(labels))],
+    }
     with open(path, "wb") as f:
         pickle.dump(obj, f, protocol=2)
 
@@ -251,8 +275,11 @@ def _load_cifar_split(name: str, directory: str, split: str, kind: str) -> tuple
         except (ValueError, TypeError, OverflowError) as err:
             raise CorruptDataset(p, f"data or labels are not numeric arrays ({err})") from None
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != labels.shape[0]:
-            raise CorruptDataset(p, f"data of shape {data.shape} and {labels.shape[0]} labels; a CIFAR batch holds "
-                                    "N x 3072 bytes and N labels")
+            raise CorruptDataset(
+                p,
+                f"data of shape {data.shape} and {labels.shape[0]} labels; a CIFAR batch holds "
+                "N x 3072 bytes and N labels",
+            )
         xs.append(data.reshape(-1, 3, 32, 32))
         ys.append(labels)
     return np.concatenate(xs), np.concatenate(ys)
@@ -310,9 +337,15 @@ def take(data: ImageData, size: int | None, seed: int) -> ImageData:
 
 
 # ---------------------------------------------------------------------------------------------------- synthetic
-def make_synthetic(n: int, shape=(1, 28, 28), num_classes: int = 10, seed: int = 0,
-                   noise: float = 0.25, contrast: float = 0.7,
-                   templates_seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
+def make_synthetic(
+    n: int,
+    shape=(1, 28, 28),
+    num_classes: int = 10,
+    seed: int = 0,
+    noise: float = 0.25,
+    contrast: float = 0.7,
+    templates_seed: int = 12345,
+) -> tuple[np.ndarray, np.ndarray]:
     """Learnable synthetic images: a smooth class template plus per-pixel noise, as uint8.
 
     Each class has a fixed random low-frequency template ``0.5 + contrast * (U - 0.5)`` with U uniform on 4x4
@@ -330,8 +363,15 @@ def make_synthetic(n: int, shape=(1, 28, 28), num_classes: int = 10, seed: int =
     return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8), y.astype(np.int64)
 
 
-def write_synthetic(directory: str, fmt: str = "idx", n_train: int = 600, n_test: int = 200,
-                    seed: int = 0, noise: float = 0.25, contrast: float = 0.7) -> str:
+def write_synthetic(
+    directory: str,
+    fmt: str = "idx",
+    n_train: int = 600,
+    n_test: int = 200,
+    seed: int = 0,
+    noise: float = 0.25,
+    contrast: float = 0.7,
+) -> str:
     """Write a synthetic data set into ``directory`` in the on-disk format ``fmt``.
 
     ``fmt="idx"``: 1x28x28 images as the four gzipped IDX files (read as ``synthetic-idx``, or as ``mnist`` /
@@ -352,8 +392,9 @@ def write_synthetic(directory: str, fmt: str = "idx", n_train: int = 600, n_test
         if fmt == "cifar10":
             parts = np.array_split(np.arange(n_train), 5)
             for i, idx in enumerate(parts, start=1):
-                write_cifar_batch(os.path.join(directory, f"data_batch_{i}"), xtr[idx].reshape(len(idx), -1),
-                                  ytr[idx], key)
+                write_cifar_batch(
+                    os.path.join(directory, f"data_batch_{i}"), xtr[idx].reshape(len(idx), -1), ytr[idx], key
+                )
             write_cifar_batch(os.path.join(directory, "test_batch"), xte.reshape(n_test, -1), yte, key)
         else:
             write_cifar_batch(os.path.join(directory, "train"), xtr.reshape(n_train, -1), ytr, key)
@@ -371,8 +412,17 @@ class Batches:
     augmentation (zero-pad 4 + random 32x32 crop + horizontal flip), batch-wise, from the same generator.
     """
 
-    def __init__(self, data: ImageData, batch_size: int, device="cpu", shuffle: bool = False, seed: int = 0,
-                 augment: bool = False, channels_last: bool = False, drop_last: bool = False):
+    def __init__(
+        self,
+        data: ImageData,
+        batch_size: int,
+        device="cpu",
+        shuffle: bool = False,
+        seed: int = 0,
+        augment: bool = False,
+        channels_last: bool = False,
+        drop_last: bool = False,
+    ):
         import torch
 
         self.torch = torch
@@ -402,8 +452,12 @@ class Batches:
         ox = torch.as_tensor(self.rng.integers(0, 9, n), device=xb.device)
         rows = (oy[:, None] + torch.arange(h, device=xb.device))[:, None, :, None]
         cols = (ox[:, None] + torch.arange(w, device=xb.device))[:, None, None, :]
-        out = pad[torch.arange(n, device=xb.device)[:, None, None, None],
-                  torch.arange(xb.shape[1], device=xb.device)[None, :, None, None], rows, cols]
+        out = pad[
+            torch.arange(n, device=xb.device)[:, None, None, None],
+            torch.arange(xb.shape[1], device=xb.device)[None, :, None, None],
+            rows,
+            cols,
+        ]
         flip = torch.as_tensor(self.rng.random(n) < 0.5, device=xb.device)
         return torch.where(flip[:, None, None, None], out.flip(3), out)
 
@@ -413,7 +467,7 @@ class Batches:
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
-            idx = torch.from_numpy(order[start:start + self.batch_size]).to(self.x.device)
+            idx = torch.from_numpy(order[start : start + self.batch_size]).to(self.x.device)
             xb = self.x.index_select(0, idx).to(self.device, non_blocking=True).float().div_(255.0)
             yb = self.y.index_select(0, idx).to(self.device, non_blocking=True)
             if self.augment:

@@ -458,6 +458,10 @@ def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
     from rfrobust.provenance import provenance
 
     cfg.validate()
+    if cfg.ckpt_dir:
+        from rfrobust.fileio import check_output_dir
+
+        check_output_dir(cfg.ckpt_dir, "ckpt_dir", create=True)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     prov = provenance()  # the code that runs: git commit taken at the start, timestamp replaced at the end

@@ -14,11 +14,15 @@ from rfrobust.deep.evaluation import parse_eval_attacks, run_eval_attacks
 from rfrobust.deep.metrics import KL_BATCH, _derived_generator, evaluate
 from rfrobust.errors import InputError
 
-pyautoattack = pytest.importorskip("pyautoattack", reason="pip install 'rfrobust[eval]'")
+
+@pytest.fixture(scope="module")
+def pyautoattack():
+    """The AutoAttack package (the eval extra); tests of our own attacks and definitions run without it."""
+    return pytest.importorskip("pyautoattack", reason="pip install 'rfrobust[eval]'")
 
 
 # ---------------------------------------------------------------------------------------------------- the panel
-def test_parse_eval_attacks_names_and_errors():
+def test_parse_eval_attacks_names_and_errors(pyautoattack):
     atts = parse_eval_attacks("pgd, pgd50,cw,CW7,fgsm,apgd-ce,autoattack,square", "linf")
     assert [a.name for a in atts] == ["pgd", "pgd50", "cw", "cw7", "fgsm", "apgd-ce", "autoattack", "square"]
     assert [a.steps for a in atts[:4]] == [None, 50, None, 7] and atts[5].source == "library"
@@ -41,7 +45,7 @@ def test_cw_margin_loss():
 
 
 @pytest.fixture(scope="module")
-def panel_run(idx_dir, tmp_path_factory):
+def panel_run(idx_dir, tmp_path_factory, pyautoattack):
     """A PGD-AT mlp-16 on the synthetic data evaluated with ours and two library attacks; its best checkpoint."""
     from rfrobust.train import run_record
 
@@ -152,7 +156,7 @@ def test_our_pgd_agrees_with_the_libraries_apgd(panel_model):
 
 
 @pytest.mark.parametrize("which", ["apgd-ce", "apgd-t"])
-def test_library_attack_equals_the_library_standalone_run(panel_model, which):
+def test_library_attack_equals_the_library_standalone_run(panel_model, which, pyautoattack):
     """robust_acc_<attack> = the library's own run of that attack (standard settings) on the same images and seed."""
     from rfrobust.deep.train import TrainConfig
 
@@ -181,7 +185,7 @@ def test_library_attack_equals_the_library_standalone_run(panel_model, which):
 
 
 @pytest.mark.slow
-def test_autoattack_equals_the_library_standalone_run(panel_model):
+def test_autoattack_equals_the_library_standalone_run(panel_model, pyautoattack):
     """robust_acc_autoattack = the library's own standard AutoAttack on the same images, seed and batch size."""
     from rfrobust.deep.train import TrainConfig
 

@@ -96,6 +96,29 @@ def test_toy_attack_through_evaluate_matches_its_definition(registries, trained_
     assert m["local_lipschitz"] != m["local_lipschitz"]  # NaN: a gradient-free attack has no Lipschitz estimate
 
 
+def test_toy_attack_through_the_eval_attacks_option(registries, idx_dir):
+    _register_toy_corner()
+    rec = run_record(
+        {
+            "dataset": "synthetic-idx",
+            "data_dir": idx_dir,
+            "model": "mlp-16",
+            "method": "standard",
+            "eps": "0.1",
+            "epochs": 1,
+            "train_size": 200,
+            "val_size": 100,
+            "test_size": 100,
+            "eval_steps": 3,
+            "progress": False,
+            "eval_attacks": "toy-corner,pgd",
+        },
+        seed=0,
+    )
+    assert 0 <= rec["robust_acc_toy_corner"] <= rec["natural_acc"] and rec["attack_toy_corner_init"] == "random-corner"
+    assert rec["robust_acc_worst"] <= min(rec["robust_acc_toy_corner"], rec["robust_acc_pgd"], rec["fgsm_acc"])
+
+
 def test_toy_objective_and_attack_through_the_training_api(registries, idx_dir):
     _register_toy_corner()
     toy = _register_toy_alp()

@@ -24,8 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from rfrobust.deep.attacks import AttackConfig, _project_box, eval_mode
-from rfrobust.deep.losses import training_loss
 from rfrobust.deep.models import build_model, count_parameters
+from rfrobust.deep.objectives import get_objective
+from rfrobust.deep.war import ConstantLambda
+
+# built once, as the trainer does (rfrobust.deep.train.build)
+STANDARD, PGD_AT, LAM = get_objective("standard"), get_objective("pgd-at"), ConstantLambda(1.0)
 
 
 def _sync(device):
@@ -34,14 +38,14 @@ def _sync(device):
 
 
 def standard_step(model, opt, x, y, amp):
-    out = training_loss(model, x, y, "standard", 0.0, None, amp=amp)
+    out = STANDARD.step(model, x, y, None, LAM, amp=amp)
     opt.zero_grad(set_to_none=True)
     out.loss.backward()
     opt.step()
 
 
 def at_step(model, opt, x, y, cfg, gen, amp):
-    out = training_loss(model, x, y, "pgd-at", 1.0, cfg, generator=gen, amp=amp)
+    out = PGD_AT.step(model, x, y, cfg, LAM, generator=gen, amp=amp)
     opt.zero_grad(set_to_none=True)
     out.loss.backward()
     opt.step()

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from rfrobust.backends import Backend, get_backend
+from rfrobust.backends import Backend, get_backend, make_backend
 from rfrobust.errors import InputError
 
 _SQRT2 = math.sqrt(2.0)
@@ -323,3 +323,87 @@ def _gelu_E_dsigma2_exact():
     E_G_phi_Phi = E_phi2 / 2
     E_G2_phi2 = 1 / (2 * sp.pi) * sp.Rational(1, 3) ** sp.Rational(3, 2)
     return sp.Rational(1, 3) + 2 * E_G_phi_Phi + E_G2_phi2
+
+
+# --------------------------------------------------------------------------- networks (torch nn-module side)
+# The same registry serves the networks of rfrobust.deep: ``torch_module(name)`` is an ``nn.Module`` applying the
+# activation elementwise. Activations with a native PyTorch module of the same function use it (fast, and its
+# gradient convention at kinks: relu'(0) = 0); every other one evaluates its registry definition ``fn(x, B)`` on
+# the torch backend, so one definition serves the theory, the random-features model and the networks
+# (neural-tangents' stax.elementwise is the model). torch is imported only when a module is built.
+_TORCH_NATIVE: dict[str, str] = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "silu": "SiLU", "gelu": "GELU"}
+
+
+def register_activation(name: str, fn: Callable, dfn: Callable, breakpoints: tuple = (), description: str = "",
+                        torch_module: Callable | None = None) -> Activation:
+    """Register activation ``name`` for the theory, the RF model and the networks.
+
+    ``fn(x, B)`` / ``dfn(x, B)`` evaluate sigma and sigma' on an array ``x`` with a :class:`Backend` ``B`` (use
+    ``B.exp``, ``B.tanh``, ... so that numpy, torch and cupy arrays all work); ``breakpoints`` lists kinks for the
+    quadrature. ``torch_module`` (optional) is a factory of an ``nn.Module`` computing the same function faster
+    (default: ``fn`` on the torch backend, differentiated by autograd).
+    """
+    key = str(name).lower()
+    if not key or key in ALIASES:
+        raise InputError("act", name, "a new name (not empty, not an alias of a registered activation)")
+    _register(key, fn, dfn, breakpoints, description)
+    _registry_constants.cache_clear()
+    if torch_module is not None:
+        _TORCH_CUSTOM[key] = torch_module
+    else:
+        _TORCH_CUSTOM.pop(key, None)
+    return _REGISTRY[key]
+
+
+_TORCH_CUSTOM: dict[str, Callable] = {}
+
+
+def torch_module(act: "str | Activation"):
+    """An ``nn.Module`` applying activation ``act`` (a registered name or :class:`Activation`) elementwise."""
+    import torch.nn as nn
+
+    a = get_activation(act)
+    if a.name in _TORCH_CUSTOM:
+        return _TORCH_CUSTOM[a.name]()
+    if a.name in _TORCH_NATIVE and not a.user:
+        return getattr(nn, _TORCH_NATIVE[a.name])()
+    return _BackendActivation(a)
+
+
+def _torch_backend():
+    global _TORCH_BACKEND
+    if _TORCH_BACKEND is None:
+        _TORCH_BACKEND = make_backend("torch", "cpu", "float32")
+    return _TORCH_BACKEND
+
+
+_TORCH_BACKEND: Backend | None = None
+
+
+def _backend_activation_class():
+    import torch.nn as nn
+
+    class BackendActivation(nn.Module):
+        """``sigma(x)`` from the registry definition on the torch backend (autograd gives sigma')."""
+
+        def __init__(self, act: Activation):
+            super().__init__()
+            self.act = act
+
+        def forward(self, x):
+            return self.act.fn(x, _torch_backend())
+
+        def extra_repr(self) -> str:
+            return self.act.name
+
+    return BackendActivation
+
+
+def _BackendActivation(act: Activation):  # noqa: N802 - a class factory (torch is imported lazily)
+    global _BACKEND_ACTIVATION
+    if _BACKEND_ACTIVATION is None:
+        _BACKEND_ACTIVATION = _backend_activation_class()
+    return _BACKEND_ACTIVATION(act)
+
+
+_BACKEND_ACTIVATION = None

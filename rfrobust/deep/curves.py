@@ -26,12 +26,11 @@ number of per-sample input-gradient evaluations the attack used (its cost).
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from rfrobust.deep.attacks import AttackConfig, _random_start, eval_mode, frozen_parameters, parse_eps
+from rfrobust.deep.attacks import PGD, AttackConfig, eval_mode, frozen_parameters, input_gradients, parse_eps
 from rfrobust.errors import InputError
 
 ATTACKS = ("fgsm", "pgd", "noise")
@@ -62,9 +61,8 @@ def column(attack: str, radius: float) -> str:
 
 
 def _fgsm_direction(model, x, y, norm: str):
-    xg = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad(), frozen_parameters(model):
-        (g,) = torch.autograd.grad(F.cross_entropy(model(xg).float(), y, reduction="sum"), xg)
+    with frozen_parameters(model):
+        g = input_gradients(model, x, y)
     if norm == "linf":
         return g.sign()
     return g / g.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (x.dim() - 1)))
@@ -76,51 +74,31 @@ def _predict(model, x):
 
 
 def _pgd_broken(model, x, y, eps: float, steps: int, step_size: float, norm: str, generator, early_stop: bool):
-    """PGD at radius eps on ``(x, y)``; returns ``(wrong, grad_evals)``.
+    """PGD at radius eps on ``(x, y)`` (the loop of :mod:`rfrobust.deep.attacks`); returns ``(wrong, grad_evals)``.
 
     ``early_stop=True``: ``wrong[i]`` = some iterate (random start to last) of point i is misclassified; a point
-    stops at its first misclassified iterate. ``early_stop=False``: ``wrong[i]`` = the LAST iterate is misclassified
-    (independent, Borji / Madry)."""
-    cfg = AttackConfig("pgd", norm, eps, steps=steps, step_size=step_size)
-    x = x.detach()
-    lo = (x - eps).clamp(min=0.0)
-    hi = (x + eps).clamp(max=1.0)
-
-    def project(xa, xo, lo_, hi_):
-        if norm == "linf":
-            return torch.minimum(torch.maximum(xa, lo_), hi_)
-        d = xa - xo
-        n = d.flatten(1).norm(dim=1).clamp_min(1e-30)
-        d = d * (eps / n).clamp(max=1.0).view(-1, *([1] * (xa.dim() - 1)))
-        return (xo + d).clamp(0.0, 1.0)
-
-    x_adv = project(_random_start(x, cfg, generator), x, lo, hi)
+    stops at its first misclassified iterate (a per-step hook of the loop). ``early_stop=False``: ``wrong[i]`` = the
+    LAST iterate is misclassified (independent, Borji / Madry)."""
+    attack = PGD(AttackConfig("pgd", norm, eps, steps=steps, step_size=step_size))
     wrong = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-    active = torch.arange(x.shape[0], device=x.device)
     evals = 0
+
+    def first_miss(logits, loss, idx):
+        nonlocal evals
+        evals += int(logits.shape[0])
+        if not early_stop:
+            return None
+        bad = logits.argmax(1) != (y if idx is None else y[idx])
+        wrong[bad if idx is None else idx[bad]] = True
+        return bad
+
     with frozen_parameters(model):
-        for _ in range(steps):
-            xa = x_adv[active].requires_grad_(True)
-            with torch.enable_grad():
-                logits = model(xa).float()
-                (g,) = torch.autograd.grad(F.cross_entropy(logits, y[active], reduction="sum"), xa)
-            evals += int(active.numel())
-            if early_stop:
-                bad = logits.detach().argmax(1) != y[active]
-                wrong[active[bad]] = True
-                keep = ~bad
-                active, g, xa = active[keep], g[keep], xa.detach()[keep]
-                if active.numel() == 0:
-                    return wrong, evals
-            else:
-                xa = xa.detach()
-            if norm == "linf":
-                step = g.sign()
-            else:
-                step = g / g.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (x.dim() - 1)))
-            x_adv[active] = project(xa + step_size * step, x[active], lo[active], hi[active])
-    final = _predict(model, x_adv[active]) != y[active]
-    wrong[active[final]] = True
+        res = attack.loop(model, x, y, generator, on_step=first_miss)
+    if res.active is None:
+        wrong |= _predict(model, res.x_adv) != y
+    elif res.active.numel():
+        final = _predict(model, res.x_adv[res.active]) != y[res.active]
+        wrong[res.active[final]] = True
     return wrong, evals
 
 

@@ -14,6 +14,7 @@ in :data:`ENV_VARS`, the default in :data:`DEFAULT_DIRS`. A missing data set rai
 
 Images are kept as uint8 ``(N, C, H, W)`` and scaled to [0, 1] batch by batch; normalisation lives in the model.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -21,6 +22,7 @@ import io
 import os
 import pickle
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,8 +78,10 @@ class DatasetNotFound(InputError):
 
     def __init__(self, name: str, searched: str, missing: str):
         env = ENV_VARS[name]
-        super().__init__(f"dataset {name} not found: searched {searched} (missing {missing}); "
-                         f"{HOW_TO[name]}, then pass --data-dir DIR or set {env}=DIR")
+        super().__init__(
+            f"dataset {name} not found: searched {searched} (missing {missing}); "
+            f"{HOW_TO[name]}, then pass --data-dir DIR or set {env}=DIR"
+        )
 
 
 @dataclass
@@ -99,30 +103,56 @@ class ImageData:
         """``(C, H, W)`` of one image."""
         return tuple(self.x.shape[1:])
 
-    def subset(self, idx) -> "ImageData":
+    def subset(self, idx) -> ImageData:
         idx = np.asarray(idx)
         return ImageData(self.x[idx], self.y[idx], self.num_classes, self.name, self.mean, self.std)
 
 
 # ---------------------------------------------------------------------------------------------------- IDX
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def _open(path: str):
     return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
+class CorruptDataset(InputError):
+    """A data file exists but cannot be read: one line naming the file, what is wrong and what to do."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"corrupt data file {path}: {problem}; replace it with an intact copy")
+
+
 def read_idx(path: str) -> np.ndarray:
-    """Read an IDX file (optionally gzipped): magic ``00 00 TYPE NDIM``, NDIM big-endian uint32 sizes, data."""
-    with _open(path) as f:
-        raw = f.read()
+    """Read an IDX file (optionally gzipped): magic ``00 00 TYPE NDIM``, NDIM big-endian uint32 sizes, data.
+
+    A truncated or damaged file (bad gzip stream, short header, fewer bytes than the header announces) raises
+    :class:`CorruptDataset` (one line; CLI exit status 2)."""
+    try:
+        with _open(path) as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise CorruptDataset(path, f"cannot be read ({type(err).__name__}: {err})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise InputError.message(f"not an IDX file: {path}")
+        raise CorruptDataset(path, "not an IDX file (bad magic number)")
     ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    if len(raw) < 4 + 4 * ndim:
+        raise CorruptDataset(path, f"header cut short ({len(raw)} bytes for {ndim} dimensions)")
+    dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    count = int(np.prod(dims)) if dims else 1
+    count = int(np.prod(dims, dtype=np.int64)) if dims else 1
+    have = (len(raw) - 4 - 4 * ndim) // dtype.itemsize
+    if have < count:
+        raise CorruptDataset(
+            path, f"truncated: the header announces {count} values of shape {tuple(dims)}, the file holds {have}"
+        )
     data = np.frombuffer(raw, dtype=dtype, count=count, offset=4 + 4 * ndim)
     return data.reshape(dims).astype(dtype.newbyteorder("=")) if dtype.itemsize > 1 else data.reshape(dims).copy()
 
@@ -152,7 +182,7 @@ def _load_idx_split(name: str, directory: str, split: str) -> tuple[np.ndarray, 
     x = read_idx(img)
     y = read_idx(lab).astype(np.int64)
     if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-        raise InputError.message(f"inconsistent IDX files in {directory}: images {x.shape}, labels {y.shape}")
+        raise CorruptDataset(directory, f"inconsistent IDX files: images {x.shape}, labels {y.shape}")
     return x[:, None, :, :], y
 
 
@@ -190,18 +220,41 @@ class _SafeUnpickler(pickle.Unpickler):
 
 
 def read_cifar_batch(path: str) -> dict:
-    """Read one CIFAR python batch with :class:`_SafeUnpickler`; keys are returned as ``str``."""
-    with open(path, "rb") as f:
-        obj = _SafeUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
+    """Read one CIFAR python batch with :class:`_SafeUnpickler`; keys are returned as ``str``.
+
+    A truncated or damaged pickle, or one that asks for any global beyond plain numpy arrays (a possibly malicious
+    file: nothing of it is executed), raises :class:`CorruptDataset` (one line; CLI exit status 2)."""
+    try:
+        with open(path, "rb") as f:
+            obj = _SafeUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
+    except pickle.UnpicklingError as err:
+        raise CorruptDataset(path, f"refused or damaged pickle ({err})") from None
+    except (
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+        UnicodeDecodeError,
+        OSError,
+    ) as err:
+        raise CorruptDataset(path, f"not a readable CIFAR batch ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict):
-        raise InputError.message(f"not a CIFAR batch (no dict inside): {path}")
+        raise CorruptDataset(path, "not a CIFAR batch (no dict inside)")
     return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
 def write_cifar_batch(path: str, data: np.ndarray, labels, label_key: str = "labels") -> None:
     """Write a CIFAR python batch: ``{'data': uint8 (N, 3072), label_key: list, ...}``, pickle protocol 2."""
-    obj = {"batch_label": "synthetic", label_key: [int(v) for v in labels],
-           "data": np.ascontiguousarray(data, dtype=np.uint8), "filenames": [f"{i}.png" for i in range(len(labels))]}
+    obj = {
+        "batch_label": "synthetic",
+        label_key: [int(v) for v in labels],
+        "data": np.ascontiguousarray(data, dtype=np.uint8),
+        "filenames": [f"{i}.png" for i in range(len(labels))],
+    }
     with open(path, "wb") as f:
         pickle.dump(obj, f, protocol=2)
 
@@ -213,9 +266,22 @@ def _load_cifar_split(name: str, directory: str, split: str, kind: str) -> tuple
         if not os.path.isfile(p):
             raise DatasetNotFound(name, directory, fname)
         batch = read_cifar_batch(p)
-        data = np.asarray(batch["data"], dtype=np.uint8)
+        key = CIFAR_LABEL_KEY[kind]
+        if "data" not in batch or key not in batch:
+            raise CorruptDataset(p, f"a CIFAR batch needs the keys 'data' and '{key}' (has {sorted(map(str, batch))})")
+        try:
+            data = np.asarray(batch["data"], dtype=np.uint8)
+            labels = np.asarray(batch[key], dtype=np.int64).reshape(-1)
+        except (ValueError, TypeError, OverflowError) as err:
+            raise CorruptDataset(p, f"data or labels are not numeric arrays ({err})") from None
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != labels.shape[0]:
+            raise CorruptDataset(
+                p,
+                f"data of shape {data.shape} and {labels.shape[0]} labels; a CIFAR batch holds "
+                "N x 3072 bytes and N labels",
+            )
         xs.append(data.reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(batch[CIFAR_LABEL_KEY[kind]], dtype=np.int64))
+        ys.append(labels)
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -271,9 +337,15 @@ def take(data: ImageData, size: int | None, seed: int) -> ImageData:
 
 
 # ---------------------------------------------------------------------------------------------------- synthetic
-def make_synthetic(n: int, shape=(1, 28, 28), num_classes: int = 10, seed: int = 0,
-                   noise: float = 0.25, contrast: float = 0.7,
-                   templates_seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
+def make_synthetic(
+    n: int,
+    shape=(1, 28, 28),
+    num_classes: int = 10,
+    seed: int = 0,
+    noise: float = 0.25,
+    contrast: float = 0.7,
+    templates_seed: int = 12345,
+) -> tuple[np.ndarray, np.ndarray]:
     """Learnable synthetic images: a smooth class template plus per-pixel noise, as uint8.
 
     Each class has a fixed random low-frequency template ``0.5 + contrast * (U - 0.5)`` with U uniform on 4x4
@@ -291,8 +363,15 @@ def make_synthetic(n: int, shape=(1, 28, 28), num_classes: int = 10, seed: int =
     return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8), y.astype(np.int64)
 
 
-def write_synthetic(directory: str, fmt: str = "idx", n_train: int = 600, n_test: int = 200,
-                    seed: int = 0, noise: float = 0.25, contrast: float = 0.7) -> str:
+def write_synthetic(
+    directory: str,
+    fmt: str = "idx",
+    n_train: int = 600,
+    n_test: int = 200,
+    seed: int = 0,
+    noise: float = 0.25,
+    contrast: float = 0.7,
+) -> str:
     """Write a synthetic data set into ``directory`` in the on-disk format ``fmt``.
 
     ``fmt="idx"``: 1x28x28 images as the four gzipped IDX files (read as ``synthetic-idx``, or as ``mnist`` /
@@ -313,8 +392,9 @@ def write_synthetic(directory: str, fmt: str = "idx", n_train: int = 600, n_test
         if fmt == "cifar10":
             parts = np.array_split(np.arange(n_train), 5)
             for i, idx in enumerate(parts, start=1):
-                write_cifar_batch(os.path.join(directory, f"data_batch_{i}"), xtr[idx].reshape(len(idx), -1),
-                                  ytr[idx], key)
+                write_cifar_batch(
+                    os.path.join(directory, f"data_batch_{i}"), xtr[idx].reshape(len(idx), -1), ytr[idx], key
+                )
             write_cifar_batch(os.path.join(directory, "test_batch"), xte.reshape(n_test, -1), yte, key)
         else:
             write_cifar_batch(os.path.join(directory, "train"), xtr.reshape(n_train, -1), ytr, key)
@@ -332,8 +412,17 @@ class Batches:
     augmentation (zero-pad 4 + random 32x32 crop + horizontal flip), batch-wise, from the same generator.
     """
 
-    def __init__(self, data: ImageData, batch_size: int, device="cpu", shuffle: bool = False, seed: int = 0,
-                 augment: bool = False, channels_last: bool = False, drop_last: bool = False):
+    def __init__(
+        self,
+        data: ImageData,
+        batch_size: int,
+        device="cpu",
+        shuffle: bool = False,
+        seed: int = 0,
+        augment: bool = False,
+        channels_last: bool = False,
+        drop_last: bool = False,
+    ):
         import torch
 
         self.torch = torch
@@ -363,8 +452,12 @@ class Batches:
         ox = torch.as_tensor(self.rng.integers(0, 9, n), device=xb.device)
         rows = (oy[:, None] + torch.arange(h, device=xb.device))[:, None, :, None]
         cols = (ox[:, None] + torch.arange(w, device=xb.device))[:, None, None, :]
-        out = pad[torch.arange(n, device=xb.device)[:, None, None, None],
-                  torch.arange(xb.shape[1], device=xb.device)[None, :, None, None], rows, cols]
+        out = pad[
+            torch.arange(n, device=xb.device)[:, None, None, None],
+            torch.arange(xb.shape[1], device=xb.device)[None, :, None, None],
+            rows,
+            cols,
+        ]
         flip = torch.as_tensor(self.rng.random(n) < 0.5, device=xb.device)
         return torch.where(flip[:, None, None, None], out.flip(3), out)
 
@@ -374,7 +467,7 @@ class Batches:
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
-            idx = torch.from_numpy(order[start:start + self.batch_size]).to(self.x.device)
+            idx = torch.from_numpy(order[start : start + self.batch_size]).to(self.x.device)
             xb = self.x.index_select(0, idx).to(self.device, non_blocking=True).float().div_(255.0)
             yb = self.y.index_select(0, idx).to(self.device, non_blocking=True)
             if self.augment:

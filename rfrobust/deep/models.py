@@ -9,8 +9,13 @@ Names accepted by :func:`build_model` (CLI ``--model``):
   units, linear output): H = 150 gives 1.19e5 parameters and H = 3774 gives 3.0e6 for 28x28 inputs.
 * ``wrn-DEPTH-K`` -- WideResNet (Zagoruyko & Komodakis 2016; pre-activation basic blocks, DEPTH = 6n + 4, widths
   16, 16K, 32K, 64K), e.g. ``wrn-34-10`` (46.2 M parameters for CIFAR-10), ``wrn-16-4``, ``wrn-10-1``.
-* ``densenet-bc-40-K`` -- DenseNet-BC (Huang et al. 2017) with depth 40 and growth rate K (Wu et al. Table 2):
-  3 dense blocks of 6 bottleneck layers (BN-ReLU-1x1 conv 4K, BN-ReLU-3x3 conv K), compression 0.5.
+* ``densenet-bc-DEPTH-K`` -- DenseNet-BC (Huang et al. 2017) with depth DEPTH = 6n + 4 and growth rate K, e.g.
+  ``densenet-bc-40-12`` (Wu et al. Table 2): 3 dense blocks of n bottleneck layers (BN-ReLU-1x1 conv 4K,
+  BN-ReLU-3x3 conv K), compression 0.5.
+
+Every family takes its nonlinearity from :mod:`rfrobust.activations` (``act``, default ``relu``; any registered
+activation, see :func:`rfrobust.activations.torch_module`). The WideResNet's He initialisation keeps the ReLU gain
+whatever the activation.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from rfrobust.activations import torch_module
 from rfrobust.errors import InputError
 
 # Borji, appendix A, transcribed as data: (conv1_size, conv2_size, pool1_size, pool2_size, num_conv1, num_conv2,
@@ -113,8 +119,9 @@ class NetTest(nn.Module):
     """
 
     def __init__(self, in_channels=1, im_res=28, conv1_size=3, conv2_size=3, pool1_size=2, pool2_size=2,
-                 num_conv1=10, num_conv2=10, num_hid=50, dilation_1=1, num_classes=10, dropout=True):
+                 num_conv1=10, num_conv2=10, num_hid=50, dilation_1=1, num_classes=10, dropout=True, act="relu"):
         super().__init__()
+        self.act = torch_module(act)
         self.conv1 = Conv2d(in_channels, num_conv1, conv1_size, dilation=dilation_1, bias=True)
         r1 = im_res - dilation_1 * (conv1_size - 1)
         p1 = r1 // pool1_size
@@ -130,29 +137,31 @@ class NetTest(nn.Module):
         self.pool1_size, self.pool2_size = pool1_size, pool2_size
 
     def forward(self, x):
-        h = F.relu(F.max_pool2d(self.conv1(x), self.pool1_size))
-        h = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(h)), self.pool2_size))
-        h = F.relu(self.fc1(h.flatten(1)))
+        h = self.act(F.max_pool2d(self.conv1(x), self.pool1_size))
+        h = self.act(F.max_pool2d(self.conv2_drop(self.conv2(h)), self.pool2_size))
+        h = self.act(self.fc1(h.flatten(1)))
         return self.fc2(self.fc_drop(h))
 
 
 class MLP(nn.Module):
-    """Input -> Linear(d, H) -> ReLU -> Linear(H, classes) (seed 001's "3-layer network")."""
+    """Input -> Linear(d, H) -> sigma (ReLU) -> Linear(H, classes) (seed 001's "3-layer network")."""
 
-    def __init__(self, in_features: int, hidden: int, num_classes: int = 10):
+    def __init__(self, in_features: int, hidden: int, num_classes: int = 10, act="relu"):
         super().__init__()
         self.fc1 = nn.Linear(in_features, hidden)
+        self.act = torch_module(act)
         self.fc2 = nn.Linear(hidden, num_classes)
 
     def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+        return self.fc2(self.act(self.fc1(x.flatten(1))))
 
 
 class _WideBlock(nn.Module):
     """Pre-activation basic block: BN-ReLU-conv3x3(stride)-BN-ReLU-conv3x3, 1x1 conv shortcut if shapes change."""
 
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, act="relu"):
         super().__init__()
+        self.act = torch_module(act)
         self.bn1 = nn.BatchNorm2d(cin)
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
@@ -160,9 +169,9 @@ class _WideBlock(nn.Module):
         self.shortcut = None if (cin == cout and stride == 1) else nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
 
     def forward(self, x):
-        o = F.relu(self.bn1(x))
+        o = self.act(self.bn1(x))
         skip = x if self.shortcut is None else self.shortcut(o)
-        o = self.conv2(F.relu(self.bn2(self.conv1(o))))
+        o = self.conv2(self.act(self.bn2(self.conv1(o))))
         return o + skip
 
 
@@ -170,7 +179,7 @@ class WideResNet(nn.Module):
     """WRN-depth-k: conv3x3(16), three groups of n = (depth-4)/6 blocks (16k, 32k, 64k; strides 1, 2, 2),
     BN-ReLU, global average pool, linear."""
 
-    def __init__(self, depth=34, widen=10, in_channels=3, num_classes=10):
+    def __init__(self, depth=34, widen=10, in_channels=3, num_classes=10, act="relu"):
         super().__init__()
         if (depth - 4) % 6 or depth < 10:
             raise InputError("model", f"wrn-{depth}-{widen}", "wrn-DEPTH-K with DEPTH = 6n + 4 >= 10")
@@ -180,48 +189,51 @@ class WideResNet(nn.Module):
         layers, cin = [], widths[0]
         for g, stride in zip(range(3), (1, 2, 2)):
             for b in range(n):
-                layers.append(_WideBlock(cin, widths[g + 1], stride if b == 0 else 1))
+                layers.append(_WideBlock(cin, widths[g + 1], stride if b == 0 else 1, act))
                 cin = widths[g + 1]
         self.blocks = nn.Sequential(*layers)
         self.bn = nn.BatchNorm2d(cin)
+        self.act = torch_module(act)
         self.fc = nn.Linear(cin, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
-        o = F.relu(self.bn(self.blocks(self.conv1(x))))
+        o = self.act(self.bn(self.blocks(self.conv1(x))))
         return self.fc(F.adaptive_avg_pool2d(o, 1).flatten(1))
 
 
 class _DenseLayer(nn.Module):
-    def __init__(self, cin, growth):
+    def __init__(self, cin, growth, act="relu"):
         super().__init__()
+        self.act = torch_module(act)
         self.bn1 = nn.BatchNorm2d(cin)
         self.conv1 = nn.Conv2d(cin, 4 * growth, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(4 * growth)
         self.conv2 = nn.Conv2d(4 * growth, growth, 3, 1, 1, bias=False)
 
     def forward(self, x):
-        o = self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x))))))
+        o = self.conv2(self.act(self.bn2(self.conv1(self.act(self.bn1(x))))))
         return torch.cat([x, o], 1)
 
 
 class _Transition(nn.Module):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, act="relu"):
         super().__init__()
+        self.act = torch_module(act)
         self.bn = nn.BatchNorm2d(cin)
         self.conv = nn.Conv2d(cin, cout, 1, bias=False)
 
     def forward(self, x):
-        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
+        return F.avg_pool2d(self.conv(self.act(self.bn(x))), 2)
 
 
 class DenseNetBC(nn.Module):
     """DenseNet-BC-depth-k: conv3x3(2k), 3 dense blocks of (depth-4)/6 bottleneck layers, transitions with
     compression 0.5, BN-ReLU, global average pool, linear."""
 
-    def __init__(self, depth=40, growth=12, in_channels=3, num_classes=10):
+    def __init__(self, depth=40, growth=12, in_channels=3, num_classes=10, act="relu"):
         super().__init__()
         if (depth - 4) % 6:
             raise InputError("model", f"densenet-bc-{depth}-{growth}", "densenet-bc-DEPTH-K with DEPTH = 6n + 4")
@@ -230,17 +242,18 @@ class DenseNetBC(nn.Module):
         mods: list[nn.Module] = [Conv2d(in_channels, c, 3, 1, 1, bias=False)]
         for blk in range(3):
             for _ in range(n):
-                mods.append(_DenseLayer(c, growth))
+                mods.append(_DenseLayer(c, growth, act))
                 c += growth
             if blk < 2:
-                mods.append(_Transition(c, c // 2))
+                mods.append(_Transition(c, c // 2, act))
                 c //= 2
         self.features = nn.Sequential(*mods)
         self.bn = nn.BatchNorm2d(c)
+        self.act = torch_module(act)
         self.fc = nn.Linear(c, num_classes)
 
     def forward(self, x):
-        o = F.relu(self.bn(self.features(x)))
+        o = self.act(self.bn(self.features(x)))
         return self.fc(F.adaptive_avg_pool2d(o, 1).flatten(1))
 
 
@@ -256,7 +269,10 @@ class Classifier(nn.Module):
         return self.net(self.normalize(x))
 
 
-MODEL_HELP = "nettest-F-I (F=1..5, I from 0), mlp-small, mlp-large, mlp-H, wrn-DEPTH-K, densenet-bc-40-K"
+MODEL_HELP = ("one of the families nettest-F-I (F = 1..5; I = "
+              + ", ".join(f"0..{len(NETTEST_CONFIGS[f]) - 1} for F = {f}" for f in sorted(NETTEST_CONFIGS))
+              + "), mlp-small, mlp-large, mlp-H (H >= 1), wrn-DEPTH-K and densenet-bc-DEPTH-K (DEPTH = 6n + 4 >= 10, "
+              "K >= 1; e.g. wrn-34-10, densenet-bc-40-12)")
 
 
 def parse_model_name(name: str) -> tuple[str, dict]:
@@ -286,22 +302,23 @@ def parse_model_name(name: str) -> tuple[str, dict]:
 
 
 def build_model(name: str, in_channels: int = 1, im_res: int = 28, num_classes: int = 10,
-                mean=(0.5,), std=(0.25,), dropout: bool = True) -> Classifier:
+                mean=(0.5,), std=(0.25,), dropout: bool = True, act="relu") -> Classifier:
     """Build model ``name`` for ``in_channels x im_res x im_res`` inputs in [0, 1] (see module docstring).
 
     ``dropout=False`` removes NetTest's two dropout layers (Borji's model has them; the other families have none).
+    ``act`` is the nonlinearity (a name registered in :mod:`rfrobust.activations`).
     """
     family, kw = parse_model_name(name)
     if len(mean) == 1 and in_channels > 1:
         mean, std = tuple(mean) * in_channels, tuple(std) * in_channels
     if family == "nettest":
-        net = NetTest(in_channels, im_res, num_classes=num_classes, dropout=dropout, **kw)
+        net = NetTest(in_channels, im_res, num_classes=num_classes, dropout=dropout, act=act, **kw)
     elif family == "mlp":
-        net = MLP(in_channels * im_res * im_res, kw["hidden"], num_classes)
+        net = MLP(in_channels * im_res * im_res, kw["hidden"], num_classes, act=act)
     elif family == "wrn":
-        net = WideResNet(kw["depth"], kw["widen"], in_channels, num_classes)
+        net = WideResNet(kw["depth"], kw["widen"], in_channels, num_classes, act=act)
     else:
-        net = DenseNetBC(kw["depth"], kw["growth"], in_channels, num_classes)
+        net = DenseNetBC(kw["depth"], kw["growth"], in_channels, num_classes, act=act)
     return Classifier(Normalize(mean, std), net)
 
 

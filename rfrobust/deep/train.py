@@ -1,15 +1,28 @@
 """One adversarial-training run: data -> model -> SGD epochs -> best/last checkpoints -> test metrics -> record.
 
 :class:`TrainConfig` holds every parameter (validated in :meth:`TrainConfig.validate`, one-line InputErrors);
-:func:`run` executes it and returns one flat record (parameters, metrics, per-epoch log as JSON, timing).
+:func:`run` executes it and returns one flat record (parameters, metrics, per-epoch log as JSON, timing), in four
+steps that can also be called one by one:
+
+* :func:`build`    -- data, splits, model, optimizer, objective (:mod:`rfrobust.deep.objectives`), lambda controller
+  (constant or WAR), attacks, batches: a :class:`TrainingRun`;
+* :func:`fit`      -- the epoch loop; after every epoch the callbacks run in order (:class:`Validation`,
+  :class:`EpochLog`, :class:`Selection` (best state), :class:`Checkpoints`); pass your own :class:`Callback` to
+  add behaviour without touching the loop;
+* :func:`evaluate` -- test metrics of the selected (best) model, the last one with ``eval_last``, sanity checks;
+* :func:`record`   -- the flat record.
 
 Learning-rate schedules (``schedule``; epochs counted from 1, E = epochs):
 
-* ``piecewise`` -- ``lr * 0.1^#{m in milestones : epoch > m}``, milestones default ``(0.75 E, 0.9 E)`` rounded
-  (Madry / TRADES: divide by 10 after epochs 75 and 90 of 100);
-* ``halving``   -- ``lr * 0.5^max(0, epoch - halve_after)``, ``halve_after`` default ``0.75 E`` rounded (Wu et al.
-  section 5.1: halve the learning rate every epoch after the 75th of 100);
+* ``piecewise`` -- ``lr * 0.1^#{m in milestones : epoch > m}``;
+* ``halving``   -- ``lr * 0.5^max(0, epoch - halve_after)`` (Wu et al. 2021, section 5.1);
 * ``constant``.
+
+``weight_decay``, ``schedule``, ``milestones`` and ``halve_after`` left unset come from the recipe
+(:mod:`rfrobust.deep.recipes`): ``recipe="official"`` (default) uses the released code of TRADES, Madry et al. and
+Wu et al. where it exists for the method and data set, and the official epoch convention (the rate drops FROM epoch
+0.75 E, i.e. milestone 0.75 E - 1); ``recipe="rfrobust-0.1"`` reproduces rfrobust 0.1 (weight decay 5e-4, drops one
+epoch later, TRADES' start projected into the box). The resolved values and their sources are in the record.
 
 ``eps_warmup = W`` ramps the training attack's radius (and step) linearly from 0 to eps over the first W epochs,
 batch by batch (small networks trained adversarially from scratch otherwise often stay at the constant
@@ -25,6 +38,7 @@ carved from the training set with ``seed``, never from the test set. Both load w
 ``torch.load(..., weights_only=True)`` (:func:`load_checkpoint`). Test metrics are those of the best checkpoint
 (``last_*`` columns for the last one with ``eval_last``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,7 +48,9 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from rfrobust.errors import InputError
 
@@ -42,15 +58,42 @@ SCHEDULES = ("piecewise", "halving", "constant")
 OPTIMIZERS = ("sgd", "adam")
 CKPT_FORMAT = "rfrobust-deep-ckpt-1"
 
+# Largest accepted values: anything larger is a typo or diverges at once (the bounds of TrainConfig.validate).
+LIMITS = {
+    "lam": 1e6,
+    "war_zeta": 1e6,
+    "war_alpha": 1e3,
+    "lr": 100.0,
+    "weight_decay": 1.0,
+    "noise_std": 100.0,
+    "attack_step_size": 100.0,
+    "eval_step_size": 100.0,
+    "eps_linf": 1.0,
+    "eps_l2": 100.0,
+    "steps": 100_000,
+    "restarts": 1000,
+    "epochs": 100_000,
+    "batch_size": 1_000_000,
+    "size": 1_000_000_000,
+    "threads": 4096,
+    "seed": 2**32 - 1,
+}
+
 
 @dataclass
 class TrainConfig:
-    """Every parameter of a deep run (names are the CLI's, with ``-`` -> ``_``)."""
+    """Every parameter of a deep run (names are the CLI's, with ``-`` -> ``_``).
+
+    ``weight_decay`` and ``schedule`` default to ``None``: the value of ``recipe`` for the method and data set
+    (:mod:`rfrobust.deep.recipes`). ``eval_attacks`` is a comma list of extra evaluation attacks on the test set
+    (:mod:`rfrobust.deep.evaluation`; e.g. ``"pgd20,autoattack"``).
+    """
 
     dataset: str = "fashion-mnist"
     data_dir: str | None = None
     model: str = "nettest-1-0"
     dropout: bool = True
+    act: str = "relu"
     method: str = "pgd-at"
     lam: float = 1.0
     war_zeta: float | None = None
@@ -66,16 +109,18 @@ class TrainConfig:
     eval_step_size: float | None = None
     eval_restarts: int = 1
     eval_random_start: bool = True
+    eval_attacks: str = ""
     noise_std: float | None = None
     epochs: int = 10
     batch_size: int = 128
     lr: float = 0.1
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float | None = None
     optimizer: str = "sgd"
-    schedule: str = "piecewise"
+    schedule: str | None = None
     milestones: str | None = None
     halve_after: int | None = None
+    recipe: str = "official"
     val_size: int = 1000
     val_every: int = 1
     train_size: int | None = None
@@ -95,56 +140,77 @@ class TrainConfig:
     progress: bool = True
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
+        """Check every parameter (one-line :class:`InputError` naming it), then the output directory and the data
+        set's directory: everything that can fail before the training starts fails here."""
+        from rfrobust.activations import get_activation
         from rfrobust.cli import check_number
         from rfrobust.deep.attacks import NORMS, parse_eps
-        from rfrobust.deep.data import DATASETS
-        from rfrobust.deep.losses import METHODS
+        from rfrobust.deep.data import DATASETS, dataset_dir
         from rfrobust.deep.models import parse_model_name
+        from rfrobust.deep.objectives import OBJECTIVES
+        from rfrobust.deep.recipes import RECIPES
+
+        L = LIMITS
+
+        def num(name, value, lo=None, hi=None, *, gt=None, integer=False, lt=None):
+            return check_number(name, value, ge=lo, gt=gt, le=hi, lt=lt, integer=integer)
 
         if self.dataset not in DATASETS:
             raise InputError("dataset", self.dataset, "one of " + ", ".join(DATASETS))
         parse_model_name(self.model)
-        if self.method not in METHODS:
-            raise InputError("method", self.method, "one of " + ", ".join(METHODS))
-        self.lam = check_number("lam", self.lam, ge=0)
+        if not isinstance(self.act, str):
+            raise InputError("act", self.act, "the name of a registered activation")
+        self.act = get_activation(self.act).name
+        if self.method not in OBJECTIVES:
+            raise InputError("method", self.method, "one of " + ", ".join(OBJECTIVES))
+        self.lam = num("lam", self.lam, 0, L["lam"])
         if self.war_zeta is not None:
-            self.war_zeta = check_number("war_zeta", self.war_zeta, gt=0)
-            if self.method not in ("gat", "trades"):
-                raise InputError("war_zeta", self.war_zeta, "used with --method gat or trades")
-        self.war_alpha = check_number("war_alpha", self.war_alpha, gt=0)
-        parse_eps(self.eps)
+            self.war_zeta = num("war_zeta", self.war_zeta, gt=0, hi=L["war_zeta"])
+            if not OBJECTIVES[self.method].has_lambda:
+                with_lam = [name for name, cls in OBJECTIVES.items() if cls.has_lambda]
+                raise InputError("war_zeta", self.war_zeta, "used with --method " + " or ".join(with_lam))
+        self.war_alpha = num("war_alpha", self.war_alpha, gt=0, hi=L["war_alpha"])
+        eps, _ = parse_eps(self.eps)
         if self.norm not in NORMS:
             raise InputError("norm", self.norm, "linf or l2")
-        self.attack_steps = check_number("attack_steps", self.attack_steps, ge=1, integer=True)
-        self.eval_steps = check_number("eval_steps", self.eval_steps, ge=1, integer=True)
-        self.eval_restarts = check_number("eval_restarts", self.eval_restarts, ge=1, integer=True)
-        self.eps_warmup = check_number("eps_warmup", self.eps_warmup, ge=0)
+        eps_max = L["eps_linf"] if self.norm == "linf" else L["eps_l2"]
+        if eps > eps_max:
+            raise InputError("eps", self.eps, f"at most {eps_max:g} for --norm {self.norm} (inputs lie in [0, 1])")
+        self.attack_steps = num("attack_steps", self.attack_steps, 1, L["steps"], integer=True)
+        self.eval_steps = num("eval_steps", self.eval_steps, 1, L["steps"], integer=True)
+        self.eval_restarts = num("eval_restarts", self.eval_restarts, 1, L["restarts"], integer=True)
+        self.epochs = num("epochs", self.epochs, 1, L["epochs"], integer=True)
+        self.eps_warmup = num("eps_warmup", self.eps_warmup, 0, self.epochs)
         if self.noise_std is not None:
-            self.noise_std = check_number("noise_std", self.noise_std, ge=0)
+            self.noise_std = num("noise_std", self.noise_std, 0, L["noise_std"])
         for name in ("attack_step_size", "eval_step_size"):
             if getattr(self, name) is not None:
-                setattr(self, name, check_number(name, getattr(self, name), gt=0))
-        self.epochs = check_number("epochs", self.epochs, ge=1, integer=True)
-        self.batch_size = check_number("batch_size", self.batch_size, ge=1, integer=True)
-        self.lr = check_number("lr", self.lr, gt=0)
-        self.momentum = check_number("momentum", self.momentum, ge=0, lt=1)
-        self.weight_decay = check_number("weight_decay", self.weight_decay, ge=0)
+                setattr(self, name, num(name, getattr(self, name), gt=0, hi=L[name]))
+        self.batch_size = num("batch_size", self.batch_size, 1, L["batch_size"], integer=True)
+        self.lr = num("lr", self.lr, gt=0, hi=L["lr"])
+        self.momentum = num("momentum", self.momentum, 0, lt=1)
+        if self.weight_decay is not None:
+            self.weight_decay = num("weight_decay", self.weight_decay, 0, L["weight_decay"])
         if self.optimizer not in OPTIMIZERS:
             raise InputError("optimizer", self.optimizer, "sgd or adam")
-        if self.schedule not in SCHEDULES:
+        if self.schedule is not None and self.schedule not in SCHEDULES:
             raise InputError("schedule", self.schedule, "one of " + ", ".join(SCHEDULES))
+        if self.recipe not in RECIPES:
+            raise InputError("recipe", self.recipe, "one of " + ", ".join(RECIPES))
         self.milestone_list()
         if self.halve_after is not None:
-            self.halve_after = check_number("halve_after", self.halve_after, ge=0, integer=True)
-        self.val_size = check_number("val_size", self.val_size, ge=0, integer=True)
-        self.val_every = check_number("val_every", self.val_every, ge=1, integer=True)
-        for name in ("train_size", "test_size", "threads"):
+            self.halve_after = num("halve_after", self.halve_after, 0, L["epochs"], integer=True)
+        self.val_size = num("val_size", self.val_size, 0, L["size"], integer=True)
+        self.val_every = num("val_every", self.val_every, 1, L["epochs"], integer=True)
+        for name in ("train_size", "test_size"):
             if getattr(self, name) is not None:
-                setattr(self, name, check_number(name, getattr(self, name), ge=1, integer=True))
+                setattr(self, name, num(name, getattr(self, name), 1, L["size"], integer=True))
+        if self.threads is not None:
+            self.threads = num("threads", self.threads, 1, L["threads"], integer=True)
         if self.select not in ("robust", "natural"):
             raise InputError("select", self.select, "robust or natural")
-        self.seed = check_number("seed", self.seed, ge=0, integer=True)
+        self.seed = num("seed", self.seed, 0, L["seed"], integer=True)
         dev = str(self.device)
         if not (dev in ("cpu", "cuda", "auto") or dev.startswith("cuda:")):
             raise InputError("device", dev, "cpu, cuda, cuda:K or auto")
@@ -155,6 +221,14 @@ class TrainConfig:
                 raise InputError("device", dev, "cpu: no CUDA device is available on this machine")
         if self.amp and not self.resolved_device().startswith("cuda"):
             raise InputError("amp", True, "used with --device cuda (mixed precision is a CUDA feature here)")
+        from rfrobust.deep.evaluation import parse_eval_attacks
+
+        parse_eval_attacks(self.eval_attacks, self.norm)
+        if self.ckpt_dir is not None:
+            from rfrobust.fileio import check_output_dir
+
+            check_output_dir(self.ckpt_dir, "ckpt_dir")
+        dataset_dir(self.dataset, self.data_dir)
         return self
 
     def resolved_device(self) -> str:
@@ -164,15 +238,22 @@ class TrainConfig:
             return "cuda" if torch.cuda.is_available() else "cpu"
         return str(self.device)
 
+    def recipe_values(self):
+        """The resolved weight decay and schedule (:func:`rfrobust.deep.recipes.resolve`)."""
+        from rfrobust.deep.recipes import resolve
+
+        return resolve(self)
+
     def milestone_list(self) -> list[int]:
+        """The piecewise milestones (given or the recipe's defaults); checks a given list."""
         if self.milestones in (None, ""):
-            return sorted({max(1, round(0.75 * self.epochs)), max(1, round(0.9 * self.epochs))})
+            return list(self.recipe_values().milestones or ())
         try:
             ms = [int(v) for v in str(self.milestones).split(",")]
         except ValueError:
             raise InputError("milestones", self.milestones, "a comma list of epoch numbers such as 75,90") from None
-        if any(m < 0 for m in ms):
-            raise InputError("milestones", self.milestones, "epoch numbers >= 0")
+        if any(m < 0 or m > LIMITS["epochs"] for m in ms):
+            raise InputError("milestones", self.milestones, f"epoch numbers in 0..{LIMITS['epochs']}")
         return sorted(ms)
 
     def to_dict(self) -> dict:
@@ -180,22 +261,19 @@ class TrainConfig:
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
-    """Learning rate of (1-based) ``epoch`` under ``cfg.schedule`` (module docstring)."""
-    if cfg.schedule == "constant":
-        return cfg.lr
-    if cfg.schedule == "piecewise":
-        return cfg.lr * 0.1 ** sum(epoch > m for m in cfg.milestone_list())
-    start = cfg.halve_after if cfg.halve_after is not None else max(1, round(0.75 * cfg.epochs))
-    return cfg.lr * 0.5 ** max(0, epoch - start)
+    """Learning rate of (1-based) ``epoch`` under the resolved schedule (:mod:`rfrobust.deep.recipes`)."""
+    from rfrobust.deep.recipes import lr_at as recipe_lr_at
+
+    return recipe_lr_at(cfg.recipe_values(), cfg.lr, epoch)
 
 
-def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, gen, epoch: int) -> dict:
-    """One epoch of SGD on the method's objective; returns the epoch's log row (batch-size weighted means)."""
+def _train_epoch(run: TrainingRun, epoch: int) -> dict:
+    """One epoch of SGD on the objective; returns the epoch's log row (batch-size weighted means)."""
     import torch
 
-    from rfrobust.deep.losses import training_loss
     from rfrobust.errors import ConvergenceError
 
+    cfg, model, opt, batches, inner = run.cfg, run.model, run.optimizer, run.batches, run.inner
     lr = lr_at(cfg, epoch)
     for group in opt.param_groups:
         group["lr"] = lr
@@ -206,12 +284,19 @@ def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, 
     step_attack = inner
     bar = _progress(len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
     for xb, yb in batches:
-        step_attack = _warm(inner, eps, cfg.eps_warmup, (epoch - 1) + acc["n"] / max(n_train, 1))
-        out = training_loss(model, xb, yb, cfg.method, cfg.lam, step_attack, war=war,
-                            attack_eval_mode=cfg.attack_eval_mode, clip=cfg.clip, generator=gen, amp=cfg.amp)
+        step_attack = _warm(inner, run.eps, cfg.eps_warmup, (epoch - 1) + acc["n"] / max(n_train, 1))
+        out = run.objective.step(
+            model,
+            xb,
+            yb,
+            step_attack,
+            run.lam,
+            generator=run.generator,
+            amp=cfg.amp,
+            attack_eval_mode=cfg.attack_eval_mode,
+        )
         if not torch.isfinite(out.loss.detach()):
-            raise ConvergenceError("training", {"epoch": epoch, "lr": lr, "model": cfg.model},
-                                   "the loss is not finite")
+            raise ConvergenceError("training", {"epoch": epoch, "lr": lr, "model": cfg.model}, "the loss is not finite")
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()
@@ -224,12 +309,27 @@ def _train_epoch(model, opt, batches, cfg: TrainConfig, inner, eps: float, war, 
         acc["cadv"] += int(out.correct_adv) if out.correct_adv is not None else 0
         bar.update(1)
     bar.close()
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise ConvergenceError(
+                "training",
+                {"epoch": epoch, "lr": lr, "model": cfg.model},
+                f"parameter {name} is not finite after the epoch",
+            )
     n = max(acc["n"], 1)
-    return {"epoch": epoch, "lr": lr, "train_eps": step_attack.eps, "natural_risk": acc["nat"] / n,
-            "robust_reg": acc["reg"] / n, "lam_t": acc["lam"] / n, "lam_last": war.lam if war else float(cfg.lam),
-            "train_nat_acc": acc["cnat"] / n if cfg.method != "pgd-at" else None,
-            "train_adv_acc": acc["cadv"] / n if cfg.method != "standard" else None,
-            "epoch_s": time.perf_counter() - t0}
+    objective = run.objective
+    return {
+        "epoch": epoch,
+        "lr": lr,
+        "train_eps": step_attack.eps,
+        "natural_risk": acc["nat"] / n,
+        "robust_reg": acc["reg"] / n,
+        "lam_t": acc["lam"] / n,
+        "lam_last": run.lam.lam,
+        "train_nat_acc": acc["cnat"] / n if objective.reports_natural_acc else None,
+        "train_adv_acc": acc["cadv"] / n if objective.attack_kind is not None else None,
+        "epoch_s": time.perf_counter() - t0,
+    }
 
 
 def _warm(cfg, eps: float, warmup: float, progress: float):
@@ -241,21 +341,27 @@ def _warm(cfg, eps: float, warmup: float, progress: float):
 
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: str, model, cfg: TrainConfig, spec: dict, epoch: int, metrics: dict,
-                    optimizer=None, war=None) -> None:
+def save_checkpoint(
+    path: str, model, cfg: TrainConfig, spec: dict, epoch: int, metrics: dict, optimizer=None, war=None
+) -> None:
     """Write a checkpoint that ``torch.load(path, weights_only=True)`` reads (tensors and plain containers only)."""
     import torch
 
-    state = {"format": CKPT_FORMAT, "model_state": model.state_dict(), "config": cfg.to_dict(),
-             "model_spec": dict(spec), "epoch": int(epoch),
-             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}}
+    state = {
+        "format": CKPT_FORMAT,
+        "model_state": model.state_dict(),
+        "config": cfg.to_dict(),
+        "model_spec": dict(spec),
+        "epoch": int(epoch),
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))},
+    }
     if optimizer is not None:
         state["optimizer_state"] = optimizer.state_dict()
     if war is not None:
         state["war_state"] = war.state_dict()
-    tmp = path + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    from rfrobust.fileio import atomic_write
+
+    atomic_write(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path: str, device: str = "cpu"):
@@ -270,8 +376,16 @@ def load_checkpoint(path: str, device: str = "cpu"):
     if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
         raise InputError("checkpoint", path, f"a {CKPT_FORMAT} file written by rfrobust")
     spec = ckpt["model_spec"]
-    model = build_model(spec["model"], spec["in_channels"], spec["im_res"], spec["num_classes"],
-                        tuple(spec["mean"]), tuple(spec["std"]), dropout=spec.get("dropout", True))
+    model = build_model(
+        spec["model"],
+        spec["in_channels"],
+        spec["im_res"],
+        spec["num_classes"],
+        tuple(spec["mean"]),
+        tuple(spec["std"]),
+        dropout=spec.get("dropout", True),
+        act=spec.get("act", "relu"),
+    )
     model.load_state_dict(ckpt["model_state"])
     return model.to(device), ckpt
 
@@ -280,30 +394,74 @@ def load_checkpoint(path: str, device: str = "cpu"):
 def _progress(total, desc, enabled):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False, dynamic_ncols=True,
-                mininterval=0.5 if sys.stderr.isatty() else 30.0)
+    return tqdm(
+        total=total,
+        desc=desc,
+        disable=not enabled,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.5 if sys.stderr.isatty() else 30.0,
+    )
 
 
-def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
-    """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`).
+@dataclass
+class TrainingRun:
+    """Everything one run holds: made by :func:`build`, advanced by :func:`fit`, read by :func:`evaluate` and
+    :func:`record`."""
 
-    ``extra_eval(model, test_batches, device) -> dict`` (optional) runs on the selected (best) model, in the same
-    process right after the test metrics, and its entries are added to the record (timed as ``extra_eval_s``).
-    The experiment drivers use it to evaluate a whole grid of attacks on one trained network
-    (:mod:`rfrobust.deep.curves`).
-    """
+    cfg: TrainConfig
+    device: str
+    eps: float
+    eps_text: str
+    train: Any
+    val: Any
+    test: Any
+    augment: bool
+    spec: dict
+    model: Any
+    n_params: int
+    optimizer: Any
+    objective: Any
+    lam: Any
+    war: Any
+    train_attack: Any
+    inner: Any
+    eval_attack: Any
+    fgsm_attack: Any
+    generator: Any
+    batches: Any
+    val_batches: Any
+    select_key: str
+    log: Callable = print
+    prov: dict = field(default_factory=dict)
+    t0: float = 0.0
+    history: list = field(default_factory=list)
+    best_state: dict | None = None
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    score: float = -math.inf
+    last_state: dict | None = None
+    train_s: float = 0.0
+    test_batches: Any = None
+
+
+def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
+    """Validate ``cfg`` and set up the run: data and splits, model, optimizer, objective, lambda, attacks, batches."""
     import torch
 
     from rfrobust.deep.attacks import AttackConfig, parse_eps
-    from rfrobust.deep.checks import sanity_checks
     from rfrobust.deep.data import Batches, load_dataset, take, train_val_split
-    from rfrobust.deep.losses import inner_attack_config
-    from rfrobust.deep.metrics import evaluate
     from rfrobust.deep.models import build_model, count_parameters
-    from rfrobust.deep.war import WAR
-    from rfrobust.provenance import provenance, timestamp
+    from rfrobust.deep.objectives import get_objective
+    from rfrobust.deep.war import WAR, ConstantLambda
+    from rfrobust.provenance import provenance
 
     cfg.validate()
+    if cfg.ckpt_dir:
+        from rfrobust.fileio import check_output_dir
+
+        check_output_dir(cfg.ckpt_dir, "ckpt_dir", create=True)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     prov = provenance()  # the code that runs: git commit taken at the start, timestamp replaced at the end
@@ -320,124 +478,380 @@ def run(cfg: TrainConfig, log=None, *, extra_eval=None) -> dict:
     train = take(train, cfg.train_size, cfg.seed)
     augment = cfg.augment if cfg.augment is not None else cfg.dataset in ("cifar10", "cifar100")
     c, h, _ = train.shape
-    spec = {"model": cfg.model, "in_channels": c, "im_res": h, "num_classes": train.num_classes,
-            "mean": list(train.mean), "std": list(train.std), "dropout": bool(cfg.dropout)}
+    spec = {
+        "model": cfg.model,
+        "in_channels": c,
+        "im_res": h,
+        "num_classes": train.num_classes,
+        "mean": list(train.mean),
+        "std": list(train.std),
+        "dropout": bool(cfg.dropout),
+        "act": cfg.act,
+    }
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, c, h, train.num_classes, train.mean, train.std, dropout=cfg.dropout).to(device)
+    model = build_model(cfg.model, c, h, train.num_classes, train.mean, train.std, dropout=cfg.dropout, act=cfg.act).to(
+        device
+    )
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     n_params = count_parameters(model)
+    recipe = cfg.recipe_values()
     if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=recipe.weight_decay)
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=recipe.weight_decay)
+    objective = get_objective(cfg.method, **cfg.to_dict())  # its options (clip, recipe) from the configuration
     war = WAR(cfg.war_zeta, cfg.war_alpha) if cfg.war_zeta is not None else None
+    lam = war if war is not None else ConstantLambda(cfg.lam)
 
     train_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.attack_steps, cfg.attack_step_size)
-    inner = inner_attack_config(cfg.method, train_attack)
-    eval_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.eval_steps, cfg.eval_step_size,
-                               random_start=cfg.eval_random_start, restarts=cfg.eval_restarts)
+    inner = objective.inner_attack(train_attack, step_size=cfg.attack_step_size)
+    eval_attack = AttackConfig(
+        "pgd",
+        cfg.norm,
+        eps,
+        eps_text,
+        cfg.eval_steps,
+        cfg.eval_step_size,
+        random_start=cfg.eval_random_start,
+        restarts=cfg.eval_restarts,
+    )
     fgsm_attack = AttackConfig("fgsm", cfg.norm, eps, eps_text)
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    batches = Batches(train, cfg.batch_size, device, shuffle=True, seed=cfg.seed, augment=augment,
-                      channels_last=cfg.channels_last)
+    batches = Batches(
+        train, cfg.batch_size, device, shuffle=True, seed=cfg.seed, augment=augment, channels_last=cfg.channels_last
+    )
     val_batches = Batches(val, 500, device, channels_last=cfg.channels_last) if len(val) else None
     select_key = "robust_acc" if (cfg.select == "robust" and eps > 0) else "natural_acc"
+    return TrainingRun(
+        cfg,
+        device,
+        eps,
+        eps_text,
+        train,
+        val,
+        test,
+        augment,
+        spec,
+        model,
+        n_params,
+        opt,
+        objective,
+        lam,
+        war,
+        train_attack,
+        inner,
+        eval_attack,
+        fgsm_attack,
+        gen,
+        batches,
+        val_batches,
+        select_key,
+        log,
+        prov,
+        t0,
+    )
 
-    history, best_state, best_epoch, best_score = [], None, 0, -math.inf
-    if cfg.ckpt_dir:
-        os.makedirs(cfg.ckpt_dir, exist_ok=True)
-    t_train = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
-        row = _train_epoch(model, opt, batches, cfg, inner, eps, war, gen, epoch)
-        if val_batches is not None and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
-            vm = evaluate(model, val_batches, eval_attack, lipschitz=cfg.val_lipschitz,
-                          generator=torch.Generator(device=device).manual_seed(cfg.seed + 2), amp=cfg.amp)
-            row.update({f"val_{k}": vm[k] for k in ("natural_acc", "robust_acc", "stability")})
+
+class Callback:
+    """Runs after every epoch of :func:`fit` (``on_epoch_end``) and once after the last (``on_fit_end``).
+
+    ``row`` is the epoch's log row (add entries to it); ``run.score`` is the epoch's selection score (set by
+    :class:`Validation`)."""
+
+    def on_epoch_end(self, run: TrainingRun, epoch: int, row: dict) -> None:
+        pass
+
+    def on_fit_end(self, run: TrainingRun) -> None:
+        pass
+
+
+class Validation(Callback):
+    """Validation metrics every ``val_every`` epochs and at the last one, from one PGD pass of the evaluation attack
+    (with ``val_lipschitz``: the local Lipschitz estimate from the same pass); sets ``run.score``. Without a
+    validation split the last epoch is the best; unvalidated epochs never win."""
+
+    def on_epoch_end(self, run, epoch, row):
+        import torch
+
+        from rfrobust.deep.metrics import evaluate as evaluate_attack
+
+        cfg = run.cfg
+        if run.val_batches is not None and (epoch % cfg.val_every == 0 or epoch == cfg.epochs):
+            vm = evaluate_attack(
+                run.model,
+                run.val_batches,
+                run.eval_attack,
+                lipschitz=cfg.val_lipschitz,
+                generator=torch.Generator(device=run.device).manual_seed(cfg.seed + 2),
+                amp=cfg.amp,
+            )
+            row.update({f"val_{k}": vm[k] for k in ("natural_acc", "robust_acc", "stability", "stability_true_label")})
             if cfg.val_lipschitz:  # the local Lipschitz estimate along training (Wu et al. Fig. 4), same PGD pass
                 row["val_local_lipschitz"] = vm["local_lipschitz"]
-            score = vm[select_key]
-        else:  # no validation split: the last epoch is the best; unvalidated epochs never win
-            score = epoch if val_batches is None else -math.inf
-        history.append(row)
-        log("epoch {epoch}/{E} lr={lr:.4g} natural_risk={natural_risk:.4f} robust_reg={robust_reg:.4f} "
-            "lam_t={lam_t:.3f}".format(E=cfg.epochs, **row)
-            + "".join(f" {k}={row[k]:.4f}" for k in ("val_natural_acc", "val_robust_acc", "val_stability",
-                                                      "val_local_lipschitz") if k in row) + f" ({row['epoch_s']:.1f}s)")
-        if score > best_score:
-            best_score, best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-            if cfg.ckpt_dir:
-                save_checkpoint(os.path.join(cfg.ckpt_dir, "best.pt"), model, cfg, spec, epoch, row, war=war)
-        if cfg.ckpt_dir:
-            save_checkpoint(os.path.join(cfg.ckpt_dir, "last.pt"), model, cfg, spec, epoch, row, opt, war)
-    train_s = time.perf_counter() - t_train
-    last_state = copy.deepcopy(model.state_dict()) if cfg.eval_last else None
+            run.score = vm[run.select_key]
+        else:
+            run.score = epoch if run.val_batches is None else -math.inf
 
-    # ------------------------------------------------------------------ test metrics (best checkpoint)
-    model.load_state_dict(best_state)
-    test_batches = Batches(test, 500, device, channels_last=cfg.channels_last)
 
-    def test_metrics():
-        g = torch.Generator(device=device).manual_seed(cfg.seed + 3)
-        m = evaluate(model, test_batches, eval_attack, lipschitz=True, ratio=cfg.lipschitz_ratio, generator=g,
-                     amp=cfg.amp)
-        mf = evaluate(model, test_batches, fgsm_attack, lipschitz=False, amp=cfg.amp)
-        m["fgsm_acc"] = mf["robust_acc"]
-        if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
-            gn = torch.Generator(device=device).manual_seed(cfg.seed + 4)
-            m["noise_acc"] = evaluate(model, test_batches, AttackConfig("noise", eps=cfg.noise_std), lipschitz=False,
-                                      generator=gn, amp=cfg.amp)["adv_acc"]
-        return m
+class EpochLog(Callback):
+    """One line per epoch through ``run.log``."""
 
+    def on_epoch_end(self, run, epoch, row):
+        run.log(
+            "epoch {epoch}/{E} lr={lr:.4g} natural_risk={natural_risk:.4f} robust_reg={robust_reg:.4f} "
+            "lam_t={lam_t:.3f}".format(E=run.cfg.epochs, **row)
+            + "".join(
+                f" {k}={row[k]:.4f}"
+                for k in ("val_natural_acc", "val_robust_acc", "val_stability", "val_local_lipschitz")
+                if k in row
+            )
+            + f" ({row['epoch_s']:.1f}s)"
+        )
+
+
+class Selection(Callback):
+    """Keeps the state of the best epoch (highest ``run.score``) in memory (``run.best_state``)."""
+
+    def on_epoch_end(self, run, epoch, row):
+        if run.score > run.best_score:
+            run.best_score, run.best_epoch = run.score, epoch
+            run.best_state = copy.deepcopy(run.model.state_dict())
+
+    def on_fit_end(self, run):
+        if run.cfg.eval_last:
+            run.last_state = copy.deepcopy(run.model.state_dict())
+
+
+class Checkpoints(Callback):
+    """``best.pt`` when the epoch is the best so far, ``last.pt`` (with optimizer and WAR state) after every epoch."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def on_epoch_end(self, run, epoch, row):
+        if run.best_epoch == epoch:
+            save_checkpoint(
+                os.path.join(self.directory, "best.pt"), run.model, run.cfg, run.spec, epoch, row, war=run.war
+            )
+        save_checkpoint(
+            os.path.join(self.directory, "last.pt"), run.model, run.cfg, run.spec, epoch, row, run.optimizer, run.war
+        )
+
+
+def default_callbacks(cfg: TrainConfig) -> list[Callback]:
+    """Validation, epoch log, best-state selection and (with ``ckpt_dir``) checkpoints, in that order."""
+    out: list[Callback] = [Validation(), EpochLog(), Selection()]
+    if cfg.ckpt_dir:
+        out.append(Checkpoints(cfg.ckpt_dir))
+    return out
+
+
+def fit(run: TrainingRun, callbacks: list[Callback] | None = None) -> list[dict]:
+    """The epoch loop: one SGD epoch on the objective, then every callback; returns the per-epoch log."""
+    cfg = run.cfg
+    callbacks = default_callbacks(cfg) if callbacks is None else callbacks
+    if cfg.ckpt_dir:
+        from rfrobust.fileio import check_output_dir
+
+        check_output_dir(cfg.ckpt_dir, "ckpt_dir", create=True)
+    t_train = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        row = _train_epoch(run, epoch)
+        run.history.append(row)
+        for cb in callbacks:
+            cb.on_epoch_end(run, epoch, row)
+    for cb in callbacks:
+        cb.on_fit_end(run)
+    run.train_s = time.perf_counter() - t_train
+    return run.history
+
+
+def _test_metrics(run: TrainingRun, flags: bool = False) -> dict:
+    import torch
+
+    from rfrobust.deep.attacks import AttackConfig
+    from rfrobust.deep.metrics import evaluate as evaluate_attack
+
+    cfg = run.cfg
+    g = torch.Generator(device=run.device).manual_seed(cfg.seed + 3)
+    m = evaluate_attack(
+        run.model,
+        run.test_batches,
+        run.eval_attack,
+        lipschitz=True,
+        ratio=cfg.lipschitz_ratio,
+        generator=g,
+        amp=cfg.amp,
+        lipschitz_kl=True,
+        flags=flags,
+    )
+    mf = evaluate_attack(run.model, run.test_batches, run.fgsm_attack, lipschitz=False, amp=cfg.amp, flags=flags)
+    m["fgsm_acc"] = mf["robust_acc"]
+    if flags:
+        m["flags"] = {"pgd": m["flags"], "fgsm": mf["flags"]}
+    if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
+        gn = torch.Generator(device=run.device).manual_seed(cfg.seed + 4)
+        m["noise_acc"] = evaluate_attack(
+            run.model,
+            run.test_batches,
+            AttackConfig("noise", eps=cfg.noise_std),
+            lipschitz=False,
+            generator=gn,
+            amp=cfg.amp,
+        )["adv_acc"]
+    return m
+
+
+def evaluate(run: TrainingRun, *, extra_eval=None) -> dict:
+    """Test metrics of the selected (best) model (``last_*`` for the last one with ``eval_last``), the optional
+    ``extra_eval(model, test_batches, device) -> dict`` and the sanity checks; the model is left at its best state.
+    """
+    from rfrobust.deep.checks import sanity_checks
+    from rfrobust.deep.data import Batches
+    from rfrobust.deep.evaluation import parse_eval_attacks, run_eval_attacks
+
+    cfg = run.cfg
+    run.model.load_state_dict(run.best_state)
+    run.test_batches = Batches(run.test, 500, run.device, channels_last=cfg.channels_last)
     te = time.perf_counter()
-    metrics = test_metrics()
-    eval_s = time.perf_counter() - te
-    extra: dict = {}
+    out = _test_metrics(run, flags=True)
+    out["eval_s"] = time.perf_counter() - te
+    flags = out.pop("flags")
+    worst = flags["pgd"]["robust"] & flags["fgsm"]["robust"]
+    attacks = parse_eval_attacks(cfg.eval_attacks, cfg.norm)
+    if attacks:
+        panel = run_eval_attacks(
+            run.model,
+            run.test_batches,
+            attacks,
+            cfg,
+            eps=run.eps,
+            eps_text=run.eps_text,
+            device=run.device,
+            correct=flags["pgd"]["correct"],
+        )
+        for f in panel.pop("flags").values():
+            worst &= f
+        out["attacks"] = panel
+    out["robust_acc_worst"] = int(worst.sum()) / max(len(worst), 1)
     if extra_eval is not None:
         te = time.perf_counter()
-        extra = dict(extra_eval(model, test_batches, device))
+        extra = dict(extra_eval(run.model, run.test_batches, run.device))
         extra["extra_eval_s"] = time.perf_counter() - te
+        out["extra"] = extra
+    if cfg.eval_last and run.last_state is not None:
+        run.model.load_state_dict(run.last_state)
+        out["last"] = _test_metrics(run)
+        run.model.load_state_dict(run.best_state)
+    if cfg.checks:
+        xs, ys = next(iter(Batches(run.test, min(len(run.test), 500), run.device)))
+        rep = sanity_checks(run.model, xs, ys, run.eps, norm=cfg.norm, step_size=None, seed=cfg.seed, amp=cfg.amp)
+        out["checks"] = rep.record()
+        run.log("sanity checks: " + rep.summary())
+    return out
+
+
+def record(run: TrainingRun, evaluation: dict) -> dict:
+    """The flat result record: parameters, attack settings, metrics, per-epoch log (JSON), timing, provenance."""
+    import torch
+
+    from rfrobust.provenance import timestamp
+
+    cfg = run.cfg
+    metrics = {k: v for k, v in evaluation.items() if k not in ("eval_s", "extra", "last", "checks", "attacks")}
     rec: dict = {"kind": "train"}
     rec.update({k: v for k, v in cfg.to_dict().items() if k not in ("progress",)})
-    rec.update({"eps": eps, "eps_text": eps_text, "device": device, "augment": augment, "n_params": n_params,
-                "n_train": len(train), "n_val": len(val), "n_test": len(test), "torch_version": torch.__version__})
-    rec.update(train_attack.record("train_attack"))
-    rec["train_attack_kind"] = inner.kind
-    rec["train_attack_loss"] = inner.loss
-    rec["train_attack_init"] = inner.init
-    rec.update(eval_attack.record("eval_attack"))
-    rec.update(fgsm_attack.record("fgsm_attack"))
-    rec["milestones"] = ",".join(str(m) for m in cfg.milestone_list()) if cfg.schedule == "piecewise" else None
-    rec["halve_after"] = (cfg.halve_after if cfg.halve_after is not None else max(1, round(0.75 * cfg.epochs))) \
-        if cfg.schedule == "halving" else None
+    rec.update(
+        {
+            "eps": run.eps,
+            "eps_text": run.eps_text,
+            "device": run.device,
+            "augment": run.augment,
+            "n_params": run.n_params,
+            "n_train": len(run.train),
+            "n_val": len(run.val),
+            "n_test": len(run.test),
+            "torch_version": torch.__version__,
+        }
+    )
+    rec.update(run.inner.record("train_attack"))  # the objective's attack (TRADES: the KL attack)
+    rec.update(run.eval_attack.record("eval_attack"))
+    rec.update(run.fgsm_attack.record("fgsm_attack"))
+    recipe = cfg.recipe_values()
+    rec.update(
+        {
+            "weight_decay": recipe.weight_decay,
+            "schedule": recipe.schedule,
+            "milestones": ",".join(str(m) for m in recipe.milestones) if recipe.schedule == "piecewise" else None,
+            "halve_after": recipe.halve_after if recipe.schedule == "halving" else None,
+            "weight_decay_source": recipe.weight_decay_source,
+            "schedule_source": recipe.schedule_source,
+        }
+    )
     rec["local_lipschitz_norm"] = "l1" if cfg.norm == "linf" else "l2"
     rec.update(metrics)
-    rec.update(extra)
-    rec["best_epoch"] = best_epoch
-    rec["select_metric"] = f"val_{select_key}" if len(val) else "last_epoch"
-    last = history[-1]
-    rec.update({"final_natural_risk": last["natural_risk"], "final_robust_reg": last["robust_reg"],
-                "final_lam_t": last["lam_last"]})
-    if war is not None:
-        rec["war_skipped_steps"] = war.skipped
-    if cfg.eval_last and last_state is not None:
-        model.load_state_dict(last_state)
-        rec.update({f"last_{k}": v for k, v in test_metrics().items()})
-        model.load_state_dict(best_state)
-    if cfg.checks:
-        xs, ys = next(iter(Batches(test, min(len(test), 500), device)))
-        rep = sanity_checks(model, xs, ys, eps, norm=cfg.norm, step_size=None, seed=cfg.seed, amp=cfg.amp)
-        rec.update(rep.record())
-        log("sanity checks: " + rep.summary())
-    rec["epoch_log"] = json.dumps(history)
-    rec["train_s"] = train_s
-    rec["eval_s"] = eval_s
-    rec["wall_s"] = time.perf_counter() - t0
-    prov["timestamp"] = timestamp()
-    rec.update(prov)
+    rec["eval_attacks"] = ",".join(a.name for a in _eval_attack_list(cfg))
+    rec.update(evaluation.get("attacks", {}))
+    rec.update(evaluation.get("extra", {}))
+    rec["best_epoch"] = run.best_epoch
+    rec["select_metric"] = f"val_{run.select_key}" if len(run.val) else "last_epoch"
+    last = run.history[-1]
+    rec.update(
+        {
+            "final_natural_risk": last["natural_risk"],
+            "final_robust_reg": last["robust_reg"],
+            "final_lam_t": last["lam_last"],
+        }
+    )
+    rec.update(run.lam.record())
+    if "last" in evaluation:
+        rec.update({f"last_{k}": v for k, v in evaluation["last"].items()})
+    rec.update(evaluation.get("checks", {}))
+    rec["epoch_log"] = json.dumps(run.history)
+    rec["train_s"] = run.train_s
+    rec["eval_s"] = evaluation["eval_s"]
+    rec["wall_s"] = time.perf_counter() - run.t0
+    run.prov["timestamp"] = timestamp()
+    rec.update(run.prov)
+    _check_finite(rec, cfg)
     return rec
+
+
+def _eval_attack_list(cfg: TrainConfig):
+    from rfrobust.deep.evaluation import parse_eval_attacks
+
+    return parse_eval_attacks(cfg.eval_attacks, cfg.norm)
+
+
+def _check_finite(rec: dict, cfg: TrainConfig) -> None:
+    """No NaN or infinity reaches a record: a run that produced one stops with a named error (exit status 1)."""
+    from rfrobust.errors import ConvergenceError
+
+    rows = [("", rec)] + [(f"epoch {row.get('epoch')} ", row) for row in json.loads(rec.get("epoch_log", "[]"))]
+    for where, row in rows:
+        for k, v in row.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConvergenceError(
+                    "training",
+                    {"model": cfg.model, "method": cfg.method, "lr": cfg.lr},
+                    f"{where}{k} is {v} (not finite)",
+                )
+
+
+def run(cfg: TrainConfig, log=None, *, extra_eval=None, callbacks: list[Callback] | None = None) -> dict:
+    """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`):
+    :func:`build` -> :func:`fit` -> :func:`evaluate` -> :func:`record`.
+
+    ``extra_eval(model, test_batches, device) -> dict`` (optional) runs on the selected (best) model, in the same
+    process right after the test metrics, and its entries are added to the record (timed as ``extra_eval_s``).
+    The experiment drivers use it to evaluate a whole grid of attacks on one trained network
+    (:mod:`rfrobust.deep.curves`). ``callbacks`` replaces :func:`default_callbacks` (extend that list to add one).
+    """
+    training = build(cfg, log)
+    fit(training, callbacks)
+    return record(training, evaluate(training, extra_eval=extra_eval))
 
 
 def config_fields() -> list[str]:

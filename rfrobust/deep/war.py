@@ -10,12 +10,37 @@ ratio recorded on a thin network trained with its tuned lambda (Wu et al.: zeta 
 
 The ratio is undefined when ``l_rob <= 0`` (possible early in training when the inner maximisation fails); such a
 step leaves lambda unchanged and is counted in :attr:`WAR.skipped`.
+
+Both classes here are **lambda controllers**: ``controller(l_nat, l_rob) -> lambda_t`` is called by every objective
+that has a lambda (:mod:`rfrobust.deep.objectives`) once per step, before the update, and ``controller.lam`` is the
+current value. :class:`ConstantLambda` returns the fixed lambda; :class:`WAR` wraps any such objective.
 """
+
 from __future__ import annotations
 
 import math
 
 from rfrobust.errors import InputError
+
+
+def _scalar(v) -> float:
+    return float(v.item()) if hasattr(v, "item") else float(v)
+
+
+class ConstantLambda:
+    """The lambda controller of a fixed lambda: ``ConstantLambda(6.0)(l_nat, l_rob) == 6.0``."""
+
+    def __init__(self, lam: float):
+        self.lam = float(lam)
+
+    def __call__(self, l_nat, l_rob) -> float:
+        return self.lam
+
+    def state_dict(self) -> dict:
+        return {"lam": self.lam}
+
+    def record(self) -> dict:
+        return {}
 
 
 class WAR:
@@ -41,9 +66,16 @@ class WAR:
         self.lam = max(self.lam + self.alpha * (self.zeta - l_nat / l_rob), 0.0)
         return self.lam
 
+    def __call__(self, l_nat, l_rob) -> float:
+        """:meth:`update` from the batch's natural risk and robust regularization (floats or 0-d tensors)."""
+        return self.update(_scalar(l_nat), _scalar(l_rob))
+
+    def record(self) -> dict:
+        """Result columns of the controller: ``war_skipped_steps``."""
+        return {"war_skipped_steps": self.skipped}
+
     def state_dict(self) -> dict:
-        return {"zeta": self.zeta, "alpha": self.alpha, "lam": self.lam, "steps": self.steps,
-                "skipped": self.skipped}
+        return {"zeta": self.zeta, "alpha": self.alpha, "lam": self.lam, "steps": self.steps, "skipped": self.skipped}
 
     def load_state_dict(self, state: dict) -> None:
         self.zeta, self.alpha, self.lam = float(state["zeta"]), float(state["alpha"]), float(state["lam"])

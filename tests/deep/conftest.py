@@ -38,13 +38,13 @@ def cifar_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(idx_dir, tmp_path_factory):
     """A nettest-1-0 trained by the library's own loop (standard training, 4 epochs) on the synthetic IDX data:
-    ``(record, checkpoint_dir)``."""
+    ``(record, checkpoint_dir)``. The rfrobust 0.1 recipe keeps the model the tests were calibrated on."""
     from rfrobust.train import run_record
 
     ckpt = str(tmp_path_factory.mktemp("ckpt"))
     rec = run_record({"dataset": "synthetic-idx", "data_dir": idx_dir, "model": "nettest-1-0", "method": "standard",
                       "eps": "0.03", "epochs": 4, "lr": 0.05, "val_size": 200, "batch_size": 64,
-                      "ckpt_dir": ckpt, "eval_steps": 10}, seed=0)
+                      "ckpt_dir": ckpt, "eval_steps": 10, "recipe": "rfrobust-0.1"}, seed=0)
     return rec, ckpt
 
 

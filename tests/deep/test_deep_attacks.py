@@ -180,8 +180,14 @@ def test_white_noise_attack(trained_model, test_batch):
 
 
 def test_attack_config_validation():
-    for kw in (dict(kind="cw"), dict(norm="l1"), dict(eps=-1.0), dict(steps=0), dict(restarts=0)):
+    for kw in (dict(kind="deepfool"), dict(norm="l1"), dict(eps=-1.0), dict(steps=0), dict(restarts=0),
+               dict(loss="hinge")):
         with pytest.raises(InputError):
             AttackConfig(**kw)
     assert AttackConfig("fgsm", eps=0.1).step_size == 0.1
     assert AttackConfig("trades", eps=0.1).loss == "kl" and AttackConfig("trades", eps=0.1).init == "normal0.001"
+    assert AttackConfig("trades-pgd", eps=0.1).init == "normal0.001-projected"
+    assert AttackConfig("cw", eps=0.1).loss == "cw" and AttackConfig("cw", eps=0.1).init == "uniform"
+    # the official TRADES l_2 step is 2 eps / K, the PGD rule 2.5 eps / K
+    assert AttackConfig("trades", "l2", 1.0, steps=10).step_size == pytest.approx(0.2)
+    assert AttackConfig("trades-pgd", "l2", 1.0, steps=10).step_size == pytest.approx(0.25)

@@ -110,10 +110,16 @@ def test_war_inside_the_training_step(tiny):
 
 
 def test_learning_rate_schedules():
-    pw = TrainConfig(epochs=100, lr=0.1, schedule="piecewise")
+    old = dict(recipe="rfrobust-0.1")  # rfrobust 0.1: the rate drops one epoch after the official scripts
+    pw = TrainConfig(epochs=100, lr=0.1, schedule="piecewise", **old)
     assert [lr_at(pw, e) for e in (1, 75, 76, 90, 91, 100)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
-    wu = TrainConfig(epochs=100, lr=0.1, schedule="halving")  # Wu et al.: halve every epoch after the 75th
+    wu = TrainConfig(epochs=100, lr=0.1, schedule="halving", **old)
     assert [lr_at(wu, e) for e in (75, 76, 77, 80)] == pytest.approx([0.1, 0.05, 0.025, 0.1 / 32])
+    # official convention (TRADES' `if epoch >= 75`): /10 from epoch 75, /100 from epoch 90
+    pw = TrainConfig(epochs=100, lr=0.1, schedule="piecewise")
+    assert [lr_at(pw, e) for e in (1, 74, 75, 89, 90, 100)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    wu = TrainConfig(epochs=100, lr=0.1, schedule="halving")  # Wu et al.: halve every epoch from the 75th
+    assert [lr_at(wu, e) for e in (74, 75, 76, 79)] == pytest.approx([0.1, 0.05, 0.025, 0.1 / 32])
     custom = TrainConfig(epochs=10, lr=1.0, schedule="piecewise", milestones="3,6")
     assert [lr_at(custom, e) for e in (3, 4, 7)] == pytest.approx([1.0, 0.1, 0.01])
     assert lr_at(TrainConfig(epochs=10, lr=0.2, schedule="constant"), 10) == 0.2

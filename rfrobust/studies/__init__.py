@@ -35,6 +35,24 @@ REGISTRY: dict[str, str] = {
 }
 
 
+def register_study(name: str, target: str) -> None:
+    """Register a study: ``name`` -> ``"module:Class"`` (a :class:`~rfrobust.studies.base.Study` subclass, imported
+    when the study is used). A name already registered is refused, so a study cannot silently replace another."""
+    from rfrobust.errors import InputError
+
+    module, sep, cls = target.partition(":")
+    if not name or not name.replace("_", "").isalnum() or not sep or not module or not cls.isidentifier():
+        raise InputError("study", f"{name}={target}", "a name (letters, digits, _) and a 'package.module:Class' target")
+    if name in REGISTRY:
+        raise InputError("study", name, "a name not registered yet (registered: " + ", ".join(REGISTRY) + ")")
+    REGISTRY[name] = target
+
+
+def unregister_study(name: str) -> None:
+    """Remove a registered study (for tests and plug-ins); unknown names are ignored."""
+    REGISTRY.pop(name, None)
+
+
 def names() -> list[str]:
     """The registered studies, in registry order."""
     return list(REGISTRY)

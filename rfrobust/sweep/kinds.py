@@ -39,6 +39,7 @@ kind              function                                                      
 ================  ==============================================================  ======
 ``train_curves``  ``rfrobust.studies.curve_runs.run_record(params, seed)``        yes
 ``random_fit``    ``rfrobust.studies.universal_law.kind.run_record(params, seed)``  yes
+``rf_real``       ``rfrobust.studies.width_vs_theory.rf_real.run_record(...)``    yes
 ================  ==============================================================  ======
 
 Their configuration keys are hashed under the names these functions had before the studies left the deep toolkit
@@ -147,6 +148,9 @@ BUILTIN = {
     "random_fit": Kind("random_fit", "rfrobust.studies.universal_law.kind", "run_record", seeded=True,
                        default_backend="torch", execution=("device", "threads"),
                        key="python:rfrobust.deep.universal_law:run_record"),
+    "rf_real": Kind("rf_real", "rfrobust.studies.width_vs_theory.rf_real", "run_record", seeded=True,
+                    default_backend="numpy", execution=("backend", "device", "dtype"),
+                    schema_ref="rfrobust.studies.width_vs_theory.rf_real:RFRealPoint"),
 }
 #: Kind strings of specs written before the study kinds were registered -> the registered kind.
 LEGACY_NAMES = {"python:rfrobust.deep.curve_runs:run_record": "train_curves",

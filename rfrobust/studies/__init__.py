@@ -6,7 +6,8 @@ study             what it reproduces
 capacity          Borji (2022): accuracy and robustness of 26 NetTest CNNs against their capacity
 universal_law     Bubeck & Sellke (2021), tested by fitting: random-label data, and MLPs under FGSM/noise
 width_lambda      Wu et al. (2021): width x robust-regularization weight, TRADES / generalized AT, WAR
-width_vs_theory   the width x lambda study's answers next to the random-features theory's, with verdicts
+width_vs_theory   the bridge: classification theory -> RF on Gaussian data -> RF on real images -> networks
+width_directions  the width x lambda study's answers next to the RF regression theory's, by trend directions
 ================  ======================================================================================
 
 A study is a :class:`~rfrobust.studies.base.Study` subclass in ``rfrobust/studies/<name>/study.py`` holding its
@@ -32,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "universal_law": "rfrobust.studies.universal_law.study:UniversalLawStudy",
     "width_lambda": "rfrobust.studies.width_lambda.study:WidthLambdaStudy",
     "width_vs_theory": "rfrobust.studies.width_vs_theory.study:WidthVsTheoryStudy",
+    "width_directions": "rfrobust.studies.width_vs_theory.directions:WidthDirectionsStudy",
 }
 
 

@@ -1,8 +1,8 @@
 """Cross-validation report: the random-features theory's answers and the networks' answers to the same width
 questions, side by side, with a verdict per row.
 
-    python -m rfrobust.study width_vs_theory [--deep-dir docs/results/width_lambda]
-                                             [--out docs/results/width_vs_theory.md]
+    python -m rfrobust.study width_directions [--deep-dir docs/results/width_lambda]
+                                              [--out docs/results/width_directions.md]
 
 Reads the width x lambda study's tables (``runs.csv``, ``epochs.csv``; schema in
 :mod:`rfrobust.studies.width_lambda.tables`), evaluates the theory (``rfrobust.theory``,
@@ -778,7 +778,7 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
             "compared with simulation.", ""]
     lines += rep.sections
     lines += ["## Reproduce", "", "```bash", cmd,
-              "python -m rfrobust.study width_vs_theory --report-only   # the default: docs/results/width_lambda",
+              "python -m rfrobust.study width_directions --report-only  # the default: docs/results/width_lambda",
               "python -m pytest tests/theory/test_theory_training.py tests/studies          # default tests",
               "python -m pytest -m slow tests/theory/test_theory_training.py                # d = 200 checks",
               "```", ""]

@@ -1,94 +1,190 @@
-"""The width-vs-theory study: the width x lambda study's answers next to the random-features theory's.
+"""The bridge, rung by rung (``python -m rfrobust.study width_vs_theory``): the classification theory of random
+features, RF on Gaussian data, RF on real images and trained networks (MLP and CNN widths) on one task, one radius
+and one psi1 axis that crosses the interpolation threshold psi1 = psi2.
 
-    python -m rfrobust.study width_vs_theory                   # reads docs/results/width_lambda/, writes
-                                                               # docs/results/width_vs_theory.md (+ figures)
-    python -m rfrobust.study width_vs_theory --scale paper     # the paper-scale tables of the width x lambda study
+    python -m rfrobust.study width_vs_theory                     # cpu scale (specs/cpu.toml): the committed report
+    python -m rfrobust.study width_vs_theory --config my.toml    # any configuration (schema: .config)
+    python -m rfrobust.study width_vs_theory --scale paper --data-dir DIR --device cuda   # GPU (specs/paper.toml)
 
-It runs no sweep and trains nothing: it reads the width x lambda study's exported tables (``runs.csv``,
-``epochs.csv``) and computes the theory and a small finite-size check (:mod:`.report`), so ``--report-only`` and a
-plain run do the same. The tables it reads are never written.
+Pipelines (side by side in ``--workers`` processes, longest first): one per net family and training method (the
+width x lambda study's grid, WAR and attack panel, :func:`.rungs.run_nets`) and one for the RF rungs (the
+``simulate`` and ``rf_real`` sweeps, :func:`.rungs.run_rf`); the theory is computed with the report. Every sweep
+goes through the resumable store: kill the command and run it again, and only what is missing is computed. Then the
+report (:mod:`.bridge_report`): ``OUT.md`` and, in ``OUT/``, its tables and figures.
+
+The direction-only report this study replaced is ``python -m rfrobust.study width_directions`` (:mod:`.directions`).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
 
-from rfrobust.studies.base import DOCS_RESULTS_DIR, Context, Study
+from rfrobust.studies import base
+from rfrobust.studies.base import Context, NothingToReport, Pipeline, Study
 
-#: the width x lambda study's tables read at each scale (relative to the current directory)
-DEEP_DIRS = {
-    "cpu": os.path.join(DOCS_RESULTS_DIR, "width_lambda"),
-    "paper": os.path.join("results", "width_lambda", "paper", "report", "paper"),
-}
+PACKAGE = "rfrobust.studies.width_vs_theory"
 
 
 class WidthVsTheoryStudy(Study):
     name = "width_vs_theory"
     description = (
-        "the width x lambda study's answers (sensitivity, best lambda, WAR) next to the random-features "
-        "theory's, with a verdict per question"
+        "the bridge, rung by rung: classification theory -> RF on Gaussian data -> RF on real images -> MLP and "
+        "CNN widths, across the interpolation threshold (accuracy, robust accuracy, stability; curse and stability "
+        "rows per rung)"
     )
-    sweeps = False
-    cost = {"cpu": "~30 s", "paper": "~30 s; needs the paper-scale width_lambda tables"}
+    cost = {"cpu": "~80 min on 2 cores", "paper": "GPU, hundreds of GPU-hours (WRN-34 nets)"}
 
     def add_arguments(self, p) -> None:
-        from rfrobust.studies.width_vs_theory.report import add_arguments
-
-        add_arguments(p)
+        p.add_argument("--config", default=None, help="a bridge TOML file instead of the scale's "
+                       "(schema: rfrobust.studies.width_vs_theory.config)")
 
     def configure(self, ctx: Context) -> None:
-        from rfrobust.studies.width_vs_theory.report import options
+        from rfrobust.studies.width_vs_theory.config import load_config, package_config
 
         a = ctx.args
-        deep_dir = a.deep_dir or DEEP_DIRS[ctx.scale]
-        default = a.out is None and ctx.scale == "cpu"
-        if not ctx.out:
-            name = self.name if ctx.scale == "cpu" else f"{self.name}_{ctx.scale}"
-            ctx.out = os.path.abspath(os.path.join(DOCS_RESULTS_DIR, f"{name}.md"))
-        command = "python -m rfrobust.study width_vs_theory" + ("" if default else _options_text(a, ctx))
-        ctx.extra["options"] = options(a, deep_dir, command)
+        cfg = load_config(a.config) if a.config else package_config(ctx.scale)
+        if not a.store:
+            ctx.store = os.path.join(ctx.store, cfg.name)
+        ctx.out = ctx.out or self.default_out(ctx, not a.config and ctx.scale == "cpu", cfg.name)
+        base.use_data_dir(cfg.task.dataset, ctx.data_dir)
+        ctx.execution = {**cfg.execution, **ctx.execution}
+        ctx.extra["cfg"] = cfg
+        cmd = "python -m rfrobust.study width_vs_theory"
+        if a.config:
+            cmd += f" --config {a.config}"
+        elif ctx.scale != "cpu":
+            cmd += f" --scale {ctx.scale}"
+        ctx.extra["command"] = cmd
+        if ctx.report_only:
+            return
+        base.check_dataset(cfg.task.dataset)  # a missing data set: one line, before any work
+        if not ctx.dry_run:
+            base.check_device(ctx)
+
+    # -- the plan -----------------------------------------------------------------------------------------------
+    def _setting(self, ctx: Context) -> dict:
+        if "setting" not in ctx.extra:
+            ctx.extra["setting"] = setting_of(ctx.extra["cfg"])
+        return ctx.extra["setting"]
+
+    def _specs(self, ctx: Context) -> dict:
+        from rfrobust.studies.width_vs_theory.rungs import rf_specs
+
+        return rf_specs(ctx.extra["cfg"], ctx.store, self._setting(ctx)["eps_theory"], ctx.execution)
 
     def describe(self, ctx: Context) -> str:
-        o = ctx.extra["options"]
-        return (
-            f"reads {o.deep_dir} ({len(o.tables.runs)} runs; methods {', '.join(o.tables.methods)}); computes "
-            f"the theory and a finite-size check ({o.sim_seeds} seeds at d = {o.sim_d}); writes {ctx.out} and "
-            f"its figures in {ctx.files_dir}/; trains nothing"
-        )
+        from rfrobust.studies.width_lambda.config import grid_spec
+        from rfrobust.studies.width_vs_theory.rungs import family_store
 
+        cfg = ctx.extra["cfg"]
+        st = self._setting(ctx)
+        lines = [f"configuration {cfg.name}: stores in {ctx.store}; psi2 = {st['psi2']:.4g}, sigma = {st['sigma']:.4f}, "
+                 f"theory radius {st['eps_theory']:.4g}; execution {ctx.execution or 'default'}"]
+        for name, spec in self._specs(ctx).items():
+            total, todo = base.plan_counts(spec)
+            lines.append(f"{name}: {total} points, {total - todo} stored, {todo} to run")
+        if cfg.nets is not None:
+            for fam in cfg.nets.families:
+                fc = cfg.family_config(fam)
+                for m in fc.methods:
+                    total, todo = base.plan_counts(grid_spec(fc, m, family_store(ctx.store, fam)))
+                    lines.append(f"nets_{fam} grid_{m}: {total} runs, {total - todo} stored, {todo} to run"
+                                 + (f"; then WAR on {len(fc.widths) * len(fc.seeds)} runs" if m in fc.war_methods
+                                    else "") + ("; then the attack panel" if fc.evaluate is not None else ""))
+        lines.append(f"report: {ctx.out} (tables and figures in {ctx.files_dir}/)")
+        return "\n".join(lines)
+
+    def pipelines(self, ctx: Context) -> list[Pipeline]:
+        from rfrobust.studies.width_vs_theory.rungs import family_store, run_nets, run_rf
+
+        cfg = ctx.extra["cfg"]
+        ctx.extra.update(t0=time.time(), loads=[_load()])
+        ctx.log(f"configuration {cfg.name}: stores in {ctx.store}, {ctx.workers} worker(s)")
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("MKL_NUM_THREADS", "1")
+        out = []
+        if cfg.nets is not None:  # the longest first: the widest families' pipelines
+            fams = sorted(cfg.nets.families, key=lambda f: f == "mlp")
+            for fam in fams:
+                fc = cfg.family_config(fam)
+                for m in fc.methods:
+                    out.append(Pipeline(f"{fam}_{m}", run_nets, (fc, m, family_store(ctx.store, fam), 1, ctx.scheduler,
+                                                                  {k: v for k, v in ctx.execution.items()
+                                                                   if k in ("device", "threads")})))
+        out.append(Pipeline("rf", run_rf, (self._specs(ctx), 1, ctx.scheduler)))
+        return out
+
+    def parallel(self, ctx: Context) -> int:
+        cfg = ctx.extra["cfg"]
+        n = 1 + (sum(len(cfg.nets.methods) for _ in cfg.nets.families) if cfg.nets else 0)
+        return 1 if ctx.scheduler else max(1, min(ctx.workers, n))
+
+    def status(self, ctx: Context) -> str:
+        ctx.extra.setdefault("loads", []).append(_load())
+        return f"load average {ctx.extra['loads'][-1]}"
+
+    # -- the report -----------------------------------------------------------------------------------------------
     def report(self, ctx: Context, computed: dict) -> list[str]:
-        from rfrobust.studies.width_vs_theory.report import make
+        from rfrobust.fileio import atomic_write_text
+        from rfrobust.studies.width_vs_theory import bridge_report as br
+        from rfrobust.studies.width_vs_theory.rungs import net_frames, net_rows, rf_rows, theory_rows
 
-        return make(ctx.extra["options"], ctx.out)["paths"]
+        cfg = ctx.extra["cfg"]
+        specs = self._specs(ctx)
+        rf = rf_rows(cfg, specs)
+        nets = net_frames(cfg, ctx.store)
+        if rf.empty and not nets:
+            raise NothingToReport.message(
+                f"nothing to report: no finished point in the stores under {ctx.store}; run "
+                f"{ctx.extra['command']} first (nothing was written)")
+        import pandas as pd
+
+        setting = self._setting(ctx)
+        rows = pd.concat([theory_rows(cfg, setting["eps_theory"]), rf, net_rows(cfg, nets)], ignore_index=True)
+        fr = br.build_frames(cfg, setting, rows, nets)
+        files = ctx.files_dir
+        paths = br.write_tables(fr, files)
+        info_path = os.path.join(files, "run_info.json")
+        info = None
+        if not ctx.report_only:
+            loads = [x for x in ctx.extra.get("loads", []) + [_load()] if x is not None]
+            info = {"configuration": cfg.name, "workers": ctx.workers, "computed_points": computed,
+                    "wall_s_this_invocation": round(time.time() - ctx.extra.get("t0", time.time()), 1),
+                    "loadavg_1min_samples": len(loads),
+                    "loadavg_1min_mean": round(sum(loads) / len(loads), 2) if loads else None,
+                    "loadavg_1min_max": max(loads) if loads else None,
+                    "loadavg_1min_start": loads[0] if loads else None}
+            from rfrobust.provenance import provenance
+
+            info.update({k: v for k, v in provenance().items() if k in ("git_commit", "hostname", "timestamp")})
+            paths.append(atomic_write_text(info_path, json.dumps(info, indent=1) + "\n"))
+        elif os.path.isfile(info_path):
+            with open(info_path) as fh:
+                info = json.load(fh)
+        drawn = br.make_figures(cfg, fr, files) if ctx.figures else []
+        names = [os.path.splitext(os.path.basename(p))[0] for p in drawn]
+        text = br.render(cfg, fr, info, os.path.basename(files), names, ctx.extra["command"])
+        atomic_write_text(ctx.out, text)
+        ctx.log(f"report in {os.path.relpath(ctx.out)}")
+        return [ctx.out] + paths + drawn
 
 
-def _shown(path: str) -> str:
-    rel = os.path.relpath(path)
-    return rel if not rel.startswith("..") else path
+def setting_of(cfg) -> dict:
+    """The task's constants (reads the task's training images once): ``d, psi2, mu, sigma, eps_px, norm,
+    eps_theory, kappa_fixed, lam``."""
+    from rfrobust.studies.width_vs_theory.task import parse_classes, task_standardizer, theory_eps
+
+    t = cfg.task
+    st = task_standardizer(t.dataset, parse_classes(t.classes))
+    return {"d": t.d, "psi2": t.psi2, "mu": st.mu, "sigma": st.sigma, "eps_px": t.eps, "norm": t.norm,
+            "eps_theory": theory_eps(t.eps, t.norm, st.sigma, t.d), "kappa_fixed": cfg.rf.kappa_fixed,
+            "lam": cfg.rf.lam}
 
 
-def _options_text(a, ctx: Context) -> str:
-    """The options of this invocation, as the report's command line shows them."""
-    out = []
-    if ctx.scale != "cpu":
-        out.append(f"--scale {ctx.scale}")
-    if a.deep_dir:
-        out.append(f"--deep-dir {a.deep_dir}")
-    if a.out:
-        out.append(f"--out {_shown(ctx.out)}")
-    for name in ("psi_map", "psi2", "lam", "eps", "act", "tau", "sim_seeds", "sim_d", "dpi"):
-        value = getattr(a, name)
-        default = {
-            "psi_map": "auto",
-            "lam": "0.01",
-            "act": "relu",
-            "tau": "0.5",
-            "sim_seeds": "12",
-            "sim_d": "100",
-            "dpi": "150",
-        }.get(name)
-        if value is not None and str(value) != default:
-            out.append(f"--{name.replace('_', '-')} {value}")
-    if a.quick:
-        out.append("--quick")
-    return (" " + " ".join(out)) if out else ""
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover
+        return None

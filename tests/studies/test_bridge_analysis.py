@@ -16,8 +16,15 @@ PSI2 = 1.0
 PSI1 = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def _rows(rung: str, values: dict, seeds=range(4), noise: float = 0.002, weight: float = 1.0, rng_seed: int = 0,
-          seed_effect: float = 0.0):
+def _rows(
+    rung: str,
+    values: dict,
+    seeds=range(4),
+    noise: float = 0.002,
+    weight: float = 1.0,
+    rng_seed: int = 0,
+    seed_effect: float = 0.0,
+):
     """Rows of one rung: ``values[metric]`` is the mean along PSI1; every seed adds ``seed_effect * N(0,1)`` (shared
     by all its widths: paired) and independent noise."""
     rng = np.random.default_rng(rng_seed)
@@ -26,16 +33,26 @@ def _rows(rung: str, values: dict, seeds=range(4), noise: float = 0.002, weight:
     for s in [-1] if theory else seeds:
         shift = 0.0 if theory else seed_effect * rng.standard_normal()
         for i, p in enumerate(PSI1):
-            rec = {"rung": rung, "method": "", "model": f"N = {p:g}", "psi1": p, "weight_name": "kappa",
-                   "weight": weight, "seed": s}
+            rec = {
+                "rung": rung,
+                "method": "",
+                "model": f"N = {p:g}",
+                "psi1": p,
+                "weight_name": "kappa",
+                "weight": weight,
+                "seed": s,
+            }
             for m, v in values.items():
                 rec[m] = v[i] + (0.0 if theory else shift + noise * rng.standard_normal())
             out.append(rec)
     return pd.DataFrame(out)
 
 
-CURSE = {"acc": [0.7, 0.72, 0.74, 0.75, 0.75, 0.75], "acc_rob": [0.40, 0.42, 0.44, 0.46, 0.43, 0.40],
-         "stab": [0.80, 0.79, 0.77, 0.75, 0.72, 0.70]}
+CURSE = {
+    "acc": [0.7, 0.72, 0.74, 0.75, 0.75, 0.75],
+    "acc_rob": [0.40, 0.42, 0.44, 0.46, 0.43, 0.40],
+    "stab": [0.80, 0.79, 0.77, 0.75, 0.72, 0.70],
+}
 RISING = {"acc": [0.7] * 6, "acc_rob": [0.40, 0.42, 0.44, 0.46, 0.48, 0.50], "stab": [0.7, 0.7, 0.7, 0.7, 0.7, 0.7]}
 
 
@@ -105,9 +122,17 @@ def test_best_weights_and_their_direction():
     assert (an.best_weights(rows, chosen)["best"] == 0.0).all() and len(nets) == 6
 
 
-@pytest.mark.parametrize("a,b,verdict", [("yes", "yes", "agree"), ("yes", "no (still rising)", "disagree"),
-                                         ("falls", "falls", "agree"), ("falls", "grows", "disagree"),
-                                         ("falls", "flat", "inconclusive"), ("yes", "within noise", "inconclusive"),
-                                         ("grows", "non-monotone", "inconclusive")])
+@pytest.mark.parametrize(
+    "a,b,verdict",
+    [
+        ("yes", "yes", "agree"),
+        ("yes", "no (still rising)", "disagree"),
+        ("falls", "falls", "agree"),
+        ("falls", "grows", "disagree"),
+        ("falls", "flat", "inconclusive"),
+        ("yes", "within noise", "inconclusive"),
+        ("grows", "non-monotone", "inconclusive"),
+    ],
+)
 def test_agreement(a, b, verdict):
     assert an.agreement(a, b) == verdict

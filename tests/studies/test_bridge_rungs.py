@@ -218,3 +218,19 @@ def test_rf_real_kind_runs_through_the_sweep_and_resumes(synthetic, tmp_path):
             }
         )
     assert not os.path.exists(tmp_path / "b.parquet")
+
+
+@pytest.mark.parametrize("model", ["mlp-250", "nettest-4-0", "nettest-4-2", "nettest-5-1", "wrn-10-2"])
+def test_first_layer_units_count_the_first_widened_layer(model):
+    from rfrobust.deep.models import build_model
+
+    net = build_model(model, 1, 28, 2).net
+    x = torch.zeros(1, 1, 28, 28)
+    with torch.no_grad():
+        h = (
+            net.fc1(x.flatten(1))
+            if model.startswith("mlp")
+            else (net.conv1(x) if model.startswith("nettest") else net.blocks[0].conv1(net.conv1(x)))
+        )
+    assert tk.first_layer_units(model) == h[0].numel()
+    assert tk.first_layer_units("densenet-bc-40-12") is None

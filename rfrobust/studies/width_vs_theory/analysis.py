@@ -57,8 +57,16 @@ def _by_width(sub: pd.DataFrame, metric: str) -> pd.DataFrame:
         v = g.set_index("seed")[metric].astype(float).dropna()
         theory = (g["rung"] == "theory").all()
         sem = 0.0 if theory else (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
-        out.append({"psi1": float(psi1), "model": g["model"].iloc[0], "mean": float(v.mean()) if len(v) else math.nan,
-                    "sem": sem, "n": int(len(v)), "values": v})
+        out.append(
+            {
+                "psi1": float(psi1),
+                "model": g["model"].iloc[0],
+                "mean": float(v.mean()) if len(v) else math.nan,
+                "sem": sem,
+                "n": int(len(v)),
+                "values": v,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -120,9 +128,19 @@ def trend_row(sub: pd.DataFrame, metric: str) -> dict:
     else:
         answer = "non-monotone"
     peak = w.iloc[int(np.nanargmax(w["mean"].to_numpy()))]
-    return base | {"answer": answer, "first": float(w["mean"].iloc[0]), "last": float(w["mean"].iloc[-1]),
-                   "psi1_first": float(w["psi1"].iloc[0]), "psi1_last": float(w["psi1"].iloc[-1]), "delta": delta,
-                   "sem": sem, "z": _z(delta, sem), "rho": rho, "psi1_peak": float(peak["psi1"]), "paired_seeds": k}
+    return base | {
+        "answer": answer,
+        "first": float(w["mean"].iloc[0]),
+        "last": float(w["mean"].iloc[-1]),
+        "psi1_first": float(w["psi1"].iloc[0]),
+        "psi1_last": float(w["psi1"].iloc[-1]),
+        "delta": delta,
+        "sem": sem,
+        "z": _z(delta, sem),
+        "rho": rho,
+        "psi1_peak": float(peak["psi1"]),
+        "paired_seeds": k,
+    }
 
 
 def curse_row(sub: pd.DataFrame, psi2: float, metric: str = "acc_rob") -> dict:
@@ -130,12 +148,20 @@ def curse_row(sub: pd.DataFrame, psi2: float, metric: str = "acc_rob") -> dict:
     w = _by_width(sub, metric)
     theory = bool((sub["rung"] == "theory").all())
     past = w[w["psi1"] >= psi2 * (1 - 1e-9)].reset_index(drop=True)
-    base = {"metric": metric, "n_past": len(past), "n_widths": len(w),
-            "seeds": int(sub["seed"].nunique()) if not theory else 0,
-            "psi1_max": float(w["psi1"].max()) if len(w) else math.nan}
+    base = {
+        "metric": metric,
+        "n_past": len(past),
+        "n_widths": len(w),
+        "seeds": int(sub["seed"].nunique()) if not theory else 0,
+        "psi1_max": float(w["psi1"].max()) if len(w) else math.nan,
+    }
     if len(past) < 2:
-        return base | {"answer": f"not tested ({len(past)} width{'s' if len(past) != 1 else ''} at psi1 >= psi2)",
-                       "delta": math.nan, "sem": math.nan, "z": math.nan}
+        return base | {
+            "answer": f"not tested ({len(past)} width{'s' if len(past) != 1 else ''} at psi1 >= psi2)",
+            "delta": math.nan,
+            "sem": math.nan,
+            "z": math.nan,
+        }
     i = int(np.nanargmax(past["mean"].to_numpy()))
     peak, widest, first = past.iloc[i], past.iloc[-1], past.iloc[0]
     delta, sem, k = paired(peak["values"], widest["values"], theory)
@@ -144,11 +170,23 @@ def curse_row(sub: pd.DataFrame, psi2: float, metric: str = "acc_rob") -> dict:
         answer = "no (still rising)" if _significant(d_first, s_first, theory) > 0 else "no"
     else:
         answer = "yes" if _significant(delta, sem, theory) < 0 else "within noise"
-    return base | {"answer": answer, "psi1_peak": float(peak["psi1"]), "peak": float(peak["mean"]),
-                   "peak_sem": float(peak["sem"]), "psi1_widest": float(widest["psi1"]), "widest": float(widest["mean"]),
-                   "widest_sem": float(widest["sem"]), "delta": delta, "sem": sem, "z": _z(delta, sem),
-                   "psi1_first": float(first["psi1"]), "delta_first": d_first, "sem_first": s_first,
-                   "z_first": _z(d_first, s_first), "paired_seeds": k}
+    return base | {
+        "answer": answer,
+        "psi1_peak": float(peak["psi1"]),
+        "peak": float(peak["mean"]),
+        "peak_sem": float(peak["sem"]),
+        "psi1_widest": float(widest["psi1"]),
+        "widest": float(widest["mean"]),
+        "widest_sem": float(widest["sem"]),
+        "delta": delta,
+        "sem": sem,
+        "z": _z(delta, sem),
+        "psi1_first": float(first["psi1"]),
+        "delta_first": d_first,
+        "sem_first": s_first,
+        "z_first": _z(d_first, s_first),
+        "paired_seeds": k,
+    }
 
 
 def value_table(summary: pd.DataFrame, metrics=("acc", "acc_rob", "stab")) -> pd.DataFrame:
@@ -165,8 +203,15 @@ def value_table(summary: pd.DataFrame, metrics=("acc", "acc_rob", "stab")) -> pd
                 if len(x):
                     x = x.iloc[0]
                     mean, sem = float(x[f"{m}_mean"]), float(x[f"{m}_sem"])
-                    rec.update({f"{rung}": mean, f"{rung}_sem": sem, f"{rung}_delta": mean - rec["theory"],
-                                f"{rung}_z": _z(mean - rec["theory"], sem), f"{rung}_seeds": int(x["n_seeds"])})
+                    rec.update(
+                        {
+                            f"{rung}": mean,
+                            f"{rung}_sem": sem,
+                            f"{rung}_delta": mean - rec["theory"],
+                            f"{rung}_z": _z(mean - rec["theory"], sem),
+                            f"{rung}_seeds": int(x["n_seeds"]),
+                        }
+                    )
             if "rf_gauss" in rec and "rf_real" in rec:
                 d = rec["rf_real"] - rec["rf_gauss"]
                 se = math.hypot(rec["rf_real_sem"], rec["rf_gauss_sem"])
@@ -182,8 +227,13 @@ def agreement_summary(values: pd.DataFrame, rung: str, z_max: float = 3.0) -> di
         return {"n": 0}
     v = values.dropna(subset=[f"{rung}_z"])
     z, d = v[f"{rung}_z"].abs(), v[f"{rung}_delta"].abs() * 100
-    return {"n": int(len(v)), "within": int((z <= z_max).sum()), "z_max": float(z.max()) if len(v) else math.nan,
-            "delta_mean": float(d.mean()) if len(v) else math.nan, "delta_max": float(d.max()) if len(v) else math.nan}
+    return {
+        "n": int(len(v)),
+        "within": int((z <= z_max).sum()),
+        "z_max": float(z.max()) if len(v) else math.nan,
+        "delta_mean": float(d.mean()) if len(v) else math.nan,
+        "delta_max": float(d.max()) if len(v) else math.nan,
+    }
 
 
 def best_weights(rows: pd.DataFrame, net_best: dict | None = None) -> pd.DataFrame:
@@ -203,9 +253,20 @@ def best_weights(rows: pd.DataFrame, net_best: dict | None = None) -> pd.DataFra
             how = "exact" if rung == "theory" else "test mean"
         v = g[np.isclose(g["weight"], w)]["acc_rob"].astype(float)
         sem = 0.0 if rung == "theory" else (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
-        out.append({"rung": rung, "method": method, "model": model, "psi1": float(psi1),
-                    "weight_name": g["weight_name"].iloc[0], "best": w, "acc_rob": float(v.mean()),
-                    "acc_rob_sem": sem, "chosen_by": how, "n_weights": int(len(means))})
+        out.append(
+            {
+                "rung": rung,
+                "method": method,
+                "model": model,
+                "psi1": float(psi1),
+                "weight_name": g["weight_name"].iloc[0],
+                "best": w,
+                "acc_rob": float(v.mean()),
+                "acc_rob_sem": sem,
+                "chosen_by": how,
+                "n_weights": int(len(means)),
+            }
+        )
     return pd.DataFrame(out).sort_values(["rung", "method", "psi1"]).reset_index(drop=True)
 
 

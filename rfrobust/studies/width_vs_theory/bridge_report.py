@@ -31,8 +31,9 @@ DPI = 130
 
 # ---------------------------------------------------------------------------------------------------- frames
 def series_name(rung: str, method: str) -> str:
-    return RUNG_TITLES.get(rung, rung.upper()) + (f" {method.upper() if method == 'gat' else method.capitalize()}"
-                                                  if method else "")
+    return RUNG_TITLES.get(rung, rung.upper()) + (
+        f" {method.upper() if method == 'gat' else method.capitalize()}" if method else ""
+    )
 
 
 def build_frames(cfg, setting: dict, rows: pd.DataFrame, nets: dict) -> dict:
@@ -60,13 +61,23 @@ def build_frames(cfg, setting: dict, rows: pd.DataFrame, nets: dict) -> dict:
             net_best.update({(x.method, x.model): float(x.lam) for x in t1[t1["best_lam"].astype(bool)].itertuples()})
     best = an.best_weights(rows, net_best)
     for (rung, method), b in best.groupby(["rung", "method"], sort=False):
-        answers.append({"rung": rung, "method": method, "series": series_name(rung, method),
-                        "question": "best_weight"} | an.best_weight_row(b))
+        answers.append(
+            {"rung": rung, "method": method, "series": series_name(rung, method), "question": "best_weight"}
+            | an.best_weight_row(b)
+        )
     ans = pd.DataFrame(answers)
     if "values" in ans.columns:
         ans["values"] = ans["values"].map(lambda v: json.dumps(v) if isinstance(v, list) else v)
-    return {"setting": setting, "rows": rows, "summary": summary, "theory_curve": curve,
-            "values": an.value_table(summary), "answers": ans, "best": best, "nets": nets}
+    return {
+        "setting": setting,
+        "rows": rows,
+        "summary": summary,
+        "theory_curve": curve,
+        "values": an.value_table(summary),
+        "answers": ans,
+        "best": best,
+        "nets": nets,
+    }
 
 
 def write_tables(fr: dict, files_dir: str) -> list[str]:
@@ -165,15 +176,24 @@ def make_figures(cfg, fr: dict, files_dir: str) -> list[str]:
     keys = [k for k in an.series_keys(fixed) if k[0] != "theory"]
     paths = []
     for metric in ("acc", "acc_rob", "stab"):
-        fig, axes = P.figure(1, 2, width="page", aspect=0.8, sharey=True)
+        fig, axes = P.figure(1, 2, width="page", aspect=0.8, sharey=True, sharex=True)
         c = curve[np.isclose(curve["weight"], cfg.rf.kappa_fixed)].sort_values("psi1")
         P.theory_curve(axes[0], c["psi1"], c[metric], color="k", label=f"theory (κ = {cfg.rf.kappa_fixed:g})")
         for i, (rung, method) in enumerate(keys):
             sub = fixed[(fixed["rung"] == rung) & (fixed["method"] == method)].sort_values("psi1")
             ax = axes[0] if rung in ("rf_gauss", "rf_real") else axes[1]
             col, mk = _series_style(i)
-            ax.errorbar(sub["psi1"], sub[f"{metric}_mean"], yerr=sub[f"{metric}_sem"].fillna(0), color=col,
-                        marker=mk, ms=4, capsize=2, lw=1, label=f"{series_name(rung, method)} ({_weight_text(rung, method, cfg)})")
+            ax.errorbar(
+                sub["psi1"],
+                sub[f"{metric}_mean"],
+                yerr=sub[f"{metric}_sem"].fillna(0),
+                color=col,
+                marker=mk,
+                ms=4,
+                capsize=2,
+                lw=1,
+                label=f"{series_name(rung, method)} ({_weight_text(rung, method, cfg)})",
+            )
         for ax, title in ((axes[0], "random features"), (axes[1], "trained networks")):
             ax.axvline(psi2, color="0.5", ls=":", lw=1)
             ax.text(psi2, 0.02, " ψ₁ = ψ₂", transform=ax.get_xaxis_transform(), fontsize=7, color="0.4")
@@ -186,20 +206,38 @@ def make_figures(cfg, fr: dict, files_dir: str) -> list[str]:
     fig, axes = P.figure(1, 3, width="page", aspect=0.9)
     for k, kappa in enumerate(cfg.rf.kappa):
         c = curve[np.isclose(curve["weight"], kappa)].sort_values("psi1")
-        P.theory_curve(axes[0], c["psi1"], c["acc_rob"], color=P.color(k), lw=0.8, alpha=0.6, label=f"theory κ={kappa:g}")
+        P.theory_curve(
+            axes[0], c["psi1"], c["acc_rob"], color=P.color(k), lw=0.8, alpha=0.6, label=f"theory κ={kappa:g}"
+        )
     for i, ((rung, method), b) in enumerate(best.groupby(["rung", "method"], sort=False)):
         if rung == "theory":
             continue
         col, mk = _series_style(i)
         b = b.sort_values("psi1")
-        axes[0].errorbar(b["psi1"], b["acc_rob"], yerr=b["acc_rob_sem"].fillna(0), color=col, marker=mk, ms=4,
-                         capsize=2, lw=1, label=series_name(rung, method))
+        axes[0].errorbar(
+            b["psi1"],
+            b["acc_rob"],
+            yerr=b["acc_rob_sem"].fillna(0),
+            color=col,
+            marker=mk,
+            ms=4,
+            capsize=2,
+            lw=1,
+            label=series_name(rung, method),
+        )
     for i, ((rung, method), b) in enumerate(best.groupby(["rung", "method"], sort=False)):
         col, mk = _series_style(i)
         b = b.sort_values("psi1")
         ax = axes[1] if rung in ("theory", "rf_gauss", "rf_real") else axes[2]
-        ax.plot(b["psi1"], b["best"], color="k" if rung == "theory" else col, marker=mk, ms=4, lw=1,
-                label=series_name(rung, method))
+        ax.plot(
+            b["psi1"],
+            b["best"],
+            color="k" if rung == "theory" else col,
+            marker=mk,
+            ms=4,
+            lw=1,
+            label=series_name(rung, method),
+        )
     for ax in axes:
         ax.axvline(psi2, color="0.5", ls=":", lw=1)
     P.finish(axes[0], "psi1", None, xscale="log", title="robust accuracy at the best weight")
@@ -221,19 +259,30 @@ def _answers(fr, question: str) -> pd.DataFrame:
 def _curse_line(x) -> str:
     if not math.isfinite(x.get("delta", math.nan)):
         return x["answer"]
+    if x["answer"].startswith("no"):
+        seeds = "exact" if x["rung"] == "theory" else f"{int(x['seeds'])} seeds, z = {num(x['z_first'], '+.1f')}"
+        return (
+            f"{x['answer']}: the widest width is the peak past ψ₂; from ψ₁ = {num(x['psi1_first'])} to "
+            f"{num(x['psi1_widest'])}: Δ = {num(100 * x['delta_first'], '+.1f')} ± "
+            f"{num(100 * x['sem_first'], '.1f')} pts ({seeds})"
+        )
     seeds = "exact" if x["rung"] == "theory" else f"{int(x['seeds'])} seeds, z = {num(x['z'], '+.1f')}"
-    return (f"{x['answer']}: peak {pct(x['peak'], x['peak_sem'])} at ψ₁ = {num(x['psi1_peak'])} → "
-            f"{pct(x['widest'], x['widest_sem'])} at ψ₁ = {num(x['psi1_widest'])} "
-            f"(Δ = {num(100 * x['delta'], '+.1f')} ± {num(100 * x['sem'], '.1f')} pts, {seeds})")
+    return (
+        f"{x['answer']}: peak {pct(x['peak'], x['peak_sem'])} at ψ₁ = {num(x['psi1_peak'])} → "
+        f"{pct(x['widest'], x['widest_sem'])} at ψ₁ = {num(x['psi1_widest'])} "
+        f"(Δ = {num(100 * x['delta'], '+.1f')} ± {num(100 * x['sem'], '.1f')} pts, {seeds})"
+    )
 
 
 def _trend_line(x) -> str:
     if not math.isfinite(x.get("delta", math.nan)):
         return x["answer"]
     seeds = "exact" if x["rung"] == "theory" else f"{int(x['seeds'])} seeds, z = {num(x['z'], '+.1f')}"
-    return (f"{x['answer']}: {pct(x['first'])} → {pct(x['last'])} (ψ₁ {num(x['psi1_first'])} → "
-            f"{num(x['psi1_last'])}; Δ = {num(100 * x['delta'], '+.1f')} ± {num(100 * x['sem'], '.1f')} pts, "
-            f"{seeds}; ρ = {num(x['rho'], '+.2f')})")
+    return (
+        f"{x['answer']}: {pct(x['first'])} → {pct(x['last'])} (ψ₁ {num(x['psi1_first'])} → "
+        f"{num(x['psi1_last'])}; Δ = {num(100 * x['delta'], '+.1f')} ± {num(100 * x['sem'], '.1f')} pts, "
+        f"{seeds}; ρ = {num(x['rho'], '+.2f')})"
+    )
 
 
 def rung_table(cfg, fr) -> str:
@@ -244,12 +293,33 @@ def rung_table(cfg, fr) -> str:
         sub = fixed[(fixed["rung"] == rung) & (fixed["method"] == method)].sort_values("psi1")
         for x in sub.itertuples():
             aa = getattr(x, "acc_rob_aa_mean", math.nan)
-            lines.append([series_name(rung, method), _weight_text(rung, method, cfg), x.model, num(x.psi1),
-                          pct(x.acc_mean, x.acc_sem), pct(x.acc_rob_mean, x.acc_rob_sem), pct(x.stab_mean, x.stab_sem),
-                          pct(aa, getattr(x, "acc_rob_aa_sem", math.nan)), "exact" if rung == "theory" else
-                          str(int(x.n_seeds))])
-    return md_table(["rung", "weight", "model", "ψ₁", "natural acc. (%)", "robust acc. PGD (%)", "stability (%)",
-                     "robust acc. AutoAttack (%)", "seeds"], lines)
+            lines.append(
+                [
+                    series_name(rung, method),
+                    _weight_text(rung, method, cfg),
+                    x.model,
+                    num(x.psi1),
+                    pct(x.acc_mean, x.acc_sem),
+                    pct(x.acc_rob_mean, x.acc_rob_sem),
+                    pct(x.stab_mean, x.stab_sem),
+                    pct(aa, getattr(x, "acc_rob_aa_sem", math.nan)),
+                    "exact" if rung == "theory" else str(int(x.n_seeds)),
+                ]
+            )
+    return md_table(
+        [
+            "rung",
+            "weight",
+            "model",
+            "ψ₁",
+            "natural acc. (%)",
+            "robust acc. PGD (%)",
+            "stability (%)",
+            "robust acc. AutoAttack (%)",
+            "seeds",
+        ],
+        lines,
+    )
 
 
 def values_section(cfg, fr) -> list[str]:
@@ -262,15 +332,35 @@ def values_section(cfg, fr) -> list[str]:
     for x in kf.itertuples():
         g = getattr(x, "rf_gauss", math.nan)
         r = getattr(x, "rf_real", math.nan)
-        lines.append([num(x.psi1), an.METRIC_TITLES[x.metric], pct(x.theory),
-                      f"{pct(g, getattr(x, 'rf_gauss_sem', math.nan))} ({num(getattr(x, 'rf_gauss_z', math.nan), '+.1f')})",
-                      f"{pct(r, getattr(x, 'rf_real_sem', math.nan))}",
-                      num(100 * getattr(x, "rf_real_delta", math.nan), "+.1f"),
-                      num(getattr(x, "rf_real_z", math.nan), "+.0f"),
-                      num(100 * getattr(x, "real_minus_gauss", math.nan), "+.1f"),
-                      num(getattr(x, "real_minus_gauss_z", math.nan), "+.0f")])
-    out.append(md_table(["ψ₁", "metric", "theory (%)", "RF Gaussian (%) (z)", "RF real (%)", "real − theory (pts)",
-                         "z", "real − Gaussian (pts)", "z"], lines))
+        lines.append(
+            [
+                num(x.psi1),
+                an.METRIC_TITLES[x.metric],
+                pct(x.theory),
+                f"{pct(g, getattr(x, 'rf_gauss_sem', math.nan))} ({num(getattr(x, 'rf_gauss_z', math.nan), '+.1f')})",
+                f"{pct(r, getattr(x, 'rf_real_sem', math.nan))}",
+                num(100 * getattr(x, "rf_real_delta", math.nan), "+.1f"),
+                num(getattr(x, "rf_real_z", math.nan), "+.0f"),
+                num(100 * getattr(x, "real_minus_gauss", math.nan), "+.1f"),
+                num(getattr(x, "real_minus_gauss_z", math.nan), "+.0f"),
+            ]
+        )
+    out.append(
+        md_table(
+            [
+                "ψ₁",
+                "metric",
+                "theory (%)",
+                "RF Gaussian (%) (z)",
+                "RF real (%)",
+                "real − theory (pts)",
+                "z",
+                "real − Gaussian (pts)",
+                "z",
+            ],
+            lines,
+        )
+    )
     sg, sr = an.agreement_summary(v, "rf_gauss"), an.agreement_summary(v, "rf_real")
     out.append(
         f"Over every (ψ₁, κ, metric) of the grid ({sg.get('n', 0)} values): RF on Gaussian data is within 3 sem of the "
@@ -278,7 +368,8 @@ def values_section(cfg, fr) -> list[str]:
         f"{num(sg.get('delta_mean'), '.1f')} pts, largest {num(sg.get('delta_max'), '.1f')}); RF on real images at "
         f"{sr.get('within', 0)} of {sr.get('n', 0)} (mean |Δ| {num(sr.get('delta_mean'), '.1f')} pts, largest "
         f"{num(sr.get('delta_max'), '.1f')} pts; largest |z| {num(sr.get('z_max'), '.0f')}). Every value: "
-        "`values.csv`.\n")
+        "`values.csv`.\n"
+    )
     return out
 
 
@@ -298,22 +389,64 @@ def answers_table(cfg, fr) -> str:
             verdict = "" if rung == "theory" or t is None or t.empty else f" ({an.agreement(t['answer'].iloc[0], ans)})"
             row.append(f"{ans}{verdict}")
         lines.append(row)
-    return md_table(["rung", "fixed weight", "curse: robust acc. falls past ψ₂?", "stability vs width",
-                     "robust acc. vs width", "natural acc. vs width", "best weight vs width"], lines)
+    return md_table(
+        [
+            "rung",
+            "fixed weight",
+            "curse: robust acc. falls past ψ₂?",
+            "stability vs width",
+            "robust acc. vs width",
+            "natural acc. vs width",
+            "best weight vs width",
+        ],
+        lines,
+    )
 
 
 def best_table(cfg, fr) -> str:
     b = fr["best"]
     lines = []
-    for (rung, method), g in b.groupby(["rung", "method"], sort=False):
+    for rung, method in an.series_keys(b):
+        g = b[(b["rung"] == rung) & (b["method"] == method)]
         sym = "κ" if rung in ("theory", "rf_gauss", "rf_real") else "λ"
-        cells = "; ".join(f"ψ₁ {num(x.psi1)}: {sym} = {x.best:g} ({pct(x.acc_rob, x.acc_rob_sem)})"
-                          for x in g.sort_values("psi1").itertuples())
+        cells = "; ".join(
+            f"ψ₁ {num(x.psi1)}: {sym} = {x.best:g} ({pct(x.acc_rob, x.acc_rob_sem)})"
+            for x in g.sort_values("psi1").itertuples()
+        )
         lines.append([series_name(rung, method), g["chosen_by"].iloc[0], cells])
     return md_table(["rung", "chosen by", "best weight per width (robust accuracy there, %)"], lines)
 
 
+def psi1_table(cfg, fr) -> str:
+    """The networks on the psi1 axis: parameters, the parameter-matched psi1 (used), and the first-layer units / d
+    (the other possible reading for a CNN; the two coincide for an MLP)."""
+    from rfrobust.studies.width_vs_theory.task import first_layer_units
+
+    lines = []
+    shape = (1, 28, 28) if cfg.task.d == 784 else (3, 32, 32)
+    for fam, f in fr["nets"].items():
+        runs = f["runs"].drop_duplicates("model")
+        for x in runs.itertuples():
+            units = first_layer_units(x.model, shape)
+            psi_p = (x.n_params - 2) / (cfg.task.d + 3) / cfg.task.d
+            lines.append(
+                [
+                    fam,
+                    x.model,
+                    f"{int(x.n_params):,}",
+                    num(psi_p),
+                    "–" if units is None else num(units / cfg.task.d),
+                    f"{psi_p / cfg.task.psi2:.3g}",
+                ]
+            )
+    return md_table(["family", "model", "parameters P", "ψ₁ = H_eq/d (used)", "first-layer units / d", "ψ₁/ψ₂"], lines)
+
+
 def nets_sections(cfg, fr) -> list[str]:
+    """Wu et al.'s Table 1 (per width and lambda), Table 3 (N/A, Manual, WAR) and Table 4 (AutoAttack at each width's
+    best lambda and WAR) of every net family, in the width x lambda study's layouts."""
+    import pandas as pd
+
     from rfrobust.studies.width_lambda import markdown as wm
 
     out = []
@@ -321,16 +454,28 @@ def nets_sections(cfg, fr) -> list[str]:
         fam_cfg = cfg.family_config(fam)
         out.append(f"### {fam.upper()} family: {', '.join(fam_cfg.widths)}\n")
         for method in fam_cfg.methods:
-            out += [f"**Table 1 — {wm.method_title(method) if hasattr(wm, 'method_title') else method}**\n",
-                    wm.table1_markdown(f["table1"], method)]
+            out += [
+                f"**Table 1 — {wm.method_title(method)}** (robust, natural, stability per width × λ)\n",
+                wm.table1_markdown(f["table1"], method),
+            ]
         for method in fam_cfg.war_methods:
-            if "table3" in f and len(f["table3"]):
-                out += [f"**Table 3 — {method}: tuning strategies (N/A, Manual, WAR)**\n",
-                        wm.table3_markdown(f["table3"], method, "min, one worker")]
-        if "table4" in f and fam_cfg.evaluate is not None and hasattr(wm, "panel_sections"):
-            out += [x.replace("## ", "**", 1).replace("\n", "**\n", 1) if x.startswith("## ") else x
-                    for x in wm.panel_sections(f, fam_cfg.methods, fam_cfg.evaluate) if "Table 4" in x
-                    or not x.startswith("## ")][-2 * len(fam_cfg.methods):]
+            if len(f.get("table3", [])):
+                out += [
+                    f"**Table 3 — {wm.method_title(method)}: tuning strategies**\n",
+                    wm.table3_markdown(f["table3"], method, "min, one worker"),
+                ]
+        if fam_cfg.evaluate is not None and len(f.get("table4", [])):
+            attacks = list(fam_cfg.evaluate.attacks)
+            pgd = [a for a in attacks if a.startswith("pgd")][:1]
+            cols = pgd + [a for a in attacks if a == "autoattack"] + ["worst"]
+            both = f["table2"][f["table2"]["attack"].isin(pgd)] if len(f.get("table2", [])) else f["table2"]
+            summary = pd.concat([both, f["table4"]]) if len(both) else f["table4"]
+            for method in fam_cfg.methods:
+                out += [
+                    f"**Table 4 — {wm.method_title(method)}: AutoAttack at each width's best λ and WAR**\n",
+                    wm.table_panel_markdown(summary, method, cols)
+                    + "worst case: robust under every attack of the panel (the per-example minimum).\n",
+                ]
     return out
 
 
@@ -341,40 +486,55 @@ def render(cfg, fr: dict, info: dict | None, files_rel: str, figures: list[str],
     curse = _answers(fr, "curse")
     stab = _answers(fr, "trend_stab")
     sg, sr = an.agreement_summary(fr["values"], "rf_gauss"), an.agreement_summary(fr["values"], "rf_real")
-    md = [f"# The bridge, rung by rung: theory → RF on Gaussian data → RF on real images → networks (`{cfg.name}`)\n",
-          f"Generated by `{command}` (rfrobust {__version__}) from the stores of its rungs; the tables are in "
-          f"`{files_rel}/`. Generated file: re-run the command rather than editing it. What the study does and how "
-          "to read it: docs/studies/width_vs_theory.md.\n",
-          "## In short\n"]
+    md = [
+        f"# The bridge, rung by rung: theory → RF on Gaussian data → RF on real images → networks (`{cfg.name}`)\n",
+        f"Generated by `{command}` (rfrobust {__version__}) from the stores of its rungs; the tables are in "
+        f"`{files_rel}/`. Generated file: re-run the command rather than editing it. What the study does and how "
+        "to read it: docs/studies/width_vs_theory.md.\n",
+        "## In short\n",
+    ]
     for x in curse.itertuples():
         md.append(f"* **Curse** ({x.series}, {_weight_text(x.rung, x.method, cfg)}): {_curse_line(x._asdict())}.")
     md.append("")
     for x in stab.itertuples():
         md.append(f"* **Stability** ({x.series}): {_trend_line(x._asdict())}.")
-    md += ["", f"* **Values** (same ψ₁, ψ₂, κ, λ, radius): RF on Gaussian data within 3 sem of the theory at "
-           f"{sg.get('within', 0)} of {sg.get('n', 0)} values; RF on real images differs from the theory by "
-           f"{num(sr.get('delta_mean'), '.1f')} points on average (largest {num(sr.get('delta_max'), '.1f')}): the "
-           "data, not the model, moves the numbers (section *Values*).", ""]
-    md += ["## Setting and conventions\n",
-           f"{cfg.description}\n",
-           f"* **Task**: {t.dataset}, classes {t.classes} (label −1 for the first), n_train = {t.n_train} per seed, "
-           f"{'all' if t.n_test is None else t.n_test} test images of the two classes; d = {st['d']}, "
-           f"**ψ₂ = n/d = {st['psi2']:.4g}** for every rung.",
-           f"* **Standardisation**: x = (p − μ)/σ with μ = {st['mu']:.4f}, σ = {st['sigma']:.4f} (all pixels of all "
-           "training images of the two classes), so ‖x‖² ≈ d. **Radius**: every network and the RF-real rung are "
-           f"trained and attacked at the pixel radius ε = {t.eps:g} ({t.norm}) in [0, 1]; the theory and the "
-           f"RF-Gaussian rung use the l2 radius **ε/σ = {st['eps_theory']:.4g}** on standardised inputs"
-           + (" (exact for l2, up to the [0, 1] box of image attacks)." if t.norm == "l2" else
-              " via ‖g‖₁ ≈ √(2d/π)‖g‖₂ (an approximation; docs/theory_classification.md)."),
-           f"* **RF rungs**: ReLU features, N = ratio · n_train with ratios {', '.join(f'{x:g}' for x in r.ratios)} "
-           f"(ψ₁ = N/d = {', '.join(num(p) for p in r.psi1(t))}), ridge λ = {r.lam:g}, robust weight κ ∈ "
-           f"{{{', '.join(f'{k:g}' for k in r.kappa)}}} (fixed κ = {r.kappa_fixed:g}), square loss on ±1 labels. "
-           f"Theory: `theory_grid(labels=\"sign\")` (docs/theory_classification.md); RF on Gaussian data: the "
-           f"`simulate` kind, sign labels, d = {r.gaussian['d']}, {len(r.gaussian['seeds'])} seeds, PGD-"
-           f"{r.gaussian['pgd_steps']} margin attack; RF on real images: the `rf_real` kind, {len(r.real['seeds'])} "
-           f"seeds, PGD-{r.real['pgd_steps']} in pixel space"
-           + (f", AutoAttack on {r.real['aa_n']} test images of {r.real['aa_seeds']} seeds at κ = {r.kappa_fixed:g}"
-              if r.real["aa_n"] else "") + "."]
+    md += [
+        "",
+        f"* **Values** (same ψ₁, ψ₂, κ, λ, radius): RF on Gaussian data within 3 sem of the theory at "
+        f"{sg.get('within', 0)} of {sg.get('n', 0)} values; RF on real images differs from the theory by "
+        f"{num(sr.get('delta_mean'), '.1f')} points on average (largest {num(sr.get('delta_max'), '.1f')}): the "
+        "data, not the model, moves the numbers (section *Values*).",
+        "",
+    ]
+    md += [
+        "## Setting and conventions\n",
+        f"{cfg.description}\n",
+        f"* **Task**: {t.dataset}, classes {t.classes} (label −1 for the first), n_train = {t.n_train} per seed, "
+        f"{'all' if t.n_test is None else t.n_test} test images of the two classes; d = {st['d']}, "
+        f"**ψ₂ = n/d = {st['psi2']:.4g}** for every rung.",
+        f"* **Standardisation**: x = (p − μ)/σ with μ = {st['mu']:.4f}, σ = {st['sigma']:.4f} (all pixels of all "
+        "training images of the two classes), so ‖x‖² ≈ d. **Radius**: every network and the RF-real rung are "
+        f"trained and attacked at the pixel radius ε = {t.eps:g} ({t.norm}) in [0, 1]; the theory and the "
+        f"RF-Gaussian rung use the l2 radius **ε/σ = {st['eps_theory']:.4g}** on standardised inputs"
+        + (
+            " (exact for l2, up to the [0, 1] box of image attacks)."
+            if t.norm == "l2"
+            else " via ‖g‖₁ ≈ √(2d/π)‖g‖₂ (an approximation; docs/theory_classification.md)."
+        ),
+        f"* **RF rungs**: ReLU features, N = ratio · n_train with ratios {', '.join(f'{x:g}' for x in r.ratios)} "
+        f"(ψ₁ = N/d = {', '.join(num(p) for p in r.psi1(t))}), ridge λ = {r.lam:g}, robust weight κ ∈ "
+        f"{{{', '.join(f'{k:g}' for k in r.kappa)}}} (fixed κ = {r.kappa_fixed:g}), square loss on ±1 labels. "
+        f'Theory: `theory_grid(labels="sign")` (docs/theory_classification.md); RF on Gaussian data: the '
+        f"`simulate` kind, sign labels, d = {r.gaussian['d']}, {len(r.gaussian['seeds'])} seeds, PGD-"
+        f"{r.gaussian['pgd_steps']} margin attack; RF on real images: the `rf_real` kind, {len(r.real['seeds'])} "
+        f"seeds, PGD-{r.real['pgd_steps']} in pixel space"
+        + (
+            f", AutoAttack on {r.real['aa_n']} test images of {r.real['aa_seeds']} seeds at κ = {r.kappa_fixed:g}"
+            if r.real["aa_n"]
+            else ""
+        )
+        + ".",
+    ]
     if cfg.nets is not None:
         n = cfg.nets
         md.append(
@@ -384,45 +544,79 @@ def render(cfg, fr: dict, info: dict | None, files_rel: str, figures: list[str],
             f"{', '.join(n.war_methods) or 'none'}; {len(n.seeds)} seeds; every layer trained (rfrobust.train). "
             "**ψ₁ of a network**: the parameter-matched map ψ₁ = H_eq/d, H_eq = (P − 2)/(d + 3) the width of the "
             "one-hidden-layer MLP with the same number P of parameters: for an MLP exactly H/d (its first layer "
-            "plays the RF features), for a CNN a convention (weights shared across positions).")
-    md.append("* **Metrics** in every measured rung: natural accuracy, robust accuracy under PGD (robust = correct "
-              "and stable), Wu et al.'s prediction stability (the prediction cannot be changed within the ball); the "
-              "theory gives the same three for the linearised model (its `acc`, `acc_rob`, `stab`). Standard errors "
-              "are over seeds; differences between widths are paired by seed.\n")
-    md += ["## The rung table (fixed weight)\n", rung_table(cfg, fr),
-           "\nAutoAttack: on the stated subset of test images (RF-real: κ fixed; networks: the fixed λ column is "
-           "empty, see Table 4 for the best λ of each width).\n"]
-    md += ["## Answers, rung by rung\n",
-           "Curse: at the fixed weight, robust accuracy past the threshold (ψ₁ ≥ ψ₂), its peak against the widest "
-           f"width (paired by seed; yes when lower by z ≤ −{an.Z_MIN:g}, theory by ≥ {100 * an.THEORY_TOL:g} pts). "
-           f"Trends: thinnest → widest (paired, |z| ≥ {an.Z_MIN:g}) and Spearman ρ ≥ {an.RHO_MIN:g} in size. "
-           "In brackets: agreement with the theory's answer (flat or non-monotone on either side: inconclusive).\n",
-           answers_table(cfg, fr), ""]
-    for q, title, fn in (("curse", "Curse", _curse_line), ("trend_stab", "Stability vs width", _trend_line),
-                         ("trend_acc_rob", "Robust accuracy vs width", _trend_line),
-                         ("trend_acc", "Natural accuracy vs width", _trend_line)):
+            "plays the RF features), for a CNN a convention (weights shared across positions)."
+        )
+    md.append(
+        "* **Metrics** in every measured rung: natural accuracy, robust accuracy under PGD (robust = correct "
+        "and stable), Wu et al.'s prediction stability (the prediction cannot be changed within the ball); the "
+        "theory gives the same three for the linearised model (its `acc`, `acc_rob`, `stab`). Standard errors "
+        "are over seeds; differences between widths are paired by seed.\n"
+    )
+    md += [
+        "## The rung table (fixed weight)\n",
+        rung_table(cfg, fr),
+        "\nAutoAttack: on the stated subset of test images (RF-real: κ fixed; networks: the fixed λ column is "
+        "empty, see Table 4 for the best λ of each width).\n",
+    ]
+    md += [
+        "## Answers, rung by rung\n",
+        "Curse: at the fixed weight, robust accuracy past the threshold (ψ₁ ≥ ψ₂), its peak against the widest "
+        f"width (paired by seed; yes when lower by z ≤ −{an.Z_MIN:g}, theory by ≥ {100 * an.THEORY_TOL:g} pts). "
+        f"Trends: thinnest → widest (paired, |z| ≥ {an.Z_MIN:g}) and Spearman ρ ≥ {an.RHO_MIN:g} in size. "
+        "In brackets: agreement with the theory's answer (flat or non-monotone on either side: inconclusive).\n",
+        answers_table(cfg, fr),
+        "",
+    ]
+    for q, title, fn in (
+        ("curse", "Curse", _curse_line),
+        ("trend_stab", "Stability vs width", _trend_line),
+        ("trend_acc_rob", "Robust accuracy vs width", _trend_line),
+        ("trend_acc", "Natural accuracy vs width", _trend_line),
+    ):
         md.append(f"**{title}**\n")
         md += [f"* {x.series}: {fn(x._asdict())}" for x in _answers(fr, q).itertuples()] + [""]
-    md += ["## Values: theory vs RF on Gaussian data vs RF on real images\n",
-           f"At κ = {r.kappa_fixed:g} (z = (measured − theory)/sem; real − Gaussian with the two sems combined):\n"]
+    md += [
+        "## Values: theory vs RF on Gaussian data vs RF on real images\n",
+        f"At κ = {r.kappa_fixed:g} (z = (measured − theory)/sem; real − Gaussian with the two sems combined):\n",
+    ]
     md += values_section(cfg, fr)
-    md += ["## Best weight per width\n",
-           "RF rungs: the κ of the grid with the largest robust accuracy (theory exact; measured: mean over seeds on "
-           "the test set, an optimistic choice). Networks: the width × λ study's best λ (its choice, on the "
-           "validation split).\n", best_table(cfg, fr), ""]
+    md += [
+        "## Best weight per width\n",
+        "RF rungs: the κ of the grid with the largest robust accuracy (theory exact; measured: mean over seeds on "
+        "the test set, an optimistic choice). Networks: the width × λ study's best λ (its choice, on the "
+        "validation split).\n",
+        best_table(cfg, fr),
+        "",
+    ]
     if figures:
         md += ["## Figures\n"] + [f"![{f}]({files_rel}/{f}.png)\n" for f in FIGURES if f in figures]
     if fr["nets"]:
-        md += ["## The networks in Wu et al.'s layouts\n"] + nets_sections(cfg, fr)
-    md += ["## The earlier report\n",
-           "The direction-only comparison of the regression theory with the width × λ study's ℓ∞ MLPs "
-           "(n = 8000, widths mapping to ψ₁ ≤ 1.31 < ψ₂ = 10.2) is kept as its own study, `python -m rfrobust.study "
-           "width_directions` (docs/results/width_directions.md): its verdicts are statements about those networks "
-           "and still hold. It could not test the curse (no width past ψ₂) nor compare values (regression theory vs "
-           "classifiers); this report does both on a task sized so that the widths cross the threshold.\n"]
+        md += [
+            "## The networks in Wu et al.'s layouts\n",
+            "Where they sit on the ψ₁ axis:\n",
+            psi1_table(cfg, fr),
+            "",
+        ] + nets_sections(cfg, fr)
+    md += [
+        "## The earlier report\n",
+        "The direction-only comparison of the regression theory with the width × λ study's ℓ∞ MLPs "
+        "(n = 8000, widths mapping to ψ₁ ≤ 1.31 < ψ₂ = 10.2) is kept as its own study, `python -m rfrobust.study "
+        "width_directions` (docs/results/width_directions.md): its verdicts are statements about those networks "
+        "and still hold. It could not test the curse (no width past ψ₂) nor compare values (regression theory vs "
+        "classifiers); this report does both on a task sized so that the widths cross the threshold.\n",
+    ]
     if info:
-        md += ["## The invocation that last computed (run_info.json)\n", "```\n" + json.dumps(info, indent=1) + "\n```\n"]
-    md += ["## Reproduce\n", "```bash", command,
-           "python -m rfrobust.study width_vs_theory --report-only     # the report from the stores",
-           "python -m pytest tests/studies/test_bridge_rungs.py tests/studies/test_bridge_study.py", "```", ""]
+        md += [
+            "## The invocation that last computed (run_info.json)\n",
+            "```\n" + json.dumps(info, indent=1) + "\n```\n",
+        ]
+    md += [
+        "## Reproduce\n",
+        "```bash",
+        command,
+        "python -m rfrobust.study width_vs_theory --report-only     # the report from the stores",
+        "python -m pytest tests/studies/test_bridge_rungs.py tests/studies/test_bridge_study.py",
+        "```",
+        "",
+    ]
     return "\n".join(md)

@@ -423,7 +423,7 @@ def question_b(tables, s, wm, curve, fig_dir, fig_rel, rep: Report) -> dict:
     if nonconv:
         rep.nonconvex_notes.append(
             "(b1) the AE-optimal κ is above 1 at ψ₁ = " + ", ".join(f"{p:.3g}" for p in bk.loc[bk["nonconvex"], "psi1"])
-            + f"; restricted to the validated range κ ≤ 1 the best κ is "
+            + "; restricted to the validated range κ ≤ 1 the best κ is "
             + ", ".join(f"{k:.3g}" for k in bk["kappa_best_convex"]) + f" ({t_kc.direction}).")
     seq = ", ".join(f"{_k(k)}{' (a = 0)' if z else ''}" for k, z in zip(bk["kappa_best"], bk["zero_best"]))
     th_b1 = (f"best κ {t_k.direction}: {seq} at ψ₁ = " + ", ".join(f"{p:.3g}" for p in bk["psi1"])
@@ -483,7 +483,7 @@ def question_c(tables, s, wm, curve, best, fig_dir, fig_rel, rep: Report, quick:
         sub = sub.sort_values("kappa")
         c0_items.append((float(p), trend(sub["kappa"], np.log(sub["train_ratio"]))))
     d_c0 = aggregate(t.direction for _, t in c0_items)
-    th_c0 = f"natural/robust vs κ ∈ [0, 1], per ψ₁: " + "; ".join(
+    th_c0 = "natural/robust vs κ ∈ [0, 1], per ψ₁: " + "; ".join(
         f"{p:.3g}: {t.direction} ({math.exp(t.y_first):.3g} → {math.exp(t.y_last):.3g})" for p, t in c0_items)
     rc = ra.ratio_at_fixed_kappa(psi1s, s)
     t_c1 = trend(rc["psi1"], rc["train_ratio"])

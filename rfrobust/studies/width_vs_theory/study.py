@@ -37,8 +37,11 @@ class WidthVsTheoryStudy(Study):
     cost = {"cpu": "~80 min on 2 cores", "paper": "GPU, hundreds of GPU-hours (WRN-34 nets)"}
 
     def add_arguments(self, p) -> None:
-        p.add_argument("--config", default=None, help="a bridge TOML file instead of the scale's "
-                       "(schema: rfrobust.studies.width_vs_theory.config)")
+        p.add_argument(
+            "--config",
+            default=None,
+            help="a bridge TOML file instead of the scale's (schema: rfrobust.studies.width_vs_theory.config)",
+        )
 
     def configure(self, ctx: Context) -> None:
         from rfrobust.studies.width_vs_theory.config import load_config, package_config
@@ -59,7 +62,8 @@ class WidthVsTheoryStudy(Study):
         ctx.extra["command"] = cmd
         if ctx.report_only:
             return
-        base.check_dataset(cfg.task.dataset)  # a missing data set: one line, before any work
+        base.check_dataset(cfg.task.dataset)  # a missing data set or a task it cannot hold: one line, before any work
+        self._setting(ctx)
         if not ctx.dry_run:
             base.check_device(ctx)
 
@@ -80,8 +84,10 @@ class WidthVsTheoryStudy(Study):
 
         cfg = ctx.extra["cfg"]
         st = self._setting(ctx)
-        lines = [f"configuration {cfg.name}: stores in {ctx.store}; psi2 = {st['psi2']:.4g}, sigma = {st['sigma']:.4f}, "
-                 f"theory radius {st['eps_theory']:.4g}; execution {ctx.execution or 'default'}"]
+        lines = [
+            f"configuration {cfg.name}: stores in {ctx.store}; psi2 = {st['psi2']:.4g}, sigma = {st['sigma']:.4f}, "
+            f"theory radius {st['eps_theory']:.4g}; execution {ctx.execution or 'default'}"
+        ]
         for name, spec in self._specs(ctx).items():
             total, todo = base.plan_counts(spec)
             lines.append(f"{name}: {total} points, {total - todo} stored, {todo} to run")
@@ -90,9 +96,11 @@ class WidthVsTheoryStudy(Study):
                 fc = cfg.family_config(fam)
                 for m in fc.methods:
                     total, todo = base.plan_counts(grid_spec(fc, m, family_store(ctx.store, fam)))
-                    lines.append(f"nets_{fam} grid_{m}: {total} runs, {total - todo} stored, {todo} to run"
-                                 + (f"; then WAR on {len(fc.widths) * len(fc.seeds)} runs" if m in fc.war_methods
-                                    else "") + ("; then the attack panel" if fc.evaluate is not None else ""))
+                    lines.append(
+                        f"nets_{fam} grid_{m}: {total} runs, {total - todo} stored, {todo} to run"
+                        + (f"; then WAR on {len(fc.widths) * len(fc.seeds)} runs" if m in fc.war_methods else "")
+                        + ("; then the attack panel" if fc.evaluate is not None else "")
+                    )
         lines.append(f"report: {ctx.out} (tables and figures in {ctx.files_dir}/)")
         return "\n".join(lines)
 
@@ -110,9 +118,20 @@ class WidthVsTheoryStudy(Study):
             for fam in fams:
                 fc = cfg.family_config(fam)
                 for m in fc.methods:
-                    out.append(Pipeline(f"{fam}_{m}", run_nets, (fc, m, family_store(ctx.store, fam), 1, ctx.scheduler,
-                                                                  {k: v for k, v in ctx.execution.items()
-                                                                   if k in ("device", "threads")})))
+                    out.append(
+                        Pipeline(
+                            f"{fam}_{m}",
+                            run_nets,
+                            (
+                                fc,
+                                m,
+                                family_store(ctx.store, fam),
+                                1,
+                                ctx.scheduler,
+                                {k: v for k, v in ctx.execution.items() if k in ("device", "threads")},
+                            ),
+                        )
+                    )
         out.append(Pipeline("rf", run_rf, (self._specs(ctx), 1, ctx.scheduler)))
         return out
 
@@ -138,7 +157,8 @@ class WidthVsTheoryStudy(Study):
         if rf.empty and not nets:
             raise NothingToReport.message(
                 f"nothing to report: no finished point in the stores under {ctx.store}; run "
-                f"{ctx.extra['command']} first (nothing was written)")
+                f"{ctx.extra['command']} first (nothing was written)"
+            )
         import pandas as pd
 
         setting = self._setting(ctx)
@@ -150,12 +170,16 @@ class WidthVsTheoryStudy(Study):
         info = None
         if not ctx.report_only:
             loads = [x for x in ctx.extra.get("loads", []) + [_load()] if x is not None]
-            info = {"configuration": cfg.name, "workers": ctx.workers, "computed_points": computed,
-                    "wall_s_this_invocation": round(time.time() - ctx.extra.get("t0", time.time()), 1),
-                    "loadavg_1min_samples": len(loads),
-                    "loadavg_1min_mean": round(sum(loads) / len(loads), 2) if loads else None,
-                    "loadavg_1min_max": max(loads) if loads else None,
-                    "loadavg_1min_start": loads[0] if loads else None}
+            info = {
+                "configuration": cfg.name,
+                "workers": ctx.workers,
+                "computed_points": computed,
+                "wall_s_this_invocation": round(time.time() - ctx.extra.get("t0", time.time()), 1),
+                "loadavg_1min_samples": len(loads),
+                "loadavg_1min_mean": round(sum(loads) / len(loads), 2) if loads else None,
+                "loadavg_1min_max": max(loads) if loads else None,
+                "loadavg_1min_start": loads[0] if loads else None,
+            }
             from rfrobust.provenance import provenance
 
             info.update({k: v for k, v in provenance().items() if k in ("git_commit", "hostname", "timestamp")})
@@ -174,13 +198,27 @@ class WidthVsTheoryStudy(Study):
 def setting_of(cfg) -> dict:
     """The task's constants (reads the task's training images once): ``d, psi2, mu, sigma, eps_px, norm,
     eps_theory, kappa_fixed, lam``."""
-    from rfrobust.studies.width_vs_theory.task import parse_classes, task_standardizer, theory_eps
+    from rfrobust.errors import InputError
+    from rfrobust.studies.width_vs_theory.task import class_counts, parse_classes, task_standardizer, theory_eps
 
     t = cfg.task
+    n_tr, n_te = class_counts(t.dataset, t.classes)
+    if t.n_train > n_tr:
+        raise InputError("task.n_train", t.n_train, f"at most {n_tr} (training images of classes {t.classes})")
+    if t.n_test is not None and t.n_test > n_te:
+        raise InputError("task.n_test", t.n_test, f"at most {n_te} (test images of classes {t.classes})")
     st = task_standardizer(t.dataset, parse_classes(t.classes))
-    return {"d": t.d, "psi2": t.psi2, "mu": st.mu, "sigma": st.sigma, "eps_px": t.eps, "norm": t.norm,
-            "eps_theory": theory_eps(t.eps, t.norm, st.sigma, t.d), "kappa_fixed": cfg.rf.kappa_fixed,
-            "lam": cfg.rf.lam}
+    return {
+        "d": t.d,
+        "psi2": t.psi2,
+        "mu": st.mu,
+        "sigma": st.sigma,
+        "eps_px": t.eps,
+        "norm": t.norm,
+        "eps_theory": theory_eps(t.eps, t.norm, st.sigma, t.d),
+        "kappa_fixed": cfg.rf.kappa_fixed,
+        "lam": cfg.rf.lam,
+    }
 
 
 def _load() -> float | None:

@@ -118,6 +118,25 @@ def psi1_of_model(model: str, n_params: int, d: int, n_classes: int, how: str = 
     return equivalent_mlp_width(n_params, d, n_classes) / d
 
 
+def first_layer_units(model: str, shape=(1, 28, 28)) -> int | None:
+    """Hidden units of the first layer whose width grows with the family's width (the RF reading "features = units
+    of the first hidden layer"): ``H`` of ``mlp-H``; ``num_conv1 * r^2`` of NetTest (``r`` the first convolution's
+    output side); ``16 K * R^2`` of ``wrn-D-K`` (its first widened group; the stem convolution has 16 channels
+    whatever K); None for other families."""
+    from rfrobust.deep.models import parse_model_name
+
+    family, kw = parse_model_name(model)
+    side = shape[-1]
+    if family == "mlp":
+        return int(kw["hidden"])
+    if family == "nettest":
+        r = side - kw["dilation_1"] * (kw["conv1_size"] - 1)
+        return int(kw["num_conv1"] * r * r)
+    if family == "wrn":
+        return int(16 * kw["widen"] * side * side)
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------- data
 @dataclass
 class TaskData:
@@ -164,6 +183,12 @@ def _class_images_in(dataset: str, directory: str, classes: tuple[int, int], spl
     x = data.x[keep]
     y = np.where(data.y[keep] == classes[1], 1.0, -1.0)
     return x, y
+
+
+def class_counts(dataset: str, classes) -> tuple[int, int]:
+    """``(training images, test images)`` of the two classes."""
+    cls = parse_classes(classes) if not isinstance(classes, tuple) else classes
+    return len(_class_images(dataset, cls, "train")[1]), len(_class_images(dataset, cls, "test")[1])
 
 
 def task_standardizer(dataset: str, classes: tuple[int, int]) -> Standardizer:

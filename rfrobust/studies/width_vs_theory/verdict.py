@@ -22,8 +22,8 @@ mixed or missing on either side).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 from scipy.stats import spearmanr

@@ -537,9 +537,10 @@ def render(cfg, fr: dict, info: dict | None, files_rel: str, figures: list[str],
     ]
     if cfg.nets is not None:
         n = cfg.nets
+        lam_grids = "; ".join(f"{m}: " + ", ".join(f"{v:g}" for v in n.lam[m]) for m in n.methods)
         md.append(
             f"* **Networks**: {'; '.join(f'{f}: ' + ', '.join(s['widths']) for f, s in n.families.items())}; methods "
-            f"{', '.join(n.methods)} (λ grids {'; '.join(f'{m}: ' + ', '.join(f'{v:g}' for v in n.lam[m]) for m in n.methods)}; "
+            f"{', '.join(n.methods)} (λ grids {lam_grids}; "
             f"fixed λ {', '.join(f'{m} {v:g}' for m, v in n.fixed_lam.items())}), WAR for "
             f"{', '.join(n.war_methods) or 'none'}; {len(n.seeds)} seeds; every layer trained (rfrobust.train). "
             "**ψ₁ of a network**: the parameter-matched map ψ₁ = H_eq/d, H_eq = (P − 2)/(d + 3) the width of the "

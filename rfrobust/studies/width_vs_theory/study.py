@@ -132,12 +132,16 @@ class WidthVsTheoryStudy(Study):
                             ),
                         )
                     )
-        out.append(Pipeline("rf", run_rf, (self._specs(ctx), 1, ctx.scheduler)))
+        specs = self._specs(ctx)
+        real = {k: v for k, v in specs.items() if k.startswith("rf_real")}
+        gauss = {k: v for k, v in specs.items() if not k.startswith("rf_real")}
+        out.insert(min(2, len(out)), Pipeline("rf_real", run_rf, (real, 1, ctx.scheduler)))  # longest first
+        out.append(Pipeline("rf_gauss", run_rf, (gauss, 1, ctx.scheduler)))
         return out
 
     def parallel(self, ctx: Context) -> int:
         cfg = ctx.extra["cfg"]
-        n = 1 + (sum(len(cfg.nets.methods) for _ in cfg.nets.families) if cfg.nets else 0)
+        n = 2 + (sum(len(cfg.nets.methods) for _ in cfg.nets.families) if cfg.nets else 0)
         return 1 if ctx.scheduler else max(1, min(ctx.workers, n))
 
     def status(self, ctx: Context) -> str:

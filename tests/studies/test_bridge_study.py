@@ -1,0 +1,206 @@
+"""The bridge study end to end (``python -m rfrobust.study width_vs_theory``) on a tiny synthetic configuration: every
+rung runs through its sweep kind and its store, the report follows from the exported tables alone, a second run
+computes nothing, a grown configuration computes only the new points; configurations and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pandas as pd
+import pytest
+
+from rfrobust.errors import InputError
+
+pytest.importorskip("torch")
+
+TINY = """description = "tiny synthetic bridge (tests)"
+[task]
+dataset = "synthetic-idx"
+classes = "1,7"
+n_train = 120
+n_test = 60
+norm = "l2"
+eps = 0.3
+[rf]
+ratios = {ratios}
+kappa = [0, 1]
+kappa_fixed = 1
+lam = 0.001
+[rf.gaussian]
+d = 40
+seeds = 3
+n_test = 200
+pgd_steps = 3
+[rf.real]
+seeds = 2
+pgd_steps = 3
+aa_n = 0
+{nets}
+"""
+NETS = """[nets]
+methods = ["trades"]
+war_methods = ["trades"]
+seeds = 2
+fixed_lam = {trades = 6}
+lam = {trades = [1, 6]}
+evaluate = {attacks = ["pgd5"], n_images = 20}
+[nets.train]
+epochs = 1
+batch_size = 64
+val_size = 40
+attack_steps = 2
+eval_steps = 3
+[nets.families.mlp]
+widths = ["mlp-8", "mlp-64"]
+[nets.families.cnn]
+widths = ["nettest-4-0"]
+train = {dropout = false}
+"""
+
+
+def _config(tmp_path, name="tiny", ratios="[0.5, 1, 2, 4]", nets=NETS) -> str:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TINY.format(ratios=ratios, nets=nets))
+    return str(path)
+
+
+def _run(*argv) -> int:
+    from rfrobust.cli import run_main
+    from rfrobust.study import PROG, main
+
+    return run_main(main, ["width_vs_theory", *map(str, argv)], prog=PROG)
+
+
+@pytest.fixture
+def synthetic(idx_dir, monkeypatch):
+    from rfrobust.deep.data import ENV_VARS
+
+    monkeypatch.setenv(ENV_VARS["synthetic-idx"], idx_dir)
+    return idx_dir
+
+
+def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(synthetic, tmp_path, capsys):
+    from rfrobust.studies.width_vs_theory import bridge_report as br
+    from rfrobust.studies.width_vs_theory.config import load_config
+
+    cfg_path = _config(tmp_path)
+    out = tmp_path / "rep" / "tiny.md"
+    store = tmp_path / "st"
+    assert _run("--config", cfg_path, "--store", store, "--out", out, "--workers", 2, "--quiet") == 0
+    text = out.read_text()
+    files = tmp_path / "rep" / "tiny"
+    rows = pd.read_csv(files / "rungs.csv", keep_default_na=False, na_values=[""])
+    # every rung, at every width of its ladder
+    assert set(rows["rung"]) == {"theory", "rf_gauss", "rf_real", "mlp", "cnn"}
+    for rung in ("theory", "rf_gauss", "rf_real"):
+        assert rows[rows["rung"] == rung]["psi1"].nunique() == 4
+    assert set(rows.loc[rows["rung"] == "rf_gauss", "seed"]) == {0, 1, 2}
+    assert set(rows.loc[rows["rung"] == "mlp", "weight_name"]) == {"lam", "war"}
+    # robust = correct and stable in every measured row
+    m = rows[rows["rung"] != "theory"]
+    assert (m["acc_rob"] <= m[["acc", "stab"]].min(axis=1) + 1e-9).all()
+    # the report: the curse and the stability row of every series, the value comparison, Wu et al.'s tables
+    for series in ("theory", "RF, Gaussian data", "RF, real images", "MLP Trades", "CNN Trades"):
+        assert f"**Curse** ({series}" in text and f"**Stability** ({series})" in text
+    assert "## Values: theory vs RF on Gaussian data vs RF on real images" in text
+    assert "**Table 1 — " in text and "**Table 3 — " in text and "**Table 4 — " in text
+    assert "width_directions" in text
+    for name in br.FIGURES:
+        assert (files / f"{name}.png").stat().st_size > 1000
+    info = json.loads((files / "run_info.json").read_text())
+    assert sum(info["computed_points"].values()) > 0
+    # the report is a function of the exported tables (no store, no data set needed)
+    cfg = load_config(cfg_path)
+    fr = br.read_tables(cfg, str(files))
+    again = br.render(cfg, fr, info, "tiny", list(br.FIGURES), "python -m rfrobust.study width_vs_theory --config "
+                      + cfg_path)
+    assert again == text
+    # a second run computes nothing and writes the same numbers
+    before = (files / "summary.csv").read_text()
+    capsys.readouterr()
+    assert _run("--config", cfg_path, "--store", store, "--out", out, "--workers", 2, "--quiet") == 0
+    info2 = json.loads((files / "run_info.json").read_text())
+    assert sum(info2["computed_points"].values()) == 0
+    assert (files / "summary.csv").read_text() == before
+    # --report-only keeps the record of the invocation that computed
+    assert _run("--config", cfg_path, "--store", store, "--out", out, "--report-only", "--quiet") == 0
+    assert json.loads((files / "run_info.json").read_text()) == info2
+
+
+def test_a_grown_configuration_computes_only_the_new_points(synthetic, tmp_path, capsys):
+    store = tmp_path / "st"
+    small = _config(tmp_path, "a", ratios="[0.5, 1]", nets="")
+    assert _run("--config", small, "--store", store, "--out", tmp_path / "a.md", "--quiet") == 0
+    capsys.readouterr()
+    grown = _config(tmp_path, "b", ratios="[0.5, 1, 2]", nets="")
+    assert _run("--config", grown, "--store", store, "--out", tmp_path / "b.md", "--quiet") == 0
+    log = capsys.readouterr().out
+    assert re.search(r"rf_gauss\.parquet: computing 6 of 9 points", log), log  # 1 new psi1 x 2 kappa x 3 seeds
+    assert re.search(r"rf_real\.parquet: computing 4 of 6 points", log), log
+    info = json.loads((tmp_path / "b" / "run_info.json").read_text())
+    assert info["computed_points"] == {"rf_real": 4, "rf_gauss": 6}
+
+
+def test_dry_run_plans_and_writes_nothing(synthetic, tmp_path, capsys):
+    store = tmp_path / "st"
+    assert _run("--config", _config(tmp_path), "--store", store, "--out", tmp_path / "r.md", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "rf_gauss: 24 points, 0 stored, 24 to run" in out and "rf_real: 16 points" in out
+    assert "nets_mlp grid_trades: 8 runs" in out and "nets_cnn grid_trades: 4 runs" in out
+    assert not store.exists() and not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (("n_train = 120", "n_train = 100000"), "task.n_train"),
+        (("classes = \"1,7\"", "classes = \"1\""), "classes"),
+        (("kappa_fixed = 1", "kappa_fixed = 0.5"), "rf.kappa_fixed"),
+        (("eps = 0.3", "eps = -1"), "task.eps"),
+        (("fixed_lam = {trades = 6}", "fixed_lam = {trades = 5}"), "nets.fixed_lam.trades"),
+        (("[nets.train]", "[nets.train]\ndataset = \"mnist\""), "nets.train.dataset"),
+        (("d = 40", "d = 40\nbogus = 1"), "rf.gaussian.bogus"),
+    ],
+)
+def test_bad_configurations_are_one_line_before_any_work(synthetic, tmp_path, capsys, change, key):
+    path = _config(tmp_path)
+    with open(path) as fh:
+        text = fh.read().replace(*change, 1)
+    with open(path, "w") as fh:
+        fh.write(text)
+    assert _run("--config", path, "--store", tmp_path / "st", "--out", tmp_path / "r.md") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "st").exists()
+
+
+def test_the_shipped_scales_validate_and_their_specs_are_sweeps(tmp_path):
+    from rfrobust.studies.width_lambda.config import grid_spec
+    from rfrobust.studies.width_vs_theory.config import package_config
+    from rfrobust.studies.width_vs_theory.rungs import family_store, rf_specs
+    from rfrobust.sweep.spec import spec_from_dict
+
+    for scale, n_psi, families in (("cpu", 6, {"mlp", "cnn"}), ("paper", 7, {"mlp", "wrn"})):
+        cfg = package_config(scale)
+        assert set(cfg.nets.families) == families
+        psi = cfg.rf.psi1(cfg.task)
+        assert len(psi) == n_psi and min(psi) < cfg.task.psi2 < max(psi) and max(psi) >= 4 * cfg.task.psi2
+        specs = rf_specs(cfg, str(tmp_path), 0.4)
+        for name, spec in specs.items():
+            s = spec_from_dict(spec)  # validated against the kind's parameter schema
+            assert s.kind in ("simulate", "rf_real")
+        mlp = [int(w.split("-")[1]) for w in cfg.nets.families["mlp"]["widths"]]
+        assert max(mlp) >= 4 * cfg.task.n_train  # the MLPs cross the threshold: H up to >= 4 psi2 d
+        for fam in families:
+            fc = cfg.family_config(fam)
+            assert fc.train["classes"] == cfg.task.classes and fc.train["train_size"] == cfg.task.n_train
+            for m in fc.methods:
+                spec_from_dict(grid_spec(fc, m, family_store(str(tmp_path), fam)))
+    paper = package_config("paper")
+    assert max(round(r * paper.task.n_train) for r in paper.rf.ratios) == 40000 and paper.task.d == 3072
+    assert paper.execution == {"device": "cuda", "backend": "torch"}
+    assert paper.family_config("wrn").widths == ["wrn-34-1", "wrn-34-5", "wrn-34-10"]
+    with pytest.raises(InputError, match="scale"):
+        package_config("nope")

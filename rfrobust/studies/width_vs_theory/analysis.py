@@ -147,7 +147,7 @@ def curse_row(sub: pd.DataFrame, psi2: float, metric: str = "acc_rob") -> dict:
     """Does ``metric`` fall once psi1 passes psi2, at the fixed weight (module doc)?"""
     w = _by_width(sub, metric)
     theory = bool((sub["rung"] == "theory").all())
-    past = w[w["psi1"] >= psi2 * (1 - 1e-9)].reset_index(drop=True)
+    past = w[w["psi1"] >= psi2 * (1 - 1e-6)].reset_index(drop=True)
     base = {
         "metric": metric,
         "n_past": len(past),

@@ -88,7 +88,8 @@ def write_tables(fr: dict, files_dir: str) -> list[str]:
     for name in ("rows", "summary", "theory_curve", "values", "answers", "best"):
         stem = "rungs" if name == "rows" else name
         path = os.path.join(files_dir, f"{stem}.csv")
-        atomic_write_text(path, fr[name].to_csv(index=False, float_format="%.6g"))
+        # the rung rows keep every digit: the report is recomputed from them (read_tables)
+        atomic_write_text(path, fr[name].to_csv(index=False, float_format=None if name == "rows" else "%.6g"))
         paths.append(path)
     for fam, f in fr["nets"].items():
         d = os.path.join(files_dir, f"nets_{fam}")

@@ -153,7 +153,7 @@ def sweep(spec: dict, workers: int, scheduler: str | None, log) -> tuple[int, in
 def run_rf(specs: dict, workers: int = 1, scheduler: str | None = None) -> dict:
     """Pipeline of the RF rungs: each sweep of ``specs`` (``{store name: spec}``) in turn."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    log = _logger("rf")
+    log = _logger("+".join(specs) or "rf")
     done, failed = {}, 0
     for name, spec in specs.items():
         done[name], f = sweep(spec, workers, scheduler, log)

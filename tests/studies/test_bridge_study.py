@@ -129,18 +129,57 @@ def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(
     assert json.loads((files / "run_info.json").read_text()) == info2
 
 
-def test_a_grown_configuration_computes_only_the_new_points(synthetic, tmp_path, capsys):
+def test_a_rerun_computes_only_what_is_missing(synthetic, tmp_path, capsys):
+    """A store lost (as if the run had been killed before it wrote anything there) is recomputed, and nothing else."""
+    import shutil
+
     store = tmp_path / "st"
-    small = _config(tmp_path, "a", ratios="[0.5, 1]", nets="")
-    assert _run("--config", small, "--store", store, "--out", tmp_path / "a.md", "--quiet") == 0
+    cfg = _config(tmp_path, "a", ratios="[0.5, 1]", nets="")
+    assert _run("--config", cfg, "--store", store, "--out", tmp_path / "a.md", "--quiet") == 0
+    shutil.rmtree(store / "rf_gauss.parquet")
     capsys.readouterr()
-    grown = _config(tmp_path, "b", ratios="[0.5, 1, 2]", nets="")
-    assert _run("--config", grown, "--store", store, "--out", tmp_path / "b.md", "--quiet") == 0
+    assert _run("--config", cfg, "--store", store, "--out", tmp_path / "a.md", "--quiet") == 0
     log = capsys.readouterr().out
-    assert re.search(r"rf_gauss\.parquet: computing 6 of 9 points", log), log  # 1 new psi1 x 2 kappa x 3 seeds
-    assert re.search(r"rf_real\.parquet: computing 4 of 6 points", log), log
-    info = json.loads((tmp_path / "b" / "run_info.json").read_text())
-    assert info["computed_points"] == {"rf_real": 4, "rf_gauss": 6}
+    assert "rf_gauss.parquet: computing 12 of 12 points" in log and "rf_real.parquet: all 8 points stored" in log
+    info = json.loads((tmp_path / "a" / "run_info.json").read_text())
+    assert info["computed_points"] == {"rf_real": 0, "rf_gauss": 12}
+
+
+@pytest.mark.slow
+def test_killed_mid_run_and_rerun_computes_only_the_missing_points(synthetic, tmp_path):
+    """SIGKILL of the driver while the RF-real sweep runs (some points written), then the same command again: the
+    finished points are kept, only the others are computed, and every point is stored once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rfrobust.sweep import load
+
+    text = TINY.format(ratios="[0.5, 1, 2, 4]", nets="").replace("pgd_steps = 3\naa_n", "pgd_steps = 400\naa_n")
+    cfg = tmp_path / "k.toml"
+    cfg.write_text(text)
+    store = tmp_path / "st"
+    cmd = [sys.executable, "-m", "rfrobust.study", "width_vs_theory", "--config", str(cfg), "--store", str(store),
+           "--out", str(tmp_path / "k.md"), "--workers", "1", "--quiet"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    parts = store / "rf_real.parquet"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 300:
+        if parts.is_dir() and len([p for p in os.listdir(parts) if p.startswith("part-")]) >= 3:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = load(str(parts))
+    k = int((done["status"] == "ok").sum())
+    assert 3 <= k < 16, k
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert f"rf_real.parquet: computing {16 - k} of 16 points" in r.stdout
+    final = load(str(parts))
+    assert len(final) == 16 and final[["config_hash", "seed"]].drop_duplicates().shape[0] == 16
 
 
 def test_dry_run_plans_and_writes_nothing(synthetic, tmp_path, capsys):

@@ -129,7 +129,7 @@ def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(
     assert json.loads((files / "run_info.json").read_text()) == info2
 
 
-def test_a_rerun_computes_only_what_is_missing(synthetic, tmp_path, capsys):
+def test_a_rerun_computes_only_what_is_missing(synthetic, tmp_path, capfd):
     """A store lost (as if the run had been killed before it wrote anything there) is recomputed, and nothing else."""
     import shutil
 
@@ -137,9 +137,9 @@ def test_a_rerun_computes_only_what_is_missing(synthetic, tmp_path, capsys):
     cfg = _config(tmp_path, "a", ratios="[0.5, 1]", nets="")
     assert _run("--config", cfg, "--store", store, "--out", tmp_path / "a.md", "--quiet") == 0
     shutil.rmtree(store / "rf_gauss.parquet")
-    capsys.readouterr()
+    capfd.readouterr()
     assert _run("--config", cfg, "--store", store, "--out", tmp_path / "a.md", "--quiet") == 0
-    log = capsys.readouterr().out
+    log = capfd.readouterr().out + "".join(p.read_text() for p in (store / "logs").glob("*.log"))
     assert "rf_gauss.parquet: computing 12 of 12 points" in log and "rf_real.parquet: all 8 points stored" in log
     info = json.loads((tmp_path / "a" / "run_info.json").read_text())
     assert info["computed_points"] == {"rf_real": 0, "rf_gauss": 12}

@@ -159,6 +159,11 @@ def _save(fig, path: str) -> str:
     return path
 
 
+def _legend(ax, size: int) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=size, loc="best")
+
+
 def _series_style(i: int):
     from rfrobust import plotting as P
 
@@ -198,8 +203,8 @@ def make_figures(cfg, fr: dict, files_dir: str) -> list[str]:
         for ax, title in ((axes[0], "random features"), (axes[1], "trained networks")):
             ax.axvline(psi2, color="0.5", ls=":", lw=1)
             ax.text(psi2, 0.02, " ψ₁ = ψ₂", transform=ax.get_xaxis_transform(), fontsize=7, color="0.4")
-            P.finish(ax, "psi1", None, xscale="log", title=title, legend="best")
-            ax.legend(fontsize=6, loc="best")
+            P.finish(ax, "psi1", None, xscale="log", title=title, legend=False)
+            _legend(ax, 6)
         axes[0].set_ylabel(an.METRIC_TITLES[metric])
         paths.append(_save(fig, os.path.join(files_dir, f"fixed_{metric}.png")))
     # best weight per width
@@ -241,12 +246,11 @@ def make_figures(cfg, fr: dict, files_dir: str) -> list[str]:
         )
     for ax in axes:
         ax.axvline(psi2, color="0.5", ls=":", lw=1)
-    P.finish(axes[0], "psi1", None, xscale="log", title="robust accuracy at the best weight")
-    axes[0].legend(fontsize=5)
-    P.finish(axes[1], "psi1", None, xscale="log", title="best κ (RF)")
-    axes[1].legend(fontsize=6)
-    P.finish(axes[2], "psi1", None, xscale="log", yscale="log", title="best λ (networks)")
-    axes[2].legend(fontsize=6)
+    P.finish(axes[0], "psi1", None, xscale="log", title="robust accuracy at the best weight", legend=False)
+    P.finish(axes[1], "psi1", None, xscale="log", title="best κ (RF)", legend=False)
+    P.finish(axes[2], "psi1", None, xscale="log", yscale="log", title="best λ (networks)", legend=False)
+    for ax, size in zip(axes, (5, 6, 6)):
+        _legend(ax, size)
     paths.append(_save(fig, os.path.join(files_dir, "best_weight.png")))
     return paths
 

@@ -691,6 +691,7 @@ TRAINS = ("auto", "reduced", "per-sample", "pgd", "ridge")
 NORMS = ("l2", "linf")
 X_DISTS = ("gaussian", "sphere")
 THETA_DISTS = ("sphere", "gaussian")
+BETA_DISTS = ("sphere", "e1")
 DTYPES = ("float64", "float32")
 D_MAX = 10**6
 N_TEST_MAX = 10**7
@@ -708,8 +709,9 @@ class RFPoint(Parameters):
 
     Cross-parameter rules: ``eps_test`` defaults to ``eps``; ``Fstar`` to 0.5 for ``target = he2`` and 0 for
     ``linear`` (where it must be 0); +-1 ``labels`` (sign, flip, probit) need ``target = linear`` and ``F1 = 1``
-    (``tau`` is used by probit, ``p_flip`` by flip); ``train = auto`` is ``reduced`` for l2 and ``per-sample`` for linf (``reduced``
-    is the l2 surrogate, refused with linf); ``N = round(psi1 d)`` and ``n = round(psi2 d)`` must be at least 1.
+    (``tau`` is used by probit, ``p_flip`` by flip); ``train = auto`` is ``reduced`` for l2 and ``per-sample`` for
+    linf (``reduced`` is the l2 surrogate, refused with linf); ``N = round(psi1 d)`` and ``n = round(psi2 d)`` must
+    be at least 1.
     """
 
     schema_name: ClassVar[str] = "random-features simulation point"
@@ -748,6 +750,12 @@ class RFPoint(Parameters):
     train_pgd_outer: int = param(40, ge=2, le=STEPS_MAX, help="outer iterations for train = pgd")
     x_dist: str = param("gaussian", choices=X_DISTS, help="input distribution")
     theta_dist: str = param("sphere", choices=THETA_DISTS, help="distribution of the feature directions")
+    beta_dist: str = param(
+        "sphere",
+        choices=BETA_DISTS,
+        help="target direction: sphere (uniform, delocalised) or e1 (one input coordinate; breaks the l_inf mapping "
+        "of the theory)",
+    )
     backend: str = param("numpy", check=check_backend, execution=True, help="numpy | torch | cupy")
     device: str | None = param(None, check=check_device, execution=True, help="cpu | cuda | cuda:K (torch, cupy)")
     dtype: str = param("float64", choices=DTYPES, execution=True, help="float64 | float32")

@@ -183,6 +183,19 @@ def comparison_rows(theory: dict | None, simulation: dict, compared=COMPARED) ->
     return rows
 
 
+def compare_records(params: dict, records: list[dict]) -> dict:
+    """Theory next to the per-seed ``records`` of one point (e.g. from :func:`run_record` or
+    :func:`rfrobust.rf.experiment.simulate_point`): ``{"params", "theory", "theory_status", "simulation", "rows"}``
+    with the rows of this command's table (:func:`compared_rows`: label, theory, mean, sem, z)."""
+    from rfrobust.rf.experiment import check_params, summarize
+
+    p = check_params({k: v for k, v in params.items() if k not in ("seed", "seeds")})
+    theory, status = theory_column(p)
+    simulation = summarize(records)
+    return {"params": p, "theory": theory, "theory_status": status, "simulation": simulation,
+            "rows": comparison_rows(theory, simulation, compared_rows(p))}
+
+
 def format_table(out: dict) -> str:
     p = out["params"]
     lines = [

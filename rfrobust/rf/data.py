@@ -25,6 +25,7 @@ from rfrobust.rf.labels import label_law
 
 X_DISTS = ("gaussian", "sphere")
 THETA_DISTS = ("sphere", "gaussian")
+BETA_DISTS = ("sphere", "e1")
 _STREAMS = {"theta": 0, "target": 1, "x": 2, "noise": 3, "x_test": 4, "noise_test": 5, "attack": 6}
 
 
@@ -103,16 +104,21 @@ def sizes(d: int, psi1: float, psi2: float) -> tuple[int, int]:
 
 def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.0, Fstar: float = 0.0,
               tau: float = 0.5, n_test: int = 2000, x_dist: str = "gaussian",
-              theta_dist: str = "sphere", labels: str = "linear", p_flip: float = 0.1) -> RFData:
+              theta_dist: str = "sphere", labels: str = "linear", p_flip: float = 0.1,
+              beta_dist: str = "sphere") -> RFData:
     """Draw an RF instance with ``N = psi1 d`` features and ``n = psi2 d`` samples (see module doc).
 
     ``labels``: the label channel (:mod:`rfrobust.rf.labels`; ``linear`` is the regression target above,
     ``sign``/``flip``/``probit`` draw +-1 labels from ``g = <beta, x>`` with ``||beta|| = 1``, the same direction
-    as the linear target of the same seed); ``f_test`` is then ``E[y | x]``."""
+    as the linear target of the same seed); ``f_test`` is then ``E[y | x]``. ``beta_dist``: the target direction
+    uniform on the sphere (``"sphere"``, delocalised) or the first input coordinate (``"e1"``, localised: the
+    control of the theory's l_inf mapping, docs/theory_classification.md#cls-linf)."""
     if x_dist not in X_DISTS:
         raise InputError("x_dist", x_dist, "one of " + ", ".join(X_DISTS))
     if theta_dist not in THETA_DISTS:
         raise InputError("theta_dist", theta_dist, "one of " + ", ".join(THETA_DISTS))
+    if beta_dist not in BETA_DISTS:
+        raise InputError("beta_dist", beta_dist, "one of " + ", ".join(BETA_DISTS))
     law = label_law(labels, Fstar=Fstar, tau=tau, p_flip=p_flip)
     N, n = sizes(d, psi1, psi2)
     Theta = _sphere(rng_for(seed, "theta"), N, d) if theta_dist == "sphere" else \
@@ -121,6 +127,9 @@ def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.
     rt = rng_for(seed, "target")
     beta = rt.standard_normal(d)
     beta *= law.beta_norm(F1) / np.linalg.norm(beta)
+    if beta_dist == "e1":  # drawn anyway above, so that w (and everything else) is the same instance
+        beta = np.zeros(d)
+        beta[0] = law.beta_norm(F1)
     w = rt.standard_normal(d)
     w /= np.linalg.norm(w)
     X = _inputs(rng_for(seed, "x"), n, d, x_dist)
@@ -129,5 +138,6 @@ def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.
     f_test = law.clean(X_test, beta, w)
     y_test = law.draw(X_test, beta, w, rng_for(seed, "noise_test"))
     params = dict(d=d, N=N, n=n, psi1=psi1, psi2=psi2, seed=int(seed), F1=F1, Fstar=Fstar, tau=tau,
-                  n_test=n_test, x_dist=x_dist, theta_dist=theta_dist, labels=labels, p_flip=p_flip)
+                  n_test=n_test, x_dist=x_dist, theta_dist=theta_dist, labels=labels, p_flip=p_flip,
+                  beta_dist=beta_dist)
     return RFData(X, y, F, X_test, y_test, f_test, beta, w, params)

@@ -37,15 +37,14 @@ from rfrobust.params import RFPoint
 from rfrobust.rf.attacks import AttackSettings
 from rfrobust.rf.data import make_data
 from rfrobust.rf.dense import solve_dense
+from rfrobust.rf.labels import label_law
 from rfrobust.rf.linsys import ridge
 from rfrobust.rf.memory import check_memory
-from rfrobust.rf.labels import label_law
 from rfrobust.rf.metrics import CLASSIFICATION_METRICS, evaluate
 from rfrobust.rf.pgd_train import train_pgd
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.reduced import solve_reduced
 from rfrobust.rf.result import SolveResult
-
 
 #: defaults of the optional parameters (declared in :class:`rfrobust.params.RFPoint`)
 DEFAULTS = RFPoint.schema().defaults()
@@ -125,7 +124,7 @@ def run_seed(params: dict, seed: int) -> dict:
     consts = act.constants()
     D = make_data(p["d"], p["psi1"], p["psi2"], p["seed"], F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"],
                   n_test=p["n_test"], x_dist=p["x_dist"], theta_dist=p["theta_dist"], labels=p["labels"],
-                  p_flip=p["p_flip"])
+                  p_flip=p["p_flip"], beta_dist=p["beta_dist"])
     classify = label_law(p["labels"]).binary
     X, y, F = bk.asarray(D.X), bk.asarray(D.y), bk.asarray(D.F)
     t1 = time.perf_counter()
@@ -140,7 +139,8 @@ def run_seed(params: dict, seed: int) -> dict:
     m["train_loss"] = training_loss(p, res, Z, y, F, X, act, bk, consts)
     t3 = time.perf_counter()
     rec = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "eps_test", "kappa", "act", "F1", "Fstar", "tau",
-                             "target", "labels", "p_flip", "d", "norm", "train", "x_dist", "theta_dist", "n_test")}
+                             "target", "labels", "p_flip", "d", "norm", "train", "x_dist", "theta_dist", "beta_dist",
+                             "n_test")}
     rec.update(N=D.N, n=D.n, seed=p["seed"])
     metrics = METRICS + (CLS_METRICS if classify else ())
     rec.update({k: float(m[k]) for k in metrics})

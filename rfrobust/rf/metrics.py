@@ -23,7 +23,6 @@ from rfrobust.backends import Backend
 from rfrobust.rf.attacks import AttackSettings, dual_norm_p, first_order_loss, margin_attack, pgd_attack
 from rfrobust.rf.features import input_gradients
 
-
 #: the metrics ``evaluate(..., classify=True)`` adds (module doc)
 CLASSIFICATION_METRICS = ("acc", "acc_rob_pgd", "acc_rob_linear", "stab_pgd", "stab_linear")
 

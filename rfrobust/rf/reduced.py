@@ -133,7 +133,8 @@ def descent_ray_start(prog: ATProgram, golden_steps: int = 60):
     def phi(t):
         r = prog.y - t * z
         c = t * cu
-        return bk.item((r * r).mean()) + prog.kappa * (2.0 * c * bk.item(bk.abs(r).mean()) + c * c) + prog.lamt * t * t * uu
+        robust = prog.kappa * (2.0 * c * bk.item(bk.abs(r).mean()) + c * c)
+        return bk.item((r * r).mean()) + robust + prog.lamt * t * t * uu
 
     # bracket: the minimiser of the quadratic model with mean|r| frozen at its value at 0, then doubling
     curv = bk.item((z * z).mean()) + prog.kappa * cu * cu + prog.lamt * uu

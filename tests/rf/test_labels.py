@@ -43,8 +43,16 @@ def test_sign_labels_are_the_sign_of_the_latent():
     assert np.array_equal(D.f_test, np.sign(D.X_test @ D.beta)) and np.array_equal(D.y_test, D.f_test)
 
 
-@pytest.mark.parametrize("labels,kw", [("sign", {}), ("flip", dict(p_flip=0.15)), ("flip", dict(p_flip=0.0)),
-                                       ("probit", dict(tau=0.5)), ("probit", dict(tau=1.3))])
+@pytest.mark.parametrize(
+    "labels,kw",
+    [
+        ("sign", {}),
+        ("flip", dict(p_flip=0.15)),
+        ("flip", dict(p_flip=0.0)),
+        ("probit", dict(tau=0.5)),
+        ("probit", dict(tau=1.3)),
+    ],
+)
 def test_label_law_matches_the_theory_channel(labels, kw):
     """E[y g], E y^2, E Var(y|g) = E (y - E[y|g])^2 and the clean target E[y|g] are the theory's (200000 draws,
     each moment within 4 sem; the clean target exactly)."""
@@ -72,8 +80,14 @@ def test_flip_fraction():
     assert abs(flipped.mean() - 0.3) <= 4 * math.sqrt(0.3 * 0.7 / flipped.size)
 
 
-@pytest.mark.parametrize("kw,name", [(dict(labels="logit"), "labels"), (dict(labels="flip", p_flip=0.5), "p_flip"),
-                                     (dict(labels="flip", p_flip=-0.1), "p_flip")])
+@pytest.mark.parametrize(
+    "kw,name",
+    [
+        (dict(labels="logit"), "labels"),
+        (dict(labels="flip", p_flip=0.5), "p_flip"),
+        (dict(labels="flip", p_flip=-0.1), "p_flip"),
+    ],
+)
 def test_bad_labels(kw, name):
     with pytest.raises(InputError) as ei:
         make_data(10, 1.0, 1.0, 0, **kw)

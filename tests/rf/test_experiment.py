@@ -203,3 +203,11 @@ def test_theory_arguments():
     assert flip["labels"] == "flip" and flip["p_flip"] == 0.2 and "norm" not in flip
     linf = theory_kwargs(check_params(dict(psi1=1.0, eps=0.02, norm="linf", d=300)))
     assert linf["norm"] == "linf" and linf["d"] == 300 and "labels" not in linf
+
+
+def test_classification_metrics_agree_on_numpy_and_torch():
+    pytest.importorskip("torch")
+    p = dict(psi1=1.5, eps=0.4, labels="flip", **SMALL)
+    a, b = run_seed(p, 1), run_seed(dict(p, backend="torch"), 1)
+    for k in ("SE", *CLS_KEYS):
+        assert a[k] == pytest.approx(b[k], abs=1e-12), k

@@ -12,10 +12,13 @@ gradients, as many research scripts do), to show what input-only differentiation
 
     python benchmarks/at_bench.py                                   # CPU, nettest-1-1, batch 128, K = 10
     python benchmarks/at_bench.py --device cuda --channels-last --amp --model wrn-16-4 --res 32 --channels 3
+
+``--json FILE`` also writes the configuration, the medians (seconds) and the ratios to FILE.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -23,10 +26,12 @@ import time
 import torch
 import torch.nn.functional as F
 
+from rfrobust.cli import run_main
 from rfrobust.deep.attacks import AttackConfig, _project_box, eval_mode
 from rfrobust.deep.models import build_model, count_parameters
 from rfrobust.deep.objectives import get_objective
 from rfrobust.deep.war import ConstantLambda
+from rfrobust.fileio import atomic_write_text, check_output_file
 
 # built once, as the trainer does (rfrobust.deep.train.build)
 STANDARD, PGD_AT, LAM = get_objective("standard"), get_objective("pgd-at"), ConstantLambda(1.0)
@@ -83,7 +88,10 @@ def main(argv=None):
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-naive", action="store_true", help="skip the naive-attack reference")
+    p.add_argument("--json", default=None, help="also write the configuration, medians and ratios to this file")
     a = p.parse_args(argv)
+    if a.json:
+        check_output_file(a.json, "json", extensions=(".json",))
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.device.startswith("cuda") and not torch.cuda.is_available():
@@ -130,8 +138,16 @@ def main(argv=None):
         print(f"naive AT step   median {med['naive_at'] * 1e3:9.2f} ms   ratio = "
               f"{med['naive_at'] / ((K + 1) * med['standard']):.3f}   (ours is {med['naive_at'] / med['at']:.2f}x "
               f"faster)")
+    if a.json:
+        ratios = {k: med[k] / ((K + 1) * med["standard"]) for k in med if k != "standard"}
+        figures = {"model": a.model, "parameters": count_parameters(model), "input": [a.channels, a.res, a.res],
+                   "batch": a.batch, "K": K, "device": a.device, "threads": torch.get_num_threads(),
+                   "channels_last": a.channels_last, "amp": a.amp, "repeats": a.repeats, "median_s": med,
+                   "ratio": ratios, "torch": torch.__version__,
+                   "gpu": torch.cuda.get_device_name(a.device) if a.device.startswith("cuda") else None}
+        atomic_write_text(a.json, json.dumps(figures, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, prog="at_bench.py"))

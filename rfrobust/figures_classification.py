@@ -8,9 +8,10 @@ docs/theory_classification.md#cls-figure. Two panels, sign labels, ReLU, ``psi2 
   (``kappa = 1``, solid) and ridge (``kappa = 0``, dashed);
 * (b) the same against the robust weight ``kappa`` at ``psi1 = 4``.
 
-Curves: :func:`rfrobust.theory.theory_grid` with ``labels="sign"``. Points: the test-side simulation of
-``validation/classification_theory_check.py --figure`` (real PGD on the nonlinear model for ``acc_rob`` and
-``stab``; mean +- sem over seeds), read from its record file.
+Curves: :func:`rfrobust.theory.theory_grid` with ``labels="sign"``. Points: the package's simulation
+(:func:`rfrobust.simulate.run_record`, the per-seed unit of :func:`rfrobust.rf.experiment.simulate_point`: real PGD
+on the nonlinear model for ``acc_rob`` and ``stab``; mean +- sem over seeds), computed by
+``python validation/classification_theory_check.py --figure`` into its record file and read from there.
 
     python -m rfrobust.figures_classification                      # docs/figures/classification_decomposition.png
     python -m rfrobust.figures_classification --records FILE.csv --d 256 --out FIG.png
@@ -38,11 +39,13 @@ DEFAULT_OUT = os.path.join(ROOT, "docs", "figures", "classification_decompositio
 #: the setting of both panels
 SETTING = dict(act="relu", psi2=2.0, lam=1e-3, eps=0.5, eps_test=0.5, labels="sign")
 #: widths of panel (a) with simulation points (kappa = 1) and the kappa values of panel (b) (psi1 = PSI1_FIXED)
-PSI1_SIM = (0.75, 1.0, 2.0, 4.0, 8.0)
+PSI1_SIM = (0.5, 0.75, 1.0, 2.0, 4.0, 8.0)
 PSI1_FIXED = 4.0
 KAPPA_SIM = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: simulated metric shown for each theory metric
 SIM_METRIC = {"acc": "acc", "acc_rob": "acc_rob_pgd", "stab": "stab_pgd"}
+#: simulation metrics compared with the theory at the figure points (validation/classification_theory_check.py)
+FIGURE_METRICS = ("SE", "AE_linear", "AE_pgd", "G", "acc", "acc_rob_pgd", "acc_rob_linear", "stab_pgd", "stab_linear")
 STYLE = {"acc": ("natural accuracy", "C0"), "acc_rob": ("robust accuracy", "C3"), "stab": ("stability", "C2")}
 
 
@@ -51,7 +54,8 @@ def _name(psi1: float, kappa: float) -> str:
 
 
 def figure_points() -> list[dict]:
-    """The simulation points of the figure, in the point format of ``validation/classification_theory_check.py``."""
+    """The simulation points of the figure: a ``name`` and the parameters of :func:`rfrobust.simulate.run_record`
+    (the point format of ``validation/classification_theory_check.py``)."""
     pts = {}
     for p in PSI1_SIM:
         pts[_name(p, 1.0)] = dict(name=_name(p, 1.0), psi1=p, kappa=1.0, **SETTING)

@@ -685,10 +685,13 @@ class TheoryPoint(Parameters):
 
 # --------------------------------------------------------------------------------------------- the RF simulation
 TARGETS = ("linear", "he2")
+#: label channels of the simulation (rfrobust.rf.labels; the names of rfrobust.theory.channels.CHANNELS)
+LABEL_CHANNELS = ("linear", "sign", "flip", "probit")
 TRAINS = ("auto", "reduced", "per-sample", "pgd", "ridge")
 NORMS = ("l2", "linf")
 X_DISTS = ("gaussian", "sphere")
 THETA_DISTS = ("sphere", "gaussian")
+BETA_DISTS = ("sphere", "e1")
 DTYPES = ("float64", "float32")
 D_MAX = 10**6
 N_TEST_MAX = 10**7
@@ -705,8 +708,10 @@ class RFPoint(Parameters):
     """One configuration of the finite-size random-features simulation (:mod:`rfrobust.rf.experiment`).
 
     Cross-parameter rules: ``eps_test`` defaults to ``eps``; ``Fstar`` to 0.5 for ``target = he2`` and 0 for
-    ``linear`` (where it must be 0); ``train = auto`` is ``reduced`` for l2 and ``per-sample`` for linf (``reduced``
-    is the l2 surrogate, refused with linf); ``N = round(psi1 d)`` and ``n = round(psi2 d)`` must be at least 1.
+    ``linear`` (where it must be 0); +-1 ``labels`` (sign, flip, probit) need ``target = linear`` and ``F1 = 1``
+    (``tau`` is used by probit, ``p_flip`` by flip); ``train = auto`` is ``reduced`` for l2 and ``per-sample`` for
+    linf (``reduced`` is the l2 surrogate, refused with linf); ``N = round(psi1 d)`` and ``n = round(psi2 d)`` must
+    be at least 1.
     """
 
     schema_name: ClassVar[str] = "random-features simulation point"
@@ -724,6 +729,13 @@ class RFPoint(Parameters):
     )
     tau: float = param(0.5, **_one(_tau))
     target: str = param("linear", choices=TARGETS, help="linear | he2 (adds Fstar ((x.w)^2 - 1)/sqrt 2)")
+    labels: str = param(
+        "linear",
+        choices=LABEL_CHANNELS,
+        help="label channel: linear (the regression target), sign (y = sign<beta,x>), flip (sign flipped with "
+        "probability p-flip), probit (y = sign(<beta,x> + tau noise)); +-1 labels add acc, acc_rob, stab",
+    )
+    p_flip: float = param(0.1, ge=0, lt=0.5, help="label-flip probability of labels=flip, in [0, 0.5)")
     d: int = param(200, ge=2, le=D_MAX, help="input dimension")
     n_test: int = param(2000, ge=1, le=N_TEST_MAX, help="test points per seed")
     norm: str = param("l2", choices=NORMS, help="attack norm (linf: eps is the l-infinity radius)")
@@ -738,6 +750,12 @@ class RFPoint(Parameters):
     train_pgd_outer: int = param(40, ge=2, le=STEPS_MAX, help="outer iterations for train = pgd")
     x_dist: str = param("gaussian", choices=X_DISTS, help="input distribution")
     theta_dist: str = param("sphere", choices=THETA_DISTS, help="distribution of the feature directions")
+    beta_dist: str = param(
+        "sphere",
+        choices=BETA_DISTS,
+        help="target direction: sphere (uniform, delocalised) or e1 (one input coordinate; breaks the l_inf mapping "
+        "of the theory)",
+    )
     backend: str = param("numpy", check=check_backend, execution=True, help="numpy | torch | cupy")
     device: str | None = param(None, check=check_device, execution=True, help="cpu | cuda | cuda:K (torch, cupy)")
     dtype: str = param("float64", choices=DTYPES, execution=True, help="float64 | float32")
@@ -750,6 +768,11 @@ class RFPoint(Parameters):
             p["Fstar"] = 0.5 if p["target"] == "he2" else 0.0
         if p["target"] == "linear" and p["Fstar"] != 0:
             raise InputError("Fstar", p["Fstar"], "0 for target=linear (use target=he2 for a nonlinear part)")
+        if p["labels"] != "linear":
+            if p["target"] != "linear":
+                raise InputError("target", p["target"], f"linear with labels={p['labels']} (+-1 labels of <beta,x>)")
+            if p["F1"] != 1:
+                raise InputError("F1", p["F1"], f"1 with labels={p['labels']} (+-1 labels use ||beta|| = 1)")
         if p["train"] == "auto":
             p["train"] = "reduced" if p["norm"] == "l2" else "per-sample"
         if p["train"] == "reduced" and p["norm"] == "linf":

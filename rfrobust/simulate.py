@@ -12,6 +12,12 @@ and ``records``); ``--out FILE`` also writes it: ``.json`` the same object, ``.c
 (the flat records). The options, defaults and bounds are those declared in :class:`rfrobust.params.RFPoint` and
 :class:`rfrobust.params.SimulateRun`; bad input is one line on stderr and exit status 2, before any work.
 
+``--labels sign|flip|probit`` (``--p-flip P`` for flip; ``--tau`` is probit's noise) trains on +-1 labels and adds
+the rows ``acc``, ``acc_rob`` and ``stab`` (PGD on the nonlinear model and first order) against the classification
+theory (docs/theory_classification.md); ``--labels linear`` (default) is the regression target, table unchanged.
+``--norm linf``: the theory maps the l_inf radius to the l2 radius ``eps sqrt(2d/pi)`` (said on the status line;
+docs/theory_classification.md#cls-linf) and the table adds ``||grad f||_1``.
+
 For the sweep runner: :func:`run_record` returns one flat record per (configuration, seed).
 """
 
@@ -41,6 +47,27 @@ COMPARED = (
     ("G", "G_M", "||a||_M"),
     ("R", "R", "R (clean target)"),
 )
+#: rows added for l_inf attacks (the dual norm the attack uses, ||grad f||_1)
+COMPARED_LINF = (("G_dual", "G_dual", "||grad f||_1 (G_dual)"),)
+#: rows added for +-1 labels (docs/theory_classification.md#cls-outputs)
+COMPARED_CLS = (
+    ("acc", "acc", "acc = P(sign f = y)"),
+    ("acc_rob", "acc_rob_pgd", "acc_rob PGD"),
+    ("acc_rob", "acc_rob_linear", "acc_rob first-order"),
+    ("stab", "stab_pgd", "stab PGD"),
+    ("stab", "stab_linear", "stab first-order"),
+)
+#: (applies to the parameters, rows): the rows of a point's table, in order
+ROW_GROUPS = (
+    (lambda p: True, COMPARED),
+    (lambda p: p["norm"] == "linf", COMPARED_LINF),
+    (lambda p: p.get("labels", "linear") != "linear", COMPARED_CLS),
+)
+
+
+def compared_rows(p: dict) -> tuple:
+    """The ``(theory key, simulation key, label)`` rows of the table for the parameters ``p``."""
+    return tuple(row for applies, rows in ROW_GROUPS if applies(p) for row in rows)
 
 
 def run_record(params: dict, seed: int) -> dict:
@@ -92,10 +119,12 @@ def params_from_args(ns) -> tuple[dict, int, int]:
     return check_params(RF.given(ns)), run.seeds, run.seed0
 
 
+#: a note on the status line of the theory for l_inf attacks
+LINF_NOTE = "l_inf radius eps mapped to l2 radius eps sqrt(2d/pi), docs/theory_classification.md#cls-linf"
+
+
 def theory_column(p: dict) -> tuple[dict | None, str]:
     """(theory dict with plain floats, status line)."""
-    if p["norm"] != "l2":
-        return None, "not covered (the theory is for l2 attacks; THEORY.md 3.12)"
     import warnings
 
     from rfrobust.rf.experiment import theory_point
@@ -119,6 +148,8 @@ def theory_column(p: dict) -> tuple[dict | None, str]:
                 clean[k] = str(v)
     notes = "; ".join(dict.fromkeys(str(w.message).split(";")[0] for w in caught))
     status = str(clean.get("status", "ok")) + (f" (warning: {notes})" if notes else "")
+    if p["norm"] == "linf":
+        status += f" ({LINF_NOTE})"
     return clean, status
 
 
@@ -130,10 +161,11 @@ def _z(sim: dict, th: float | None):
     return (sim["mean"] - th) / sim["sem"]
 
 
-def comparison_rows(theory: dict | None, simulation: dict) -> list[dict]:
-    """One row per compared quantity: label, theory value, simulation mean and sem, z-score."""
+def comparison_rows(theory: dict | None, simulation: dict, compared=COMPARED) -> list[dict]:
+    """One row per compared quantity (``compared``: :func:`compared_rows` of the point): label, theory value,
+    simulation mean and sem, z-score."""
     rows = []
-    for tkey, skey, label in COMPARED:
+    for tkey, skey, label in compared:
         th = theory.get(tkey) if theory else None
         th = th if isinstance(th, float) else None
         sim = simulation[skey]
@@ -151,12 +183,25 @@ def comparison_rows(theory: dict | None, simulation: dict) -> list[dict]:
     return rows
 
 
+def compare_records(params: dict, records: list[dict]) -> dict:
+    """Theory next to the per-seed ``records`` of one point (e.g. from :func:`run_record` or
+    :func:`rfrobust.rf.experiment.simulate_point`): ``{"params", "theory", "theory_status", "simulation", "rows"}``
+    with the rows of this command's table (:func:`compared_rows`: label, theory, mean, sem, z)."""
+    from rfrobust.rf.experiment import check_params, summarize
+
+    p = check_params({k: v for k, v in params.items() if k not in ("seed", "seeds")})
+    theory, status = theory_column(p)
+    simulation = summarize(records)
+    return {"params": p, "theory": theory, "theory_status": status, "simulation": simulation,
+            "rows": comparison_rows(theory, simulation, compared_rows(p))}
+
+
 def format_table(out: dict) -> str:
     p = out["params"]
     lines = [
         f"{PROG}: psi1={p['psi1']:g} psi2={p['psi2']:g} lam={p['lam']:g} eps={p['eps']:g} "
         f"eps_test={p['eps_test']:g} kappa={p['kappa']:g} act={p['act']} F1={p['F1']:g} Fstar={p['Fstar']:g} "
-        f"tau={p['tau']:g}",
+        f"tau={p['tau']:g}" + label_text(p),
         f"  d={p['d']} N={out['records'][0]['N']} n={out['records'][0]['n']} seeds={len(out['records'])} "
         f"train={p['train']} norm={p['norm']} n_test={p['n_test']} backend={out['backend']}/{out['device']} "
         f"{p['dtype']}",
@@ -189,6 +234,14 @@ def format_table(out: dict) -> str:
         f"attack/eval {sum(r['eval_s'] for r in out['records']):.1f} s)",
     ]
     return "\n".join(lines)
+
+
+def label_text(p: dict) -> str:
+    """`` labels=...`` on the table's first line for +-1 labels (nothing for the linear target)."""
+    labels = p.get("labels", "linear")
+    if labels == "linear":
+        return ""
+    return f" labels={labels}" + (f" p_flip={p['p_flip']:g}" if labels == "flip" else "")
 
 
 def check_out(path: str) -> str:
@@ -240,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "theory": theory,
         "theory_status": status,
         "simulation": res["simulation"],
-        "rows": comparison_rows(theory, res["simulation"]),
+        "rows": comparison_rows(theory, res["simulation"], compared_rows(res["params"])),
         "attack": attack,
         "wall_s": time.perf_counter() - t0,
         "backend": res["backend"],

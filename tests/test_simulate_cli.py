@@ -27,6 +27,9 @@ BAD = [
     (["--psi", "0.5", "--dtype", "float16"], "dtype"), (["--psi", "0.5", "--out", "/nonexistent/dir/x.json"], "out"),
     (["--psi", "0.5", "--seeds", "nan"], "seeds"), (["--psi", "0.5", "--n-test", "inf"], "n_test='inf'"),
     (["--psi1", "0.5", "--psi", "1"], "psi1"), (["--psi", "0.5", "--out", "x.xlsx"], "out"),
+    (["--psi", "0.5", "--labels", "logit"], "labels"), (["--psi", "0.5", "--labels", "flip", "--p-flip", "0.5"],
+                                                         "p_flip"),
+    (["--psi", "0.5", "--labels", "sign", "--target", "he2"], "target"),
 ]
 if not cuda_available():
     BAD.append((["--psi", "0.5", "--backend", "torch", "--device", "cuda"], "device"))
@@ -66,9 +69,30 @@ def test_table_output_and_linf():
     assert p.returncode == 0, p.stderr
     for word in ("theory", "simulation", "SE", "AE PGD attack", "G = mean ||grad f||", "wall time"):
         assert word in p.stdout
+    assert "acc" not in p.stdout and "labels=" not in p.stdout  # the regression table of the linear target
     q = run("--psi", "1", "--eps", "0.05", "--norm", "linf", "--quiet", *SMALL)
     assert q.returncode == 0, q.stderr
-    assert "not covered" in q.stdout
+    # l_inf: the theory through the l2 radius eps sqrt(2d/pi), said on the status line; the l1 gradient norm row
+    assert "theory: ok (l_inf radius eps mapped to l2 radius eps sqrt(2d/pi)" in q.stdout
+    assert "||grad f||_1 (G_dual)" in q.stdout
+
+
+def test_classification_labels_table_and_json():
+    """--labels sign|flip|probit: the header names the channel, the table adds acc, acc_rob and stab (PGD and
+    first order) next to the theory; --json carries them in 'simulation' and the theory's keys."""
+    p = run("--psi", "2", "--eps", "0.3", "--labels", "flip", "--p-flip", "0.2", "--quiet", *SMALL)
+    assert p.returncode == 0, p.stderr
+    assert "labels=flip p_flip=0.2" in p.stdout
+    for label in ("acc = P(sign f = y)", "acc_rob PGD", "acc_rob first-order", "stab PGD", "stab first-order"):
+        line = next(ln for ln in p.stdout.splitlines() if ln.strip().startswith(label))
+        assert len(line.split()) >= 6, line  # theory, mean, +-, sem, z
+    q = run("--psi", "2", "--eps", "0.3", "--labels", "probit", "--json", "--quiet", *SMALL)
+    obj = json.loads(q.stdout)
+    assert obj["params"]["labels"] == "probit"
+    assert {"acc", "acc_rob_pgd", "acc_rob_linear", "stab_pgd", "stab_linear"} <= set(obj["simulation"])
+    assert {"acc", "acc_rob", "stab"} <= set(obj["theory"]) and obj["theory"]["labels"] == "probit"
+    rows = {r["sim_key"]: r for r in obj["rows"]}
+    assert rows["stab_pgd"]["theory"] == obj["theory"]["stab"] and rows["acc"]["z"] is not None
 
 
 # ----------------------------------------------------------------------- in process: bad input, --out formats

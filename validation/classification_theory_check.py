@@ -1,36 +1,21 @@
-"""Classification theory (docs/theory_classification.md) against a test-side RF simulation; agreement table.
+"""Classification theory (docs/theory_classification.md) against the package's RF simulation; agreement tables.
 
-    python validation/classification_theory_check.py                       # every point, d = 256, 16 seeds
+    python validation/classification_theory_check.py                  # the validation points, d = 256, 24 seeds
     python validation/classification_theory_check.py --only sign-relu-over --seeds 4 --d 128
-    python validation/classification_theory_check.py --linf                # the l_inf mapping (existing simulation)
+    python validation/classification_theory_check.py --linf           # the l_inf mapping, d = 200
+    python validation/classification_theory_check.py --finite-d       # the gap at d = 100 and d = 800
+    python validation/classification_theory_check.py --figure         # the points of the decomposition figure
 
-The simulation of the package (``rfrobust.rf``) draws linear-plus-noise labels only, so this script draws the
-labels itself: inputs, first-layer weights and the unit target direction ``beta`` come from
-:func:`rfrobust.rf.data.make_data` (``x ~ N(0, I_d)``, rows of ``F`` on the unit sphere, ``beta`` uniform on the
-sphere); ``g = <beta, x>`` and the label is ``sign(g)`` (sign), ``sign(g)`` flipped with probability ``p_flip``
-(flip), ``sign(g + tau xi)`` (probit) or ``F1 g + tau xi`` (linear), with its own random stream. The model is
-trained with the package's exact solver of the reduced program (:func:`rfrobust.rf.reduced.solve_reduced`; l_inf:
-the per-sample program, :func:`rfrobust.rf.dense.solve_dense`) on ``(Z, y)``. Measured on fresh test points:
+Every number comes from the package: per seed :func:`rfrobust.simulate.run_record` (the record of
+``python -m rfrobust.simulate`` and of the ``simulate`` sweep kind: labels drawn by :mod:`rfrobust.rf.labels`,
+training by the exact solvers, SE, AE, G, ``acc``, ``acc_rob`` and ``stab`` first order and by PGD on the nonlinear
+model), and the theory column and the z-scores by :func:`rfrobust.simulate.compare_records`
+(``rfrobust.theory.solve_point`` with ``labels, p_flip`` and, for l_inf, ``norm, d``). ``z = (mean - theory) / sem``
+(sem over seeds).
 
-* ``SE = mean (y - f)^2``, ``AE = mean (|y - f| + eps_test ||grad f||_*)^2`` (first order), ``AE_pgd`` (PGD on the
-  squared loss, :func:`rfrobust.rf.attacks.pgd_attack`), ``G = mean ||grad f||_2``, ``G_dual = mean ||grad f||_*``;
-* ``acc = mean[y f > 0]`` (linear labels: ``sign(y)``), ``acc_rob = mean[y f > eps_test ||grad f||_*]`` (first
-  order), ``stab = mean[|f| > eps_test ||grad f||_*]``; ``acc_rob_pgd`` and ``stab_pgd`` by PGD on the nonlinear
-  model: the margin ``s f(x + delta)`` is minimised (``s = y`` for robust accuracy, ``s = sign f(x)`` for stability,
-  Wu et al. 2021), through ``pgd_attack`` on the target ``s L`` (``L = 1e4``: maximising ``(s L - f)^2`` is
-  minimising ``s f``), on the first ``--n-pgd`` test points.
-
-Theory: :func:`rfrobust.theory.solve_point` with ``labels, p_flip, norm, d``. For each metric
-``z = (mean - theory) / sem`` (sem over seeds); a metric passes when ``|z| <= 3``. Per-seed records are kept in
-``--records`` (CSV) and reused: an interrupted run continues, a second run only prints. Exit status 0 when every
-compared metric passes, 1 otherwise, 2 on bad input.
-
-``--figure``: the simulation points of the decomposition figure (:mod:`rfrobust.figures_classification`), into
-the same record store.
-
-``--linf``: the l_inf theory (``norm="linf"``, l2 radius ``eps sqrt(2 d / pi)``) against the package's own l_inf
-simulation (:func:`rfrobust.rf.experiment.simulate_point` with ``norm="linf"``, ``train="per-sample"``), regression
-labels: ``SE, AE_linear, AE_pgd, G_dual, G``.
+Per-seed records are kept in ``--records`` (CSV, keyed by point name, ``d`` and seed) and reused: an interrupted
+run continues, a second run only prints. Exit status 0 when every compared metric is within ``--tolerance`` sem, 1
+otherwise, 2 on bad input. The slow tests ``tests/rf/test_classification_statistical.py`` run the same points.
 """
 
 from __future__ import annotations
@@ -41,357 +26,220 @@ import sys
 import time
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from rfrobust.activations import get_activation
-from rfrobust.backends import make_backend
 from rfrobust.cli import ArgumentParser, check_number, run_main
 from rfrobust.errors import InputError
 from rfrobust.fileio import atomic_write_text, check_output_file
-from rfrobust.rf.attacks import AttackSettings, pgd_attack
-from rfrobust.rf.data import make_data
-from rfrobust.rf.dense import solve_dense
-from rfrobust.rf.features import input_gradients
-from rfrobust.rf.programs import ATProgram
-from rfrobust.rf.reduced import solve_reduced
-from rfrobust.theory import solve_point
+from rfrobust.simulate import compare_records, run_record
 
 PROG = "python validation/classification_theory_check.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_RECORDS = os.path.join(ROOT, "docs", "classification", "validation_records.csv")
-LABEL_STREAM = 7001
-MARGIN_L = 1e4
+FIGURE_RECORDS = os.path.join(ROOT, "docs", "classification", "figure_records.csv")
 
-#: the validation points (relu and tanh, psi1 below and above psi2, kappa in {0, 0.5, 1}, every channel)
+#: simulation settings of every check: test points per seed, PGD steps, no random restart (the two first-order
+#: starts; the margin attack and the squared-loss attack alike)
+SIM = dict(n_test=1000, pgd_steps=10, pgd_restarts=0)
+
+
+def _pt(name: str, **kw) -> dict:
+    return {"name": name, "psi2": 2.0, "lam": 0.01, **kw}
+
+
+#: the validation points: relu and tanh, psi1 below and above psi2, kappa in {0, 0.5, 1}, every +-1 channel
 POINTS = [
-    dict(name="sign-relu-under", act="relu", psi1=0.5, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="sign"),
-    dict(name="sign-relu-over", act="relu", psi1=4.0, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="sign"),
-    dict(name="sign-tanh-over-k05", act="tanh", psi1=3.0, psi2=1.5, lam=0.01, eps=0.5, kappa=0.5, labels="sign"),
-    dict(name="sign-relu-ridge", act="relu", psi1=3.0, psi2=2.0, lam=0.01, eps=0.3, kappa=0.0, labels="sign"),
-    dict(name="sign-tanh-over-bigeps", act="tanh", psi1=6.0, psi2=2.0, lam=0.01, eps=0.8, kappa=1.0, labels="sign"),
-    dict(
-        name="flip-relu-under", act="relu", psi1=1.0, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="flip", p_flip=0.1
-    ),
-    dict(
-        name="flip-tanh-over-k05",
-        act="tanh",
-        psi1=4.0,
-        psi2=2.0,
-        lam=0.001,
-        eps=0.3,
-        kappa=0.5,
-        labels="flip",
-        p_flip=0.2,
-    ),
-    dict(
-        name="probit-relu-over", act="relu", psi1=2.5, psi2=1.5, lam=0.01, eps=0.4, kappa=1.0, labels="probit", tau=0.5
-    ),
-    dict(
-        name="probit-tanh-under-ridge",
-        act="tanh",
-        psi1=0.8,
-        psi2=2.0,
-        lam=0.01,
-        eps=0.3,
-        kappa=0.0,
-        labels="probit",
-        tau=0.3,
-    ),
-    dict(
-        name="probit-relu-over-k05",
-        act="relu",
-        psi1=5.0,
-        psi2=2.0,
-        lam=0.01,
-        eps=0.5,
-        kappa=0.5,
-        labels="probit",
-        tau=0.5,
-    ),
-    dict(
-        name="linear-relu-over", act="relu", psi1=3.0, psi2=2.0, lam=0.01, eps=0.3, kappa=1.0, labels="linear", tau=0.5
-    ),
+    _pt("sign-relu-under", act="relu", psi1=0.5, eps=0.3, kappa=1.0, labels="sign"),
+    _pt("sign-relu-over", act="relu", psi1=4.0, eps=0.3, kappa=1.0, labels="sign"),
+    _pt("sign-tanh-over-k05", act="tanh", psi1=3.0, psi2=1.5, eps=0.5, kappa=0.5, labels="sign"),
+    _pt("sign-relu-ridge", act="relu", psi1=3.0, eps=0.3, kappa=0.0, labels="sign"),
+    _pt("sign-tanh-over-bigeps", act="tanh", psi1=6.0, eps=0.8, kappa=1.0, labels="sign"),
+    _pt("flip-relu-under", act="relu", psi1=1.0, eps=0.3, kappa=1.0, labels="flip", p_flip=0.1),
+    _pt("flip-tanh-over-k05", act="tanh", psi1=4.0, lam=0.001, eps=0.3, kappa=0.5, labels="flip", p_flip=0.2),
+    _pt("probit-relu-over", act="relu", psi1=2.5, psi2=1.5, eps=0.4, kappa=1.0, labels="probit", tau=0.5),
+    _pt("probit-tanh-under-ridge", act="tanh", psi1=0.8, eps=0.3, kappa=0.0, labels="probit", tau=0.3),
+    _pt("probit-relu-over-k05", act="relu", psi1=5.0, eps=0.5, kappa=0.5, labels="probit", tau=0.5),
 ]
-POINT_DEFAULTS = dict(p_flip=0.1, tau=0.5, F1=1.0, eps_test=None, norm="l2")
-#: point parameters copied into every record
-PARAM_KEYS = ("name", "act", "psi1", "psi2", "lam", "eps", "eps_test", "kappa", "labels", "p_flip", "tau", "F1", "norm")
-#: simulation metric -> theory metric
-COMPARE = {
-    "SE": "SE",
-    "AE": "AE",
-    "AE_pgd": "AE",
-    "G": "G",
-    "acc": "acc",
-    "acc_rob": "acc_rob",
-    "acc_rob_pgd": "acc_rob",
-    "stab": "stab",
-    "stab_pgd": "stab",
-}
+#: the metrics the statistical test requires within 3 sem (simulation keys), and those only reported
+REQUIRED = ("SE", "AE_linear", "AE_pgd", "acc", "acc_rob_pgd", "stab_pgd")
+REPORTED = ("G", "acc_rob_linear", "stab_linear")
+
+#: the l_inf mapping: linear labels, per-sample l_inf training (the package's l_inf program), d = 200
+LINF_POINTS = [
+    _pt("linf-ridge-trained", act="relu", psi1=2.0, eps=0.02, kappa=0.0, norm="linf", train="per-sample"),
+    _pt("linf-at-relu", act="relu", psi1=1.5, eps=0.02, kappa=1.0, norm="linf", train="per-sample"),
+    _pt("linf-at-tanh", act="tanh", psi1=3.0, eps=0.02, kappa=1.0, norm="linf", train="per-sample"),
+    _pt("linf-at-relu-k05", act="relu", psi1=4.0, eps=0.03, kappa=0.5, norm="linf", train="per-sample"),
+]
+LINF_REQUIRED = ("SE", "AE_linear", "AE_pgd")
+LINF_REPORTED = ("G", "G_dual")
+#: the mapping's condition: a localised target direction (beta = e_1) breaks it (docs/theory_classification.md)
+LINF_LOCALISED = [
+    _pt(f"linf-{b}-k{k:g}", act="relu", psi1=2.0, eps=0.02, kappa=k, norm="linf", train="per-sample", beta_dist=b)
+    for b in ("sphere", "e1")
+    for k in (0.0, 1.0)
+]
+
+#: finite-d points (first-order metrics: the gap of the theory, not of the attack), d = 100 and 800: a large radius
+#: (tanh, eps = 0.8), close to the zero threshold (relu, eps = 0.45, eps0 = 0.548) and at the interpolation
+#: threshold (probit, psi1 = psi2), where d = 100 is visibly off
+FINITE_D_POINTS = [
+    _pt("fd-sign-tanh-bigeps", act="tanh", psi1=3.0, psi2=1.0, eps=0.8, kappa=1.0, labels="sign"),
+    _pt("fd-sign-relu-nearzero", act="relu", psi1=0.5, lam=0.001, eps=0.45, kappa=1.0, labels="sign"),
+    _pt("fd-probit-relu-threshold", act="relu", psi1=1.0, psi2=1.0, eps=0.5, kappa=1.0, labels="probit", tau=0.3),
+]
+FINITE_D_METRICS = ("SE", "AE_linear", "G", "acc", "acc_rob_linear", "stab_linear")
+#: seeds per d (d = 100 is cheap: more seeds make its bias estimate sharp)
+FINITE_D_SEEDS = {100: 128, 800: 32}
+FINITE_D_SIM = dict(n_test=2000, pgd_steps=0, pgd_restarts=0)
 
 
-def full_point(pt: dict) -> dict:
-    out = {**POINT_DEFAULTS, **pt}
-    if out["eps_test"] is None:
-        out["eps_test"] = out["eps"]
-    return out
+def params_of(pt: dict, d: int, sim: dict = SIM) -> dict:
+    """The simulation parameters of a point (its name dropped) at dimension ``d``."""
+    return {**sim, **{k: v for k, v in pt.items() if k != "name"}, "d": d}
 
 
-def draw_labels(pt: dict, g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Labels of channel ``pt["labels"]`` for latents ``g`` (module doc)."""
-    kind = pt["labels"]
-    if kind == "sign":
-        return np.sign(g)
-    if kind == "flip":
-        flip = rng.uniform(size=g.shape) < pt["p_flip"]
-        return np.where(flip, -1.0, 1.0) * np.sign(g)
-    if kind == "probit":
-        return np.sign(g + pt["tau"] * rng.standard_normal(g.shape))
-    if kind == "linear":
-        return pt["F1"] * g + pt["tau"] * rng.standard_normal(g.shape)
-    raise InputError("labels", kind, "one of sign, flip, probit, linear")
-
-
-def _margins(a, X, s, F, act, bk, settings: AttackSettings) -> np.ndarray:
-    """``min_{delta in ball} s f(x + delta)`` found by PGD (``pgd_attack`` on the target ``s L``)."""
-    losses, _ = pgd_attack(a, X, s * MARGIN_L, F, act, bk, settings)
-    return MARGIN_L - np.sqrt(bk.to_numpy(losses))
-
-
-def simulate_seed(pt: dict, seed: int, d: int, n_test: int = 4000, n_pgd: int = 500, pgd_steps: int = 10) -> dict:
-    """One seed of a point: train on ``(Z, y)`` with the package's solver and measure (module doc)."""
-    pt = full_point(pt)
-    D = make_data(d, pt["psi1"], pt["psi2"], seed, F1=1.0, Fstar=0.0, tau=0.0, n_test=n_test)
-    if pt.get("beta") == "e1":  # a localised target direction (the l_inf control of --linf)
-        D.beta = np.zeros(d)
-        D.beta[0] = 1.0
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), LABEL_STREAM])))
-    y = draw_labels(pt, D.X @ D.beta, rng)
-    y_test = draw_labels(pt, D.X_test @ D.beta, rng)
-    bk = make_backend("numpy")
-    act = get_activation(pt["act"])
-    consts = act.constants()
-    Z = act(D.X @ D.F.T, bk)
-    variant = "reduced" if pt["norm"] == "l2" else "linf"
-    Delta = act.derivative(D.X @ D.F.T, bk) if variant != "reduced" else None
-    prog = ATProgram(
-        Z, y, D.F, consts.mu1, consts.gamma, pt["eps"], pt["kappa"], pt["psi1"] * pt["lam"], bk, variant, Delta
-    )
-    res = solve_reduced(prog) if variant == "reduced" else solve_dense(prog)
-    a = res.a
-    P = D.X_test @ D.F.T
-    f = act(P, bk) @ a
-    U = input_gradients(a, act.derivative(P, bk), D.F)
-    g2 = np.linalg.norm(U, axis=1)
-    gd = g2 if pt["norm"] == "l2" else np.abs(U).sum(axis=1)
-    et = pt["eps_test"]
-    s_lab = np.sign(y_test)
-    r = y_test - f
-    rec = {
-        **{k: pt[k] for k in PARAM_KEYS},
-        "seed": int(seed),
-        "d": int(d),
-        "N": D.N,
-        "n": D.n,
-        "zero": bool(res.zero),
-        "SE": float(np.mean(r * r)),
-        "AE": float(np.mean((np.abs(r) + et * gd) ** 2)),
-        "G": float(g2.mean()),
-        "G_dual": float(gd.mean()),
-        "acc": float(np.mean(s_lab * f > 0)),
-        "acc_rob": float(np.mean(s_lab * f > et * gd)),
-        "stab": float(np.mean(np.abs(f) > et * gd)),
-    }
-    m = min(n_pgd, n_test)
-    Xs = D.X_test[:m]
-    if et > 0:
-        settings = AttackSettings(norm=pt["norm"], eps=et, steps=pgd_steps, random_starts=0)
-        rec["acc_rob_pgd"] = float(np.mean(_margins(a, Xs, s_lab[:m], D.F, act, bk, settings) > 0))
-        rec["stab_pgd"] = float(np.mean(_margins(a, Xs, np.sign(f[:m]), D.F, act, bk, settings) > 0))
-        losses, _ = pgd_attack(a, Xs, y_test[:m], D.F, act, bk, settings)
-        rec["AE_pgd"] = float(np.mean(losses))
-    else:
-        rec["acc_rob_pgd"], rec["stab_pgd"] = float(np.mean(s_lab[:m] * f[:m] > 0)), 1.0
-        rec["AE_pgd"] = float(np.mean(r[:m] ** 2))
-    return rec
-
-
-def theory(pt: dict, d: int) -> dict:
-    pt = full_point(pt)
-    return solve_point(
-        pt["psi1"],
-        pt["psi2"],
-        pt["lam"],
-        pt["eps"],
-        act=pt["act"],
-        kappa=pt["kappa"],
-        F1=pt["F1"],
-        Fstar=0.0,
-        tau=pt["tau"],
-        eps_test=pt["eps_test"],
-        labels=pt["labels"],
-        p_flip=pt["p_flip"],
-        norm=pt["norm"],
-        d=d,
-    )
-
-
-def summarize(pt: dict, records: pd.DataFrame, th: dict, compare=COMPARE) -> list[dict]:
-    """Rows ``point, metric, theory, mean, sem, z, seeds`` for one point."""
-    rows = []
-    k = len(records)
-    for sim_key, th_key in compare.items():
-        v = records[sim_key].to_numpy(float)
-        mean = float(v.mean())
-        sem = float(v.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
-        t = float(th[th_key])
-        z = (mean - t) / sem if sem > 0 else (0.0 if mean == t else math.inf)
-        rows.append({"point": pt["name"], "metric": sim_key, "theory": t, "mean": mean, "sem": sem, "z": z, "seeds": k})
-    return rows
-
-
-def markdown(rows: list[dict]) -> str:
-    out = ["| point | metric | theory | simulation (mean ± sem) | z |", "|---|---|---|---|---|"]
-    for r in rows:
-        out.append(
-            f"| {r['point']} | {r['metric']} | {r['theory']:.4f} | {r['mean']:.4f} ± {r['sem']:.4f} | {r['z']:+.2f} |"
-        )
-    return "\n".join(out)
-
-
-def _load(path: str) -> pd.DataFrame:
+def _load(path: str | None) -> pd.DataFrame:
     if path and os.path.exists(path):
         return pd.read_csv(path)
     return pd.DataFrame()
 
 
+def point_records(pt: dict, d: int, seeds: int, store: pd.DataFrame, sim: dict = SIM, progress: bool = True):
+    """Records of seeds ``0 .. seeds-1`` of ``pt`` at ``d``: those in ``store``, the others computed now by
+    :func:`rfrobust.simulate.run_record`. Returns (records, new records)."""
+    params = params_of(pt, d, sim)
+    have = store[(store["name"] == pt["name"]) & (store["d"] == d)] if len(store) else store
+    done = {int(r["seed"]): r for r in have.to_dict("records")} if len(have) else {}
+    new = []
+    for seed in range(seeds):
+        if seed in done:
+            continue
+        t0 = time.perf_counter()
+        rec = {"name": pt["name"], **run_record(params, seed)}
+        new.append(rec)
+        done[seed] = rec
+        if progress:
+            sys.stderr.write(f"{pt['name']} d={d} seed {seed}: {time.perf_counter() - t0:.1f} s\n")
+    return [done[s] for s in range(seeds)], new
+
+
+def compare_point(pt: dict, d: int, records: list[dict], metrics: Sequence[str], sim: dict = SIM) -> list[dict]:
+    """Rows ``point, metric, theory, mean, sem, z, seeds`` for the simulation keys ``metrics``."""
+    out = compare_records(params_of(pt, d, sim), records)
+    by_key = {r["sim_key"]: r for r in out["rows"]}
+    rows = []
+    for key in metrics:
+        r = by_key[key]
+        z = r["z"] if r["z"] is not None else math.nan
+        rows.append(
+            {
+                "point": pt["name"],
+                "d": d,
+                "metric": key,
+                "theory": r["theory"],
+                "mean": r["mean"],
+                "sem": r["sem"],
+                "z": z,
+                "seeds": len(records),
+            }
+        )
+    return rows
+
+
 def run_points(
-    points: list[dict],
-    seeds: int,
-    d: int,
-    records_path: str | None,
-    n_test: int,
-    n_pgd: int,
-    pgd_steps: int,
-    progress=True,
-) -> tuple[list[dict], pd.DataFrame]:
-    """Simulate (reusing stored records) and summarise every point; returns (table rows, all records)."""
-    store = _load(records_path) if records_path else pd.DataFrame()
+    points, seeds: int, d: int, records_path: str | None, metrics: Sequence[str], sim: dict = SIM, progress: bool = True
+) -> list[dict]:
+    """Simulate (reusing stored records) and compare every point; the table rows."""
+    store = _load(records_path)
     rows = []
     for pt in points:
-        have = store[(store["name"] == pt["name"]) & (store["d"] == d)] if len(store) else store
-        done = set(have["seed"].astype(int)) if len(have) else set()
-        new = []
-        for seed in range(seeds):
-            if seed in done:
-                continue
-            t0 = time.perf_counter()
-            new.append(simulate_seed(pt, seed, d, n_test, n_pgd, pgd_steps))
-            if progress:
-                sys.stderr.write(f"{pt['name']} seed {seed}: {time.perf_counter() - t0:.1f} s\n")
+        recs, new = point_records(pt, d, seeds, store, sim, progress)
         if new:
             store = pd.concat([store, pd.DataFrame(new)], ignore_index=True)
             if records_path:
                 atomic_write_text(records_path, store.to_csv(index=False))
-        recs = store[(store["name"] == pt["name"]) & (store["d"] == d) & (store["seed"] < seeds)]
-        rows += summarize(full_point(pt), recs, theory(pt, d))
-    return rows, store
-
-
-# --------------------------------------------------------------------------- l_inf mapping
-LINF_POINTS = [
-    dict(name="linf-ridge-trained", act="relu", psi1=2.0, psi2=2.0, lam=0.01, eps=0.02, kappa=0.0),
-    dict(name="linf-at-relu", act="relu", psi1=1.5, psi2=2.0, lam=0.01, eps=0.02, kappa=1.0),
-    dict(name="linf-at-tanh", act="tanh", psi1=3.0, psi2=2.0, lam=0.01, eps=0.02, kappa=1.0),
-    dict(name="linf-at-relu-k05", act="relu", psi1=4.0, psi2=2.0, lam=0.01, eps=0.03, kappa=0.5),
-]
-LINF_COMPARE = {"SE": "SE", "AE_linear": "AE", "AE_pgd": "AE", "G_dual": "G_dual", "G": "G"}
-#: test-side l_inf points: the same model with a delocalised (make_data: uniform on the sphere) and a localised
-#: (``beta = e_1``) target direction; linear labels, ridge (kappa = 0: only the test-time mapping) and kappa = 1
-LINF_BETA_POINTS = [
-    dict(
-        name=f"linf-{beta}-k{k:g}",
-        act="relu",
-        psi1=2.0,
-        psi2=2.0,
-        lam=0.01,
-        eps=0.02,
-        kappa=k,
-        labels="linear",
-        tau=0.5,
-        norm="linf",
-        beta=beta,
-    )
-    for beta in ("dense", "e1")
-    for k in (0.0, 1.0)
-]
-LINF_BETA_COMPARE = {"SE": "SE", "AE": "AE", "G_dual": "G_dual", "acc_rob": "acc_rob", "stab": "stab"}
-
-
-def run_linf(points: list[dict], seeds: int, d: int) -> list[dict]:
-    """The l_inf theory against the package's l_inf simulation (per-sample program), regression labels."""
-    from rfrobust.rf.experiment import simulate_point
-
-    rows = []
-    for pt in points:
-        t0 = time.perf_counter()
-        sim = simulate_point(
-            pt["psi1"],
-            seeds=seeds,
-            psi2=pt["psi2"],
-            lam=pt["lam"],
-            eps=pt["eps"],
-            kappa=pt["kappa"],
-            act=pt["act"],
-            d=d,
-            norm="linf",
-            train="per-sample",
-            n_test=2000,
-            pgd_steps=10,
-        )
-        sys.stderr.write(f"{pt['name']}: {time.perf_counter() - t0:.1f} s\n")
-        th = solve_point(
-            pt["psi1"], pt["psi2"], pt["lam"], pt["eps"], act=pt["act"], kappa=pt["kappa"], norm="linf", d=d
-        )
-        recs = pd.DataFrame(sim["records"])
-        rows += summarize(pt, recs, th, LINF_COMPARE)
+        rows += compare_point(pt, d, recs, metrics, sim)
     return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    out = ["| point | d | metric | theory | simulation (mean ± sem) | z |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(
+            f"| {r['point']} | {r['d']} | {r['metric']} | {r['theory']:.4f} | {r['mean']:.4f} ± {r['sem']:.4f} "
+            f"| {r['z']:+.2f} |"
+        )
+    return "\n".join(out)
+
+
+def finite_d_gap(rows: list[dict]) -> dict:
+    """Per ``d``, over every point and metric ``k`` of the rows at that ``d``: ``{d: (rms gap, rms sem, B, se_B)}``.
+
+    ``gap_k = mean_k - theory_k``; ``B = mean_k (gap_k^2 - sem_k^2)`` estimates the mean squared finite-d bias without
+    the noise of the mean (``E gap^2 = bias^2 + sem^2``), with standard error ``se_B = sqrt(sum_k (4 b_k^2 sem_k^2
+    + 2 sem_k^4)) / K`` (``Var gap^2`` for a normal ``gap``; ``b_k^2`` estimated by ``max(gap_k^2 - sem_k^2, 0)``).
+    The metrics are O(1) (probabilities, SE, AE, G), so the gaps are absolute."""
+    out = {}
+    for d in sorted({r["d"] for r in rows}):
+        sub = [r for r in rows if r["d"] == d]
+        k = len(sub)
+        gap2 = [(r["mean"] - r["theory"]) ** 2 for r in sub]
+        sem2 = [r["sem"] ** 2 for r in sub]
+        excess = [g - s for g, s in zip(gap2, sem2)]
+        var = sum(4 * max(e, 0.0) * s + 2 * s * s for e, s in zip(excess, sem2))
+        out[d] = (math.sqrt(sum(gap2) / k), math.sqrt(sum(sem2) / k), sum(excess) / k, math.sqrt(var) / k)
+    return out
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", default="16", help="seeds per point (default 16)")
-    p.add_argument("--d", default="256", help="input dimension (default 256)")
-    p.add_argument("--only", default=None, help="comma list of point names")
-    p.add_argument("--n-test", dest="n_test", default="4000", help="test points per seed (default 4000)")
-    p.add_argument("--n-pgd", dest="n_pgd", default="500", help="test points attacked by PGD (default 500)")
-    p.add_argument("--pgd-steps", dest="pgd_steps", default="10", help="PGD steps (default 10)")
-    p.add_argument("--records", default=DEFAULT_RECORDS, help="per-seed record store (CSV; reused and extended)")
-    p.add_argument("--linf", action="store_true", help="check the l_inf mapping instead (module doc)")
     p.add_argument(
-        "--figure",
-        action="store_true",
-        help="simulate the points of the decomposition figure (rfrobust.figures_classification) instead",
+        "--seeds",
+        default=None,
+        help="seeds per point (default 24; --finite-d 128 at d = 100 and 32 at 800; --figure 16)",
     )
+    p.add_argument("--d", default=None, help="input dimension (default 256; --linf 200; --finite-d: 100 and 800)")
+    p.add_argument("--only", default=None, help="comma list of point names")
+    p.add_argument("--records", default=None, help="per-seed record store (CSV; reused and extended)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--linf", action="store_true", help="the l_inf mapping (module doc)")
+    mode.add_argument("--finite-d", dest="finite_d", action="store_true", help="the gap at d = 100 and d = 800")
+    mode.add_argument("--figure", action="store_true", help="the points of rfrobust.figures_classification")
     p.add_argument("--tolerance", default="3", help="|z| allowed (default 3)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    seeds = check_number("seeds", args.seeds, ge=2, integer=True)
-    d = check_number("d", args.d, ge=8, integer=True)
-    n_test = check_number("n_test", args.n_test, ge=10, integer=True)
-    n_pgd = check_number("n_pgd", args.n_pgd, ge=1, integer=True)
-    pgd_steps = check_number("pgd_steps", args.pgd_steps, ge=1, integer=True)
     tol = check_number("tolerance", args.tolerance, gt=0)
     if args.figure:
-        from rfrobust.figures_classification import figure_points
+        from rfrobust.figures_classification import FIGURE_METRICS, figure_points
 
-        source = figure_points()
+        source, metrics, dims, seeds0, store = figure_points(), FIGURE_METRICS, [256], 16, FIGURE_RECORDS
+    elif args.linf:
+        source, metrics, dims, seeds0, store = (
+            LINF_POINTS + LINF_LOCALISED,
+            LINF_REQUIRED + LINF_REPORTED,
+            [200],
+            24,
+            None,
+        )
+    elif args.finite_d:
+        source, metrics, dims, seeds0, store = FINITE_D_POINTS, FINITE_D_METRICS, list(FINITE_D_SEEDS), None, None
     else:
-        source = LINF_POINTS if args.linf else POINTS
+        source, metrics, dims, seeds0, store = POINTS, REQUIRED + REPORTED, [256], 24, DEFAULT_RECORDS
+    if args.seeds is not None:
+        seeds_of = dict.fromkeys(dims, check_number("seeds", args.seeds, ge=2, integer=True))
+    else:
+        seeds_of = FINITE_D_SEEDS if seeds0 is None else dict.fromkeys(dims, seeds0)
+    if args.d is not None:
+        dims = [check_number("d", args.d, ge=8, integer=True)]
+        seeds_of = {dims[0]: seeds_of.get(dims[0], max(seeds_of.values()))}
+    records = args.records if args.records is not None else store
+    if records is not None:
+        records = check_output_file(records, "records", extensions=(".csv",))
     points = source
     if args.only:
         names = [s.strip() for s in args.only.split(",")]
@@ -400,19 +248,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if n not in known:
                 raise InputError("only", n, "one of " + ", ".join(sorted(known)))
         points = [p for p in source if p["name"] in names]
-    if args.linf:
-        rows = run_linf(points, seeds, d)
-        if not args.only:
-            store = _load(args.records) if args.records else pd.DataFrame()
-            for pt in LINF_BETA_POINTS:
-                recs = [simulate_seed(pt, s, d, n_test, n_pgd, pgd_steps) for s in range(seeds)]
-                rows += summarize(full_point(pt), pd.DataFrame(recs), theory(pt, d), LINF_BETA_COMPARE)
-            del store
-    else:
-        records = check_output_file(args.records, "records", extensions=(".csv",)) if args.records else None
-        rows, _ = run_points(points, seeds, d, records, n_test, n_pgd, pgd_steps)
-    print(f"d = {d}, seeds = {seeds}")
+    sim = FINITE_D_SIM if args.finite_d else SIM
+    rows = []
+    for d in dims:
+        rows += run_points(points, seeds_of[d], d, records, metrics, sim)
+    print(f"seeds (d: seeds) = {seeds_of}, {sim}")
     print(markdown(rows))
+    if args.finite_d:
+        for d, (gap, sem, excess, se) in finite_d_gap(rows).items():
+            print(f"d = {d}: rms gap {gap:.4f}, rms sem {sem:.4f}, mean squared bias {excess:.2e} +- {se:.1e}")
     bad = [r for r in rows if not abs(r["z"]) <= tol]
     print(f"{len(rows) - len(bad)} of {len(rows)} comparisons within {tol:g} sem")
     return 0 if not bad else 1

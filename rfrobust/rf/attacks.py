@@ -8,6 +8,13 @@
   uniform draws from the ball/box; per sample the worst loss over every restart and every iterate is kept, and
   never less than the clean loss (``delta = 0`` is feasible). Step size ``step_factor * eps / steps`` along the
   normalised gradient (l2) or its sign (linf), as in Madry et al.'s PGD.
+* :func:`margin_attack`: the same PGD on the objective ``-s f(x + delta)``, i.e. it minimises the margin
+  ``s f(x + delta)`` for given signs ``s`` (``s = y``: robust accuracy; ``s = sign f(x)``: perturbation stability,
+  Wu et al. 2021). First-order starts ``-eps s g/||g||_2`` (l2) or ``-eps s sign(g)`` (linf) and their opposites.
+
+The objective is a small class (:class:`SquaredLoss`, :class:`Margin`) giving the value to maximise, its
+derivative in ``f`` (the ascent direction is that times ``grad_x f``) and the sign of the first-order start;
+a new attack objective is another such class.
 
 All settings are returned in :class:`AttackSettings` and recorded with every result (DESIGN.md: record every
 attack default). Random starts come from numpy's generator (stream ``"attack"`` of the seed) so that every
@@ -50,6 +57,49 @@ def dual_norm_p(norm: str) -> int:
     return 2 if norm == "l2" else 1
 
 
+class SquaredLoss:
+    """Maximise ``(y - f)^2`` (the squared-error attack)."""
+
+    description = "squared error (y - f(x + delta))^2"
+
+    @staticmethod
+    def value(f, y):
+        r = y - f
+        return r * r
+
+    @staticmethod
+    def ascent(f, y):
+        """``d value / d f`` up to a positive factor: ``-(y - f)``."""
+        return -(y - f)
+
+    @staticmethod
+    def start_sign(f0, y, bk):
+        """Sign of the first-order start along ``grad f``: move ``f`` away from ``y``."""
+        return -bk.sign(y - f0)
+
+
+class Margin:
+    """Maximise ``-s f`` (minimise the margin ``s f``; ``s`` in {-1, 0, +1} per sample)."""
+
+    description = "margin s f(x + delta), minimised"
+
+    @staticmethod
+    def value(f, s):
+        return -(s * f)
+
+    @staticmethod
+    def ascent(f, s):
+        return -s
+
+    @staticmethod
+    def start_sign(f0, s, bk):
+        return -s
+
+
+SQUARED_LOSS = SquaredLoss()
+MARGIN = Margin()
+
+
 def first_order_loss(r, gnorm_dual, eps: float):
     """``(|r| + eps ||grad f||_*)^2`` per sample (``r = y - f(x)``)."""
     return (abs(r) + eps * gnorm_dual) ** 2
@@ -77,10 +127,12 @@ def _random_start(rng: np.random.Generator, m: int, d: int, eps: float, norm: st
 
 
 def pgd_attack(a, X, y, F, act, backend: Backend, settings: AttackSettings, seed: int = 0, chunk: int = 4096,
-               warm=None):
+               warm=None, objective=SQUARED_LOSS):
     """Worst-case squared loss per sample over PGD restarts (module docstring). Returns (losses, deltas).
 
     ``warm`` (an (m, d) backend array) is one more start, e.g. the previous perturbations in adversarial training.
+    ``objective``: what is maximised, as a function of ``f(x + delta)`` and the per-sample targets ``y``
+    (:class:`SquaredLoss`, default; :class:`Margin` with signs in ``y``: see :func:`margin_attack`).
     """
     from rfrobust.rf.data import rng_for
 
@@ -95,7 +147,7 @@ def pgd_attack(a, X, y, F, act, backend: Backend, settings: AttackSettings, seed
         hi = min(m, lo + chunk)
         Xc, yc = X[lo:hi], y[lo:hi]
         extra = [bk.asarray(s[lo:hi]) for s in starts_np] + ([warm[lo:hi]] if warm is not None else [])
-        best, best_delta = _pgd_chunk(a, Xc, yc, F, act, bk, settings, extra)
+        best, best_delta = _pgd_chunk(a, Xc, yc, F, act, bk, settings, extra, objective)
         out_loss.append(best)
         out_delta.append(best_delta)
     if len(out_loss) == 1:
@@ -103,16 +155,23 @@ def pgd_attack(a, X, y, F, act, backend: Backend, settings: AttackSettings, seed
     return bk.concat(out_loss), bk.concat(out_delta)
 
 
-def _pgd_chunk(a, X, y, F, act, bk: Backend, st: AttackSettings, extra_starts):
+def margin_attack(a, X, s, F, act, backend: Backend, settings: AttackSettings, seed: int = 0, chunk: int = 4096):
+    """``min s f(x + delta)`` per sample over the ball/box, found by PGD (module docstring). Returns (margins,
+    deltas); never more than the clean margin ``s f(x)``. ``s`` (backend array of signs): ``y`` for robust
+    accuracy (``margin > 0``: correct under every perturbation found), ``sign f(x)`` for stability."""
+    values, deltas = pgd_attack(a, X, s, F, act, backend, settings, seed=seed, chunk=chunk, objective=MARGIN)
+    return -values, deltas
+
+
+def _pgd_chunk(a, X, y, F, act, bk: Backend, st: AttackSettings, extra_starts, obj=SQUARED_LOSS):
     eps, norm = st.eps, st.norm
     f0, D0 = _forward(a, X, F, act, bk)
-    r0 = y - f0
-    best = r0 * r0
+    best = obj.value(f0, y)
     best_delta = 0.0 * X
     if eps == 0:
         return best, best_delta
     g0 = input_gradients(a, D0, F)
-    direction = -bk.sign(r0)[:, None]  # increase |y - f|: move f away from y
+    direction = obj.start_sign(f0, y, bk)[:, None]  # first-order: increase the objective along grad f
     if norm == "l2":
         fo = g0 / bk.maximum(bk.row_norms(g0, 2), 1e-300)[:, None] * eps
     else:
@@ -126,15 +185,14 @@ def _pgd_chunk(a, X, y, F, act, bk: Backend, st: AttackSettings, extra_starts):
         delta = _project(delta, eps, norm, bk)
         for it in range(st.steps + 1):
             f, D = _forward(a, X + delta, F, act, bk)
-            r = y - f
-            loss = r * r
+            loss = obj.value(f, y)
             better = loss > best
             best = bk.where(better, loss, best)
             best_delta = bk.where(better[:, None], delta, best_delta)
             if it == st.steps:
                 break
-            # ascent direction of (y - f)^2 in delta: -2 r grad f
-            g = input_gradients(a, D, F) * (-r)[:, None]
+            # ascent direction of the objective in delta: (d value / d f) grad f (squared loss: -2 r grad f)
+            g = input_gradients(a, D, F) * obj.ascent(f, y)[:, None]
             if norm == "l2":
                 step = g / bk.maximum(bk.row_norms(g, 2), 1e-300)[:, None]
             else:

@@ -14,7 +14,14 @@ Training programs (``train``): ``"reduced"`` (the l2 surrogate of THEORY.md 3.4,
 ``norm="linf"``; :mod:`rfrobust.rf.dense`), ``"pgd"`` (true PGD adversarial training, :mod:`rfrobust.rf.pgd_train`)
 and ``"ridge"`` (eps ignored). ``"auto"`` means reduced for l2 and per-sample for linf.
 For ``norm="linf"``, ``eps`` is the l-infinity radius per coordinate (the nontrivial scale is ``~ 1/sqrt(d)``,
-THEORY.md 3.12) and there is no theory.
+THEORY.md 3.12); the theory maps it to the l2 radius ``eps sqrt(2 d / pi)`` (docs/theory_classification.md#cls-linf,
+valid for a delocalised target direction, as drawn here).
+
+Labels (``labels``, :mod:`rfrobust.rf.labels`): ``linear`` (default) is the regression target, and every number is
+what it was before labels existed; ``sign``, ``flip``, ``probit`` draw +-1 labels of ``<beta, x>`` (``||beta|| = 1``,
+the direction of the linear target of the same seed), train the same square-loss programs on them and add the
+classification metrics ``acc, acc_rob_pgd, acc_rob_linear, stab_pgd, stab_linear``
+(:func:`rfrobust.rf.metrics.evaluate`; docs/theory_classification.md#cls-outputs).
 """
 from __future__ import annotations
 
@@ -30,19 +37,21 @@ from rfrobust.params import RFPoint
 from rfrobust.rf.attacks import AttackSettings
 from rfrobust.rf.data import make_data
 from rfrobust.rf.dense import solve_dense
+from rfrobust.rf.labels import label_law
 from rfrobust.rf.linsys import ridge
 from rfrobust.rf.memory import check_memory
-from rfrobust.rf.metrics import evaluate
+from rfrobust.rf.metrics import CLASSIFICATION_METRICS, evaluate
 from rfrobust.rf.pgd_train import train_pgd
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.reduced import solve_reduced
 from rfrobust.rf.result import SolveResult
 
-
 #: defaults of the optional parameters (declared in :class:`rfrobust.params.RFPoint`)
 DEFAULTS = RFPoint.schema().defaults()
 
 METRICS = ("SE", "R", "AE_linear", "AE_pgd", "G", "G_M", "G_max", "G_dual", "a_norm2", "train_loss")
+#: the metrics of +-1 labels (added to METRICS in their records)
+CLS_METRICS = CLASSIFICATION_METRICS
 
 #: keys passed through check_params unchanged (a seed travels with its parameters)
 _PASSTHROUGH = ("seed", "seeds")
@@ -74,6 +83,8 @@ def train_model(p: dict, data, bk: Backend, act, consts) -> tuple[SolveResult, o
     Z = act(X @ F.T, bk)
     lamt = p["psi1"] * p["lam"]
     point = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "kappa", "act", "d", "train", "norm")}
+    if p.get("labels", "linear") != "linear":
+        point.update(labels=p["labels"], **({"p_flip": p["p_flip"]} if p["labels"] == "flip" else {}))
     point["seed"] = p.get("seed")
     if p["train"] == "ridge":
         a = ridge(Z, y, lamt, bk, point)
@@ -112,7 +123,9 @@ def run_seed(params: dict, seed: int) -> dict:
     act = get_activation(p["act"])
     consts = act.constants()
     D = make_data(p["d"], p["psi1"], p["psi2"], p["seed"], F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"],
-                  n_test=p["n_test"], x_dist=p["x_dist"], theta_dist=p["theta_dist"])
+                  n_test=p["n_test"], x_dist=p["x_dist"], theta_dist=p["theta_dist"], labels=p["labels"],
+                  p_flip=p["p_flip"], beta_dist=p["beta_dist"])
+    classify = label_law(p["labels"]).binary
     X, y, F = bk.asarray(D.X), bk.asarray(D.y), bk.asarray(D.F)
     t1 = time.perf_counter()
     res, Z = train_model(p, (X, y, F), bk, act, consts)
@@ -121,25 +134,30 @@ def run_seed(params: dict, seed: int) -> dict:
     attack = AttackSettings(norm=p["norm"], eps=p["eps_test"], steps=p["pgd_steps"],
                             random_starts=p["pgd_restarts"])
     m = evaluate(res.a, bk.asarray(D.X_test), bk.asarray(D.y_test), bk.asarray(D.f_test), F, act, bk,
-                 eps_test=p["eps_test"], mu1=consts.mu1, gamma=consts.gamma, attack=attack, seed=p["seed"])
+                 eps_test=p["eps_test"], mu1=consts.mu1, gamma=consts.gamma, attack=attack, seed=p["seed"],
+                 classify=classify)
     m["train_loss"] = training_loss(p, res, Z, y, F, X, act, bk, consts)
     t3 = time.perf_counter()
     rec = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "eps_test", "kappa", "act", "F1", "Fstar", "tau",
-                             "target", "d", "norm", "train", "x_dist", "theta_dist", "n_test")}
+                             "target", "labels", "p_flip", "d", "norm", "train", "x_dist", "theta_dist", "beta_dist",
+                             "n_test")}
     rec.update(N=D.N, n=D.n, seed=p["seed"])
-    rec.update({k: float(m[k]) for k in METRICS})
+    metrics = METRICS + (CLS_METRICS if classify else ())
+    rec.update({k: float(m[k]) for k in metrics})
     rec.update(zero=bool(res.zero), n_zero_residuals=int(res.n_zero_residuals), solver=res.method,
                solver_iterations=int(res.iterations), solver_factorizations=int(res.factorizations),
                solver_kkt=float(res.kkt), solver_stalled=bool(res.info.get("stalled", False)),
                objective=float(res.objective))
     rec.update(attack.as_dict())
+    if classify:
+        rec["attack_margin"] = "margin s f(x + delta) minimised, s = sign f(x) (one attack: stab_pgd, acc_rob_pgd)"
     rec.update(train_pgd_steps=p["train_pgd_steps"] if p["train"] == "pgd" else 0,
                train_pgd_outer=p["train_pgd_outer"] if p["train"] == "pgd" else 0)
     rec.update(data_s=t1 - t0, solve_s=t2 - t1, eval_s=t3 - t2, wall_s=time.perf_counter() - t0,
                backend=bk.name, device=str(bk.device), dtype=p["dtype"])
     prov = provenance()
     rec.update(package_version=prov["package_version"], git_commit=prov["git_commit"])
-    for k in METRICS:
+    for k in metrics:
         if not math.isfinite(rec[k]):
             from rfrobust.errors import ConvergenceError
 
@@ -148,8 +166,11 @@ def run_seed(params: dict, seed: int) -> dict:
     return rec
 
 
-def summarize(records: list[dict], metrics=METRICS) -> dict:
-    """``{metric: {"mean", "sem", "values"}}`` over seeds (sem = sample std / sqrt(k); 0 for one seed)."""
+def summarize(records: list[dict], metrics=None) -> dict:
+    """``{metric: {"mean", "sem", "values"}}`` over seeds (sem = sample std / sqrt(k); 0 for one seed).
+    ``metrics``: default :data:`METRICS`, plus :data:`CLS_METRICS` when the records carry them."""
+    if metrics is None:
+        metrics = METRICS + tuple(k for k in CLS_METRICS if records and k in records[0])
     out = {}
     for k in metrics:
         v = np.array([r[k] for r in records], dtype=float)
@@ -158,14 +179,26 @@ def summarize(records: list[dict], metrics=METRICS) -> dict:
     return out
 
 
-def theory_point(p: dict) -> dict | None:
-    """Theory at the same parameters through ``rfrobust.theory.solve_point`` (None for linf: not covered)."""
+def theory_kwargs(p: dict) -> dict:
+    """Keyword arguments of ``rfrobust.theory.solve_point`` at the parameters ``p`` of a simulation point.
+
+    The classification arguments are passed only where they matter, so that linear labels with l2 attacks give
+    exactly the regression theory: ``labels, p_flip`` for +-1 labels; ``norm="linf", d`` for l_inf attacks
+    (docs/theory_classification.md#cls-linf)."""
+    kw = dict(psi2=p["psi2"], lam=p["lam"], eps=p["eps"], act=p["act"], kappa=p["kappa"], F1=p["F1"],
+              Fstar=p["Fstar"], tau=p["tau"], eps_test=p["eps_test"])
+    if p.get("labels", "linear") != "linear":
+        kw.update(labels=p["labels"], p_flip=p["p_flip"])
     if p["norm"] != "l2":
-        return None
+        kw.update(norm=p["norm"], d=p["d"])
+    return kw
+
+
+def theory_point(p: dict) -> dict:
+    """Theory at the same parameters through ``rfrobust.theory.solve_point`` (:func:`theory_kwargs`)."""
     from rfrobust.theory import solve_point
 
-    return solve_point(p["psi1"], psi2=p["psi2"], lam=p["lam"], eps=p["eps"], act=p["act"], kappa=p["kappa"],
-                       F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"], eps_test=p["eps_test"])
+    return solve_point(p["psi1"], **theory_kwargs(p))
 
 
 def simulate_point(psi1: float, *, seeds: int = 16, seed0: int = 0, progress=None, **params) -> dict:

@@ -35,6 +35,13 @@ THEORY.md 3.6 thresholds at ``|x| <= 2cT``). The method keeps a sign/zero patter
 Cost (numpy, d = 200, N = n = 400): two factorisations, 6 to 7 iterations, about 4x one ridge solve
 (``benchmarks/rf_solver_bench.py``; ``benchmarks/RESULTS.md``).
 
+Start: the minimiser of the quadratic ``(1/n)||r||^2 + lamt ||a||^2 + 3 kappa eps^2 ||a||_M^2``. Near the zero
+threshold that point can be worse than ``a = 0``; the Newton iterates from there can be drawn into the kink of
+``||a||_M`` at 0 (the model's curvature grows like ``1/||a||_M``, the angular correction fades, the monotone line
+search shrinks ``a`` towards the non-optimal ``a = 0``). Then the start is replaced by the minimiser of ``L`` on a
+ray of descent at 0 (:func:`descent_ray_start`), so that every iterate has ``L < L(0)``; a returned point is
+always strictly better than ``a = 0`` (else :class:`ConvergenceError`).
+
 The zero solution is decided first, exactly: ``a = 0`` is optimal iff
 ``||M^{-1/2} Z^T y / n|| <= kappa eps mean|y|`` (THEORY.md 3.8; the ridge term plays no role there).
 ``kappa = 0`` or ``eps = 0`` is ridge regression.
@@ -82,6 +89,77 @@ def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
     return lhs <= rhs, lhs, rhs
 
 
+def M_inverse_apply(prog: ATProgram, b):
+    """``M^{-1} b`` through the d x d identity (Woodbury); None when ``gamma = 0`` (``M`` may be singular)."""
+    bk, F = prog.backend, prog.F
+    m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
+    if g2 <= 0:
+        return None
+    w = bk.spd_solve(bk.diag_add(m2 * (F.T @ F), g2), F.T @ b)
+    return (b - m2 * (F @ w)) * (1.0 / g2)
+
+
+def descent_ray_start(prog: ATProgram, golden_steps: int = 60):
+    """A point ``t u`` with ``L(t u) < L(0)``, or None: ``u`` a direction of descent at the kink ``a = 0``.
+
+    Near the zero threshold (THEORY.md 3.8) the optimum is small and the objective is dominated by the cone
+    ``2 kappa eps mean|y| ||a||_M``. The directional derivative at 0 is ``2 (kappa eps mean|y| ||u||_M - b.u)``
+    (``b = Z^T y / n``); it is negative for ``u = b`` when the cheap certificate of :func:`zero_is_optimal` holds
+    and for ``u = M^{-1} b`` whenever ``a = 0`` is not optimal (``b.M^{-1}b = ||M^{-1/2} b||^2 > rhs^2``). The
+    step ``t`` minimises ``L(t u)`` by golden section on a bracket (``L`` is convex along the ray for
+    ``kappa <= 1``; otherwise the best point found is taken); every evaluation is O(n) after one ``Z u``.
+    """
+    bk = prog.backend
+    b = (prog.Z.T @ prog.y) / prog.n
+    rhs = prog.kappa * prog.eps * bk.item(bk.abs(prog.y).mean())
+    best = None
+    for u in (b, None):
+        if u is None:
+            u = M_inverse_apply(prog, b)
+            if u is None:
+                break
+        slope = rhs * prog.M_norm(u) - bk.item(bk.dot(b, u))
+        if slope < 0:
+            best = u
+            break
+    if best is None:
+        return None
+    u = best
+    z = prog.Z @ u
+    cu = prog.eps * prog.M_norm(u)
+    uu = bk.item(bk.dot(u, u))
+    L0 = bk.item((prog.y * prog.y).mean())
+
+    def phi(t):
+        r = prog.y - t * z
+        c = t * cu
+        robust = prog.kappa * (2.0 * c * bk.item(bk.abs(r).mean()) + c * c)
+        return bk.item((r * r).mean()) + robust + prog.lamt * t * t * uu
+
+    # bracket: the minimiser of the quadratic model with mean|r| frozen at its value at 0, then doubling
+    curv = bk.item((z * z).mean()) + prog.kappa * cu * cu + prog.lamt * uu
+    hi = max(-slope / max(curv, 1e-300), 1e-300)
+    lo = 0.0
+    f_hi = phi(hi)
+    while f_hi < phi(0.5 * hi) and hi < 1e300:
+        lo, hi = 0.5 * hi, 2.0 * hi
+        f_hi = phi(hi)
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+    f1, f2 = phi(x1), phi(x2)
+    for _ in range(golden_steps):
+        if f1 <= f2:
+            hi, x2, f2 = x2, x1, f1
+            x1 = hi - g * (hi - lo)
+            f1 = phi(x1)
+        else:
+            lo, x1, f1 = x1, x2, f2
+            x2 = lo + g * (hi - lo)
+            f2 = phi(x2)
+    t, ft = (x1, f1) if f1 <= f2 else (x2, f2)
+    return u * t if ft < L0 else None
+
+
 def _ridge_result(prog: ATProgram, point: dict) -> SolveResult:
     a = ridge(prog.Z, prog.y, prog.lamt, prog.backend, point)
     return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1)
@@ -122,6 +200,14 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
     b2 = (Z.T @ y) * (2.0 / n)
     a = H0.solve(b2)
     r = y - Z @ a
+    if prog.objective_from(r, eps * prog.M_norm(a), a) >= bk.item((y * y).mean()):
+        # the start is no better than a = 0: from there the Newton iterates can be drawn into the kink at a = 0
+        # (the model's curvature grows like 1/||a||_M and the angular correction vanishes), converging to the
+        # non-optimal a = 0. A start with L < L(0) on a ray of descent keeps every (monotone) iterate away from it.
+        ray = descent_ray_start(prog)
+        if ray is not None:
+            a = ray
+            r = y - Z @ a
     t = bk.clip(r * (1.0 / (k * eps * prog.M_norm(a))), -1.0, 1.0)  # initial dual guess
     L_old = None
     prev_pattern = None
@@ -204,8 +290,13 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
         prev_pattern, d_prev, last_step = pattern, dn, step
     else:
         raise ConvergenceError("reduced adversarial solver", point, f"no convergence in {max_iter} iterations")
+    L_fin = prog.objective(a)
+    if L_fin >= bk.item((y * y).mean()):
+        # a = 0 is not optimal (tested above), so a minimiser is strictly better than it: never return this point
+        raise ConvergenceError("reduced adversarial solver", point,
+                               f"the iterate (L = {L_fin:.12g}) is no better than a = 0 although a = 0 is not optimal")
     nz = bk.count(bk.abs(r) <= 1e-9 * max(bk.item(bk.abs(y).max()), 1.0))
-    return SolveResult(a=a, objective=prog.objective(a), method="reduced-active-set", iterations=it,
+    return SolveResult(a=a, objective=L_fin, method="reduced-active-set", iterations=it,
                        factorizations=n_fact, n_zero_residuals=nz,
                        kkt=left / max(bk.norm(a), 1e-300))
 

@@ -31,14 +31,18 @@ def clarabel_objective(prog: ATProgram) -> tuple[float, np.ndarray]:
     n, N = Z.shape
     a = cp.Variable(N)
     r = y - Z @ a
-    if prog.variant == "reduced":
+    k = prog.kappa
+    if prog.variant == "reduced":  # one margin for every sample: vectorised
         B = np.vstack([prog.mu1 * F.T, prog.gamma * np.eye(N)])
-        c = [prog.eps * cp.norm(B @ a)] * n
+        c = prog.eps * cp.norm(B @ a)
+        data = ((1 - k) * cp.sum_squares(r) + k * cp.sum(cp.square(cp.abs(r) + c))) / n
+        pb = cp.Problem(cp.Minimize(data + prog.lamt * cp.sum_squares(a)))
+        pb.solve(solver="CLARABEL")
+        return prog.objective(la.asarray(a.value)), a.value
     else:
         Dl = la.to_numpy(prog.Delta)
         p = 1 if prog.variant == "linf" else 2
         c = [prog.eps * cp.norm(F.T @ cp.multiply(Dl[i], a), p) for i in range(n)]
-    k = prog.kappa
     data = sum((1 - k) * cp.square(r[i]) + k * cp.square(cp.abs(r[i]) + c[i]) for i in range(n)) / n
     pb = cp.Problem(cp.Minimize(data + prog.lamt * cp.sum_squares(a)))
     pb.solve(solver="CLARABEL")

@@ -51,6 +51,9 @@ def test_every_training_option_runs(extra):
     (dict(psi1=1, norm="l1"), "norm"), (dict(psi1=1, norm="linf", train="reduced"), "train"),
     (dict(psi1=1, Fstar=0.5), "Fstar"), (dict(psi1=1, target="cubic"), "target"), (dict(psi1=1, act="nope"), "act"),
     (dict(psi1=1, backend="jax"), "backend"), (dict(psi1=1, dtype="float16"), "dtype"), (dict(psi1=1, spam=1), "spam"),
+    (dict(psi1=1, labels="logit"), "labels"), (dict(psi1=1, labels="flip", p_flip=0.5), "p_flip"),
+    (dict(psi1=1, p_flip=-0.1), "p_flip"), (dict(psi1=1, labels="sign", target="he2"), "target"),
+    (dict(psi1=1, labels="probit", F1=2.0), "F1"),
 ])
 def test_bad_parameters_raise_one_line(bad, param):
     with pytest.raises(InputError) as ei:
@@ -154,3 +157,57 @@ def test_simulation_too_large_exits_2_in_one_line_at_once():
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "simulation too large" in lines[0] and "GiB are available" in lines[0]
     assert "N=20000000" in lines[0]
+
+
+CLS_KEYS = ("acc", "acc_rob_pgd", "acc_rob_linear", "stab_pgd", "stab_linear")
+
+
+@pytest.mark.parametrize("labels,extra", [("sign", {}), ("flip", dict(p_flip=0.2)), ("probit", dict(tau=0.3)),
+                                          ("sign", dict(train="per-sample")), ("flip", dict(norm="linf", eps=0.05)),
+                                          ("sign", dict(train="pgd", train_pgd_outer=4)), ("sign", dict(kappa=0))])
+def test_classification_records(labels, extra):
+    """+-1 labels: the record carries the channel and the classification metrics, consistent with each other
+    (robust = correct and stable; PGD never finds fewer attacks than none)."""
+    rec = run_seed({**dict(psi1=1.5, eps=0.4, labels=labels, **SMALL), **extra}, 0)
+    assert rec["labels"] == labels and rec["attack_margin"].startswith("margin")
+    for k in CLS_KEYS:
+        assert 0.0 <= rec[k] <= 1.0, k
+    assert rec["acc_rob_pgd"] <= min(rec["acc"], rec["stab_pgd"])
+    assert rec["acc_rob_linear"] <= min(rec["acc"], rec["stab_linear"])
+    assert rec["acc"] > 0.5  # a trained model beats the coin on its own labels' direction
+
+
+def test_linear_records_have_no_classification_metrics():
+    rec = run_seed(dict(psi1=1.5, eps=0.4, **SMALL), 0)
+    assert rec["labels"] == "linear" and not any(k in rec for k in CLS_KEYS) and "attack_margin" not in rec
+    out = simulate_point(1.5, seeds=2, eps=0.4, labels="sign", **SMALL)
+    assert set(CLS_KEYS) <= set(out["simulation"]) and len(out["simulation"]["acc"]["values"]) == 2
+
+
+def test_labels_change_only_the_labels():
+    """The same seed draws the same inputs and features for every channel; sign and flip with p_flip = 0 agree."""
+    a = run_seed(dict(psi1=1.5, eps=0.4, labels="sign", **SMALL), 2)
+    b = run_seed(dict(psi1=1.5, eps=0.4, labels="flip", p_flip=0.0, **SMALL), 2)
+    for k in ("SE", "AE_pgd", "G", *CLS_KEYS):
+        assert a[k] == b[k], k
+
+
+def test_theory_arguments():
+    """The theory column: exactly the regression call for linear l2 points; labels for +-1 labels; norm and d
+    for l_inf (docs/theory_classification.md#cls-linf)."""
+    from rfrobust.rf.experiment import theory_kwargs
+
+    lin = theory_kwargs(check_params(dict(psi1=1.0, eps=0.2)))
+    assert not {"labels", "p_flip", "norm", "d"} & set(lin)
+    flip = theory_kwargs(check_params(dict(psi1=1.0, eps=0.2, labels="flip", p_flip=0.2)))
+    assert flip["labels"] == "flip" and flip["p_flip"] == 0.2 and "norm" not in flip
+    linf = theory_kwargs(check_params(dict(psi1=1.0, eps=0.02, norm="linf", d=300)))
+    assert linf["norm"] == "linf" and linf["d"] == 300 and "labels" not in linf
+
+
+def test_classification_metrics_agree_on_numpy_and_torch():
+    pytest.importorskip("torch")
+    p = dict(psi1=1.5, eps=0.4, labels="flip", **SMALL)
+    a, b = run_seed(p, 1), run_seed(dict(p, backend="torch"), 1)
+    for k in ("SE", *CLS_KEYS):
+        assert a[k] == pytest.approx(b[k], abs=1e-12), k

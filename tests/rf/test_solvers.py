@@ -294,3 +294,56 @@ def test_samples_without_active_features_have_no_margin():
     np.testing.assert_array_equal(res.a, direct)
     L_ref, _ = clarabel_objective(prog)
     assert abs(res.objective - L_ref) <= 1e-9 * L_ref
+
+
+def _sign_label_program(seed=4, d=256, psi1=0.5, psi2=2.0, lam=1e-3, eps=0.5):
+    """The reduced program of the package's simulation path (``run_seed``'s data and training) for sign labels."""
+    from rfrobust.activations import get_activation
+    from rfrobust.rf import make_data
+
+    D = make_data(d, psi1, psi2, seed, n_test=10, labels="sign")
+    act = get_activation("relu")
+    c = act.constants()
+    return ATProgram(act(D.X @ D.F.T), D.y, D.F, c.mu1, c.gamma, eps, 1.0, psi1 * lam, make_backend())
+
+
+def test_near_the_zero_threshold_the_solver_does_not_collapse_into_a_zero():
+    """Sign labels, relu, d = 256, psi1 = 0.5, psi2 = 2, lam = 1e-3, eps = 0.5, seed 4 (theory eps0 = 0.548): the
+    quadratic start is worse than a = 0 and the Newton iterates used to shrink into the kink at 0 (no convergence
+    in 200 iterations). With the start on a ray of descent the solver converges to Clarabel's minimum."""
+    from rfrobust.rf.reduced import descent_ray_start
+
+    prog = _sign_label_program()
+    zero, lhs, rhs = zero_is_optimal(prog)
+    assert not zero and lhs < 1.05 * rhs  # close to the threshold
+    L0 = float(np.mean(prog.y ** 2))
+    start = descent_ray_start(prog)
+    assert start is not None and prog.objective(start) < L0
+    res = solve_reduced(prog)
+    L_ref, a_ref = clarabel_objective(prog)
+    assert not res.zero and res.objective < L0
+    assert abs(res.objective - L_ref) <= ORACLE_TOL * L_ref and res.objective <= L_ref * (1 + 1e-9)
+    assert np.linalg.norm(res.a - a_ref) <= 1e-3 * np.linalg.norm(a_ref)
+
+
+def test_through_the_simulation_path_near_the_zero_threshold():
+    """The same point through run_seed (the package path that failed): a record, not a ConvergenceError, and the
+    same minimiser as the direct solve."""
+    from rfrobust.rf import run_seed
+
+    rec = run_seed(dict(psi1=0.5, psi2=2.0, lam=1e-3, eps=0.5, act="relu", labels="sign", d=256, n_test=50,
+                        pgd_steps=1, pgd_restarts=0), 4)
+    res = solve_reduced(_sign_label_program())
+    assert not rec["zero"] and rec["objective"] == pytest.approx(res.objective, rel=1e-12)
+    assert rec["solver"] == "reduced-active-set" and rec["solver_kkt"] <= 1e-9
+
+
+def test_without_the_descent_start_the_collapse_raises_naming_the_point(monkeypatch):
+    """The old behaviour (start disabled) is a ConvergenceError naming the point, never a number: the iterates
+    shrink towards the non-optimal a = 0 and the solver refuses to return them."""
+    import rfrobust.rf.reduced as reduced
+
+    monkeypatch.setattr(reduced, "descent_ray_start", lambda prog: None)
+    with pytest.raises(ConvergenceError) as info:
+        reduced.solve_reduced(_sign_label_program(), point={"psi1": 0.5, "eps": 0.5, "d": 256, "seed": 4})
+    assert "psi1=0.5" in str(info.value) and "seed=4" in str(info.value)

@@ -2,7 +2,6 @@
 the four-unknown fixed point, acc / acc_rob / stab, the l_inf mapping, the kappa = 0 sign identity and the
 regression of the linear channel."""
 
-import importlib.util
 import math
 import os
 import warnings
@@ -414,39 +413,7 @@ def test_run_record_classification_keys():
     assert rec["norm"] == "linf" and rec["d"] == 200 and rec["G_dual"] == pytest.approx(linf_scale(200) * rec["G"])
 
 
-# ----------------------------------------------------------------------------- against simulation (seeded)
-def _checker():
-    spec = importlib.util.spec_from_file_location(
-        "classification_theory_check", os.path.join(ROOT, "validation", "classification_theory_check.py")
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_small_simulation_agrees_within_four_sem():
-    """d = 96, 8 seeds (seeds 0-7, deterministic): sign labels, relu, psi1 = 2 > psi2 = 1.5, kappa = 1."""
-    cc = _checker()
-    pt = dict(name="fast", act="relu", psi1=2.0, psi2=1.5, lam=0.01, eps=0.3, kappa=1.0, labels="sign")
-    import pandas as pd
-
-    recs = pd.DataFrame([cc.simulate_seed(pt, s, 96, n_test=2000, n_pgd=200, pgd_steps=5) for s in range(8)])
-    rows = cc.summarize(cc.full_point(pt), recs, cc.theory(pt, 96))
-    for r in rows:
-        assert abs(r["z"]) < 4, r
-
-
-@pytest.mark.slow
-def test_simulation_agrees_within_three_sem_at_d256():
-    """Every validation point of validation/classification_theory_check.py, d = 256, 16 seeds (seeds 0-15):
-    99 comparisons (11 points x 9 metrics). Tolerance: every |z| < 4, and at most 2 of the 99 beyond 3 sem
-    (with 16-seed standard errors P(|t_15| > 3) ~ 0.009 per comparison, so ~1 is expected by chance; the recorded
-    run has one, first-order stab at eps = 0.8, z = +3.6, which is +1.1 at d = 128 and -1.1 at d = 512)."""
-    cc = _checker()
-    rows, _ = cc.run_points(cc.POINTS, 16, 256, None, 4000, 500, 10, progress=False)
-    assert len(rows) == 99
-    assert all(abs(r["z"]) < 4 for r in rows), [r for r in rows if not abs(r["z"]) < 4]
-    assert sum(abs(r["z"]) > 3 for r in rows) <= 2, [r for r in rows if abs(r["z"]) > 3]
+# ------------------------------------------- against simulation: tests/rf/test_classification_statistical.py
 
 
 def test_training_components_refuse_pm1_labels():

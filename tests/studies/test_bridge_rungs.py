@@ -234,3 +234,14 @@ def test_first_layer_units_count_the_first_widened_layer(model):
         )
     assert tk.first_layer_units(model) == h[0].numel()
     assert tk.first_layer_units("densenet-bc-40-12") is None
+
+
+def test_rf_real_on_the_torch_backend_equals_numpy(synthetic):
+    from rfrobust.studies.width_vs_theory.rf_real import run_record
+
+    a = run_record(POINT, 1)
+    b = run_record({**POINT, "backend": "torch", "device": "cpu"}, 1)
+    assert b["backend"] == "torch" and a["backend"] == "numpy"
+    assert b["objective"] == pytest.approx(a["objective"], rel=1e-10) and b["G_M"] == pytest.approx(a["G_M"], rel=1e-9)
+    for k in ("acc", "acc_rob", "stab", "acc_rob_linear", "stab_linear"):
+        assert b[k] == a[k], k

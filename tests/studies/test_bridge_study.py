@@ -114,8 +114,9 @@ def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(
     # the report is a function of the exported tables (no store, no data set needed)
     cfg = load_config(cfg_path)
     fr = br.read_tables(cfg, str(files))
-    again = br.render(cfg, fr, info, "tiny", list(br.FIGURES), "python -m rfrobust.study width_vs_theory --config "
-                      + cfg_path)
+    again = br.render(
+        cfg, fr, info, "tiny", list(br.FIGURES), "python -m rfrobust.study width_vs_theory --config " + cfg_path
+    )
     assert again == text
     # a second run computes nothing and writes the same numbers
     before = (files / "summary.csv").read_text()
@@ -160,8 +161,21 @@ def test_killed_mid_run_and_rerun_computes_only_the_missing_points(synthetic, tm
     cfg = tmp_path / "k.toml"
     cfg.write_text(text)
     store = tmp_path / "st"
-    cmd = [sys.executable, "-m", "rfrobust.study", "width_vs_theory", "--config", str(cfg), "--store", str(store),
-           "--out", str(tmp_path / "k.md"), "--workers", "1", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rfrobust.study",
+        "width_vs_theory",
+        "--config",
+        str(cfg),
+        "--store",
+        str(store),
+        "--out",
+        str(tmp_path / "k.md"),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     parts = store / "rf_real.parquet"
@@ -195,11 +209,11 @@ def test_dry_run_plans_and_writes_nothing(synthetic, tmp_path, capsys):
     "change, key",
     [
         (("n_train = 120", "n_train = 100000"), "task.n_train"),
-        (("classes = \"1,7\"", "classes = \"1\""), "classes"),
+        (('classes = "1,7"', 'classes = "1"'), "classes"),
         (("kappa_fixed = 1", "kappa_fixed = 0.5"), "rf.kappa_fixed"),
         (("eps = 0.3", "eps = -1"), "task.eps"),
         (("fixed_lam = {trades = 6}", "fixed_lam = {trades = 5}"), "nets.fixed_lam.trades"),
-        (("[nets.train]", "[nets.train]\ndataset = \"mnist\""), "nets.train.dataset"),
+        (("[nets.train]", '[nets.train]\ndataset = "mnist"'), "nets.train.dataset"),
         (("d = 40", "d = 40\nbogus = 1"), "rf.gaussian.bogus"),
     ],
 )

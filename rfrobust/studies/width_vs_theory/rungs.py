@@ -330,7 +330,7 @@ def net_rows(cfg, frames: dict):
     return pd.DataFrame(out)
 
 
-def summarize(rows, metrics=METRICS + ("acc_rob_aa",)):
+def summarize(rows, metrics=METRICS + ("acc_rob_aa", "acc_rob_linear", "stab_linear")):
     """Mean, standard error (sd / sqrt(k), ddof 1; 0 for the theory, NaN for one seed) and seed count per (rung,
     method, model, psi1, weight_name, weight)."""
     import numpy as np

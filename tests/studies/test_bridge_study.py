@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import pandas as pd
 import pytest
@@ -241,7 +240,7 @@ def test_the_shipped_scales_validate_and_their_specs_are_sweeps(tmp_path):
         psi = cfg.rf.psi1(cfg.task)
         assert len(psi) == n_psi and min(psi) < cfg.task.psi2 < max(psi) and max(psi) >= 4 * cfg.task.psi2
         specs = rf_specs(cfg, str(tmp_path), 0.4)
-        for name, spec in specs.items():
+        for spec in specs.values():
             s = spec_from_dict(spec)  # validated against the kind's parameter schema
             assert s.kind in ("simulate", "rf_real")
         mlp = [int(w.split("-")[1]) for w in cfg.nets.families["mlp"]["widths"]]

@@ -1,6 +1,6 @@
 """The committed reports (docs/results/) follow from the committed tables: the same numbers, the same pages.
 
-* width vs theory: ``python -m rfrobust.study width_vs_theory --report-only``, run on a copy of the committed width x
+* width directions: ``python -m rfrobust.study width_directions --report-only``, run on a copy of the committed width x
   lambda tables, writes a report identical to the committed one and leaves the tables byte for byte as they were;
 * width x lambda: Tables 1 and 3 and WAR's zeta recomputed from the committed ``runs.csv`` equal the committed CSVs
   (to the rounding of the CSV's 6 significant digits) and give the committed page;
@@ -47,14 +47,14 @@ def _same_numbers(old: pd.DataFrame, new: pd.DataFrame, what: str) -> None:
             assert (a.astype(str) == b.astype(str)).all(), (what, c)
 
 
-def test_width_vs_theory_report_only_regenerates_the_committed_report_and_touches_no_table(tmp_path):
+def test_width_directions_report_only_regenerates_the_committed_report_and_touches_no_table(tmp_path):
     src = os.path.join(RESULTS, "width_lambda")
     copy = tmp_path / "docs" / "results" / "width_lambda"
     shutil.copytree(src, copy)
     before = {f: _sha(copy / f) for f in os.listdir(copy)}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO] + [os.environ.get("PYTHONPATH", "")]), MPLBACKEND="Agg")
     r = subprocess.run(
-        [sys.executable, "-m", "rfrobust.study", "width_vs_theory", "--report-only"],
+        [sys.executable, "-m", "rfrobust.study", "width_directions", "--report-only"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -63,12 +63,12 @@ def test_width_vs_theory_report_only_regenerates_the_committed_report_and_touche
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert {f: _sha(copy / f) for f in os.listdir(copy)} == before  # the tables it read: untouched
-    new = (tmp_path / "docs" / "results" / "width_vs_theory.md").read_text()
-    with open(os.path.join(RESULTS, "width_vs_theory.md"), encoding="utf-8") as fh:
+    new = (tmp_path / "docs" / "results" / "width_directions.md").read_text()
+    with open(os.path.join(RESULTS, "width_directions.md"), encoding="utf-8") as fh:
         committed = fh.read()
     assert new == committed
-    figures = sorted(os.listdir(tmp_path / "docs" / "results" / "width_vs_theory"))
-    assert figures == sorted(os.listdir(os.path.join(RESULTS, "width_vs_theory")))
+    figures = sorted(os.listdir(tmp_path / "docs" / "results" / "width_directions"))
+    assert figures == sorted(os.listdir(os.path.join(RESULTS, "width_directions")))
 
 
 def _cpu_config():

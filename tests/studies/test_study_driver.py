@@ -18,7 +18,7 @@ from tests.sweep.test_sweep_faults import _kill_parent_and_wait_for_orphans, _ma
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULTS = os.path.join(REPO, "docs", "results")
-STUDIES = ("capacity", "universal_law", "width_lambda", "width_vs_theory")
+STUDIES = ("capacity", "universal_law", "width_lambda", "width_vs_theory", "width_directions")
 
 
 def _env(**extra):
@@ -56,7 +56,7 @@ def _shas(root) -> dict:
     return out
 
 
-def test_help_lists_the_four_studies():
+def test_help_lists_the_studies():
     from rfrobust import studies
 
     r = _study("--help")
@@ -81,7 +81,8 @@ def test_help_lists_the_four_studies():
         (["width_lambda", "--out", "r.txt"], "out"),
         (["width_lambda", "--scale", "huge"], "scale"),
         (["width_lambda", "--scheduler", "garbage"], "scheduler"),
-        (["width_vs_theory", "--psi-map", "bogus"], "psi-map"),
+        (["width_directions", "--psi-map", "bogus"], "psi-map"),
+        (["width_vs_theory", "--config", "/no/such.toml"], "config"),
         (["capacity", "--data-dir", "/no/such/dir"], "data-dir"),
     ],
 )
@@ -92,7 +93,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, word):
 
 
 @pytest.mark.parametrize(
-    "name, scale", [(s, c) for s in ("capacity", "universal_law", "width_lambda") for c in ("cpu", "paper")]
+    "name, scale",
+    [(s, c) for s in ("capacity", "universal_law", "width_lambda", "width_vs_theory") for c in ("cpu", "paper")],
 )
 def test_every_shipped_configuration_plans_without_a_gpu_and_writes_nothing(tmp_path, capsys, name, scale):
     """The paper scales ask for device = cuda ([execution]); planning them works anywhere (they were refused as
@@ -110,8 +112,8 @@ def test_every_shipped_configuration_plans_without_a_gpu_and_writes_nothing(tmp_
         assert all(r in out for r in runs) and ("device" in out) == (scale == "paper")
 
 
-def test_width_vs_theory_plans_from_the_committed_tables(capsys):
-    assert main(["width_vs_theory", "--dry-run", "--deep-dir", os.path.join(RESULTS, "width_lambda")]) == 0
+def test_width_directions_plans_from_the_committed_tables(capsys):
+    assert main(["width_directions", "--dry-run", "--deep-dir", os.path.join(RESULTS, "width_lambda")]) == 0
     out = capsys.readouterr().out
     assert "(80 runs; methods gat, trades)" in out and "trains nothing" in out
 
@@ -138,7 +140,7 @@ def test_an_unwritable_report_path_is_refused_before_any_work(tmp_path):
         pytest.skip("cannot make a directory read-only here")
     try:
         t0 = time.monotonic()
-        r = _study("width_vs_theory", "--deep-dir", os.path.join(RESULTS, "width_lambda"), "--out", ro / "r.md")
+        r = _study("width_directions", "--deep-dir", os.path.join(RESULTS, "width_lambda"), "--out", ro / "r.md")
         took = time.monotonic() - t0
     finally:
         _make_mutable(ro)

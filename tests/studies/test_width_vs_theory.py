@@ -1,4 +1,4 @@
-"""The width-vs-theory study (``python -m rfrobust.study width_vs_theory``) and its pieces
+"""The width-directions study (``python -m rfrobust.study width_directions``) and its pieces
 (rfrobust.studies.width_vs_theory): verdict logic on synthetic tables, the deep-table reader, the theory's answers,
 and an end-to-end run on a tiny synthetic study in the exported schema of the width x lambda study
 (tests/studies/synthetic_deep.py)."""
@@ -147,11 +147,11 @@ def test_war_theory_holds_the_thin_ratio():
 
 # ---------------------------------------------------------------------------------------------------- end to end
 def _run(argv):
-    """``python -m rfrobust.study width_vs_theory ARGV`` in this process (exit status, one-line errors)."""
+    """``python -m rfrobust.study width_directions ARGV`` in this process (exit status, one-line errors)."""
     from rfrobust.cli import run_main
     from rfrobust.study import PROG, main
 
-    return run_main(main, ["width_vs_theory", *argv], prog=PROG)
+    return run_main(main, ["width_directions", *argv], prog=PROG)
 
 
 def test_report_end_to_end_on_a_synthetic_study(tmp_path, capsys):

@@ -60,17 +60,27 @@ class WidthVsTheoryStudy(Study):
         elif ctx.scale != "cpu":
             cmd += f" --scale {ctx.scale}"
         ctx.extra["command"] = cmd
-        if ctx.report_only:
+        if ctx.report_only or ctx.dry_run:
             return
         base.check_dataset(cfg.task.dataset)  # a missing data set or a task it cannot hold: one line, before any work
         self._setting(ctx)
-        if not ctx.dry_run:
-            base.check_device(ctx)
+        base.check_device(ctx)
 
     # -- the plan -----------------------------------------------------------------------------------------------
     def _setting(self, ctx: Context) -> dict:
+        """The task's constants: from the data set, else (report only, data set not here) from the store's copy,
+        written when the pipelines start."""
         if "setting" not in ctx.extra:
-            ctx.extra["setting"] = setting_of(ctx.extra["cfg"])
+            from rfrobust.errors import InputError
+
+            path = os.path.join(ctx.store, "setting.json")
+            try:
+                ctx.extra["setting"] = setting_of(ctx.extra["cfg"])
+            except InputError:
+                if not (ctx.report_only and os.path.isfile(path)):
+                    raise
+                with open(path) as fh:
+                    ctx.extra["setting"] = json.load(fh)
         return ctx.extra["setting"]
 
     def _specs(self, ctx: Context) -> dict:
@@ -79,18 +89,31 @@ class WidthVsTheoryStudy(Study):
         return rf_specs(ctx.extra["cfg"], ctx.store, self._setting(ctx)["eps_theory"], ctx.execution)
 
     def describe(self, ctx: Context) -> str:
+        from rfrobust.errors import InputError
         from rfrobust.studies.width_lambda.config import grid_spec
-        from rfrobust.studies.width_vs_theory.rungs import family_store
+        from rfrobust.studies.width_vs_theory.rungs import family_store, rf_specs
 
         cfg = ctx.extra["cfg"]
-        st = self._setting(ctx)
-        lines = [
-            f"configuration {cfg.name}: stores in {ctx.store}; psi2 = {st['psi2']:.4g}, sigma = {st['sigma']:.4f}, "
-            f"theory radius {st['eps_theory']:.4g}; execution {ctx.execution or 'default'}"
-        ]
-        for name, spec in self._specs(ctx).items():
-            total, todo = base.plan_counts(spec)
-            lines.append(f"{name}: {total} points, {total - todo} stored, {todo} to run")
+        try:
+            st = self._setting(ctx)
+        except InputError as err:  # no data set here: the RF rungs' keys need its standardisation
+            st = None
+            lines = [
+                f"configuration {cfg.name}: stores in {ctx.store}; psi2 = {cfg.task.psi2:.4g}; execution "
+                f"{ctx.execution or 'default'}; the data set is not readable here ({err}), so what is stored of the "
+                "RF rungs is not known"
+            ]
+            for name, spec in rf_specs(cfg, ctx.store, 1.0, ctx.execution).items():
+                total = len(spec["seeds"]) * len(spec["grid"]["psi1"]) * len(spec["grid"]["kappa"])
+                lines.append(f"{name}: {total} points to run")
+        if st is not None:
+            lines = [
+                f"configuration {cfg.name}: stores in {ctx.store}; psi2 = {st['psi2']:.4g}, sigma = {st['sigma']:.4f}, "
+                f"theory radius {st['eps_theory']:.4g}; execution {ctx.execution or 'default'}"
+            ]
+            for name, spec in self._specs(ctx).items():
+                total, todo = base.plan_counts(spec)
+                lines.append(f"{name}: {total} points, {total - todo} stored, {todo} to run")
         if cfg.nets is not None:
             for fam in cfg.nets.families:
                 fc = cfg.family_config(fam)
@@ -109,6 +132,10 @@ class WidthVsTheoryStudy(Study):
 
         cfg = ctx.extra["cfg"]
         ctx.extra.update(t0=time.time(), loads=[_load()])
+        from rfrobust.fileio import atomic_write_text
+
+        os.makedirs(ctx.store, exist_ok=True)
+        atomic_write_text(os.path.join(ctx.store, "setting.json"), json.dumps(self._setting(ctx), indent=1) + "\n")
         ctx.log(f"configuration {cfg.name}: stores in {ctx.store}, {ctx.workers} worker(s)")
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("MKL_NUM_THREADS", "1")

@@ -162,7 +162,7 @@ class Param:
             parts.append("grid")
         elif self.grid:
             parts.append("comma list")
-        if not self.required and self.default is not None:
+        if not self.required and self.default is not None and self.default != "":
             parts.append(f"default {self.default:g}" if isinstance(self.default, float) else f"default {self.default}")
         return "; ".join(parts)
 
@@ -235,6 +235,7 @@ def param(
     cli: bool = True,
     metavar: str | None = None,
     cli_flags: Iterable[str] | None = None,
+    loose: bool = False,
 ) -> Any:
     """A dataclass field that declares a parameter (its name and type come from the field); see :class:`Param`."""
     spec = {
@@ -253,6 +254,7 @@ def param(
         "cli": cli,
         "metavar": metavar,
         "cli_flags": tuple(cli_flags) if cli_flags is not None else None,
+        "loose": loose,
     }
     return dataclasses.field(default=default, metadata={_METADATA_KEY: spec})
 

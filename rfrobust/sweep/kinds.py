@@ -7,7 +7,7 @@ kind          function                                          seeded  backend 
 ============  ================================================  ======  ================  ======================
 ``theory``    ``rfrobust.theory.run_record(params)``            no      numpy / cpu       ``params.TheoryPoint``
 ``simulate``  ``rfrobust.simulate.run_record(params, seed)``    yes     from the record   ``params.RFPoint``
-``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record   ``TrainConfig`` fields
+``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record   ``TrainConfig``     
 ============  ================================================  ======  ================  ======================
 
 A user kind is ``"python:package.module:function"`` with ``function(params, seed) -> dict``; give the function an
@@ -125,12 +125,11 @@ class Kind:
 
 
 def train_schema():
-    """The train kind's parameters: the fields of :class:`rfrobust.deep.train.TrainConfig` (names and types; the
-    bounds are checked by ``TrainConfig.validate`` when a point runs, until the fields declare them)."""
-    from rfrobust.deep.train import TrainConfig
-    from rfrobust.params import schema_of
+    """The train kind's parameters: the declaration of :class:`rfrobust.deep.config.TrainConfig` (names, types,
+    bounds, choices and the rules between parameters; importing it does not import torch)."""
+    from rfrobust.deep.config import TrainConfig
 
-    return schema_of(TrainConfig)
+    return TrainConfig.schema()
 
 
 BUILTIN = {

@@ -240,5 +240,6 @@ def test_every_declared_numeric_option_is_covered():
     assert ("train", "lr") in covered and ("train", "epochs") in covered
     train_cli = [c for c in cases if c.id.startswith("train-")]
     train_spec = [c for c in cases if c.id.startswith("sweep-train-")]
-    numeric = [p for p in _train_schema().numeric()]
-    assert len(numeric) >= 20 and len(train_cli) == 7 * len(numeric) and len(train_spec) == 7 * (len(numeric) - 2)  # threads, seed: not in specs
+    numeric = _train_schema().numeric()
+    assert len(numeric) >= 20 and len(train_cli) == 7 * len(numeric)
+    assert len(train_spec) == 7 * (len(numeric) - 2)  # threads and seed are not spec parameters

@@ -13,6 +13,8 @@ training starts.
 
 Rules between parameters:
 
+* ``classes`` (a task on a subset of the classes, :func:`rfrobust.deep.data.parse_classes`) must fit the data set's
+  classes;
 * ``lam`` left unset is the objective's default (``default_lam``: 1, TRADES 6);
 * ``war_zeta`` needs an objective with a lambda (``has_lambda``);
 * ``eps`` (a number or a fraction such as ``8/255``) is at most 1 for ``norm = linf`` (inputs lie in [0, 1]) and
@@ -31,7 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rfrobust.deep.data import DATASETS
+from rfrobust.deep.data import CLASSES_HELP, DATASETS
 from rfrobust.deep.recipes import RECIPES
 from rfrobust.errors import InputError
 from rfrobust.params import Parameters, param
@@ -135,6 +137,9 @@ class TrainConfig(Parameters):
     dataset: str = param("fashion-mnist", choices=DATASETS, help="the data set")
     data_dir: str | None = param(
         None, metavar="DIR", help="directory of the data set (default: per-dataset env var / system path)"
+    )
+    classes: str | None = param(
+        None, metavar="SPEC", help="a task on a subset of the classes, relabelled 0..K-1: " + CLASSES_HELP
     )
     model: str = param(
         "nettest-1-0",
@@ -261,12 +266,17 @@ class TrainConfig(Parameters):
         eps_max = LIMITS["eps_linf"] if p["norm"] == "linf" else LIMITS["eps_l2"]
         if eps > eps_max:
             raise InputError("eps", p["eps"], f"at most {eps_max:g} for --norm {p['norm']} (inputs lie in [0, 1])")
+        n_classes = None
+        if p["classes"] is not None:
+            from rfrobust.deep.data import dataset_classes, parse_classes
+
+            n_classes = parse_classes(p["classes"], dataset_classes(p["dataset"])).num_classes
         if p["eps_warmup"] > p["epochs"]:
             raise InputError("eps_warmup", p["eps_warmup"], f"a number in [0, {p['epochs']}] (at most --epochs)")
         if p["eval_attacks"]:
             from rfrobust.deep.evaluation import parse_eval_attacks
 
-            parse_eval_attacks(p["eval_attacks"], p["norm"])
+            parse_eval_attacks(p["eval_attacks"], p["norm"], n_classes)
         if p["amp"] and p["device"] == "cpu":
             raise InputError("amp", True, "used with --device cuda (mixed precision is a CUDA feature here)")
         return p
@@ -298,6 +308,12 @@ class TrainConfig(Parameters):
         return self.check_environment()
 
     # ------------------------------------------------------------------ derived values
+    def class_groups(self):
+        """The :class:`~rfrobust.deep.data.ClassGroups` of ``classes`` (None: every class, labels as stored)."""
+        from rfrobust.deep.data import dataset_classes, parse_classes
+
+        return None if self.classes is None else parse_classes(self.classes, dataset_classes(self.dataset))
+
     def resolved_device(self) -> str:
         if self.device == "auto":
             import torch

@@ -83,9 +83,15 @@ def _allowed() -> str:
     )
 
 
-def parse_eval_attacks(text: str | None, norm: str = "linf") -> list[EvalAttack]:
+#: The fewest classes each library attack works with (the DLR loss needs the third-largest logit, its targeted
+#: version the fourth).
+MIN_CLASSES = {"apgd-dlr": 3, "apgd-t": 4}
+
+
+def parse_eval_attacks(text: str | None, norm: str = "linf", n_classes: int | None = None) -> list[EvalAttack]:
     """The attacks named by ``text`` (see module docstring); one-line InputError for unknown or repeated names, a
-    missing library, or a norm the library does not offer."""
+    missing library, a norm the library does not offer, or (``n_classes`` given) an attack that needs more classes
+    (:data:`MIN_CLASSES`)."""
     from rfrobust.deep.attacks import ATTACKS
 
     if text is None or not str(text).strip():
@@ -98,6 +104,9 @@ def parse_eval_attacks(text: str | None, norm: str = "linf") -> list[EvalAttack]
         if name in LIBRARY_ATTACKS:
             if not _library_installed():
                 raise InputError("eval_attacks", name, f"an installed attack: pip install 'rfrobust[eval]' ({LIBRARY})")
+            if n_classes is not None and n_classes < MIN_CLASSES.get(name, 0):
+                need = MIN_CLASSES[name]
+                raise InputError("eval_attacks", name, f"an attack for a {n_classes}-class task (it needs {need})")
             out.append(EvalAttack(name, "library", kind=name))
         elif name in ATTACKS and name != "none":
             out.append(EvalAttack(name, "rfrobust", kind=name))
@@ -147,9 +156,14 @@ def _own_flags(model, batches, acfg, seed: int, device: str, amp: bool) -> torch
     return torch.cat(flags)
 
 
-def library_attack(model, which: str, norm: str, eps: float, seed: int, device: str):
+def library_attack(model, which: str, norm: str, eps: float, seed: int, device: str, n_classes: int | None = None):
     """The ``pyautoattack.AutoAttack`` object of the standard version, set to run ``which`` (all four attacks for
-    ``autoattack``); its settings are the standard version's."""
+    ``autoattack``); its settings are the standard version's.
+
+    The standard version is made for 10 or more classes. With ``n_classes`` < 10 the targeted attacks aim at the
+    ``n_classes - 1`` other classes (not 9), and ``autoattack`` leaves out the attacks the task cannot run
+    (:data:`MIN_CLASSES`: with 2 or 3 classes APGD-T, whose targeted DLR loss needs 4): a binary task gets APGD-CE,
+    FAB-T and Square, worst case per example. The attacks run are recorded (``attack_<name>_attacks``)."""
     from pyautoattack import AutoAttack
 
     aa = AutoAttack(
@@ -157,6 +171,10 @@ def library_attack(model, which: str, norm: str, eps: float, seed: int, device: 
     )
     if which != "autoattack":
         aa.attacks_to_run = [which]
+    if n_classes is not None and n_classes < 10:
+        aa.apgd_targeted.n_target_classes = min(aa.apgd_targeted.n_target_classes, n_classes - 1)
+        aa.fab.n_target_classes = min(aa.fab.n_target_classes, n_classes - 1)
+        aa.attacks_to_run = [a for a in aa.attacks_to_run if n_classes >= MIN_CLASSES.get(a, 0)]
     return aa
 
 
@@ -215,7 +233,8 @@ def _library_flags(model, x_all, y_all, correct, which: str, norm: str, eps: flo
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        aa = library_attack(model, which, norm, eps, seed, device)
+        n_classes = int(_forward_nograd(model, x_all[:1]).shape[1])
+        aa = library_attack(model, which, norm, eps, seed, device, n_classes)
         settings = _library_settings(aa, which)
         x_adv, _ = aa.run_standard_evaluation(x_all, y_all, batch_size=BATCH_SIZE)
         pred = torch.cat(

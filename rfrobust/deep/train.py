@@ -250,7 +250,7 @@ def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
     import torch
 
     from rfrobust.deep.attacks import AttackConfig, parse_eps
-    from rfrobust.deep.data import Batches, load_dataset, take, train_val_split
+    from rfrobust.deep.data import Batches, load_dataset, select_classes, take, train_val_split
     from rfrobust.deep.models import build_model, count_parameters
     from rfrobust.deep.objectives import get_objective
     from rfrobust.deep.war import WAR, ConstantLambda
@@ -269,8 +269,9 @@ def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
     device = cfg.resolved_device()
     eps, eps_text = parse_eps(cfg.eps)
 
-    full = load_dataset(cfg.dataset, "train", cfg.data_dir)
-    test = take(load_dataset(cfg.dataset, "test", cfg.data_dir), cfg.test_size, cfg.seed + 1)
+    groups = cfg.class_groups()  # a task on a subset of the classes, relabelled (None: all classes)
+    full = select_classes(load_dataset(cfg.dataset, "train", cfg.data_dir), groups)
+    test = take(select_classes(load_dataset(cfg.dataset, "test", cfg.data_dir), groups), cfg.test_size, cfg.seed + 1)
     if cfg.val_size >= len(full):
         raise InputError("val_size", cfg.val_size, f"smaller than the training set ({len(full)})")
     train, val = train_val_split(full, cfg.val_size, cfg.seed)
@@ -562,6 +563,9 @@ def record(run: TrainingRun, evaluation: dict) -> dict:
     metrics = {k: v for k, v in evaluation.items() if k not in ("eval_s", "extra", "last", "checks", "attacks")}
     rec: dict = {"kind": "train"}
     rec.update(cfg.columns())  # every parameter but the progress bar
+    groups = cfg.class_groups()
+    if groups is not None:  # the task's labels: groups of original classes, and their number
+        rec.update({"class_groups": groups.canonical(), "num_classes": groups.num_classes})
     rec.update(
         {
             "eps": run.eps,
@@ -651,4 +655,3 @@ def run(cfg: TrainConfig, log=None, *, extra_eval=None, callbacks: list[Callback
     training = build(cfg, log)
     fit(training, callbacks)
     return record(training, evaluate(training, extra_eval=extra_eval))
-

@@ -64,11 +64,36 @@ def config_from_params(params: dict, seed: int | None = None):
     return TrainConfig.from_mapping(kw).check_environment()
 
 
+#: Environment variable: where sweeps of kind ``train`` keep every run's checkpoints (``ROOT/<run id>/best.pt``)
+CKPT_ROOT_ENV = "RFROBUST_CKPT_ROOT"
+
+
+def run_id(params: dict, seed: int) -> str:
+    """The sweep store's key of a ``train`` point, ``<config_hash>-<seed>`` (the ``run_id`` of the studies' tables):
+    the hash of the point's parameters without the execution settings the sweep hands the kind (device, threads)."""
+    from rfrobust.sweep.kinds import BUILTIN, hash_name
+    from rfrobust.sweep.spec import config_hash
+
+    kind = BUILTIN["train"]
+    config = {k: v for k, v in params.items() if k not in (kind.execution or ())}
+    return f"{config_hash(hash_name(kind.name), config)}-{int(seed)}"
+
+
 def run_record(params: dict, seed: int) -> dict:
-    """Sweep entry point (kind ``train``): train with ``params`` and ``seed``, return the flat record."""
+    """Sweep entry point (kind ``train``): train with ``params`` and ``seed``, return the flat record.
+
+    With the environment variable ``RFROBUST_CKPT_ROOT`` set (:data:`CKPT_ROOT_ENV`; a study sets it for its
+    workers) and no ``ckpt_dir`` among the parameters, the run keeps its checkpoints in ``ROOT/<run id>/``
+    (:func:`run_id`: the key of the point in its store), where a later phase finds them; the directory is not a
+    parameter, so it does not enter the point's key."""
+    import os
+
     from rfrobust.deep.train import run
 
     p = dict(params)
+    root = os.environ.get(CKPT_ROOT_ENV)
+    if root and not p.get("ckpt_dir"):
+        p["ckpt_dir"] = os.path.join(root, run_id(params, seed))
     p.setdefault("progress", False)
     return run(config_from_params(p, seed))
 

@@ -267,3 +267,70 @@ def run_eval_attacks(
         out.update({f"attack_{att.column}_{k}": v for k, v in settings.items()})
         out[f"attack_{att.column}_s"] = time.perf_counter() - t0
     return out
+
+
+def evaluate_checkpoint(
+    path: str,
+    attacks: str,
+    *,
+    n_images: int | None = None,
+    image_seed: int = 0,
+    attack_seed: int = 0,
+    device: str = "cpu",
+    data_dir: str | None = None,
+) -> dict:
+    """The attack panel ``attacks`` (a comma list, as ``--eval-attacks``) on a trained network's checkpoint.
+
+    The network is loaded with ``weights_only=True`` (:func:`rfrobust.deep.train.load_checkpoint`); the task, norm,
+    radius and evaluation settings are those of the run that wrote it (its configuration is in the checkpoint). The
+    images are a seeded subset of ``n_images`` of the TEST split (all when None; the task's classes only), the same
+    for every checkpoint of the same task and ``image_seed``; the attacks draw from ``attack_seed``
+    (:func:`run_eval_attacks`: the library gets it, our attacks ``attack_seed + 3``).
+
+    Returns a flat record: ``natural_acc`` and ``robust_acc_<name>`` on these images, ``robust_acc_worst`` (robust
+    under every attack of the panel: the per-example minimum), ``n_images``, every attack setting, the checkpoint's
+    epoch and the task (``train_*`` columns: model, method, lam, seed, ...), ``eval_s``.
+    """
+    from rfrobust.deep.config import TrainConfig
+    from rfrobust.deep.data import Batches, load_dataset, select_classes, take
+    from rfrobust.deep.train import load_checkpoint
+
+    t0 = time.perf_counter()
+    model, ckpt = load_checkpoint(path, device)
+    stored = dict(ckpt["config"])
+    cfg = TrainConfig.from_mapping(
+        {**stored, "device": device, "data_dir": data_dir, "ckpt_dir": None, "seed": attack_seed, "progress": False}
+    )
+    panel = parse_eval_attacks(attacks, cfg.norm, ckpt["model_spec"]["num_classes"])
+    if not panel:
+        raise InputError("attacks", attacks, "a non-empty " + _allowed())
+    from rfrobust.deep.attacks import _forward_nograd, eval_mode, parse_eps
+
+    eps, eps_text = parse_eps(cfg.eps)
+    test = take(select_classes(load_dataset(cfg.dataset, "test", data_dir), cfg.class_groups()), n_images, image_seed)
+    batches = Batches(test, BATCH_SIZE, device, channels_last=cfg.channels_last)
+    with eval_mode(model):
+        correct = torch.cat([(_forward_nograd(model, x).argmax(1) == y).cpu() for x, y in batches])
+    out = run_eval_attacks(model, batches, panel, cfg, eps=eps, eps_text=eps_text, device=device, correct=correct)
+    worst = correct.clone()
+    for f in out.pop("flags").values():
+        worst &= f
+    n = max(len(correct), 1)
+    rec = {
+        "natural_acc": int(correct.sum()) / n,
+        **{k: v for k, v in out.items() if k.startswith("robust_acc_")},
+        "robust_acc_worst": int(worst.sum()) / n,
+        "n_images": len(correct),
+        "image_seed": int(image_seed),
+        "eval_attacks": ",".join(a.name for a in panel),
+        "checkpoint_epoch": int(ckpt["epoch"]),
+    }
+    rec.update(
+        {
+            f"train_{k}": stored.get(k)
+            for k in ("dataset", "classes", "model", "method", "lam", "war_zeta", "eps", "norm", "seed")
+        }
+    )
+    rec.update({k: v for k, v in out.items() if not k.startswith("robust_acc_")})
+    rec["eval_s"] = time.perf_counter() - t0
+    return rec

@@ -39,6 +39,7 @@ kind              function                                                      
 ================  ==============================================================  ======
 ``train_curves``  ``rfrobust.studies.curve_runs.run_record(params, seed)``        yes
 ``random_fit``    ``rfrobust.studies.universal_law.kind.run_record(params, seed)``  yes
+``eval_panel``    ``rfrobust.studies.eval_phase.run_record(params, seed)``          yes
 ================  ==============================================================  ======
 
 Their configuration keys are hashed under the names these functions had before the studies left the deep toolkit
@@ -146,6 +147,9 @@ BUILTIN = {
     "random_fit": Kind("random_fit", "rfrobust.studies.universal_law.kind", "run_record", seeded=True,
                        default_backend="torch", execution=("device", "threads"),
                        key="python:rfrobust.deep.universal_law:run_record"),
+    "eval_panel": Kind("eval_panel", "rfrobust.studies.eval_phase", "run_record", seeded=True,
+                       default_backend="torch", execution=("device", "threads"),
+                       schema_ref="rfrobust.studies.eval_phase:PanelPoint"),
 }
 #: Kind strings of specs written before the study kinds were registered -> the registered kind.
 LEGACY_NAMES = {"python:rfrobust.deep.curve_runs:run_record": "train_curves",

@@ -21,6 +21,12 @@ under EVERY attack run on the test set (the run's PGD evaluation, FGSM and this 
 Every setting is recorded as ``attack_<name>_<setting>`` (library name and version, iterations, restarts, queries,
 seed, batch size) together with ``attack_<name>_s`` (seconds).
 
+Tasks of fewer than 10 classes (``classes``): the targeted library attacks aim at the K - 1 other classes, and
+``autoattack`` leaves out APGD-T below 4 classes (:data:`MIN_CLASSES`; :func:`library_attack`).
+
+:func:`evaluate_checkpoint` runs a panel on a stored checkpoint (a seeded subset of the test split); the studies'
+evaluation phase (:mod:`rfrobust.studies.eval_phase`, sweep kind ``eval_panel``) calls it.
+
 Seeds: our attacks draw from ``seed + 3`` (the generator of the run's PGD evaluation, so ``pgd`` with the same
 settings reproduces ``robust_acc``); the library attacks get ``seed`` (``AutoAttack(..., seed=seed)``) and batches
 of :data:`BATCH_SIZE`, so a standalone run of the library on the same images with that seed and batch size gives

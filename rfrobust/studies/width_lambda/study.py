@@ -22,7 +22,7 @@ from the stores, so its keys are the same too). Then the report ``OUT.md`` with,
 ``table4.csv``, ``run_info.json`` and the figures (:mod:`.figures`); schema of these files: :mod:`.tables`.
 
 Scales: ``cpu`` (Fashion-MNIST, one-hidden-layer MLPs of width 16..1024, ~1 h on 2 cores with the attack panel on
-300 test images; its report is the committed ``docs/results/width_lambda.md``) and ``paper`` (CIFAR-10,
+500 test images; its report is the committed ``docs/results/width_lambda.md``) and ``paper`` (CIFAR-10,
 WRN-34-{1,5,10}, 100 epochs, Wu et al.'s lambda grids and schedule; GPU, ``--data-dir``).
 """
 
@@ -294,7 +294,7 @@ def _status(cfg, store_dir: str) -> str:
             total = (
                 len(cfg.widths)
                 * len(cfg.seeds)
-                * (len(cfg.lam[method]) if phase == "grid" else len(phases) - 1 if phase == "eval" else 1)
+                * (len(cfg.lam[method]) if phase == "grid" else len(phases) if phase == "eval" else 1)
             )
             parts.append(f"{phase}_{method} {'?' if n < 0 else n}/{total}")
     return ", ".join(parts)

@@ -30,7 +30,9 @@ declares its schema through an attribute ``params_schema`` of its function (a :c
 callable returning one of them); see :mod:`rfrobust.sweep.kinds`.
 
 The declared layers: :class:`TheoryPoint` (``python -m rfrobust.theory``, sweep kind ``theory``), :class:`RFPoint`
-(``python -m rfrobust.simulate``, sweep kind ``simulate``) and :class:`SimulateRun` (seeds of the simulate command).
+(``python -m rfrobust.simulate``, sweep kind ``simulate``) and :class:`SimulateRun` (seeds of the simulate command);
+the training configuration :class:`rfrobust.deep.config.TrainConfig` (``python -m rfrobust.train``, sweep kind
+``train``) is declared the same way next to the deep toolkit.
 Every bound below is one the solvers are tested at (``tests/test_params.py``, ``tests/theory``).
 """
 

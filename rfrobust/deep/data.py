@@ -360,13 +360,14 @@ def parse_classes(text, num_classes: int = 10) -> ClassGroups:
     groups: list[list[int] | None] = []
     names: list[str | None] = []
     for part in parts:
-        name, sep, body = part.partition(":")
+        head, sep, body = part.partition(":")
+        name: str | None = None
         if sep:
-            name, body = name.strip(), body.strip()
+            name, body = head.strip(), body.strip()
             if not _GROUP_NAME.match(name):
                 raise bad(f"group name {name!r} is not a word")
         else:
-            name, body = None, part
+            body = part
         if body == "rest":
             groups.append(None)
         else:

@@ -23,11 +23,16 @@ def test_settings_from_a_section():
     assert ep.evaluate_settings({"attacks": "pgd20, autoattack"}).attacks == ("pgd20", "autoattack")
     assert ep.evaluate_settings({"attacks": ["fab"]}).n_images is None  # the whole test split
     assert ep.evaluate_settings(None) is None
-    for table, name in (({"attacks": []}, "evaluate.attacks"), ({"attacks": ["pgd", "pgd"]}, "evaluate.attacks"),
-                        ({"attacks": ["PGD!"]}, "attacks"), ({"attacks": ["pgd"], "n_images": 0}, "evaluate.n_images"),
-                        ({"attacks": ["pgd"], "n_images": 1.5}, "evaluate.n_images"),
-                        ({"attacks": ["pgd"], "attack_seed": -1}, "evaluate.attack_seed"),
-                        ({"attacks": ["pgd"], "images": 3}, "evaluate.images"), ("x", "evaluate")):
+    for table, name in (
+        ({"attacks": []}, "evaluate.attacks"),
+        ({"attacks": ["pgd", "pgd"]}, "evaluate.attacks"),
+        ({"attacks": ["PGD!"]}, "attacks"),
+        ({"attacks": ["pgd"], "n_images": 0}, "evaluate.n_images"),
+        ({"attacks": ["pgd"], "n_images": 1.5}, "evaluate.n_images"),
+        ({"attacks": ["pgd"], "attack_seed": -1}, "evaluate.attack_seed"),
+        ({"attacks": ["pgd"], "images": 3}, "evaluate.images"),
+        ("x", "evaluate"),
+    ):
         with pytest.raises(InputError, match=re.escape(name)):
             ep.evaluate_settings(table)
 
@@ -47,14 +52,36 @@ def _runs():
     # mlp-8: validation prefers lambda 1, the test set lambda 3; mlp-32: lambda 3 on both
     for model, lam, val in (("mlp-8", 1.0, 0.6), ("mlp-8", 3.0, 0.5), ("mlp-32", 1.0, 0.5), ("mlp-32", 3.0, 0.6)):
         for seed in (0, 1):
-            rows.append({"run_id": f"{model}-{lam:g}-{seed}", "phase": "grid", "method": "trades", "model": model,
-                         "width": float(model.split("-")[1]), "lam": lam, "lam_final": lam, "seed": seed,
-                         "val_robust_acc": val + 0.01 * seed, "robust_acc": 0.7 - val})
+            rows.append(
+                {
+                    "run_id": f"{model}-{lam:g}-{seed}",
+                    "phase": "grid",
+                    "method": "trades",
+                    "model": model,
+                    "width": float(model.split("-")[1]),
+                    "lam": lam,
+                    "lam_final": lam,
+                    "seed": seed,
+                    "val_robust_acc": val + 0.01 * seed,
+                    "robust_acc": 0.7 - val,
+                }
+            )
     for model in ("mlp-8", "mlp-32"):
         for seed in (0, 1):
-            rows.append({"run_id": f"{model}-war-{seed}", "phase": "war", "method": "trades", "model": model,
-                         "width": float(model.split("-")[1]), "lam": math.nan, "lam_final": 2.0 + seed, "seed": seed,
-                         "val_robust_acc": 0.55, "robust_acc": 0.5})
+            rows.append(
+                {
+                    "run_id": f"{model}-war-{seed}",
+                    "phase": "war",
+                    "method": "trades",
+                    "model": model,
+                    "width": float(model.split("-")[1]),
+                    "lam": math.nan,
+                    "lam_final": 2.0 + seed,
+                    "seed": seed,
+                    "val_robust_acc": 0.55,
+                    "robust_acc": 0.5,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -76,11 +103,26 @@ def test_panel_spec_and_tables():
     chosen = ep.best_by_validation(runs).assign(tuning="manual")
     war = runs[runs["phase"] == "war"].assign(tuning="war")
     picked = pd.concat([chosen, war])
-    store = pd.DataFrame([{"run_id": rid, "status": "ok", "seed": 7, "eval_attacks": "pgd20,autoattack",
-                           "natural_acc": 0.8, "robust_acc_pgd20": 0.5 + 0.01 * i, "robust_acc_autoattack": 0.45,
-                           "robust_acc_worst": 0.44, "attack_pgd20_s": 1.0, "attack_autoattack_s": 9.0,
-                           "n_images": 40, "image_seed": 1} for i, rid in enumerate(picked["run_id"])]
-                         + [{"run_id": "mlp-8-3-0", "status": "error"}])
+    store = pd.DataFrame(
+        [
+            {
+                "run_id": rid,
+                "status": "ok",
+                "seed": 7,
+                "eval_attacks": "pgd20,autoattack",
+                "natural_acc": 0.8,
+                "robust_acc_pgd20": 0.5 + 0.01 * i,
+                "robust_acc_autoattack": 0.45,
+                "robust_acc_worst": 0.44,
+                "attack_pgd20_s": 1.0,
+                "attack_autoattack_s": 9.0,
+                "n_images": 40,
+                "image_seed": 1,
+            }
+            for i, rid in enumerate(picked["run_id"])
+        ]
+        + [{"run_id": "mlp-8-3-0", "status": "error"}]
+    )
     panel = ep.panel_table(store, runs, dict(zip(picked["run_id"], picked["tuning"])))
     assert list(panel.columns) == list(ep.PANEL_COLUMNS) and len(panel) == 8 * 3
     assert set(panel["attack"]) == {"pgd20", "autoattack", "worst"} and (panel["attack_seed"] == 7).all()
@@ -115,9 +157,16 @@ def test_the_checkpoint_key_is_the_store_key():
     from rfrobust.sweep.spec import spec_from_dict
     from rfrobust.train import run_id
 
-    spec = spec_from_dict({"kind": "train", "output": "/tmp/x.parquet", "seeds": [0, 4],
-                           "fixed": {"dataset": "synthetic-idx", "epochs": 1, "eps": 0.1},
-                           "grid": {"model": ["mlp-4", "mlp-8"], "lam": [1, 2]}, "execution": {"threads": 1}})
+    spec = spec_from_dict(
+        {
+            "kind": "train",
+            "output": "/tmp/x.parquet",
+            "seeds": [0, 4],
+            "fixed": {"dataset": "synthetic-idx", "epochs": 1, "eps": 0.1},
+            "grid": {"model": ["mlp-4", "mlp-8"], "lam": [1, 2]},
+            "execution": {"threads": 1},
+        }
+    )
     for point in spec.points():
         call = {**point.params, "threads": 1, "device": "cpu"}  # what the runner hands the kind
         assert run_id(call, point.seed) == f"{point.config_hash}-{point.seed}"

@@ -114,8 +114,8 @@ def table3_markdown(t3, method: str, cost_unit: str = "min") -> str:
         )
     return (
         "\n".join(lines) + "\n\nN/A: the thinnest width's best λ used as is; Manual: this width's best λ over "
-        "the grid; WAR: final λ_t. Cost per seed: N/A and WAR = this run + the thin network's λ grid "
-        "(Wu et al.'s accounting), Manual = this width's λ grid.\n"
+        "the grid (chosen on validation robust accuracy); WAR: final λ_t. Cost per seed: N/A and WAR = this run + "
+        "the thin network's λ grid (Wu et al.'s accounting), Manual = this width's λ grid.\n"
     )
 
 
@@ -374,7 +374,7 @@ def panel_sections(fr: dict, methods: list[str], settings) -> list[str]:
 def panel_headline(panel) -> list[dict]:
     """Answers from the attack panel, per method: is AutoAttack at most PGD on every network (a check of the
     panel), and does WAR keep up with each width's best λ under AutoAttack?"""
-    out = []
+    out: list[dict] = []
     if panel.empty:
         return out
     pgd = sorted(a for a in panel["attack"].unique() if a.startswith("pgd"))[:1]

@@ -21,7 +21,7 @@ from the stores, so its keys are the same too). Then the report ``OUT.md`` with,
 ``epochs.csv``, ``table1.csv``, ``zeta.csv``, ``table3.csv``, (evaluation phase) ``panel.csv``, ``table2.csv``,
 ``table4.csv``, ``run_info.json`` and the figures (:mod:`.figures`); schema of these files: :mod:`.tables`.
 
-Scales: ``cpu`` (Fashion-MNIST, one-hidden-layer MLPs of width 16..1024, ~1 h on 2 cores with the attack panel on
+Scales: ``cpu`` (Fashion-MNIST, one-hidden-layer MLPs of width 16..1024, ~40 min on 2 cores with the attack panel on
 500 test images; its report is the committed ``docs/results/width_lambda.md``) and ``paper`` (CIFAR-10,
 WRN-34-{1,5,10}, 100 epochs, Wu et al.'s lambda grids and schedule; GPU, ``--data-dir``).
 """
@@ -46,7 +46,7 @@ class WidthLambdaStudy(Study):
         "Wu et al. (2021): width x robust-regularization weight lambda under TRADES and generalized AT, "
         "then WAR (Tables 1 and 3, Figs. 1 and 4)"
     )
-    cost = {"cpu": "~1 h on 2 cores", "paper": "GPU, ~2,500 GPU-hours"}
+    cost = {"cpu": "~40 min on 2 cores", "paper": "GPU, ~2,500 GPU-hours"}
 
     def add_arguments(self, p) -> None:
         p.add_argument(

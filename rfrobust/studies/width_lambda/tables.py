@@ -73,8 +73,8 @@ every attack of the panel). ``table2.csv`` (Wu et al. Table 2: every attack but 
 ``tuning`` is ``na`` (the thin network's best lambda used as is), ``manual`` (this width's best lambda over the
 grid, chosen on validation) or ``war``; ``lam_mean, lam_sd`` (WAR: final lambda_t over seeds), ``robust_acc_*,
 natural_acc_*, stability_*`` (mean, sd), ``n_seeds``, ``run_s`` (mean wall seconds of one run of this row),
-``cost_s`` (the tuning + training cost in Wu et al.'s accounting: na and war = one run + the thin network's whole lambda grid;
-manual = this width's whole lambda grid; in process-seconds per seed), ``war_zeta``.
+``cost_s`` (the tuning + training cost in Wu et al.'s accounting: na and war = one run + the thin network's whole
+lambda grid; manual = this width's whole lambda grid; in process-seconds per seed), ``war_zeta``.
 """
 
 from __future__ import annotations

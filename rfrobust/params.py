@@ -30,7 +30,9 @@ declares its schema through an attribute ``params_schema`` of its function (a :c
 callable returning one of them); see :mod:`rfrobust.sweep.kinds`.
 
 The declared layers: :class:`TheoryPoint` (``python -m rfrobust.theory``, sweep kind ``theory``), :class:`RFPoint`
-(``python -m rfrobust.simulate``, sweep kind ``simulate``) and :class:`SimulateRun` (seeds of the simulate command).
+(``python -m rfrobust.simulate``, sweep kind ``simulate``) and :class:`SimulateRun` (seeds of the simulate command);
+the training configuration :class:`rfrobust.deep.config.TrainConfig` (``python -m rfrobust.train``, sweep kind
+``train``) is declared the same way next to the deep toolkit.
 Every bound below is one the solvers are tested at (``tests/test_params.py``, ``tests/theory``).
 """
 
@@ -162,7 +164,7 @@ class Param:
             parts.append("grid")
         elif self.grid:
             parts.append("comma list")
-        if not self.required and self.default is not None:
+        if not self.required and self.default is not None and self.default != "":
             parts.append(f"default {self.default:g}" if isinstance(self.default, float) else f"default {self.default}")
         return "; ".join(parts)
 
@@ -235,6 +237,7 @@ def param(
     cli: bool = True,
     metavar: str | None = None,
     cli_flags: Iterable[str] | None = None,
+    loose: bool = False,
 ) -> Any:
     """A dataclass field that declares a parameter (its name and type come from the field); see :class:`Param`."""
     spec = {
@@ -253,6 +256,7 @@ def param(
         "cli": cli,
         "metavar": metavar,
         "cli_flags": tuple(cli_flags) if cli_flags is not None else None,
+        "loose": loose,
     }
     return dataclasses.field(default=default, metadata={_METADATA_KEY: spec})
 

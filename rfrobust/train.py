@@ -32,152 +32,68 @@ import sys
 from collections.abc import Sequence
 
 from rfrobust.cli import ArgumentParser, run_main
-from rfrobust.errors import InputError
 
 PROG = "python -m rfrobust.train"
 
 
 def build_parser() -> ArgumentParser:
+    """The options: one per parameter of :class:`~rfrobust.deep.config.TrainConfig` (generated from its declaration,
+    with its help, bounds and default), then ``--json`` and ``--out``."""
+    from rfrobust.deep.config import TrainConfig
+
     p = ArgumentParser(
         prog=PROG,
         description="Adversarially train one network and record natural accuracy, robust "
         "accuracy, perturbation stability and local Lipschitz estimate (Wu et al.).",
     )
-    a = p.add_argument
-    a(
-        "--dataset",
-        default="fashion-mnist",
-        help="fashion-mnist | mnist | cifar10 | cifar100 | synthetic-idx | synthetic-cifar10",
-    )
-    a("--data-dir", default=None, help="directory of the data set (default: per-dataset env var / system path)")
-    a(
-        "--model",
-        default="nettest-1-0",
-        help="nettest-F-I | mlp-small | mlp-large | mlp-H | wrn-DEPTH-K | densenet-bc-DEPTH-K (DEPTH = 6n + 4)",
-    )
-    a("--no-dropout", dest="dropout", action="store_false", help="nettest: drop Borji's two dropout layers")
-    a(
-        "--act",
-        default="relu",
-        help="the networks' nonlinearity: any activation of rfrobust.activations (relu, tanh, gelu, silu, erf, ...)",
-    )
-    a(
-        "--method",
-        default="pgd-at",
-        help="standard | pgd-at | gat (generalized AT, eq. 1.1) | trades | any registered objective",
-    )
-    a(
-        "--lam",
-        type=float,
-        default=None,
-        help="robust-regularization weight lambda (default: the objective's, 1; TRADES 6)",
-    )
-    a("--war-zeta", type=float, default=None, help="enable WAR (Algorithm 1) with this target ratio zeta")
-    a("--war-alpha", type=float, default=0.1, help="WAR step size alpha (default 0.1)")
-    a("--no-clip", dest="clip", action="store_false", help="gat: do not clip the robust term at 0")
-    a("--eps", default="0.1", help="attack radius, e.g. 0.1, 0.031 or 8/255")
-    a("--norm", default="linf", help="linf | l2")
-    a("--attack-steps", type=int, default=10, help="PGD steps of the training attack")
-    a("--attack-step-size", type=float, default=None, help="training attack step (default 2.5 eps / steps)")
-    a("--eps-warmup", type=float, default=0.0, help="ramp the training eps from 0 over this many epochs")
-    a(
-        "--attack-train-mode",
-        dest="attack_eval_mode",
-        action="store_false",
-        help="run the training attack with the model in train() mode (default: eval())",
-    )
-    a("--eval-steps", type=int, default=20, help="PGD steps of the evaluation attack (default 20)")
-    a("--eval-step-size", type=float, default=None, help="evaluation attack step (default 2.5 eps / steps)")
-    a("--eval-restarts", type=int, default=1, help="random restarts of the evaluation attack")
-    a("--no-eval-random-start", dest="eval_random_start", action="store_false")
-    a(
-        "--eval-attacks",
-        default="",
-        help="extra test-set attacks, e.g. pgd20,cw,autoattack,apgd-ce,apgd-dlr,fab,square "
-        "(robust_acc_<name>, robust_acc_worst); the AutoAttack family needs pip install 'rfrobust[eval]'",
-    )
-    a("--noise-std", type=float, default=None, help="also report accuracy under white Gaussian noise (noise_acc)")
-    a("--epochs", type=int, default=10)
-    a("--batch-size", type=int, default=128)
-    a("--lr", type=float, default=0.1)
-    a("--momentum", type=float, default=0.9)
-    a("--weight-decay", type=float, default=None, help="default: the recipe's for the method and data set")
-    a("--optimizer", default="sgd", help="sgd | adam")
-    a(
-        "--schedule",
-        default=None,
-        help="piecewise (/10 from 75%%, 90%%) | halving (Wu et al.) | constant (default: the recipe's)",
-    )
-    a(
-        "--recipe",
-        default="official",
-        help="official (weight decay, schedule and TRADES attack of the authors' "
-        "code) | rfrobust-0.1 (the previous defaults)",
-    )
-    a("--milestones", default=None, help="piecewise milestones, e.g. 75,90")
-    a("--halve-after", type=int, default=None, help="halving: first epoch after which lr halves every epoch")
-    a("--val-size", type=int, default=1000, help="validation examples split off the training set (0: none)")
-    a("--val-every", type=int, default=1, help="validate every K epochs")
-    a("--train-size", type=int, default=None, help="use a seeded subset of the training set")
-    a("--test-size", type=int, default=None, help="evaluate on a seeded subset of the test set")
-    aug = p.add_mutually_exclusive_group()
-    aug.add_argument(
-        "--augment",
-        dest="augment",
-        action="store_true",
-        default=None,
-        help="random crop + flip (default: on for CIFAR only)",
-    )
-    aug.add_argument("--no-augment", dest="augment", action="store_false")
-    a("--select", default="robust", help="validation metric choosing the best checkpoint: robust | natural")
-    a("--seed", type=int, default=0)
-    a("--device", default="cpu", help="cpu | cuda | cuda:K | auto")
-    a("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
-    a("--channels-last", action="store_true", help="channels-last memory format")
-    a("--threads", type=int, default=None, help="torch CPU threads")
-    a("--ckpt-dir", default=None, help="write best.pt and last.pt here")
-    a("--eval-last", action="store_true", help="also evaluate the last checkpoint (last_* columns)")
-    a("--checks", action="store_true", help="run the attack sanity checks on the final model")
-    a("--lipschitz-ratio", action="store_true", help="also compute the ratio local-Lipschitz estimate")
-    a(
-        "--val-lipschitz",
-        action="store_true",
-        help="log the local Lipschitz estimate on the validation split every validated epoch (val_local_lipschitz)",
-    )
-    a("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    a("--json", action="store_true", help="print the record as JSON (last line of stdout)")
-    a("--out", default=None, help="write the record: FILE.json, FILE.jsonl (append) or FILE.parquet")
+    TrainConfig.schema().add_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the record as JSON (last line of stdout)")
+    p.add_argument("--out", default=None, help="write the record: FILE.json, FILE.jsonl (append) or FILE.parquet")
     return p
 
 
 def config_from_params(params: dict, seed: int | None = None):
-    """A validated :class:`~rfrobust.deep.train.TrainConfig` from a dict keyed by option names."""
-    from rfrobust.deep.train import TrainConfig, config_fields
+    """A :class:`~rfrobust.deep.train.TrainConfig` from a dict keyed by option names (``-`` or ``_``; unknown names
+    refused), its values validated and its environment checked (data set, checkpoint directory, device)."""
+    from rfrobust.deep.config import TrainConfig
 
-    names = set(config_fields())
-    kw = {}
-    for k, v in dict(params).items():
-        key = str(k).replace("-", "_")
-        if key not in names:
-            raise InputError("parameter", k, "one of " + ", ".join(sorted(names)))
-        kw[key] = v
-    if kw.get("lam") is None:
-        from rfrobust.deep.objectives import OBJECTIVES
-
-        cls = OBJECTIVES.get(kw.get("method", "pgd-at"))
-        kw["lam"] = cls.default_lam if cls is not None else 1.0
+    kw = dict(params)
     if seed is not None:
+        kw = {k: v for k, v in kw.items() if str(k).replace("-", "_") != "seed"}
         kw["seed"] = seed
-    if "eps" in kw:
-        kw["eps"] = str(kw["eps"])
-    return TrainConfig(**kw).validate()
+    return TrainConfig.from_mapping(kw).check_environment()
+
+
+#: Environment variable: where sweeps of kind ``train`` keep every run's checkpoints (``ROOT/<run id>/best.pt``)
+CKPT_ROOT_ENV = "RFROBUST_CKPT_ROOT"
+
+
+def run_id(params: dict, seed: int) -> str:
+    """The sweep store's key of a ``train`` point, ``<config_hash>-<seed>`` (the ``run_id`` of the studies' tables):
+    the hash of the point's parameters without the execution settings the sweep hands the kind (device, threads)."""
+    from rfrobust.sweep.kinds import BUILTIN, hash_name
+    from rfrobust.sweep.spec import config_hash
+
+    kind = BUILTIN["train"]
+    config = {k: v for k, v in params.items() if k not in (kind.execution or ())}
+    return f"{config_hash(hash_name(kind.name), config)}-{int(seed)}"
 
 
 def run_record(params: dict, seed: int) -> dict:
-    """Sweep entry point (kind ``train``): train with ``params`` and ``seed``, return the flat record."""
+    """Sweep entry point (kind ``train``): train with ``params`` and ``seed``, return the flat record.
+
+    With the environment variable ``RFROBUST_CKPT_ROOT`` set (:data:`CKPT_ROOT_ENV`; a study sets it for its
+    workers) and no ``ckpt_dir`` among the parameters, the run keeps its checkpoints in ``ROOT/<run id>/``
+    (:func:`run_id`: the key of the point in its store), where a later phase finds them; the directory is not a
+    parameter, so it does not enter the point's key."""
+    import os
+
     from rfrobust.deep.train import run
 
     p = dict(params)
+    root = os.environ.get(CKPT_ROOT_ENV)
+    if root and not p.get("ckpt_dir"):
+        p["ckpt_dir"] = os.path.join(root, run_id(params, seed))
     p.setdefault("progress", False)
     return run(config_from_params(p, seed))
 
@@ -223,9 +139,11 @@ def write_record(rec: dict, path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from rfrobust.deep.config import TrainConfig
+
     args = build_parser().parse_args(argv)
-    params = vars(args).copy()
-    as_json, out = params.pop("json"), params.pop("out")
+    params = TrainConfig.schema().given(args)
+    as_json, out = args.json, args.out
     if out is not None:  # before anything else: a record that cannot be written would lose the whole run
         from rfrobust.fileio import check_output_file
 

@@ -4,11 +4,12 @@
 Where the declaration says the value is invalid, the command must answer with one line on stderr naming the
 parameter and exit with status 2, before any work; where it is valid, the command must finish cleanly (exit 0, or 1
 with one line for a point that does not converge) -- never a traceback. The cases are generated from
-:mod:`rfrobust.params`, so a parameter declared tomorrow is tested tomorrow. Commands run in process through
-``run_main`` (fast); a few real subprocesses prove the exit status.
+:mod:`rfrobust.params` and :class:`rfrobust.deep.config.TrainConfig`, so a parameter declared tomorrow is tested
+tomorrow. Commands run in process through ``run_main`` (fast); a few real subprocesses prove the exit status.
 
-The train command joins by itself once ``TrainConfig``'s fields declare their parameters (``schema.declared``):
-add its base arguments to :data:`TRAIN_BASE` if the defaults need a data set.
+The four commands: ``theory``, ``simulate``, ``train`` (its valid values run a one-epoch network on a tiny synthetic
+data set) and ``sweep`` (every numeric parameter of the theory, simulate and train kinds as a spec value, checked by
+``--dry-run``).
 """
 
 from __future__ import annotations
@@ -66,28 +67,39 @@ COMMANDS = [
         extra=["--quiet", "--no-theory"],
     ),
 ]
-#: base options of the train command once it joins (a tiny synthetic run; only invalid values are tried)
+#: base options of the train command: a one-epoch run of a small MLP on a tiny synthetic data set (the data set's
+#: directory comes from $RFROBUST_SYNTHETIC, set by the test), so that valid values run in a fraction of a second
 TRAIN_BASE = {
     "dataset": "synthetic-idx",
-    "model": "mlp-16",
+    "model": "mlp-4",
     "epochs": "1",
-    "train_size": "64",
+    "train_size": "32",
     "val_size": "0",
-    "test_size": "32",
+    "test_size": "16",
+    "attack_steps": "1",
+    "eval_steps": "1",
+    "batch_size": "32",
 }
 
 
-def _train_command():
+def _train_schema() -> Schema:
     from rfrobust.sweep.kinds import train_schema
 
     schema = train_schema()
-    if schema.declared:  # TrainConfig's fields carry their declarations: the train CLI is tested from them
-        return Command("train", "rfrobust.train", [schema], TRAIN_BASE, run_valid=False, extra=["--no-progress"])
-    return None
+    assert schema.declared  # TrainConfig's fields carry their declarations: the train CLI is tested from them
+    return schema
 
 
-if _train_command() is not None:
-    COMMANDS.append(_train_command())
+COMMANDS.append(Command("train", "rfrobust.train", [_train_schema()], TRAIN_BASE, extra=["--no-progress"]))
+
+
+@pytest.fixture(scope="module")
+def synthetic_idx(tmp_path_factory):
+    """The tiny synthetic IDX data set of the train command's runs."""
+    pytest.importorskip("torch")
+    from rfrobust.deep.data import write_synthetic
+
+    return write_synthetic(str(tmp_path_factory.mktemp("idx")), "idx", n_train=64, n_test=32, seed=0)
 
 
 def _owner(cmd: Command, p: Param) -> Schema:
@@ -136,11 +148,12 @@ def _run(main, prog, argv, capsys):
 
 
 @pytest.mark.parametrize("cmd,p,value", list(cli_cases()))
-def test_numeric_options(cmd, p, value, capsys, monkeypatch):
+def test_numeric_options(cmd, p, value, capsys, monkeypatch, request):
     schema = _owner(cmd, p)
     invalid = _invalid(schema, p, value, cmd.base, grid=p.grid)
-    if not invalid and not cmd.run_valid:
-        pytest.skip("valid value of a command whose runs are expensive")
+    if cmd.name == "train":
+        monkeypatch.setenv("RFROBUST_SYNTHETIC", request.getfixturevalue("synthetic_idx"))
+        monkeypatch.setattr("torch.set_num_threads", lambda n: None)  # --threads K must not change the test process
     main, prog = cmd.main()
     rc, out, err = _run(main, prog, _argv(cmd, p, value), capsys)
     assert "Traceback" not in err and "Traceback" not in out
@@ -156,6 +169,7 @@ def test_numeric_options(cmd, p, value, capsys, monkeypatch):
 SWEEP_KINDS = {
     "theory": (TheoryPoint.schema(), {"psi1": 1.0}),
     "simulate": (RFPoint.schema(), {"psi1": 1.0, "d": 12, "n_test": 20}),
+    "train": (_train_schema(), {"dataset": "synthetic-idx", "epochs": 1}),
 }
 
 
@@ -206,6 +220,9 @@ def test_sweep_spec_values(kind, p, value, tmp_path, capsys):
         (["-m", "rfrobust.simulate", "--psi", "1", "--d", "nan"], "d"),
         (["-m", "rfrobust.simulate", "--psi", "1", "--seeds", "1e308"], "seeds"),
         (["-m", "rfrobust", "theory", "--psi", "1", "--tau", "1e308"], "tau"),
+        (["-m", "rfrobust.train", "--lr", "inf"], "lr"),
+        (["-m", "rfrobust.train", "--epochs", "abc"], "epochs"),
+        (["-m", "rfrobust", "train", "--method", "gat", "--war-zeta", "0"], "war_zeta"),
     ],
 )
 def test_exit_status_of_real_processes(argv, param):
@@ -220,3 +237,9 @@ def test_every_declared_numeric_option_is_covered():
     assert len(cases) >= 300
     covered = {(c.values[0].name if hasattr(c.values[0], "name") else c.values[0], c.values[1].name) for c in cases}
     assert ("theory", "tau") in covered and ("simulate", "seeds") in covered and ("simulate", "d") in covered
+    assert ("train", "lr") in covered and ("train", "epochs") in covered
+    train_cli = [c for c in cases if c.id.startswith("train-")]
+    train_spec = [c for c in cases if c.id.startswith("sweep-train-")]
+    numeric = _train_schema().numeric()
+    assert len(numeric) >= 20 and len(train_cli) == 7 * len(numeric)
+    assert len(train_spec) == 7 * (len(numeric) - 2)  # threads and seed are not spec parameters

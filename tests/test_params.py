@@ -183,8 +183,11 @@ def test_train_config_has_a_schema_today():
     from rfrobust.sweep.kinds import BUILTIN
 
     s = BUILTIN["train"].schema()
-    assert {"model", "lam", "eps", "epochs", "device", "threads"} <= set(s.params)
-    assert set(s.execution_names()) == {"device", "threads"} <= set(EXECUTION_SETTINGS)
+    assert s.declared and {"model", "lam", "eps", "epochs", "device", "threads"} <= set(s.params)
+    # how a run is computed, not what: the sweep hands device and threads to the kind as execution settings
+    assert set(s.execution_names()) == {"device", "threads", "amp", "channels_last", "progress"}
+    assert set(BUILTIN["train"].execution) == {"device", "threads"} <= set(EXECUTION_SETTINGS)
+    assert s["lr"].gt == 0 and s["epochs"].type is int and not s["seed"].in_spec
 
 
 def test_theory_point_declares_the_conventions():

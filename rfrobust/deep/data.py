@@ -8,6 +8,21 @@
 * ``synthetic-idx`` / ``synthetic-cifar10``: small learnable data sets written by :func:`write_synthetic` IN THE
   SAME FORMATS, so tests exercise the real readers.
 
+A task on a subset of the classes (``TrainConfig.classes``, ``--classes``; :func:`parse_classes`,
+:func:`select_classes`) keeps the images of the chosen classes and relabels them 0..K-1, one new label per group:
+
+===============================  ==================================================================================
+``0,6``                          two classes, each its own label, in the order written: 0 -> 0, 6 -> 1
+``0,2,4,6/rest``                 groups separated by ``/``: labels 0 (classes 0, 2, 4, 6) and 1 (every other class)
+``upper:0,2,4,6/other:rest``     the same with names (recorded, shown in reports)
+``0-4/5-9``                      ranges ``a-b`` (both ends included)
+``upper-body``                   a named grouping (:data:`CLASS_GROUPINGS`): Fashion-MNIST's upper-body garments
+                                 (T-shirt/top, pullover, coat, shirt) vs the rest
+===============================  ==================================================================================
+
+Every class appears at most once, ``rest`` (the classes no other group names; not empty) at most once, and a task
+has at least two labels. Seeded subsets (``train_size``, ``val_size``, ``test_size``) are drawn from the kept images.
+
 The directory of each data set is, in order: the ``root`` argument (CLI ``--data-dir``), the environment variable
 in :data:`ENV_VARS`, the default in :data:`DEFAULT_DIRS`. A missing data set raises :class:`DatasetNotFound`
 (an :class:`~rfrobust.errors.InputError`: one line naming the path searched and how to provide it; CLI exit 2).
@@ -21,6 +36,7 @@ import gzip
 import io
 import os
 import pickle
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -285,6 +301,119 @@ def _load_cifar_split(name: str, directory: str, split: str, kind: str) -> tuple
     return np.concatenate(xs), np.concatenate(ys)
 
 
+# ---------------------------------------------------------------------------------------------------- class subsets
+#: Named groupings of ``classes`` (Fashion-MNIST labels: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat,
+#: 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot).
+CLASS_GROUPINGS = {"upper-body": "upper:0,2,4,6/other:rest"}
+CLASSES_HELP = (
+    "class indices (0,6), groups separated by / with optional names and ranges (upper:0,2,4,6/other:rest, 0-4/5-9; "
+    "rest = every class no other group names) or a named grouping (" + ", ".join(CLASS_GROUPINGS) + ")"
+)
+_GROUP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class ClassGroups:
+    """A task on a subset of the classes: ``groups[k]`` are the original classes that get the new label ``k``;
+    ``names[k]`` their name (or None)."""
+
+    groups: tuple[tuple[int, ...], ...]
+    names: tuple[str | None, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.groups)
+
+    def canonical(self) -> str:
+        """Every group with its classes written out: ``upper:0,2,4,6/other:1,3,5,7,8,9``."""
+        return "/".join((f"{n}:" if n else "") + ",".join(str(c) for c in g) for g, n in zip(self.groups, self.names))
+
+    def label_map(self, num_classes: int) -> np.ndarray:
+        """``map[c]`` = the new label of original class ``c``, -1 for a class left out."""
+        out = np.full(num_classes, -1, dtype=np.int64)
+        for k, g in enumerate(self.groups):
+            out[list(g)] = k
+        return out
+
+
+def parse_classes(text, num_classes: int = 10) -> ClassGroups:
+    """The :class:`ClassGroups` of a ``classes`` text (module docstring) for a data set of ``num_classes`` classes.
+    One-line InputError naming ``classes`` otherwise."""
+    raw = str(text).strip()
+    spec = CLASS_GROUPINGS.get(raw, raw)
+
+    def bad(why: str) -> InputError:
+        return InputError("classes", text, f"{CLASSES_HELP}; {why}")
+
+    def index(tok: str) -> int:
+        try:
+            c = int(tok)
+        except ValueError:
+            raise bad(f"{tok!r} is not a class index") from None
+        if not 0 <= c < num_classes:
+            raise bad(f"class {c} is outside 0..{num_classes - 1}")
+        return c
+
+    parts = [t.strip() for t in spec.split("/")]
+    if not spec or any(not t for t in parts):
+        raise bad("an empty group")
+    groups: list[list[int] | None] = []
+    names: list[str | None] = []
+    for part in parts:
+        head, sep, body = part.partition(":")
+        name: str | None = None
+        if sep:
+            name, body = head.strip(), body.strip()
+            if not _GROUP_NAME.match(name):
+                raise bad(f"group name {name!r} is not a word")
+        else:
+            body = part
+        if body == "rest":
+            groups.append(None)
+        else:
+            members: list[int] = []
+            for tok in body.split(","):
+                tok = tok.strip()
+                lo, dash, hi = tok.partition("-")
+                if dash and lo.strip() and hi.strip():
+                    a, b = index(lo.strip()), index(hi.strip())
+                    if b < a:
+                        raise bad(f"range {tok} runs backwards")
+                    members.extend(range(a, b + 1))
+                else:
+                    members.append(index(tok))
+            groups.append(members)
+        names.append(name)
+    if len(parts) == 1 and groups[0] is not None and names[0] is None:  # "0,6": each class its own label
+        groups = [[c] for c in groups[0]]
+        names = [None] * len(groups)
+    named = [c for g in groups if g is not None for c in g]
+    if len(named) != len(set(named)):
+        raise bad("a class appears twice")
+    if groups.count(None) > 1:
+        raise bad("rest given twice")
+    rest = [c for c in range(num_classes) if c not in set(named)]
+    if None in groups and not rest:
+        raise bad("rest is empty")
+    final = tuple(tuple(rest) if g is None else tuple(g) for g in groups)
+    if len(final) < 2:
+        raise bad("at least two labels")
+    given = [n for n in names if n]
+    if len(given) != len(set(given)):
+        raise bad("group names must differ")
+    return ClassGroups(final, tuple(names))
+
+
+def select_classes(data: ImageData, groups: ClassGroups | None) -> ImageData:
+    """The images of ``data`` whose class is in a group, relabelled by group (``data`` itself when ``groups`` is
+    None)."""
+    if groups is None:
+        return data
+    new = groups.label_map(data.num_classes)[data.y]
+    keep = np.flatnonzero(new >= 0)
+    return ImageData(data.x[keep], new[keep], groups.num_classes, data.name, data.mean, data.std)
+
+
 # ---------------------------------------------------------------------------------------------------- API
 def dataset_dir(name: str, root: str | None = None) -> str:
     """The directory searched for ``name``: ``root``, else ``$ENV_VARS[name]``, else the default."""
@@ -298,6 +427,11 @@ def dataset_dir(name: str, root: str | None = None) -> str:
     return d
 
 
+def dataset_classes(name: str) -> int:
+    """The number of classes of data set ``name`` (100 for CIFAR-100, else 10)."""
+    return 100 if name == "cifar100" else 10
+
+
 def load_dataset(name: str, split: str = "train", root: str | None = None) -> ImageData:
     """Load ``split`` (``train`` | ``test``) of data set ``name`` from disk (see module docstring)."""
     if split not in ("train", "test"):
@@ -307,7 +441,7 @@ def load_dataset(name: str, split: str = "train", root: str | None = None) -> Im
         x, y = _load_idx_split(name, directory, split)
     else:
         x, y = _load_cifar_split(name, directory, split, "cifar100" if name == "cifar100" else "cifar10")
-    num_classes = 100 if name == "cifar100" else 10
+    num_classes = dataset_classes(name)
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         raise InputError.message(f"labels of {name} outside 0..{num_classes - 1} in {directory}")
     if name in STATS:

@@ -21,6 +21,12 @@ under EVERY attack run on the test set (the run's PGD evaluation, FGSM and this 
 Every setting is recorded as ``attack_<name>_<setting>`` (library name and version, iterations, restarts, queries,
 seed, batch size) together with ``attack_<name>_s`` (seconds).
 
+Tasks of fewer than 10 classes (``classes``): the targeted library attacks aim at the K - 1 other classes, and
+``autoattack`` leaves out APGD-T below 4 classes (:data:`MIN_CLASSES`; :func:`library_attack`).
+
+:func:`evaluate_checkpoint` runs a panel on a stored checkpoint (a seeded subset of the test split); the studies'
+evaluation phase (:mod:`rfrobust.studies.eval_phase`, sweep kind ``eval_panel``) calls it.
+
 Seeds: our attacks draw from ``seed + 3`` (the generator of the run's PGD evaluation, so ``pgd`` with the same
 settings reproduces ``robust_acc``); the library attacks get ``seed`` (``AutoAttack(..., seed=seed)``) and batches
 of :data:`BATCH_SIZE`, so a standalone run of the library on the same images with that seed and batch size gives
@@ -83,9 +89,15 @@ def _allowed() -> str:
     )
 
 
-def parse_eval_attacks(text: str | None, norm: str = "linf") -> list[EvalAttack]:
+#: The fewest classes each library attack works with (the DLR loss needs the third-largest logit, its targeted
+#: version the fourth).
+MIN_CLASSES = {"apgd-dlr": 3, "apgd-t": 4}
+
+
+def parse_eval_attacks(text: str | None, norm: str = "linf", n_classes: int | None = None) -> list[EvalAttack]:
     """The attacks named by ``text`` (see module docstring); one-line InputError for unknown or repeated names, a
-    missing library, or a norm the library does not offer."""
+    missing library, a norm the library does not offer, or (``n_classes`` given) an attack that needs more classes
+    (:data:`MIN_CLASSES`)."""
     from rfrobust.deep.attacks import ATTACKS
 
     if text is None or not str(text).strip():
@@ -98,6 +110,9 @@ def parse_eval_attacks(text: str | None, norm: str = "linf") -> list[EvalAttack]
         if name in LIBRARY_ATTACKS:
             if not _library_installed():
                 raise InputError("eval_attacks", name, f"an installed attack: pip install 'rfrobust[eval]' ({LIBRARY})")
+            if n_classes is not None and n_classes < MIN_CLASSES.get(name, 0):
+                need = MIN_CLASSES[name]
+                raise InputError("eval_attacks", name, f"an attack for a {n_classes}-class task (it needs {need})")
             out.append(EvalAttack(name, "library", kind=name))
         elif name in ATTACKS and name != "none":
             out.append(EvalAttack(name, "rfrobust", kind=name))
@@ -147,9 +162,14 @@ def _own_flags(model, batches, acfg, seed: int, device: str, amp: bool) -> torch
     return torch.cat(flags)
 
 
-def library_attack(model, which: str, norm: str, eps: float, seed: int, device: str):
+def library_attack(model, which: str, norm: str, eps: float, seed: int, device: str, n_classes: int | None = None):
     """The ``pyautoattack.AutoAttack`` object of the standard version, set to run ``which`` (all four attacks for
-    ``autoattack``); its settings are the standard version's."""
+    ``autoattack``); its settings are the standard version's.
+
+    The standard version is made for 10 or more classes. With ``n_classes`` < 10 the targeted attacks aim at the
+    ``n_classes - 1`` other classes (not 9), and ``autoattack`` leaves out the attacks the task cannot run
+    (:data:`MIN_CLASSES`: with 2 or 3 classes APGD-T, whose targeted DLR loss needs 4): a binary task gets APGD-CE,
+    FAB-T and Square, worst case per example. The attacks run are recorded (``attack_<name>_attacks``)."""
     from pyautoattack import AutoAttack
 
     aa = AutoAttack(
@@ -157,6 +177,10 @@ def library_attack(model, which: str, norm: str, eps: float, seed: int, device: 
     )
     if which != "autoattack":
         aa.attacks_to_run = [which]
+    if n_classes is not None and n_classes < 10:
+        aa.apgd_targeted.n_target_classes = min(aa.apgd_targeted.n_target_classes, n_classes - 1)
+        aa.fab.n_target_classes = min(aa.fab.n_target_classes, n_classes - 1)
+        aa.attacks_to_run = [a for a in aa.attacks_to_run if n_classes >= MIN_CLASSES.get(a, 0)]
     return aa
 
 
@@ -215,7 +239,8 @@ def _library_flags(model, x_all, y_all, correct, which: str, norm: str, eps: flo
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        aa = library_attack(model, which, norm, eps, seed, device)
+        n_classes = int(_forward_nograd(model, x_all[:1]).shape[1])
+        aa = library_attack(model, which, norm, eps, seed, device, n_classes)
         settings = _library_settings(aa, which)
         x_adv, _ = aa.run_standard_evaluation(x_all, y_all, batch_size=BATCH_SIZE)
         pred = torch.cat(
@@ -248,3 +273,70 @@ def run_eval_attacks(
         out.update({f"attack_{att.column}_{k}": v for k, v in settings.items()})
         out[f"attack_{att.column}_s"] = time.perf_counter() - t0
     return out
+
+
+def evaluate_checkpoint(
+    path: str,
+    attacks: str,
+    *,
+    n_images: int | None = None,
+    image_seed: int = 0,
+    attack_seed: int = 0,
+    device: str = "cpu",
+    data_dir: str | None = None,
+) -> dict:
+    """The attack panel ``attacks`` (a comma list, as ``--eval-attacks``) on a trained network's checkpoint.
+
+    The network is loaded with ``weights_only=True`` (:func:`rfrobust.deep.train.load_checkpoint`); the task, norm,
+    radius and evaluation settings are those of the run that wrote it (its configuration is in the checkpoint). The
+    images are a seeded subset of ``n_images`` of the TEST split (all when None; the task's classes only), the same
+    for every checkpoint of the same task and ``image_seed``; the attacks draw from ``attack_seed``
+    (:func:`run_eval_attacks`: the library gets it, our attacks ``attack_seed + 3``).
+
+    Returns a flat record: ``natural_acc`` and ``robust_acc_<name>`` on these images, ``robust_acc_worst`` (robust
+    under every attack of the panel: the per-example minimum), ``n_images``, every attack setting, the checkpoint's
+    epoch and the task (``train_*`` columns: model, method, lam, seed, ...), ``eval_s``.
+    """
+    from rfrobust.deep.config import TrainConfig
+    from rfrobust.deep.data import Batches, load_dataset, select_classes, take
+    from rfrobust.deep.train import load_checkpoint
+
+    t0 = time.perf_counter()
+    model, ckpt = load_checkpoint(path, device)
+    stored = dict(ckpt["config"])
+    cfg = TrainConfig.from_mapping(
+        {**stored, "device": device, "data_dir": data_dir, "ckpt_dir": None, "seed": attack_seed, "progress": False}
+    )
+    panel = parse_eval_attacks(attacks, cfg.norm, ckpt["model_spec"]["num_classes"])
+    if not panel:
+        raise InputError("attacks", attacks, "a non-empty " + _allowed())
+    from rfrobust.deep.attacks import _forward_nograd, eval_mode, parse_eps
+
+    eps, eps_text = parse_eps(cfg.eps)
+    test = take(select_classes(load_dataset(cfg.dataset, "test", data_dir), cfg.class_groups()), n_images, image_seed)
+    batches = Batches(test, BATCH_SIZE, device, channels_last=cfg.channels_last)
+    with eval_mode(model):
+        correct = torch.cat([(_forward_nograd(model, x).argmax(1) == y).cpu() for x, y in batches])
+    out = run_eval_attacks(model, batches, panel, cfg, eps=eps, eps_text=eps_text, device=device, correct=correct)
+    worst = correct.clone()
+    for f in out.pop("flags").values():
+        worst &= f
+    n = max(len(correct), 1)
+    rec = {
+        "natural_acc": int(correct.sum()) / n,
+        **{k: v for k, v in out.items() if k.startswith("robust_acc_")},
+        "robust_acc_worst": int(worst.sum()) / n,
+        "n_images": len(correct),
+        "image_seed": int(image_seed),
+        "eval_attacks": ",".join(a.name for a in panel),
+        "checkpoint_epoch": int(ckpt["epoch"]),
+    }
+    rec.update(
+        {
+            f"train_{k}": stored.get(k)
+            for k in ("dataset", "classes", "model", "method", "lam", "war_zeta", "eps", "norm", "seed")
+        }
+    )
+    rec.update({k: v for k, v in out.items() if not k.startswith("robust_acc_")})
+    rec["eval_s"] = time.perf_counter() - t0
+    return rec

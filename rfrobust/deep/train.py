@@ -1,6 +1,7 @@
 """One adversarial-training run: data -> model -> SGD epochs -> best/last checkpoints -> test metrics -> record.
 
-:class:`TrainConfig` holds every parameter (validated in :meth:`TrainConfig.validate`, one-line InputErrors);
+:class:`TrainConfig` (:mod:`rfrobust.deep.config`) holds every parameter, declared once and validated when it is made
+(one-line InputErrors);
 :func:`run` executes it and returns one flat record (parameters, metrics, per-epoch log as JSON, timing), in four
 steps that can also be called one by one:
 
@@ -49,215 +50,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from rfrobust.deep.config import LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, config_fields  # noqa: F401
 from rfrobust.errors import InputError
 
-SCHEDULES = ("piecewise", "halving", "constant")
-OPTIMIZERS = ("sgd", "adam")
 CKPT_FORMAT = "rfrobust-deep-ckpt-1"
-
-# Largest accepted values: anything larger is a typo or diverges at once (the bounds of TrainConfig.validate).
-LIMITS = {
-    "lam": 1e6,
-    "war_zeta": 1e6,
-    "war_alpha": 1e3,
-    "lr": 100.0,
-    "weight_decay": 1.0,
-    "noise_std": 100.0,
-    "attack_step_size": 100.0,
-    "eval_step_size": 100.0,
-    "eps_linf": 1.0,
-    "eps_l2": 100.0,
-    "steps": 100_000,
-    "restarts": 1000,
-    "epochs": 100_000,
-    "batch_size": 1_000_000,
-    "size": 1_000_000_000,
-    "threads": 4096,
-    "seed": 2**32 - 1,
-}
-
-
-@dataclass
-class TrainConfig:
-    """Every parameter of a deep run (names are the CLI's, with ``-`` -> ``_``).
-
-    ``weight_decay`` and ``schedule`` default to ``None``: the value of ``recipe`` for the method and data set
-    (:mod:`rfrobust.deep.recipes`). ``eval_attacks`` is a comma list of extra evaluation attacks on the test set
-    (:mod:`rfrobust.deep.evaluation`; e.g. ``"pgd20,autoattack"``).
-    """
-
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    model: str = "nettest-1-0"
-    dropout: bool = True
-    act: str = "relu"
-    method: str = "pgd-at"
-    lam: float = 1.0
-    war_zeta: float | None = None
-    war_alpha: float = 0.1
-    clip: bool = True
-    eps: str = "0.1"
-    norm: str = "linf"
-    attack_steps: int = 10
-    attack_step_size: float | None = None
-    attack_eval_mode: bool = True
-    eps_warmup: float = 0.0
-    eval_steps: int = 20
-    eval_step_size: float | None = None
-    eval_restarts: int = 1
-    eval_random_start: bool = True
-    eval_attacks: str = ""
-    noise_std: float | None = None
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float | None = None
-    optimizer: str = "sgd"
-    schedule: str | None = None
-    milestones: str | None = None
-    halve_after: int | None = None
-    recipe: str = "official"
-    val_size: int = 1000
-    val_every: int = 1
-    train_size: int | None = None
-    test_size: int | None = None
-    augment: bool | None = None
-    select: str = "robust"
-    seed: int = 0
-    device: str = "cpu"
-    amp: bool = False
-    channels_last: bool = False
-    threads: int | None = None
-    ckpt_dir: str | None = None
-    eval_last: bool = False
-    checks: bool = False
-    lipschitz_ratio: bool = False
-    val_lipschitz: bool = False
-    progress: bool = True
-
-    # ------------------------------------------------------------------ validation
-    def validate(self) -> TrainConfig:
-        """Check every parameter (one-line :class:`InputError` naming it), then the output directory and the data
-        set's directory: everything that can fail before the training starts fails here."""
-        from rfrobust.activations import get_activation
-        from rfrobust.cli import check_number
-        from rfrobust.deep.attacks import NORMS, parse_eps
-        from rfrobust.deep.data import DATASETS, dataset_dir
-        from rfrobust.deep.models import parse_model_name
-        from rfrobust.deep.objectives import OBJECTIVES
-        from rfrobust.deep.recipes import RECIPES
-
-        L = LIMITS
-
-        def num(name, value, lo=None, hi=None, *, gt=None, integer=False, lt=None):
-            return check_number(name, value, ge=lo, gt=gt, le=hi, lt=lt, integer=integer)
-
-        if self.dataset not in DATASETS:
-            raise InputError("dataset", self.dataset, "one of " + ", ".join(DATASETS))
-        parse_model_name(self.model)
-        if not isinstance(self.act, str):
-            raise InputError("act", self.act, "the name of a registered activation")
-        self.act = get_activation(self.act).name
-        if self.method not in OBJECTIVES:
-            raise InputError("method", self.method, "one of " + ", ".join(OBJECTIVES))
-        self.lam = num("lam", self.lam, 0, L["lam"])
-        if self.war_zeta is not None:
-            self.war_zeta = num("war_zeta", self.war_zeta, gt=0, hi=L["war_zeta"])
-            if not OBJECTIVES[self.method].has_lambda:
-                with_lam = [name for name, cls in OBJECTIVES.items() if cls.has_lambda]
-                raise InputError("war_zeta", self.war_zeta, "used with --method " + " or ".join(with_lam))
-        self.war_alpha = num("war_alpha", self.war_alpha, gt=0, hi=L["war_alpha"])
-        eps, _ = parse_eps(self.eps)
-        if self.norm not in NORMS:
-            raise InputError("norm", self.norm, "linf or l2")
-        eps_max = L["eps_linf"] if self.norm == "linf" else L["eps_l2"]
-        if eps > eps_max:
-            raise InputError("eps", self.eps, f"at most {eps_max:g} for --norm {self.norm} (inputs lie in [0, 1])")
-        self.attack_steps = num("attack_steps", self.attack_steps, 1, L["steps"], integer=True)
-        self.eval_steps = num("eval_steps", self.eval_steps, 1, L["steps"], integer=True)
-        self.eval_restarts = num("eval_restarts", self.eval_restarts, 1, L["restarts"], integer=True)
-        self.epochs = num("epochs", self.epochs, 1, L["epochs"], integer=True)
-        self.eps_warmup = num("eps_warmup", self.eps_warmup, 0, self.epochs)
-        if self.noise_std is not None:
-            self.noise_std = num("noise_std", self.noise_std, 0, L["noise_std"])
-        for name in ("attack_step_size", "eval_step_size"):
-            if getattr(self, name) is not None:
-                setattr(self, name, num(name, getattr(self, name), gt=0, hi=L[name]))
-        self.batch_size = num("batch_size", self.batch_size, 1, L["batch_size"], integer=True)
-        self.lr = num("lr", self.lr, gt=0, hi=L["lr"])
-        self.momentum = num("momentum", self.momentum, 0, lt=1)
-        if self.weight_decay is not None:
-            self.weight_decay = num("weight_decay", self.weight_decay, 0, L["weight_decay"])
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError("optimizer", self.optimizer, "sgd or adam")
-        if self.schedule is not None and self.schedule not in SCHEDULES:
-            raise InputError("schedule", self.schedule, "one of " + ", ".join(SCHEDULES))
-        if self.recipe not in RECIPES:
-            raise InputError("recipe", self.recipe, "one of " + ", ".join(RECIPES))
-        self.milestone_list()
-        if self.halve_after is not None:
-            self.halve_after = num("halve_after", self.halve_after, 0, L["epochs"], integer=True)
-        self.val_size = num("val_size", self.val_size, 0, L["size"], integer=True)
-        self.val_every = num("val_every", self.val_every, 1, L["epochs"], integer=True)
-        for name in ("train_size", "test_size"):
-            if getattr(self, name) is not None:
-                setattr(self, name, num(name, getattr(self, name), 1, L["size"], integer=True))
-        if self.threads is not None:
-            self.threads = num("threads", self.threads, 1, L["threads"], integer=True)
-        if self.select not in ("robust", "natural"):
-            raise InputError("select", self.select, "robust or natural")
-        self.seed = num("seed", self.seed, 0, L["seed"], integer=True)
-        dev = str(self.device)
-        if not (dev in ("cpu", "cuda", "auto") or dev.startswith("cuda:")):
-            raise InputError("device", dev, "cpu, cuda, cuda:K or auto")
-        if dev.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise InputError("device", dev, "cpu: no CUDA device is available on this machine")
-        if self.amp and not self.resolved_device().startswith("cuda"):
-            raise InputError("amp", True, "used with --device cuda (mixed precision is a CUDA feature here)")
-        from rfrobust.deep.evaluation import parse_eval_attacks
-
-        parse_eval_attacks(self.eval_attacks, self.norm)
-        if self.ckpt_dir is not None:
-            from rfrobust.fileio import check_output_dir
-
-            check_output_dir(self.ckpt_dir, "ckpt_dir")
-        dataset_dir(self.dataset, self.data_dir)
-        return self
-
-    def resolved_device(self) -> str:
-        if self.device == "auto":
-            import torch
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return str(self.device)
-
-    def recipe_values(self):
-        """The resolved weight decay and schedule (:func:`rfrobust.deep.recipes.resolve`)."""
-        from rfrobust.deep.recipes import resolve
-
-        return resolve(self)
-
-    def milestone_list(self) -> list[int]:
-        """The piecewise milestones (given or the recipe's defaults); checks a given list."""
-        if self.milestones in (None, ""):
-            return list(self.recipe_values().milestones or ())
-        try:
-            ms = [int(v) for v in str(self.milestones).split(",")]
-        except ValueError:
-            raise InputError("milestones", self.milestones, "a comma list of epoch numbers such as 75,90") from None
-        if any(m < 0 or m > LIMITS["epochs"] for m in ms):
-            raise InputError("milestones", self.milestones, f"epoch numbers in 0..{LIMITS['epochs']}")
-        return sorted(ms)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -451,7 +250,7 @@ def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
     import torch
 
     from rfrobust.deep.attacks import AttackConfig, parse_eps
-    from rfrobust.deep.data import Batches, load_dataset, take, train_val_split
+    from rfrobust.deep.data import Batches, load_dataset, select_classes, take, train_val_split
     from rfrobust.deep.models import build_model, count_parameters
     from rfrobust.deep.objectives import get_objective
     from rfrobust.deep.war import WAR, ConstantLambda
@@ -470,8 +269,9 @@ def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
     device = cfg.resolved_device()
     eps, eps_text = parse_eps(cfg.eps)
 
-    full = load_dataset(cfg.dataset, "train", cfg.data_dir)
-    test = take(load_dataset(cfg.dataset, "test", cfg.data_dir), cfg.test_size, cfg.seed + 1)
+    groups = cfg.class_groups()  # a task on a subset of the classes, relabelled (None: all classes)
+    full = select_classes(load_dataset(cfg.dataset, "train", cfg.data_dir), groups)
+    test = take(select_classes(load_dataset(cfg.dataset, "test", cfg.data_dir), groups), cfg.test_size, cfg.seed + 1)
     if cfg.val_size >= len(full):
         raise InputError("val_size", cfg.val_size, f"smaller than the training set ({len(full)})")
     train, val = train_val_split(full, cfg.val_size, cfg.seed)
@@ -762,7 +562,10 @@ def record(run: TrainingRun, evaluation: dict) -> dict:
     cfg = run.cfg
     metrics = {k: v for k, v in evaluation.items() if k not in ("eval_s", "extra", "last", "checks", "attacks")}
     rec: dict = {"kind": "train"}
-    rec.update({k: v for k, v in cfg.to_dict().items() if k not in ("progress",)})
+    rec.update(cfg.columns())  # every parameter but the progress bar
+    groups = cfg.class_groups()
+    if groups is not None:  # the task's labels: groups of original classes, and their number
+        rec.update({"class_groups": groups.canonical(), "num_classes": groups.num_classes})
     rec.update(
         {
             "eps": run.eps,
@@ -852,7 +655,3 @@ def run(cfg: TrainConfig, log=None, *, extra_eval=None, callbacks: list[Callback
     training = build(cfg, log)
     fit(training, callbacks)
     return record(training, evaluate(training, extra_eval=extra_eval))
-
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(TrainConfig)]

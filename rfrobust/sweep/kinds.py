@@ -7,7 +7,7 @@ kind          function                                          seeded  backend 
 ============  ================================================  ======  ================  ======================
 ``theory``    ``rfrobust.theory.run_record(params)``            no      numpy / cpu       ``params.TheoryPoint``
 ``simulate``  ``rfrobust.simulate.run_record(params, seed)``    yes     from the record   ``params.RFPoint``
-``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record   ``TrainConfig`` fields
+``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record   ``TrainConfig``     
 ============  ================================================  ======  ================  ======================
 
 A user kind is ``"python:package.module:function"`` with ``function(params, seed) -> dict``; give the function an
@@ -40,6 +40,7 @@ kind              function                                                      
 ``train_curves``  ``rfrobust.studies.curve_runs.run_record(params, seed)``        yes
 ``random_fit``    ``rfrobust.studies.universal_law.kind.run_record(params, seed)``  yes
 ``rf_real``       ``rfrobust.studies.width_vs_theory.rf_real.run_record(...)``    yes
+``eval_panel``    ``rfrobust.studies.eval_phase.run_record(params, seed)``          yes
 ================  ==============================================================  ======
 
 Their configuration keys are hashed under the names these functions had before the studies left the deep toolkit
@@ -126,12 +127,11 @@ class Kind:
 
 
 def train_schema():
-    """The train kind's parameters: the fields of :class:`rfrobust.deep.train.TrainConfig` (names and types; the
-    bounds are checked by ``TrainConfig.validate`` when a point runs, until the fields declare them)."""
-    from rfrobust.deep.train import TrainConfig
-    from rfrobust.params import schema_of
+    """The train kind's parameters: the declaration of :class:`rfrobust.deep.config.TrainConfig` (names, types,
+    bounds, choices and the rules between parameters; importing it does not import torch)."""
+    from rfrobust.deep.config import TrainConfig
 
-    return schema_of(TrainConfig)
+    return TrainConfig.schema()
 
 
 BUILTIN = {
@@ -151,6 +151,9 @@ BUILTIN = {
     "rf_real": Kind("rf_real", "rfrobust.studies.width_vs_theory.rf_real", "run_record", seeded=True,
                     default_backend="numpy", execution=("backend", "device", "dtype"),
                     schema_ref="rfrobust.studies.width_vs_theory.rf_real:RFRealPoint"),
+    "eval_panel": Kind("eval_panel", "rfrobust.studies.eval_phase", "run_record", seeded=True,
+                       default_backend="torch", execution=("device", "threads"),
+                       schema_ref="rfrobust.studies.eval_phase:PanelPoint"),
 }
 #: Kind strings of specs written before the study kinds were registered -> the registered kind.
 LEGACY_NAMES = {"python:rfrobust.deep.curve_runs:run_record": "train_curves",

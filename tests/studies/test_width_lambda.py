@@ -18,14 +18,15 @@ from rfrobust.studies.width_lambda import tables as wl
 
 
 def _run(method, model, lam, seed, robust, natural, stability, nat_risk=1.0, reg=0.1, wall=10.0, phase="grid",
-         lam_final=None, zeta=math.nan):
+         lam_final=None, zeta=math.nan, val_robust=None):
     return {"run_id": f"{method}{model}{lam}-{seed}", "phase": phase, "method": method, "model": model,
             "width": wc.width_of(model), "n_params": 1000 * int(wc.width_of(model)), "lam": lam, "war_zeta": zeta,
             "lam_final": lam if lam_final is None else lam_final, "seed": seed, "natural_acc": natural,
             "robust_acc": robust, "stability": stability, "local_lipschitz": 1.0, "fgsm_acc": robust,
             "final_natural_risk": nat_risk, "final_robust_reg": reg, "final_ratio": nat_risk / reg, "best_epoch": 2,
             "epochs": 2, "dataset": "x", "eps": 0.1, "norm": "linf", "eval_steps": 20, "n_train": 1, "n_test": 1,
-            "train_s": wall, "wall_s": wall}
+            "train_s": wall, "wall_s": wall, "val_natural_acc": natural,
+            "val_robust_acc": robust if val_robust is None else val_robust}
 
 
 @pytest.fixture
@@ -55,6 +56,20 @@ def test_table1_means_sd_and_best_lambda(runs):
     assert row["robust_acc_sd"] == pytest.approx(math.sqrt(2) * 0.01)   # sd of {0.57, 0.59}, ddof = 1
     assert wl.best_lams(t1) == {("trades", "mlp-8"): 2.0, ("trades", "mlp-32"): 4.0}
     assert t1["best_lam"].sum() == 2
+
+
+def test_best_lambda_is_chosen_on_validation_never_on_the_test_set():
+    """Test robust accuracy peaks at lambda 3, validation robust accuracy at lambda 1: lambda 1 is the best."""
+    rows = [_run("gat", "mlp-8", lam, seed, test, 0.8, 0.7, val_robust=val)
+            for lam, test, val in ((1.0, 0.50, 0.60), (3.0, 0.58, 0.52)) for seed in (0, 1)]
+    runs = pd.DataFrame(rows, columns=list(wl.RUN_COLUMNS))
+    t1 = wl.table1(runs)
+    assert wl.best_lams(t1) == {("gat", "mlp-8"): 1.0}
+    assert t1.set_index("lam").at[1.0, "val_robust_acc_mean"] == pytest.approx(0.60)
+    md = rep.table1_markdown(t1, "gat")
+    robust = [ln for ln in md.splitlines() if ln.startswith("| **robust")][0].split("|")
+    assert robust[4].strip() == "**58.00 ± 0.00**" and robust[-2].strip() == "1"   # bold: test max; best λ: validation
+    assert wl.thin_zeta(runs, "gat", "mlp-8")["thin_best_lam"] == 1.0
 
 
 def test_best_lambda_ties_go_to_the_smaller_lambda():
@@ -154,6 +169,10 @@ eval_steps = 2
 lr = 0.05
 schedule = "halving"
 val_lipschitz = true
+[evaluate]
+attacks = ["pgd5", "cw", "fab", "autoattack"]   # square alone takes seconds on robust points: left out here
+n_images = 16
+image_seed = 3
 [execution]
 threads = 1
 """
@@ -183,7 +202,8 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
             "--workers", "1"]
     assert run.main(argv) == 0
     info = json.loads((report / "run_info.json").read_text())
-    assert info["computed_runs"] == {"grid_trades": 4, "war_trades": 2, "grid_gat": 4, "war_gat": 2}
+    assert info["computed_runs"] == {"grid_trades": 4, "war_trades": 2, "eval_trades": 4, "grid_gat": 4,
+                                     "war_gat": 2, "eval_gat": 4}
     runs = pd.read_csv(report / "runs.csv")
     epochs = pd.read_csv(report / "epochs.csv")
     assert list(runs.columns) == list(wl.RUN_COLUMNS) and len(runs) == 12
@@ -202,7 +222,34 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
         assert zeta.at[method, "zeta"] == pytest.approx(thin["final_ratio"].mean(), rel=5e-3)
         war = runs[(runs["phase"] == "war") & (runs["method"] == method)]
         assert len(war) == 2 and (war["war_zeta"] == zeta.at[method, "zeta"]).all() and war["lam"].isna().all()
+    # every run kept its best checkpoint under the store, keyed by its run id
+    for rid in runs["run_id"]:
+        assert (store / "ckpt" / rid / "best.pt").stat().st_size > 0
+    # the evaluation phase: each width's best lambda (validation) and the WAR runs, on the same 16 test images
+    panel = pd.read_csv(report / "panel.csv")
+    from rfrobust.studies.eval_phase import PANEL_COLUMNS, SUMMARY_COLUMNS
+
+    assert list(panel.columns) == list(PANEL_COLUMNS)
+    assert set(panel["attack"]) == {"pgd5", "cw", "fab", "autoattack", "worst"}
+    assert (panel["n_images"] == 16).all() and (panel["image_seed"] == 3).all()
+    for method in ("trades", "gat"):
+        got = set(panel[(panel["method"] == method) & (panel["tuning"] == "manual")]["run_id"])
+        best = t1[(t1["method"] == method) & t1["best_lam"]]
+        want = set(runs.merge(best[["method", "model", "lam"]], on=["method", "model", "lam"])["run_id"])
+        assert got == want and len(got) == 2
+        war_ids = set(runs[(runs["phase"] == "war") & (runs["method"] == method)]["run_id"])
+        assert set(panel[(panel["method"] == method) & (panel["tuning"] == "war")]["run_id"]) == war_ids
+    wide = panel.pivot_table(index="run_id", columns="attack", values="robust_acc")
+    nat = panel.groupby("run_id")["natural_acc"].first()
+    assert (wide.le(nat, axis=0)).all().all()                        # no attack above natural accuracy
+    assert (wide["worst"] <= wide.drop(columns="worst").min(axis=1) + 1e-12).all()
+    t2, t4 = pd.read_csv(report / "table2.csv"), pd.read_csv(report / "table4.csv")
+    assert list(t2.columns) == list(SUMMARY_COLUMNS) and list(t4.columns) == list(SUMMARY_COLUMNS)
+    assert set(t2["attack"]) == {"pgd5", "cw", "fab"} and set(t4["attack"]) == {"autoattack", "worst"}
     tables = (tmp_path / "report.md").read_text()
+    assert "## Table 2 — TRADES" in tables and "## Table 4 — Generalized AT" in tables
+    assert "| model (width) | tuning | λ | natural acc. (%) | PGD-5 (%) | C&W (%) | FAB (%) |" in tables
+    assert "| natural acc. (%) | PGD-5 (%) | AutoAttack (%) | worst case (%) |" in tables
     assert "| metric | width | λ = 1 | λ = 4 | best λ |" in tables
     assert "| metric | width | λ = 1 | λ = 2 | best λ |" in tables
     for fig in ("fig1_loss_components", "fig4_local_lipschitz", "table1_metrics", "width_trends", "war_lambda"):
@@ -214,11 +261,19 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
         shutil.rmtree(store / f"war_{method}.parquet")
     assert run.main(argv + ["--no-figures"]) == 0
     info = json.loads((report / "run_info.json").read_text())
-    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 2, "grid_gat": 0, "war_gat": 2}
+    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 2, "eval_trades": 0, "grid_gat": 0,
+                                     "war_gat": 2, "eval_gat": 0}
     # and a third run computes nothing and reports the same grid results
     assert run.main(argv + ["--no-figures"]) == 0
     info = json.loads((report / "run_info.json").read_text())
-    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 0, "grid_gat": 0, "war_gat": 0}
+    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 0, "eval_trades": 0, "grid_gat": 0,
+                                     "war_gat": 0, "eval_gat": 0}
+    # the evaluation phase alone, killed and re-run: only its missing points are computed (no training)
+    shutil.rmtree(store / "eval_gat.parquet")
+    assert run.main(argv + ["--no-figures"]) == 0
+    info = json.loads((report / "run_info.json").read_text())
+    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 0, "eval_trades": 0, "grid_gat": 0,
+                                     "war_gat": 0, "eval_gat": 4}
     after = pd.read_csv(report / "runs.csv").sort_values("run_id").reset_index(drop=True)
     grid = before["phase"] == "grid"
     pd.testing.assert_frame_equal(before[grid], after[grid])

@@ -13,11 +13,18 @@ A scale is a TOML file (``rfrobust/studies/width_lambda/specs/<scale>.toml``, or
     trades = [3, 6, 12, 24]
     [train]                            # the fixed parameters of every run (python -m rfrobust.train's options)
     dataset = "fashion-mnist"
+    classes = "upper-body"             # optional: a task on a subset of the classes (rfrobust.deep.data)
+    [evaluate]                         # optional: the attack panel on the best lambda of each width and on WAR
+    attacks = ["pgd20", "cw", "fab", "square", "autoattack"]
+    n_images = 500                     # seeded subset of the test split
     [execution]                        # how, not what (not part of any key): device, threads
     threads = 1
 
-The study sets ``model``, ``method``, ``lam``, ``war_zeta``, ``war_alpha`` and ``seed`` itself; ``device`` and
-``threads`` are execution settings (``[execution]`` or the driver's ``--device`` / ``--threads``), not parameters.
+``widths`` may be any model names (MLPs, WideResNets, CNN families), ``methods`` any registered training objective
+with a robust weight lambda (:data:`rfrobust.deep.objectives.OBJECTIVES`, ``has_lambda``). The study sets
+``model``, ``method``, ``lam``, ``war_zeta``, ``war_alpha`` and ``seed`` itself; ``device`` and ``threads`` are
+execution settings (``[execution]`` or the driver's ``--device`` / ``--threads``), not parameters. ``[evaluate]``:
+:class:`rfrobust.studies.eval_phase.EvaluateSettings`.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rfrobust.errors import InputError
+from rfrobust.studies.eval_phase import evaluate_settings, panel_spec
 
+#: the methods of Wu et al.'s study (the tables list them first, in this order)
 METHODS = ("trades", "gat")
 #: Parameters the study sets itself; a config's [train] section may not set them.
 _STUDY_KEYS = ("model", "method", "lam", "war_zeta", "war_alpha", "seed")
@@ -43,6 +52,7 @@ CONFIG_KEYS = (
     "zeta_digits",
     "lam",
     "train",
+    "evaluate",
     "execution",
 )
 #: Execution settings: a config's [train] section may not set them ([execution] does).
@@ -70,6 +80,7 @@ class StudyConfig:
     zeta_digits: int = 3
     description: str = ""
     execution: dict[str, Any] = field(default_factory=dict)
+    evaluate: Any = None  #: the [evaluate] section (rfrobust.studies.eval_phase.EvaluateSettings) or None
 
     def validate(self) -> StudyConfig:
         from rfrobust.deep.models import parse_model_name
@@ -80,11 +91,12 @@ class StudyConfig:
             parse_model_name(m)
         if len(set(self.widths)) != len(self.widths):
             raise InputError("widths", self.widths, "distinct model names")
+        with_lam = _methods_with_lambda()
         for m in list(self.methods) + list(self.war_methods):
-            if m not in METHODS:
-                raise InputError("methods", m, "trades or gat")
+            if m not in with_lam:
+                raise InputError("methods", m, "a training objective with a robust weight: " + ", ".join(with_lam))
         if not self.methods:
-            raise InputError("methods", self.methods, "at least one of trades, gat")
+            raise InputError("methods", self.methods, "at least one of " + ", ".join(with_lam))
         for m in self.war_methods:
             if m not in self.methods:
                 raise InputError("war_methods", m, f"one of the study's methods ({', '.join(self.methods)})")
@@ -129,6 +141,12 @@ class StudyConfig:
         return self
 
 
+def _methods_with_lambda() -> list[str]:
+    from rfrobust.deep.objectives import OBJECTIVES
+
+    return [name for name, cls in OBJECTIVES.items() if cls.has_lambda]
+
+
 def config_from_dict(data: Mapping[str, Any], name: str = "custom") -> StudyConfig:
     """A validated :class:`StudyConfig` from a mapping with the TOML file's keys."""
     unknown = sorted(set(data) - set(CONFIG_KEYS))
@@ -149,6 +167,7 @@ def config_from_dict(data: Mapping[str, Any], name: str = "custom") -> StudyConf
         zeta_digits=data.get("zeta_digits", 3),
         description=str(data.get("description", "")),
         execution=dict(data.get("execution", {})),
+        evaluate=evaluate_settings(data.get("evaluate")),
     )
     return cfg.validate()
 
@@ -210,6 +229,25 @@ def war_spec(
         "grid": {"model": sorted(cfg.widths, key=width_of, reverse=True)},
         "execution": {**cfg.execution, **(execution or {})},
     }
+
+
+def eval_spec(
+    cfg: StudyConfig,
+    method: str,
+    run_ids: list[str],
+    store_dir: str,
+    execution: Mapping[str, Any] | None = None,
+) -> dict:
+    """The sweep spec (dict) of the evaluation phase of ``method``: the attack panel of ``[evaluate]`` on the best
+    checkpoints of ``run_ids`` (kind ``eval_panel``; :mod:`rfrobust.studies.eval_phase`)."""
+    return panel_spec(
+        run_ids,
+        cfg.evaluate,
+        os.path.join(store_dir, f"eval_{method}.parquet"),
+        f"width x lambda study ({cfg.name}): {method} attack panel on each width's best lambda and WAR "
+        "(Wu et al. Tables 2 and 4)",
+        {**cfg.execution, **(execution or {})},
+    )
 
 
 def round_significant(x: float, digits: int) -> float:

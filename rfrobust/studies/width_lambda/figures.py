@@ -14,16 +14,23 @@
 * ``war_lambda`` -- WAR's lambda_t along training per width, with each width's exhaustively tuned best lambda
   (dashed, same colour); Wu et al. Table 3's WAR column, over time.
 """
+
 from __future__ import annotations
 
 import os
 
 TITLES = {"trades": "TRADES", "gat": "generalized AT"}
 PCT = ("natural_acc", "robust_acc", "stability", "val_natural_acc", "val_robust_acc", "val_stability")
-YLABELS = {"natural_risk": "natural risk", "robust_reg": "robust regularization",
-           "val_local_lipschitz": r"local Lipschitz (val., $\|\nabla_x L\|_1$)",
-           "local_lipschitz": r"local Lipschitz (test, $\|\nabla_x L\|_1$)", "robust_acc": "robust accuracy (%)",
-           "natural_acc": "natural accuracy (%)", "stability": "perturbation stability (%)", "lam_last": r"WAR $\lambda_t$"}
+YLABELS = {
+    "natural_risk": "natural risk",
+    "robust_reg": "robust regularization",
+    "val_local_lipschitz": r"local Lipschitz (val., $\|\nabla_x L\|_1$)",
+    "local_lipschitz": r"local Lipschitz (test, $\|\nabla_x L\|_1$)",
+    "robust_acc": "robust accuracy (%)",
+    "natural_acc": "natural accuracy (%)",
+    "stability": "perturbation stability (%)",
+    "lam_last": r"WAR $\lambda_t$",
+}
 
 
 def _read(report_dir: str):
@@ -82,8 +89,14 @@ def _along_training(ax, ep, y: str, colors: dict, band: bool = True) -> None:
         s = g.groupby("epoch")[y].agg(["mean", "std"]).reset_index()
         ax.plot(s["epoch"], s["mean"], color=colors[w], marker="o", markersize=2.5, label=f"width {w:g}")
         if band and s["std"].notna().any():
-            ax.fill_between(s["epoch"], s["mean"] - s["std"].fillna(0), s["mean"] + s["std"].fillna(0),
-                            color=colors[w], alpha=0.15, linewidth=0)
+            ax.fill_between(
+                s["epoch"],
+                s["mean"] - s["std"].fillna(0),
+                s["mean"] + s["std"].fillna(0),
+                color=colors[w],
+                alpha=0.15,
+                linewidth=0,
+            )
 
 
 def fig_loss_components(epochs, refs: dict):
@@ -109,8 +122,9 @@ def fig_lipschitz(epochs, refs: dict):
 
     grid = epochs[(epochs["phase"] == "grid") & epochs["val_local_lipschitz"].notna()]
     methods = [m for m in _methods(grid) if m in refs]
-    fig, axes = figure(1, max(len(methods), 1), width="page" if len(methods) > 1 else "column", aspect=0.7,
-                       squeeze=False)
+    fig, axes = figure(
+        1, max(len(methods), 1), width="page" if len(methods) > 1 else "column", aspect=0.7, squeeze=False
+    )
     colors = _width_colors(grid["width"].unique())
     for i, m in enumerate(methods):
         ax = axes[0][i]
@@ -134,12 +148,27 @@ def fig_table1(t1):
             ax = axes[i][j]
             for k, (w, g) in enumerate(t.groupby("width")):
                 g = g.sort_values("lam")
-                ax.errorbar(g["lam"], 100 * g[f"{metric}_mean"], yerr=100 * g[f"{metric}_sd"].fillna(0),
-                            color=colors[w], marker=MARKERS[k % len(MARKERS)], label=f"width {w:g}")
+                ax.errorbar(
+                    g["lam"],
+                    100 * g[f"{metric}_mean"],
+                    yerr=100 * g[f"{metric}_sd"].fillna(0),
+                    color=colors[w],
+                    marker=MARKERS[k % len(MARKERS)],
+                    label=f"width {w:g}",
+                )
                 if metric == "robust_acc":
                     b = g[g["best_lam"].astype(bool)]
-                    ax.plot(b["lam"], 100 * b[f"{metric}_mean"], marker="*", markersize=11, color=colors[w],
-                            markeredgecolor="black", markeredgewidth=0.5, linestyle="none", zorder=5)
+                    ax.plot(
+                        b["lam"],
+                        100 * b[f"{metric}_mean"],
+                        marker="*",
+                        markersize=11,
+                        color=colors[w],
+                        markeredgecolor="black",
+                        markeredgewidth=0.5,
+                        linestyle="none",
+                        zorder=5,
+                    )
             finish(ax, None, None, xscale="log", legend=False, title=TITLES.get(m, m))
             _value_ticks(ax, sorted(t["lam"].unique()))
             ax.set_xlabel(r"$\lambda$")
@@ -160,8 +189,14 @@ def fig_width_trends(t1):
             for k, (lam, g) in enumerate(t.groupby("lam")):
                 g = g.sort_values("width")
                 scale = 100 if metric in PCT else 1
-                ax.errorbar(g["width"], scale * g[f"{metric}_mean"], yerr=scale * g[f"{metric}_sd"].fillna(0),
-                            color=color(k), marker=MARKERS[k % len(MARKERS)], label=f"λ = {lam:g}")
+                ax.errorbar(
+                    g["width"],
+                    scale * g[f"{metric}_mean"],
+                    yerr=scale * g[f"{metric}_sd"].fillna(0),
+                    color=color(k),
+                    marker=MARKERS[k % len(MARKERS)],
+                    label=f"λ = {lam:g}",
+                )
             finish(ax, "width", None, xscale="log", legend=False, title=TITLES.get(m, m))
             _value_ticks(ax, sorted(t["width"].unique()))
             ax.set_ylabel(YLABELS[metric])
@@ -174,8 +209,9 @@ def fig_war(epochs, t1):
 
     war = epochs[epochs["phase"] == "war"]
     methods = _methods(war)
-    fig, axes = figure(1, max(len(methods), 1), width="page" if len(methods) > 1 else "column", aspect=0.7,
-                       squeeze=False)
+    fig, axes = figure(
+        1, max(len(methods), 1), width="page" if len(methods) > 1 else "column", aspect=0.7, squeeze=False
+    )
     colors = _width_colors(war["width"].unique())
     for i, m in enumerate(methods):
         ax = axes[0][i]
@@ -207,8 +243,10 @@ def make_figures(report_dir: str, out_dir: str | None = None) -> list[str]:
     if d["table1"].empty:
         return []
     refs = reference_lams(d["table1"], d["zeta"])
-    jobs = [("table1_metrics", lambda: fig_table1(d["table1"])),
-            ("width_trends", lambda: fig_width_trends(d["table1"]))]
+    jobs = [
+        ("table1_metrics", lambda: fig_table1(d["table1"])),
+        ("width_trends", lambda: fig_width_trends(d["table1"])),
+    ]
     if not d["epochs"].empty:
         jobs += [("fig1_loss_components", lambda: fig_loss_components(d["epochs"], refs))]
         if d["epochs"]["val_local_lipschitz"].notna().any():
@@ -221,4 +259,3 @@ def make_figures(report_dir: str, out_dir: str | None = None) -> list[str]:
         paths += save(fig, os.path.join(out_dir, name))
         plt.close(fig)
     return paths
-

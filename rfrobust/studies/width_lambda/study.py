@@ -6,18 +6,24 @@ For every method of the scale's configuration (``specs/<scale>.toml``, or ``--co
 1. the fixed-lambda grid (widths x lambdas x seeds) into the sweep store ``<store>/grid_<method>.parquet``;
 2. if the method is in ``war_methods``: WAR's zeta from the thinnest width at its best lambda (ratio natural risk /
    robust regularization over the last epoch, mean over seeds: :func:`.tables.thin_zeta`), then WAR (Algorithm 1)
-   on every width into ``<store>/war_<method>.parquet``.
+   on every width into ``<store>/war_<method>.parquet``;
+3. if the configuration has an ``[evaluate]`` section: the evaluation phase (:mod:`rfrobust.studies.eval_phase`),
+   the attack panel on the best checkpoint of each width's best lambda (chosen on the validation split) and of the
+   WAR runs, into ``<store>/eval_<method>.parquet`` (Wu et al. Tables 2 and 4).
+
+Every training run keeps its checkpoints in ``<store>/ckpt/<run_id>/`` (``best.pt``, ``last.pt``).
 
 Pipelines run side by side in ``--workers`` processes (one torch thread each; :mod:`rfrobust.studies.pipelines`);
 with more workers than methods the extra workers go to each sweep's process pool. Everything goes through
 :mod:`rfrobust.sweep`: kill the command at any point and run it again, and only the missing runs are computed (zeta
-is recomputed from the stored grid, so the WAR store key is the same). Then the report ``OUT.md`` with, in ``OUT/``,
-``runs.csv``, ``epochs.csv``, ``table1.csv``, ``zeta.csv``, ``table3.csv``, ``run_info.json`` and the figures
-(:mod:`.figures`); schema of these files: :mod:`.tables`.
+is recomputed from the stored grid, so the WAR store key is the same; the runs the panel evaluates are chosen again
+from the stores, so its keys are the same too). Then the report ``OUT.md`` with, in ``OUT/``, ``runs.csv``,
+``epochs.csv``, ``table1.csv``, ``zeta.csv``, ``table3.csv``, (evaluation phase) ``panel.csv``, ``table2.csv``,
+``table4.csv``, ``run_info.json`` and the figures (:mod:`.figures`); schema of these files: :mod:`.tables`.
 
-Scales: ``cpu`` (Fashion-MNIST, one-hidden-layer MLPs of width 16..1024, ~35 min on 2 cores; its report is the
-committed ``docs/results/width_lambda.md``) and ``paper`` (CIFAR-10, WRN-34-{1,5,10}, 100 epochs, Wu et al.'s
-lambda grids and schedule; GPU, ``--data-dir``).
+Scales: ``cpu`` (Fashion-MNIST, one-hidden-layer MLPs of width 16..1024, ~40 min on 2 cores with the attack panel on
+500 test images; its report is the committed ``docs/results/width_lambda.md``) and ``paper`` (CIFAR-10,
+WRN-34-{1,5,10}, 100 epochs, Wu et al.'s lambda grids and schedule; GPU, ``--data-dir``).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ class WidthLambdaStudy(Study):
         "Wu et al. (2021): width x robust-regularization weight lambda under TRADES and generalized AT, "
         "then WAR (Tables 1 and 3, Figs. 1 and 4)"
     )
-    cost = {"cpu": "~35 min on 2 cores", "paper": "GPU, ~2,500 GPU-hours"}
+    cost = {"cpu": "~40 min on 2 cores", "paper": "GPU, ~2,500 GPU-hours"}
 
     def add_arguments(self, p) -> None:
         p.add_argument(
@@ -63,6 +69,9 @@ class WidthLambdaStudy(Study):
             cfg = config_from_dict(tomllib.loads(text), ctx.scale)
         if not a.store:  # one directory of stores per configuration
             ctx.store = os.path.join(ctx.store, cfg.name)
+        from rfrobust.studies.eval_phase import use_ckpt_root
+
+        use_ckpt_root(os.path.join(ctx.store, "ckpt"))  # every training run keeps its checkpoints there
         ctx.out = ctx.out or self.default_out(ctx, not a.config and ctx.scale == "cpu", cfg.name)
         dataset = cfg.train.get("dataset", "fashion-mnist")
         base.use_data_dir(dataset, ctx.data_dir)
@@ -73,7 +82,12 @@ class WidthLambdaStudy(Study):
             from rfrobust.train import config_from_params
 
             for method in cfg.methods:
-                config_from_params({**cfg.train, "model": cfg.widths[0], "method": method, "lam": cfg.lam[method][0]})
+                first = config_from_params(
+                    {**cfg.train, "model": cfg.widths[0], "method": method, "lam": cfg.lam[method][0]}
+                )
+            if cfg.evaluate is not None:  # the panel's attacks exist for the norm and the task (library installed)
+                groups = first.class_groups()
+                cfg.evaluate.check(first.norm, groups.num_classes if groups is not None else None)
             base.check_device(ctx)
             base.check_dataset(dataset)
 
@@ -87,6 +101,12 @@ class WidthLambdaStudy(Study):
             lines.append(
                 f"grid_{method}: {total} runs, {total - todo} stored, {todo} to run"
                 + (f"; then WAR on {len(cfg.widths) * len(cfg.seeds)} runs" if method in cfg.war_methods else "")
+                + (
+                    f"; then the attack panel ({cfg.evaluate.text}) on the best λ of each width"
+                    + (" and WAR" if method in cfg.war_methods else "")
+                    if cfg.evaluate is not None
+                    else ""
+                )
             )
         lines.append(f"report: {ctx.out} (tables and figures in {ctx.files_dir}/)")
         return "\n".join(lines)
@@ -203,8 +223,10 @@ def run_pipeline(
 ) -> dict:
     """Grid, then (WAR methods) zeta and WAR, for one method. Returns ``{store name: runs computed}``; raises
     :class:`~rfrobust.studies.base.PointsFailed` when runs failed (WAR waits for a complete grid)."""
-    from rfrobust.studies.width_lambda.config import grid_spec, war_spec
+    from rfrobust.studies.eval_phase import use_ckpt_root
+    from rfrobust.studies.width_lambda.config import eval_spec, grid_spec, war_spec
 
+    use_ckpt_root(os.path.join(store_dir, "ckpt"))  # every training run keeps its checkpoints: the panel reads them
     log = _logger(method)
     done, failed = {}, 0
     done[f"grid_{method}"], failed = _sweep(grid_spec(cfg, method, store_dir, execution), workers, scheduler, log)
@@ -217,12 +239,41 @@ def run_pipeline(
         done[f"war_{method}"], failed = _sweep(
             war_spec(cfg, method, z["zeta"], store_dir, execution), workers, scheduler, log
         )
+    if cfg.evaluate is not None and not failed:
+        chosen = panel_runs(cfg, method, store_dir)
+        log(f"attack panel on {len(chosen)} networks ({cfg.evaluate.text}, {cfg.evaluate.n_images or 'all'} images)")
+        ids = chosen.sort_values("width", ascending=False, kind="stable")["run_id"].tolist()  # slowest first
+        done[f"eval_{method}"], failed = _sweep(
+            eval_spec(cfg, method, ids, store_dir, execution), workers, scheduler, log
+        )
     if failed:
         raise PointsFailed(
             f"{failed} run(s) failed (stored as errors, retried when the command runs again)"
-            + ("; WAR waits for a complete grid" if method in cfg.war_methods else "")
+            + ("; WAR and the attack panel wait for a complete grid" if method in cfg.war_methods else "")
         )
     return done
+
+
+def panel_runs(cfg, method: str, store_dir: str, runs=None):
+    """The runs the evaluation phase attacks for ``method``: every seed of each width's best lambda (chosen on the
+    validation split, :data:`.tables.SELECT_BY`; ``tuning = manual``) and the WAR runs (``tuning = war``), as
+    ``runs.csv`` rows with a ``tuning`` column. ``runs``: the study's runs table (default: read from the stores)."""
+    import pandas as pd
+
+    from rfrobust.studies.eval_phase import best_by_validation
+    from rfrobust.studies.width_lambda import config as wc
+    from rfrobust.studies.width_lambda.tables import SELECT_BY, run_table
+
+    if runs is None:
+        parts = [grid_runs(cfg, method, store_dir)]
+        if method in cfg.war_methods:
+            z = study_zeta(cfg, method, store_dir)
+            parts.append(run_table(_stored(wc.war_spec(cfg, method, z["zeta"], store_dir)), "war"))
+        runs = pd.concat(parts, ignore_index=True)
+    mine = runs[runs["method"] == method]
+    manual = best_by_validation(mine, SELECT_BY).assign(tuning="manual")
+    war = mine[mine["phase"] == "war"].assign(tuning="war")
+    return pd.concat([manual, war], ignore_index=True)
 
 
 def _status(cfg, store_dir: str) -> str:
@@ -230,7 +281,8 @@ def _status(cfg, store_dir: str) -> str:
 
     parts = []
     for method in cfg.methods:
-        for phase in ("grid",) + (("war",) if method in cfg.war_methods else ()):
+        phases = ("grid",) + (("war",) if method in cfg.war_methods else ())
+        for phase in phases + (("eval",) if cfg.evaluate is not None else ()):
             path = os.path.join(store_dir, f"{phase}_{method}.parquet")
             n = 0
             if os.path.isdir(path):
@@ -239,7 +291,11 @@ def _status(cfg, store_dir: str) -> str:
                     n = int((df["status"] == "ok").sum()) if len(df) else 0
                 except Exception:  # a part being written or compacted: try again next time
                     n = -1
-            total = len(cfg.widths) * len(cfg.seeds) * (len(cfg.lam[method]) if phase == "grid" else 1)
+            total = (
+                len(cfg.widths)
+                * len(cfg.seeds)
+                * (len(cfg.lam[method]) if phase == "grid" else len(phases) if phase == "eval" else 1)
+            )
             parts.append(f"{phase}_{method} {'?' if n < 0 else n}/{total}")
     return ", ".join(parts)
 
@@ -271,42 +327,59 @@ def collect(cfg, store_dir: str) -> dict:
         runs.append(wl.run_table(rows, "war"))
         epochs.append(wl.epoch_table(rows, "war"))
     runs_df = pd.concat(runs, ignore_index=True)
-    return frames_from_runs(runs_df, pd.concat(epochs, ignore_index=True), zetas)
+    panel = None
+    if cfg.evaluate is not None:
+        from rfrobust.studies.eval_phase import panel_table
+
+        panels = []
+        for method in cfg.methods:
+            chosen = panel_runs(cfg, method, store_dir, runs_df)
+            rows = _stored(wc.eval_spec(cfg, method, chosen["run_id"].tolist(), store_dir))
+            panels.append(panel_table(rows, runs_df, dict(zip(chosen["run_id"], chosen["tuning"]))))
+        panel = pd.concat(panels, ignore_index=True)
+    return frames_from_runs(runs_df, pd.concat(epochs, ignore_index=True), zetas, panel)
 
 
-def frames_from_runs(runs, epochs, zetas: list[dict]) -> dict:
-    """The exported frames from the run and epoch tables and WAR's zeta rows."""
+def frames_from_runs(runs, epochs, zetas: list[dict], panel=None) -> dict:
+    """The exported frames from the run and epoch tables, WAR's zeta rows and (evaluation phase) the panel table."""
     import pandas as pd
 
     from rfrobust.studies.width_lambda import tables as wl
 
     zeta_df = pd.DataFrame(zetas, columns=list(wl.ZETA_COLUMNS))
-    return {
+    out = {
         "runs": runs,
         "epochs": epochs,
         "table1": wl.table1(runs),
         "zeta": zeta_df,
         "table3": wl.table3(runs, zeta_df),
     }
+    if panel is not None:
+        out.update({"panel": panel, **wl.tables_2_and_4(panel)})
+    return out
 
 
 def frames_from_tables(files_dir: str, cfg) -> dict:
-    """The exported frames recomputed from a report's ``runs.csv`` and ``epochs.csv`` (no store needed): Tables 1
-    and 3 and WAR's zeta follow from the runs, as :func:`collect` computes them from the stores."""
+    """The exported frames recomputed from a report's ``runs.csv``, ``epochs.csv`` and ``panel.csv`` (no store
+    needed): Tables 1 to 4 and WAR's zeta follow from them, as :func:`collect` computes them from the stores."""
     import pandas as pd
 
-    from rfrobust.studies.width_lambda.tables import thin_zeta
+    from rfrobust.studies.width_lambda.tables import add_validation, thin_zeta
 
     runs = pd.read_csv(os.path.join(files_dir, "runs.csv"))
     epochs = pd.read_csv(os.path.join(files_dir, "epochs.csv"))
+    runs = add_validation(runs, epochs)
     zetas = [thin_zeta(runs, m, cfg.widths[0], cfg.zeta_digits) for m in cfg.war_methods]
-    return frames_from_runs(runs, epochs, zetas)
+    path = os.path.join(files_dir, "panel.csv")
+    panel = pd.read_csv(path) if os.path.isfile(path) else None
+    return frames_from_runs(runs, epochs, zetas, panel)
 
 
 def setting_markdown(cfg) -> str:
     t = cfg.train
     keys = (
         "dataset",
+        "classes",
         "eps",
         "norm",
         "epochs",
@@ -327,6 +400,14 @@ def setting_markdown(cfg) -> str:
         + "Training: "
         + ", ".join(f"{k} = {t[k]}" for k in keys if k in t)
         + ".\n"
+        + (
+            f"\nEvaluation phase: the attack panel {', '.join(e.attacks)} on "
+            f"{e.n_images if e.n_images is not None else 'all'} test images (image seed {e.image_seed}, attack "
+            f"seed {e.attack_seed}), for every seed of each width's best λ (chosen on validation robust accuracy) "
+            "and of WAR.\n"
+            if (e := cfg.evaluate) is not None
+            else ""
+        )
     )
 
 
@@ -338,6 +419,8 @@ def render_markdown(cfg, fr: dict, info: dict | None, files_rel: str, figures: l
     from rfrobust.studies.width_lambda import markdown as rep
 
     heads = rep.headline(fr["table1"], fr["table3"]) if len(fr["table1"]) else []
+    if "panel" in fr:
+        heads += rep.panel_headline(fr["panel"])
     unit = "min, one worker"
     md = [
         f"# Width × λ study (Wu et al. 2021): scale `{cfg.name}`\n",
@@ -347,7 +430,7 @@ def render_markdown(cfg, fr: dict, info: dict | None, files_rel: str, figures: l
         setting_markdown(cfg),
     ]
     for method in cfg.methods:
-        md += [f"## Table 1 — {rep.METHOD_TITLES[method]}\n", rep.table1_markdown(fr["table1"], method)]
+        md += [f"## Table 1 — {rep.method_title(method)}\n", rep.table1_markdown(fr["table1"], method)]
     if len(fr["zeta"]):
         md += [
             "## WAR's ζ (thinnest width at its best λ)\n",
@@ -360,9 +443,11 @@ def render_markdown(cfg, fr: dict, info: dict | None, files_rel: str, figures: l
         ]
     for method in cfg.war_methods:
         md += [
-            f"## Table 3 — {rep.METHOD_TITLES[method]}: tuning strategies\n",
+            f"## Table 3 — {rep.method_title(method)}: tuning strategies\n",
             rep.table3_markdown(fr["table3"], method, unit),
         ]
+    if "panel" in fr:
+        md += rep.panel_sections(fr, cfg.methods, cfg.evaluate)
     if heads:
         md += ["## Answers\n", rep.headline_markdown(heads)]
     if figures:
@@ -394,7 +479,9 @@ def write_report(
     files = os.path.splitext(out)[0]
     os.makedirs(files, exist_ok=True)
     paths = []
-    for name in ("runs", "epochs", "table1", "zeta", "table3"):
+    for name in ("runs", "epochs", "table1", "zeta", "table3", "panel", "table2", "table4"):
+        if name not in fr:
+            continue
         path = os.path.join(files, f"{name}.csv")
         atomic_write_text(path, fr[name].to_csv(index=False, float_format="%.6g"))
         paths.append(path)

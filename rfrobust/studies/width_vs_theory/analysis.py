@@ -253,6 +253,8 @@ def best_weights(rows: pd.DataFrame, net_best: dict | None = None) -> pd.DataFra
             how = "exact" if rung == "theory" else "test mean"
         v = g[np.isclose(g["weight"], w)]["acc_rob"].astype(float)
         sem = 0.0 if rung == "theory" else (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
+        at = g[np.isclose(g["weight"], w)]
+        aa = at["acc_rob_aa"].astype(float).dropna() if "acc_rob_aa" in at.columns else pd.Series([], dtype=float)
         out.append(
             {
                 "rung": rung,
@@ -264,6 +266,7 @@ def best_weights(rows: pd.DataFrame, net_best: dict | None = None) -> pd.DataFra
                 "acc_rob": float(v.mean()),
                 "acc_rob_sem": sem,
                 "chosen_by": how,
+                "acc_rob_aa": float(aa.mean()) if len(aa) else math.nan,
                 "n_weights": int(len(means)),
             }
         )

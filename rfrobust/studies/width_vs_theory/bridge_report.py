@@ -297,7 +297,7 @@ def rung_table(cfg, fr) -> str:
     for rung, method in an.series_keys(fixed):
         sub = fixed[(fixed["rung"] == rung) & (fixed["method"] == method)].sort_values("psi1")
         for x in sub.itertuples():
-            aa = getattr(x, "acc_rob_aa_mean", math.nan)
+            aa = getattr(x, "acc_rob_aa_mean", math.nan) if rung == "rf_real" else math.nan  # nets: Table 4
             lines.append(
                 [
                     series_name(rung, method),
@@ -426,11 +426,15 @@ def best_table(cfg, fr) -> str:
         g = b[(b["rung"] == rung) & (b["method"] == method)]
         sym = "κ" if rung in ("theory", "rf_gauss", "rf_real") else "λ"
         cells = "; ".join(
-            f"ψ₁ {num(x.psi1)}: {sym} = {x.best:g} ({pct(x.acc_rob, x.acc_rob_sem)})"
+            f"ψ₁ {num(x.psi1)}: {sym} = {x.best:g} ({pct(x.acc_rob, x.acc_rob_sem)}"
+            + (f"; AA {pct(x.acc_rob_aa)}" if math.isfinite(getattr(x, "acc_rob_aa", math.nan)) else "")
+            + ")"
             for x in g.sort_values("psi1").itertuples()
         )
         lines.append([series_name(rung, method), g["chosen_by"].iloc[0], cells])
-    return md_table(["rung", "chosen by", "best weight per width (robust accuracy there, %)"], lines)
+    return md_table(
+        ["rung", "chosen by", "best weight per width (robust accuracy there under PGD, and AutoAttack, %)"], lines
+    )
 
 
 def psi1_table(cfg, fr) -> str:

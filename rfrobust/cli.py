@@ -14,6 +14,7 @@ import contextvars
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -112,7 +113,22 @@ def parse_grid(text: str | float | int | Sequence, name: str) -> list[float]:
     return values
 
 
-def check_number(name: str, value: float, *, gt: float | None = None, ge: float | None = None,
+@overload
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: Literal[False] = False) -> float: ...
+
+
+@overload
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: Literal[True]) -> int: ...
+
+
+@overload
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: bool) -> float: ...
+
+
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
                  le: float | None = None, lt: float | None = None, integer: bool = False) -> float:
     """Raise :class:`InputError` unless ``value`` is finite and inside the stated bounds."""
     conds = []
@@ -131,7 +147,7 @@ def check_number(name: str, value: float, *, gt: float | None = None, ge: float 
         raise InputError(name, value, allowed) from None
     if not math.isfinite(v) and not (v == math.inf and lt is None and le is None):
         raise InputError(name, value, allowed)
-    if integer and v != int(v):
+    if integer and not (math.isfinite(v) and v == int(v)):
         raise InputError(name, value, allowed)
     if (gt is not None and not v > gt) or (ge is not None and not v >= ge) or \
        (lt is not None and not v < lt) or (le is not None and not v <= le):

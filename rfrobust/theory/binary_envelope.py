@@ -37,6 +37,7 @@ terms). ``M_1''`` jumps by ``J = 2/q - 1/T = -1/(T q)`` at ``X = delta`` (and by
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy.special import erfc
@@ -139,7 +140,7 @@ def average(m, s, c, T, w_plus, w_minus, rule, derivatives: bool = False, with_p
         branches.append((-1.0, wm))
     keys = ("A", "Mp", "Kc", "V") + (("Psi",) if with_psi else ())
     dkeys = tuple(f"{k}_{v}" for k in ("A", "Mp", "Kc", "V") for v in ("mu", "s", "c", "T")) if derivatives else ()
-    acc = {k: 0.0 for k in keys + dkeys}
+    acc: dict[str, Any] = {k: 0.0 for k in keys + dkeys}  # arrays (P, nodes) after the first branch
     gg = g[None, :]
     for y, wb in branches:
         t = branch_terms(y - m * gg, s, c, T, derivatives)

@@ -220,6 +220,7 @@ def discrete_spectrum(sigma, theta_star, n: float | None = None, p_over_n: float
             raise InputError("n", n, "a number > 0")
         w = np.full_like(sig, 1.0 / n)
     else:
+        assert p_over_n is not None  # exactly one of n, p_over_n (checked above)
         if not p_over_n > 0:
             raise InputError("p_over_n", p_over_n, "a number > 0")
         mult = np.ones_like(sig) / sig.size if multiplicity is None else \

@@ -16,6 +16,7 @@ matplotlib is imported when a function needs it, not at ``import rfrobust``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -202,7 +203,7 @@ def save(fig, stem: str | os.PathLike, formats: Iterable[str] = ("pdf", "png")) 
     paths = []
     for fmt in formats:
         path = f"{stem}.{fmt}"
-        atomic_write(path, lambda fh, fmt=fmt: fig.savefig(fh, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight",
-                                                            pad_inches=RC["savefig.pad_inches"]))
+        atomic_write(path, functools.partial(fig.savefig, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight",
+                                             pad_inches=RC["savefig.pad_inches"]))
         paths.append(path)
     return paths

@@ -21,7 +21,7 @@ created, and the class methods that inspect arrays (:meth:`Backend.owns`) look t
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 
@@ -29,6 +29,10 @@ from rfrobust.errors import InputError
 
 #: floating-point dtypes a backend can work in (float64 is the default everywhere)
 DTYPES = ("float64", "float32")
+
+#: An array of some backend (numpy, torch, cupy, ...): the annotation of array arguments in backend-generic code.
+#: ``Any`` because the libraries share no common static type; :meth:`Backend.check` enforces one library at run time.
+Array: TypeAlias = Any
 
 
 class NotPositiveDefinite(ArithmeticError):

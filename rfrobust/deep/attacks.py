@@ -518,7 +518,12 @@ class Attack:
             gn = _grad_norm_at(model, x, y, cfg.norm, amp) if track_grad_norm else None
             return AttackResult(x_adv, logits, gn)
         target = self.target(model, x, y, nat_probs, amp)
-        best_x = best_logits = best_loss = best_wrong = gbest = None
+        # the per-sample best so far, set by the first restart (AttackConfig checks restarts >= 1)
+        best_x: torch.Tensor
+        best_logits: torch.Tensor
+        best_loss: torch.Tensor
+        best_wrong: torch.Tensor
+        gbest: torch.Tensor | None
         for r in range(cfg.restarts):
             with frozen_parameters(model):
                 x_adv, gmax = self.perturb(
@@ -539,7 +544,7 @@ class Attack:
             best_logits = torch.where(better[:, None], logits, best_logits)
             best_loss = torch.where(better, loss, best_loss)
             best_wrong = best_wrong | wrong
-            if track_grad_norm:
+            if track_grad_norm and gbest is not None:
                 gbest = torch.maximum(gbest, gmax)
         return AttackResult(best_x, best_logits, gbest)
 
@@ -570,6 +575,7 @@ class Attack:
     ) -> LoopResult:
         """One run of :func:`pgd_loop` with this attack's settings (``loss``/``steps`` override them)."""
         cfg = self.cfg
+        assert cfg.step_size is not None  # AttackConfig.__post_init__ fills the default rule
         if loss is None:
             summed = LOSSES[cfg.loss].summed
 

@@ -48,8 +48,8 @@ class CheckReport:
     def summary(self) -> str:
         return "; ".join(f"{c.name} {'ok' if c.passed else 'FAILED'} ({c.detail})" for c in self.checks)
 
-    def record(self) -> dict:
-        out = {f"check_{c.name}": bool(c.passed) for c in self.checks}
+    def record(self) -> dict[str, bool | str]:
+        out: dict[str, bool | str] = {f"check_{c.name}": bool(c.passed) for c in self.checks}
         out["checks_passed"] = self.passed
         out["checks_detail"] = self.summary()
         return out

@@ -132,6 +132,7 @@ def accuracy_curves(model, batches: Iterable, attack: str, radii: Sequence[float
                 if r == 0:
                     ok = _predict(model, x) == y if not nested else alive
                 elif attack == "fgsm":
+                    assert direction is not None  # computed above for fgsm
                     ok = _predict(model, (x + r * direction).clamp(0.0, 1.0)) == y
                 elif attack == "noise":
                     z = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)

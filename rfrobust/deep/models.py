@@ -311,6 +311,7 @@ def build_model(name: str, in_channels: int = 1, im_res: int = 28, num_classes: 
     family, kw = parse_model_name(name)
     if len(mean) == 1 and in_channels > 1:
         mean, std = tuple(mean) * in_channels, tuple(std) * in_channels
+    net: nn.Module
     if family == "nettest":
         net = NetTest(in_channels, im_res, num_classes=num_classes, dropout=dropout, act=act, **kw)
     elif family == "mlp":

@@ -24,7 +24,7 @@ subclass of :class:`Regularized` only writes :meth:`Regularized.terms`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -84,11 +84,11 @@ class Objective:
     name: ClassVar[str] = ""
     default_lam: ClassVar[float] = 1.0
     has_lambda: ClassVar[bool] = True
-    attack_kind: ClassVar[str | None] = "pgd"
+    attack_kind: str | None = "pgd"  # a class attribute; an instance may override it (TRADES' recipe)
     reports_natural_acc: ClassVar[bool] = True
     options: ClassVar[tuple[str, ...]] = ()
 
-    def inner_attack(self, base: AttackConfig, step_size: float | None | str = "base") -> AttackConfig:
+    def inner_attack(self, base: AttackConfig, step_size: float | None | Literal["base"] = "base") -> AttackConfig:
         """The training-time attack: ``base`` (the run's attack settings) with this objective's attack kind.
 
         ``step_size``: the step of the new attack (``None``: that attack's default rule; ``"base"``: base's step).
@@ -118,6 +118,8 @@ class Objective:
         """
         x_adv = None
         if self.attack_kind is not None:
+            if attack_cfg is None:
+                raise InputError("attack_cfg", None, f"the attack settings (objective {self.name} trains on attacks)")
             cfg = self.inner_attack(attack_cfg)
             x_adv = cfg.build()(model, x, y, generator=generator, amp=amp, eval_mode=attack_eval_mode).x_adv
         return self.loss(model, x, y, x_adv, lam, amp=amp)

@@ -294,15 +294,18 @@ def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
         device
     )
     if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        # Module.to accepts memory_format at run time; torch's overloads of Module.to do not declare it
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     n_params = count_parameters(model)
     recipe = cfg.recipe_values()
+    opt: torch.optim.Optimizer
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=recipe.weight_decay)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=recipe.weight_decay)
     objective = get_objective(cfg.method, **cfg.to_dict())  # its options (clip, recipe) from the configuration
     war = WAR(cfg.war_zeta, cfg.war_alpha) if cfg.war_zeta is not None else None
+    assert cfg.lam is not None  # TrainConfig resolves an unset lam to the objective's default
     lam = war if war is not None else ConstantLambda(cfg.lam)
 
     train_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.attack_steps, cfg.attack_step_size)

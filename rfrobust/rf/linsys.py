@@ -30,7 +30,7 @@ precomputed ``W W^T``).
 """
 from __future__ import annotations
 
-from rfrobust.backends import Backend, NotPositiveDefinite
+from rfrobust.backends import Array, Backend, NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 
 
@@ -55,8 +55,8 @@ class _H0:
     def __init__(self, Z, mu1: float, gamma: float, lamt: float, bk: Backend):
         self.bk = bk
         self.mu1, self.gamma, self.lamt = mu1, gamma, lamt
-        self.L = None
-        self.rho = None
+        self.L: Array | None = None  # the Cholesky factor at rho (None before the first factor())
+        self.rho: float | None = None
         self.dim = Z.shape[1]
 
 

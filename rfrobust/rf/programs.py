@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rfrobust.backends import Backend
+from rfrobust.backends import Array, Backend
 from rfrobust.errors import InputError
 
 VARIANTS = ("reduced", "per-sample", "linf")
@@ -35,9 +35,9 @@ class ATProgram:
     ``lamt = psi1 * lam``.
     """
 
-    Z: object
-    y: object
-    F: object
+    Z: Array
+    y: Array
+    F: Array
     mu1: float
     gamma: float
     eps: float
@@ -45,7 +45,7 @@ class ATProgram:
     lamt: float
     backend: Backend
     variant: str = "reduced"
-    Delta: object = None
+    Delta: Array | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rfrobust.backends import Array
+
 
 @dataclass
 class SolveResult:
@@ -17,7 +19,7 @@ class SolveResult:
     ``stalled`` is always False -- an unconverged solve raises :class:`rfrobust.errors.ConvergenceError`).
     """
 
-    a: object
+    a: Array
     objective: float
     method: str
     iterations: int = 0

@@ -60,7 +60,7 @@ def _parse_float(tok: str, name: str) -> float:
     return v
 
 
-def parse_grid(text: str | float | int | Sequence, name: str) -> list[float]:
+def parse_grid(text: str | float | int | Sequence | np.ndarray, name: str) -> list[float]:
     """Parse a grid specification into a list of floats.
 
     Accepted forms (items may be mixed with commas):

@@ -20,6 +20,10 @@ import functools
 import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: Okabe--Ito palette (black first is left out of the cycle: it is kept for theory/reference lines).
 OKABE_ITO = {
@@ -129,7 +133,7 @@ def finish(ax, x: str | None = None, y: str | None = None, *, xscale: str | None
     return ax
 
 
-def theory_curve(ax, x: Sequence[float], y: Sequence[float], *, label: str | None = None, color: str | None = None,
+def theory_curve(ax, x: ArrayLike, y: ArrayLike, *, label: str | None = None, color: str | None = None,
                  **kw):
     """A theory prediction: a solid line (no markers)."""
     kw.setdefault("linestyle", "-")
@@ -138,7 +142,7 @@ def theory_curve(ax, x: Sequence[float], y: Sequence[float], *, label: str | Non
     return line
 
 
-def sim_points(ax, x: Sequence[float], mean: Sequence[float], sem: Sequence[float] | None = None, *,
+def sim_points(ax, x: ArrayLike, mean: ArrayLike, sem: ArrayLike | None = None, *,
                label: str | None = None, color: str | None = None, marker: str = "o", **kw):
     """Simulation results: markers with error bars (``sem``: one standard error), no connecting line."""
     kw.setdefault("zorder", 3)

@@ -137,7 +137,7 @@ def theory_column(p: dict) -> tuple[dict | None, str]:
         return None, f"unavailable ({err})"
     except ConvergenceError as err:
         return None, f"did not converge ({err})"
-    clean = {}
+    clean: dict[str, bool | float | str | None] = {}
     for k, v in th.items():
         if isinstance(v, bool) or v is None or isinstance(v, str):
             clean[k] = v
@@ -216,11 +216,11 @@ def format_table(out: dict) -> str:
     sim = out["simulation"]
     lines.append(f"  {'max ||grad f|| (test)':<22}{'-':>10}   {sim['G_max']['mean']:.4f} +- {sim['G_max']['sem']:.4f}")
     zeros = sum(1 for r in out["records"] if r["zero"])
-    th = out["theory"] or {}
-    if zeros or th.get("zero"):
+    theory = out["theory"] or {}
+    if zeros or theory.get("zero"):
         lines.append(
-            f"  zero solution: {zeros}/{len(out['records'])} seeds; theory zero={th.get('zero')} "
-            f"(eps0={th.get('eps0')})"
+            f"  zero solution: {zeros}/{len(out['records'])} seeds; theory zero={theory.get('zero')} "
+            f"(eps0={theory.get('eps0')})"
         )
     at = out["attack"]
     random_starts = f", {at['attack_random_starts']:d} random" if at["attack_random_starts"] else ""

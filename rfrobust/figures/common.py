@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from rfrobust.cli import ArgumentParser
 from rfrobust.errors import InputError
@@ -81,7 +81,7 @@ def read_spec_rows(spec_path: str, warn=None):
 def load_figure_data(module, spec_dir: str = SPEC_DIR, theory_only: bool = False, sim_variant: str = "default",
                      warn=None) -> dict:
     """``{role: DataFrame | None}`` for a figure module (see the module docstring)."""
-    data = {}
+    data: dict[str, Any] = {}
     for role, rel in module.SPECS.items():
         if role.startswith("sim") and theory_only:
             data[role] = None

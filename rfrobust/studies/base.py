@@ -27,7 +27,7 @@ import os
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -378,7 +378,7 @@ def save_outputs(fig, tables: Mapping[str, Any], out_dir: str, stem: str) -> lis
     return paths
 
 
-def md_table(rows: list[Mapping[str, Any]], columns: list[str] | None = None) -> str:
+def md_table(rows: Sequence[Mapping[str, Any]], columns: list[str] | None = None) -> str:
     """A Markdown table of dicts (cells as given, ``|`` escaped)."""
     if not rows:
         return "(no rows)\n"

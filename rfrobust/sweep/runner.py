@@ -30,6 +30,7 @@ import re
 import signal
 import sys
 import time
+import types
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -487,7 +488,7 @@ def check_main_guard(what: str) -> None:
     path = getattr(main, "__file__", None)
     if main is None or not path or not os.path.isfile(path):
         return
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
         frame = frame.f_back
     if frame is None:

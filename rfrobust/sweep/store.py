@@ -339,7 +339,8 @@ class Store:
     def _part_name(self) -> str:
         newest = 0
         for f in self.part_files()[-1:]:
-            newest = int(_PART_RE.match(os.path.basename(f)).group(1))
+            match = _PART_RE.match(os.path.basename(f))  # part_files lists matching names only
+            newest = int(match.group(1)) if match else 0
         ns = max(time.time_ns(), self._last_ns + 1, newest + 1)
         self._last_ns = ns
         return os.path.join(self.path, f"part-{ns:020d}-{os.getpid()}-{secrets.token_hex(4)}.parquet")

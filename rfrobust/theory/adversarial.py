@@ -141,7 +141,8 @@ BLOCK_ELEMENTS = 400_000
 
 def _blocks(items: list, spectra: dict, key=lambda it: it[0]):
     """Split ``items`` into consecutive blocks whose stacked node arrays stay below :data:`BLOCK_ELEMENTS`."""
-    block, size = [], 0
+    block: list = []
+    size = 0
     for it in items:
         k = spectra[key(it)].size
         if block and size + k > BLOCK_ELEMENTS:
@@ -157,7 +158,8 @@ def _solve_unique(keys: list[tuple], spectra: dict, on_error: str) -> dict:
     """Solve every unique ``(spec_key, lam, kappa, eps)``; returns ``{key: record}``."""
     out: dict = {}
     eps0_1 = {sk: spectra[sk].eps0() for sk in {k[0] for k in keys}}
-    ridge_keys, chain_pts = [], {}
+    ridge_keys: list[tuple] = []
+    chain_pts: dict[tuple, list] = {}
     n_div = 0
     for key in keys:
         sk, lam, kappa, eps = key
@@ -342,7 +344,7 @@ def spectrum_grid(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=No
         raise InputError("on_error", on_error, "'raise' or 'record'")
     names = ("lam_t", "eps", "kappa", "eps_test")
     bounds = {"lam_t": "lam", "eps": "eps", "kappa": "kappa", "eps_test": "eps_test"}
-    lists = {}
+    lists: dict[str, list[float | None]] = {}
     for n, v in zip(names, (lam_t, eps, kappa, eps_test)):
         if n == "eps_test" and v is None:
             lists[n] = [None]

@@ -180,7 +180,8 @@ def solve_channel_points(keys: list[tuple], spectra: dict, channels: dict, on_er
     out: dict = {}
     nan, inf = math.nan, math.inf
     e01 = {}
-    ridge, chains = [], {}
+    ridge: list[tuple] = []
+    chains: dict[tuple, list] = {}
     n_div = 0
     for key in keys:
         sk, lam, kappa, eps, ck = key
@@ -412,6 +413,8 @@ def extended_grid(
     lin_keys, ch_keys, channels = set(), set(), {}
     plan = []
     for r in rows:
+        sk: tuple
+        key: tuple
         scale = linf_scale(r["d"]) if r["norm"] == "linf" else 1.0
         eps_eff, et_eff = r["eps"] * scale, r["eps_test"] * scale
         ch = make_channel(r["labels"], F1=r["F1"], Fstar=r["Fstar"], tau=r["tau"], p_flip=r["p_flip"])

@@ -32,10 +32,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rfrobust.theory.envelope import _core
+
+if TYPE_CHECKING:
+    from rfrobust.theory.channel_fixed_point import ChannelBatch
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -371,7 +375,7 @@ class GaussianSystem:
         return newton(b, y0, eps)
 
 
-def solve_chains(b: Batch, w_pos: np.ndarray, eps_targets: list, lam_start_factor: float = 1e-2,
+def solve_chains(b: Batch | ChannelBatch, w_pos: np.ndarray, eps_targets: list, lam_start_factor: float = 1e-2,
                  max_attempts: int = 400, system=GaussianSystem) -> list[ChainResult]:
     """Solve every chain ``i`` (problem ``b.take(i)``) at its increasing eps targets ``eps_targets[i]`` (> 0).
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from rfrobust.errors import InputError
 from rfrobust.params import Param, Schema
+from rfrobust.sweep.kinds import kind_function
 
 CASES = ("isotropic", "min_norm", "population")
 _ALLOWED = {
@@ -70,6 +71,7 @@ SCHEMA = Schema(
 )
 
 
+@kind_function(seeded=False, params_schema=SCHEMA)
 def run_record(params: Mapping[str, Any]) -> dict:
     """One record of a linear case (see the module docstring); raises :class:`InputError` on bad parameters."""
     p = SCHEMA.validate(params)
@@ -98,7 +100,3 @@ def run_record(params: Mapping[str, Any]) -> dict:
     r = population_adversarial_training([1.0], [theta_norm], sigma_w, eps)
     return {"SE": float(r["SR"]), "AE": float(r["AR"]), "theta_hat_norm": float(r["theta_norm"]),
             "nu": float(r["nu"])}
-
-
-run_record.seeded = False
-run_record.params_schema = SCHEMA

@@ -72,7 +72,7 @@ KINK_RATIO = 1e-6
 
 
 def solve_dense(
-    prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, a0=None, point: dict | None = None
+    prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, a0: Array | None = None, point: dict | None = None
 ) -> SolveResult:
     """Minimise the ``per-sample`` or ``linf`` program exactly (module docstring): the active-set method, rescued
     along a certified smoothing path when it cannot certify its own stop; :class:`ConvergenceError` otherwise."""
@@ -167,7 +167,7 @@ class _State:
     L: float
     t: Array
 
-    def __init__(self, prog: ATProgram):
+    def __init__(self, prog: ATProgram) -> None:
         self.prog = prog
         bk = prog.backend
         self.G2 = (prog.Z.T @ prog.Z) * (2.0 / prog.n)
@@ -187,7 +187,7 @@ class _State:
         self.a_floor = 1e-300
         self.bk = bk
 
-    def set_point(self, a, L=None, mu=None):
+    def set_point(self, a: Array, L: float | None = None, mu: float | None = None) -> None:
         p = self.prog
         self.a = a
         self.r = p.y - p.Z @ a

@@ -61,18 +61,18 @@ class LinearLabels(LabelLaw):
     binary = False
 
     @classmethod
-    def from_params(cls, *, Fstar, tau, p_flip):
+    def from_params(cls, *, Fstar: float, tau: float, p_flip: float) -> LabelLaw:
         return cls(Fstar=float(Fstar), tau=float(tau))
 
     def beta_norm(self, F1: float) -> float:
         return F1
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         from rfrobust.rf.data import target_function
 
         return target_function(X, beta, w, self.Fstar)
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return self.clean(X, beta, w) + self.tau * rng.standard_normal(X.shape[0])
 
 
@@ -82,10 +82,10 @@ class SignLabels(LabelLaw):
 
     name = "sign"
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.sign(X @ beta)
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return np.sign(X @ beta)
 
 
@@ -97,13 +97,13 @@ class FlipLabels(LabelLaw):
     name = "flip"
 
     @classmethod
-    def from_params(cls, *, Fstar, tau, p_flip):
+    def from_params(cls, *, Fstar: float, tau: float, p_flip: float) -> LabelLaw:
         return cls(p_flip=float(p_flip))
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         return (1.0 - 2.0 * self.p_flip) * np.sign(X @ beta)
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         flip = rng.uniform(size=X.shape[0]) < self.p_flip
         return np.where(flip, -1.0, 1.0) * np.sign(X @ beta)
 
@@ -116,14 +116,14 @@ class ProbitLabels(LabelLaw):
     name = "probit"
 
     @classmethod
-    def from_params(cls, *, Fstar, tau, p_flip):
+    def from_params(cls, *, Fstar: float, tau: float, p_flip: float) -> LabelLaw:
         return cls(tau=float(tau))
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         g = X @ beta
         return np.sign(g) if self.tau == 0 else erf(g / (self.tau * math.sqrt(2.0)))
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return np.sign(X @ beta + self.tau * rng.standard_normal(X.shape[0]))
 
 

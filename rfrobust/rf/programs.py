@@ -48,7 +48,7 @@ class ATProgram:
     Delta: Array | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise InputError("train", self.variant, "one of " + ", ".join(VARIANTS))
         if self.variant != "reduced" and self.Delta is None:
@@ -69,15 +69,15 @@ class ATProgram:
         return self.F.shape[1]
 
     # ------------------------------------------------------------------ norms
-    def M_apply(self, a):
+    def M_apply(self, a: Array) -> Array:
         """``M a = mu1^2 F (F^T a) + gamma^2 a`` (O(N d))."""
         return (self.mu1 ** 2) * (self.F @ (self.F.T @ a)) + (self.gamma ** 2) * a
 
-    def M_norm(self, a) -> float:
+    def M_norm(self, a: Array) -> float:
         """``||a||_M``."""
         return self.backend.item(self.backend.dot(a, self.M_apply(a))) ** 0.5
 
-    def margins(self, a):
+    def margins(self, a: Array) -> float | Array:
         """``c_i(a)``: a float (reduced) or an (n,) array (per-sample, linf)."""
         if self.variant == "reduced":
             return self.eps * self.M_norm(a)
@@ -85,7 +85,7 @@ class ATProgram:
         return self.eps * self.backend.row_norms(U, 1 if self.variant == "linf" else 2)
 
     # ------------------------------------------------------------------ objective
-    def objective_from(self, r, c, a) -> float:
+    def objective_from(self, r: Array, c: float | Array, a: Array) -> float:
         """``L`` given residuals ``r``, margins ``c`` and ``a``."""
         bk = self.backend
         k = self.kappa
@@ -96,11 +96,11 @@ class ATProgram:
             val = (r * r + k * (2.0 * c * ar + c * c)).mean()
         return bk.item(val) + self.lamt * bk.item(bk.dot(a, a))
 
-    def objective(self, a) -> float:
+    def objective(self, a: Array) -> float:
         """The program's objective ``L(a)`` (see module docstring)."""
         r = self.y - self.Z @ a
         return self.objective_from(r, self.margins(a), a)
 
-    def data_loss(self, a) -> float:
+    def data_loss(self, a: Array) -> float:
         """Training loss without the ridge term: ``(1/n) sum (r^2 + kappa (2 c|r| + c^2))``."""
         return self.objective(a) - self.lamt * self.backend.item(self.backend.dot(a, a))

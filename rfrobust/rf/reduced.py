@@ -52,14 +52,14 @@ import math
 
 import numpy as np
 
-from rfrobust.backends import NotPositiveDefinite
+from rfrobust.backends import Array, NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 from rfrobust.rf.linsys import make_H0, ridge
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.result import SolveResult
 
 
-def M_inverse_quadratic(prog: ATProgram, b) -> float:
+def M_inverse_quadratic(prog: ATProgram, b: Array) -> float:
     """``b^T M^{-1} b`` with ``M = mu1^2 F F^T + gamma^2 I`` through the d x d identity (Woodbury)."""
     bk, F = prog.backend, prog.F
     m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
@@ -89,7 +89,7 @@ def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
     return lhs <= rhs, lhs, rhs
 
 
-def M_inverse_apply(prog: ATProgram, b):
+def M_inverse_apply(prog: ATProgram, b: Array) -> Array | None:
     """``M^{-1} b`` through the d x d identity (Woodbury); None when ``gamma = 0`` (``M`` may be singular)."""
     bk, F = prog.backend, prog.F
     m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
@@ -99,7 +99,7 @@ def M_inverse_apply(prog: ATProgram, b):
     return (b - m2 * (F @ w)) * (1.0 / g2)
 
 
-def descent_ray_start(prog: ATProgram, golden_steps: int = 60):
+def descent_ray_start(prog: ATProgram, golden_steps: int = 60) -> Array | None:
     """A point ``t u`` with ``L(t u) < L(0)``, or None: ``u`` a direction of descent at the kink ``a = 0``.
 
     Near the zero threshold (THEORY.md 3.8) the optimum is small and the objective is dominated by the cone

@@ -17,6 +17,7 @@ first check hold by construction). ``tol`` is an absolute tolerance on these fra
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -61,7 +62,8 @@ def _acc_at(model, x, y, cfg, seed, amp):
     return float((res.logits.argmax(1) == y).float().mean()), res.x_adv
 
 
-def sanity_checks(model, x, y, eps: float, *, norm: str = "linf", steps=(1, 5, 20), restarts: int = 3,
+def sanity_checks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, norm: str = "linf",
+                  steps: Sequence[int] = (1, 5, 20), restarts: int = 3,
                   tol: float = 0.01, max_zero_grad_frac: float = 0.01, seed: int = 0, amp: bool = False,
                   step_size: float | None = None) -> CheckReport:
     """Run the checks listed in the module docstring; returns a :class:`CheckReport` (``.passed``, ``.record()``)."""

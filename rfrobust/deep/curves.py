@@ -36,7 +36,7 @@ from rfrobust.errors import InputError
 ATTACKS = ("fgsm", "pgd", "noise")
 
 
-def parse_radii(text, name: str = "eps_grid") -> list[float]:
+def parse_radii(text: str | float | Iterable, name: str = "eps_grid") -> list[float]:
     """``"0,1/255,2/255,0.1"`` (or a list) -> sorted distinct floats >= 0; fractions such as ``8/255`` allowed.
 
     A ``start:stop:num`` item is a linear grid (``"0:0.1:20"``: 20 values from 0 to 0.1, as in seed 001)."""
@@ -102,8 +102,8 @@ def _pgd_broken(model, x, y, eps: float, steps: int, step_size: float, norm: str
     return wrong, evals
 
 
-def accuracy_curves(model, batches: Iterable, attack: str, radii: Sequence[float], *, norm: str = "linf",
-                    steps: int = 20, step_size: float | None = None, nested: bool = True,
+def accuracy_curves(model: torch.nn.Module, batches: Iterable, attack: str, radii: Sequence[float], *,
+                    norm: str = "linf", steps: int = 20, step_size: float | None = None, nested: bool = True,
                     generator: torch.Generator | None = None) -> dict:
     """Accuracy of ``model`` under ``attack`` at every radius of ``radii`` (see the module docstring).
 

@@ -32,6 +32,7 @@ PGD from a random start, averaged over points.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -57,8 +58,8 @@ def _derived_generator(generator: torch.Generator | None, salt: int) -> torch.Ge
 
 
 def evaluate(
-    model,
-    batches,
+    model: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     cfg: AttackConfig,
     *,
     lipschitz: bool = True,
@@ -176,7 +177,14 @@ def evaluate(
     return out
 
 
-def lipschitz_ratio(model, x, cfg: AttackConfig, *, generator=None, amp: bool = False) -> torch.Tensor:
+def lipschitz_ratio(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    cfg: AttackConfig,
+    *,
+    generator: torch.Generator | None = None,
+    amp: bool = False,
+) -> torch.Tensor:
     """Per-sample ``max ||f(x') - f(x)||_1 / ||x' - x||_p`` over the PGD iterates (logits; p = the attack norm).
 
     Gradient ascent on the ratio itself (the PGD loop of :mod:`rfrobust.deep.attacks` with the ratio as its loss)

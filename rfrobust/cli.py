@@ -14,7 +14,7 @@ import contextvars
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, NoReturn, overload
 
 import numpy as np
 
@@ -40,12 +40,12 @@ def program_name(prog: str) -> Iterator[None]:
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with a single-line error message and exit status 2 (no usage dump)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if _PROG.get() is not None:
             kwargs["prog"] = _PROG.get()
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
         sys.stderr.write(f"{self.prog}: error: {message.splitlines()[0] if message else message}\n")
         sys.exit(EXIT_USAGE)
 
@@ -155,7 +155,7 @@ def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | 
     return int(v) if integer else v
 
 
-def check_grid(name: str, values: Iterable[float], **bounds) -> list[float]:
+def check_grid(name: str, values: Iterable[float], **bounds: Any) -> list[float]:
     """Apply :func:`check_number` to every grid value."""
     return [check_number(name, v, **bounds) for v in values]
 

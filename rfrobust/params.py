@@ -49,7 +49,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from rfrobust.errors import InputError
 
@@ -285,7 +285,7 @@ class Schema:
         resolve: Callable[[dict], dict] | None = None,
         *,
         declared: bool = True,
-    ):
+    ) -> None:
         self.name = name
         self.params: dict[str, Param] = {}
         for p in params:
@@ -459,7 +459,13 @@ def grid_values(p: Param, text: Any) -> list:
 class GivenOnce(argparse.Action):
     """Store an option's text; refuse a parameter given twice (``--psi1 1 --psi 2``, ``--lam 1 --lam 2``)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         seen = namespace.__dict__.setdefault("_given_options", {})
         if self.dest in seen:
             flag, text = seen[self.dest]
@@ -546,7 +552,7 @@ class Parameters:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], *, where: str = ""):
+    def from_mapping(cls, values: Mapping[str, Any], *, where: str = "") -> Self:
         """The validated instance from a mapping keyed by names or aliases (unknown names refused)."""
         known, _ = cls.schema().normalize(values, where=where)
         return cls(**known)
@@ -566,7 +572,7 @@ class Parameters:
     def execution(self) -> dict:
         return {n: getattr(self, n) for n in type(self).schema().execution_names()}
 
-    def replace(self, **changes: Any):
+    def replace(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 

@@ -1,11 +1,11 @@
-"""Activation registry and the Gaussian constants the theory needs (THEORY.md section 1).
+"""Activation registry and the Gaussian constants the theory needs (docs/theory.md#setup).
 
 For an activation sigma and G ~ N(0, 1):
 
 * ``mu0    = E sigma(G)``
 * ``mu1    = E[G sigma(G)]  (= E sigma'(G) by Stein's lemma)``
 * ``mu_star = sqrt(E sigma(G)^2 - mu0^2 - mu1^2)``
-* ``gamma  = sqrt(Var sigma'(G)) = sqrt(E sigma'(G)^2 - mu1^2)``   (THEORY.md section 3.3, Lemma B)
+* ``gamma  = sqrt(Var sigma'(G)) = sqrt(E sigma'(G)^2 - mu1^2)``   (docs/theory.md#grad-norm-concentration)
 * ``zeta   = mu1 / mu_star``
 
 Quadrature. Smooth activations use probabilists' Gauss--Hermite quadrature
@@ -69,7 +69,7 @@ class Activation:
 
 @dataclass(frozen=True)
 class ActivationConstants:
-    """Gaussian constants of an activation (THEORY.md section 1)."""
+    """Gaussian constants of an activation (docs/theory.md#setup)."""
 
     mu0: float
     mu1: float

@@ -638,7 +638,7 @@ CLASSIFICATION_PARAMS = ("labels", "p_flip", "norm", "d")
 
 @dataclass(frozen=True)
 class TheoryPoint(Parameters):
-    """One point of the asymptotic theory (THEORY.md section 3; DESIGN.md, Conventions: parameter names)."""
+    """One point of the asymptotic theory (docs/theory.md#adv; parameter names: docs/design.md#parameters)."""
 
     schema_name: ClassVar[str] = "theory point"
 

@@ -52,7 +52,7 @@ RC = {
     "pdf.fonttype": 42, "ps.fonttype": 42, "mathtext.fontset": "dejavusans",
 }
 
-#: Axis labels for the shared vocabulary (README, Conventions; THEORY.md section 1).
+#: Axis labels for the shared vocabulary (docs/design.md#parameters, docs/theory.md#setup).
 LABELS = {
     "psi1": r"$\psi_1 = N/d$", "psi2": r"$\psi_2 = n/d$", "psi1/psi2": r"$\psi_1/\psi_2 = N/n$",
     "lam": r"ridge $\lambda$", "eps": r"$\varepsilon$ (train)", "eps_test": r"$\varepsilon$ (test)",

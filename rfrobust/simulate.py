@@ -2,14 +2,14 @@
 
     python -m rfrobust.simulate --psi 0.5 --eps 0.1
 
-draws ``--seeds`` independent instances (``d`` inputs, ``N = psi1 d`` random features, ``n = psi2 d`` samples),
-trains each exactly (``--train reduced``: the convex program of THEORY.md 3.4; ``per-sample``: exact per-sample
-gradient norms; ``pgd``: true PGD adversarial training; ``ridge``), evaluates on fresh test data (SE, AE by the
-first-order formula and by PGD on the nonlinear model, mean input-gradient norm G) and prints, for each metric,
-theory / simulation mean +- sem (the standard error of the mean over seeds) / z-score. ``--json`` prints one JSON
-object instead (keys ``params``, ``theory``, ``simulation``, ``wall_s``, ``backend``, ``device``, plus ``attack``
-and ``records``); ``--out FILE`` also writes it: ``.json`` the same object, ``.csv`` / ``.parquet`` one row per seed
-(the flat records). The options, defaults and bounds are those declared in :class:`rfrobust.params.RFPoint` and
+draws ``--seeds`` independent instances (``d`` inputs, ``N = psi1 d`` random features, ``n = psi2 d`` samples), trains
+each exactly (``--train reduced``: the convex program of docs/theory.md#reduced-program; ``per-sample``: exact
+per-sample gradient norms; ``pgd``: true PGD adversarial training; ``ridge``), evaluates on fresh test data (SE, AE by
+the first-order formula and by PGD on the nonlinear model, mean input-gradient norm G) and prints, for each metric,
+theory / simulation mean +- sem (the standard error of the mean over seeds) / z-score. ``--json`` prints one JSON object
+instead (keys ``params``, ``theory``, ``simulation``, ``wall_s``, ``backend``, ``device``, plus ``attack`` and
+``records``); ``--out FILE`` also writes it: ``.json`` the same object, ``.csv`` / ``.parquet`` one row per seed (the
+flat records). The options, defaults and bounds are those declared in :class:`rfrobust.params.RFPoint` and
 :class:`rfrobust.params.SimulateRun`; bad input is one line on stderr and exit status 2, before any work.
 
 ``--labels sign|flip|probit`` (``--p-flip P`` for flip; ``--tau`` is probit's noise) trains on +-1 labels and adds

@@ -1,4 +1,4 @@
-"""Array backends: one algorithm, several array libraries (DESIGN.md, Backends).
+"""Array backends: one algorithm, several array libraries (docs/design.md#add-backend).
 
 A backend is an array library on a device with a dtype (float64 by default). rfrobust's numerical code (the RF
 solvers, attacks, metrics and the activations) is written against the methods of :class:`Backend` only; each

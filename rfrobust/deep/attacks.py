@@ -34,7 +34,7 @@ built from an :class:`AttackConfig` (the record of every setting: :meth:`AttackC
 * ``none``   -- the clean points.
 
 :meth:`Attack.__call__` runs an attack with the model in eval() mode (``eval_mode=False``: its current mode) and the
-parameters frozen. Adding an attack = one subclass + ``@register_attack`` (recipe in ``docs/design.md``); its
+parameters frozen. Adding an attack = one subclass + ``@register_attack`` (recipe: docs/design.md#add-attack); its
 ``kind`` is then accepted by :class:`AttackConfig` everywhere (evaluation, training objectives, the CLI).
 """
 

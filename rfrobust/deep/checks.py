@@ -1,4 +1,5 @@
-"""Attack sanity checks callable on any model and data (DESIGN.md: weak or buggy attacks inflate robustness).
+"""Attack sanity checks callable on any model and data: weak or buggy attacks inflate robustness
+(docs/design.md#deep-conventions).
 
 :func:`sanity_checks` runs, on a batch ``(x, y)`` in eval() mode:
 

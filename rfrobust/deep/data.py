@@ -1,4 +1,4 @@
-"""Image datasets read from their standard on-disk formats, never downloaded (DESIGN.md, Data).
+"""Image datasets read from their standard on-disk formats, never downloaded (docs/design.md#deep-conventions).
 
 * Fashion-MNIST and MNIST: the four IDX files (``train-images-idx3-ubyte[.gz]`` ...). Fashion-MNIST defaults to
   Debian's ``dataset-fashion-mnist`` directory ``/usr/share/datasets/fashion-mnist``.

@@ -2,11 +2,12 @@
 
 Names accepted by :func:`build_model` (CLI ``--model``):
 
-* ``nettest-F-I`` -- Borji (seed 000), appendix A: the two-conv-layer ``NetTest`` family F = 1..5 (Models I..V),
+* ``nettest-F-I`` -- Borji (2022), appendix A: the two-conv-layer ``NetTest`` family F = 1..5 (Models I..V),
   configuration I (from 0) within the family; 26 configurations in :data:`NETTEST_CONFIGS`. Conv1 takes the data
   set's channels and the layer sizes follow the input resolution (28 for MNIST-like, 32 for CIFAR).
-* ``mlp-small`` / ``mlp-large`` / ``mlp-H`` -- the 3-layer MLPs of seed 001 (input, one ReLU hidden layer of H
-  units, linear output): H = 150 gives 1.19e5 parameters and H = 3774 gives 3.0e6 for 28x28 inputs.
+* ``mlp-small`` / ``mlp-large`` / ``mlp-H`` -- the 3-layer MLPs of A. J. Barry's talk on the universal law of robustness
+  (input, one ReLU hidden layer of H units, linear output): H = 150 gives 1.19e5 parameters and H = 3774 gives 3.0e6 for
+  28x28 inputs.
 * ``wrn-DEPTH-K`` -- WideResNet (Zagoruyko & Komodakis 2016; pre-activation basic blocks, DEPTH = 6n + 4, widths
   16, 16K, 32K, 64K), e.g. ``wrn-34-10`` (46.2 M parameters for CIFAR-10), ``wrn-16-4``, ``wrn-10-1``.
 * ``densenet-bc-DEPTH-K`` -- DenseNet-BC (Huang et al. 2017) with depth DEPTH = 6n + 4 and growth rate K, e.g.
@@ -149,7 +150,7 @@ class NetTest(nn.Module):
 
 
 class MLP(nn.Module):
-    """Input -> Linear(d, H) -> sigma (ReLU) -> Linear(H, classes) (seed 001's "3-layer network")."""
+    """Input -> Linear(d, H) -> sigma (ReLU) -> Linear(H, classes) (the "3-layer network" of Barry's talk)."""
 
     def __init__(self, in_features: int, hidden: int, num_classes: int = 10, act: str = "relu") -> None:
         super().__init__()

@@ -17,7 +17,7 @@ Lambda comes from a controller (:mod:`rfrobust.deep.war`): :class:`~rfrobust.dee
 (Wu et al. Algorithm 1), which sets lambda_t from the batch's (natural risk, robust regularization) before the step.
 Any objective with a lambda (``has_lambda``) can be wrapped by WAR.
 
-Adding an objective = one subclass with ``name`` + ``@register_objective`` (recipe in ``docs/design.md``). A
+Adding an objective = one subclass with ``name`` + ``@register_objective`` (recipe: docs/design.md#add-objective). A
 subclass of :class:`Regularized` only writes :meth:`Regularized.terms`.
 """
 

@@ -511,7 +511,7 @@ def _test_metrics(run: TrainingRun, flags: bool = False) -> dict:
     m["fgsm_acc"] = mf["robust_acc"]
     if flags:
         m["flags"] = {"pgd": m["flags"], "fgsm": mf["flags"]}
-    if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
+    if cfg.noise_std is not None:  # Barry's talk: white Gaussian noise of standard deviation noise_std
         gn = torch.Generator(device=run.device).manual_seed(cfg.seed + 4)
         m["noise_acc"] = evaluate_attack(
             run.model,

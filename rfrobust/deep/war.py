@@ -1,4 +1,4 @@
-"""Width Adjusted Regularization (Wu et al., seed 004, Algorithm 1).
+"""Width Adjusted Regularization (Wu et al. 2021, Algorithm 1).
 
 Each training step computes the batch natural risk ``l_nat`` and robust regularization ``l_rob`` at the current
 weights, then

@@ -1,8 +1,8 @@
 """Plumbing shared by the figure modules: find each figure's stores through its sweep specs, read them, fail in
 one line when one is missing, and save in the rfrobust style.
 
-Data flow (DESIGN.md): spec -> runner -> store -> figures. A figure script never computes a model: it reads the
-stores that ``python -m rfrobust.sweep SPEC`` wrote. A figure module defines
+Data flow (docs/design.md#layout): spec -> runner -> store -> figures. A figure script never computes a model: it
+reads the stores that ``python -m rfrobust.sweep SPEC`` wrote. A figure module defines
 
 * ``NAME`` -- the file stem (``results/figures/NAME.pdf`` and ``.png``);
 * ``SPECS`` -- ``{role: "theory/xyz.toml" | "simulate/xyz.toml"}``, paths relative to the spec directory

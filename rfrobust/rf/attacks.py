@@ -1,4 +1,4 @@
-"""Attacks on the nonlinear RF model ``f(x) = a^T sigma(F x)`` (THEORY.md 3.2, Lemma A).
+"""Attacks on the nonlinear RF model ``f(x) = a^T sigma(F x)`` (docs/theory.md#linearisation).
 
 * :func:`first_order_loss`: ``(|y - f(x)| + eps ||grad_x f(x)||_*)^2``, the inner maximum to first order
   (``||.||_* = ||.||_2`` for an l2 ball, ``||.||_1`` for an l-infinity box).
@@ -16,9 +16,9 @@ The objective is a small class (:class:`SquaredLoss`, :class:`Margin`) giving th
 derivative in ``f`` (the ascent direction is that times ``grad_x f``) and the sign of the first-order start;
 a new attack objective is another such class.
 
-All settings are returned in :class:`AttackSettings` and recorded with every result (DESIGN.md: record every
-attack default). Random starts come from numpy's generator (stream ``"attack"`` of the seed) so that every
-backend sees the same starts.
+All settings are returned in :class:`AttackSettings` and recorded with every result (docs/design.md#results:
+every attack default is recorded). Random starts come from numpy's generator (stream ``"attack"`` of the seed) so
+that every backend sees the same starts.
 """
 from __future__ import annotations
 
@@ -205,5 +205,5 @@ def _pgd_chunk(a, X, y, F, act, bk: Backend, st: AttackSettings, extra_starts, o
 
 
 def expected_linf_to_l2_ratio(d: int) -> float:
-    """``E||g||_1 / ||g||_2 = sqrt(2 d / pi)`` for a Gaussian-like vector (THEORY.md 3.12)."""
+    """``E||g||_1 / ||g||_2 = sqrt(2 d / pi)`` for a Gaussian-like vector (docs/theory.md#adv-extensions)."""
     return math.sqrt(2.0 * d / math.pi)

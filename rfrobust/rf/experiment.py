@@ -9,13 +9,13 @@ Python API (the CLI ``python -m rfrobust.simulate`` is a thin layer over it):
   settings, solver diagnostics, wall time, backend, device, package version and git commit;
 * :func:`simulate_point` -- all seeds of one configuration plus a summary ``{metric: {mean, sem, values}}``.
 
-Training programs (``train``): ``"reduced"`` (the l2 surrogate of THEORY.md 3.4, solved exactly by
+Training programs (``train``): ``"reduced"`` (the l2 surrogate of docs/theory.md#reduced-program, solved exactly by
 :mod:`rfrobust.rf.reduced`), ``"per-sample"`` (exact per-sample input-gradient norms: l2, or l1 for
 ``norm="linf"``; :mod:`rfrobust.rf.dense`), ``"pgd"`` (true PGD adversarial training, :mod:`rfrobust.rf.pgd_train`)
 and ``"ridge"`` (eps ignored). ``"auto"`` means reduced for l2 and per-sample for linf.
 For ``norm="linf"``, ``eps`` is the l-infinity radius per coordinate (the nontrivial scale is ``~ 1/sqrt(d)``,
-THEORY.md 3.12); the theory maps it to the l2 radius ``eps sqrt(2 d / pi)`` (docs/theory_classification.md#cls-linf,
-valid for a delocalised target direction, as drawn here).
+docs/theory.md#adv-extensions); the theory maps it to the l2 radius ``eps sqrt(2 d / pi)``
+(docs/theory_classification.md#cls-linf, valid for a delocalised target direction, as drawn here).
 
 Labels (``labels``, :mod:`rfrobust.rf.labels`): ``linear`` (default) is the regression target, and every number is
 what it was before labels existed; ``sign``, ``flip``, ``probit`` draw +-1 labels of ``<beta, x>`` (``||beta|| = 1``,

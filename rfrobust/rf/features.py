@@ -1,4 +1,4 @@
-"""The random-features model and its input gradient on any backend (THEORY.md section 1, 3.3).
+"""The random-features model and its input gradient on any backend (docs/theory.md#setup, #grad-norm-concentration).
 
 ``f(x; a) = a^T sigma(F x)`` with ``F = Theta / sqrt(d)`` (rows ``f_j``). Its input gradient is
 ``grad_x f = F^T D_x a`` with ``D_x = diag(sigma'(F x))`` (Lemma B). For a batch ``X (m, d)``:

@@ -4,7 +4,7 @@ The laws are those of the theory's channels (:mod:`rfrobust.theory.channels`); `
 direction ``beta`` of :func:`rfrobust.rf.data.make_data`:
 
 * ``linear`` (default): ``y = <beta1, x> + Fstar ((x.w)^2 - 1)/sqrt 2 + tau xi`` with ``||beta1|| = F1``
-  (THEORY.md 2.8); clean target ``E[y | x]`` without the noise;
+  (docs/theory.md#mm-simulation); clean target ``E[y | x]`` without the noise;
 * ``sign``:   ``y = sign(g)``, ``||beta|| = 1``; clean target ``sign(g)``;
 * ``flip``:   ``y = sign(g)`` flipped with probability ``p_flip``; clean target ``(1 - 2 p_flip) sign(g)``;
 * ``probit``: ``y = sign(g + tau xi)``; clean target ``E[y | g] = erf(g / (tau sqrt 2))``.
@@ -53,7 +53,7 @@ class LabelLaw:
 
 @dataclass(frozen=True)
 class LinearLabels(LabelLaw):
-    """The regression target of THEORY.md 2.8 (the package's original target)."""
+    """The regression target of docs/theory.md#mm-simulation (the package's original target)."""
 
     Fstar: float = 0.0
     tau: float = 0.5

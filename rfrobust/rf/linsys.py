@@ -1,6 +1,6 @@
-"""Regularised normal equations solved in the smaller dimension (DESIGN.md, Numerics).
+"""Regularised normal equations solved in the smaller dimension (docs/design.md#numerics).
 
-Ridge (MM convention, THEORY.md section 1):
+Ridge (MM convention, docs/theory.md#setup):
 
     a = argmin (1/n)||y - Z a||^2 + lamt ||a||^2 = (Z^T Z/n + lamt I)^{-1} Z^T y/n = Z^T (Z Z^T/n + lamt I)^{-1} y/n,
 

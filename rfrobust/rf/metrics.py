@@ -1,4 +1,4 @@
-"""Test-set metrics of a trained RF model (THEORY.md 3.1, 3.3, 3.7 outputs).
+"""Test-set metrics of a trained RF model (docs/theory.md#adv-model, #grad-norm-concentration, #adv-outputs).
 
 On fresh test data ``(x, y)`` with noiseless target ``f_d(x)``:
 

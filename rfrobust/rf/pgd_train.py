@@ -1,4 +1,5 @@
-"""True PGD adversarial training of the RF model: an independent check of the reduction (THEORY.md 3.2-3.4).
+"""True PGD adversarial training of the RF model: an independent check of the reduction (docs/theory.md#linearisation
+to #reduced-program).
 
 Objective (``kappa`` = robust weight, ``kappa = 1`` is Madry-style adversarial training):
 

@@ -1,4 +1,4 @@
-"""The adversarial-training programs of the RF simulation (THEORY.md section 3.4) and their objectives.
+"""The adversarial-training programs of the RF simulation (docs/theory.md#reduced-program) and their objectives.
 
 All three are instances of
 
@@ -8,10 +8,10 @@ i.e. ``(1/n) sum_i [r_i^2 + kappa (2 c_i |r_i| + c_i^2)] + lamt ||a||^2`` with `
 the per-sample robust margin ``c_i(a) = eps * N_i(a)`` is
 
 * ``"reduced"``:    ``N_i(a) = ||a||_M = sqrt(mu1^2 ||F^T a||^2 + gamma^2 ||a||^2)`` for every i (Lemma B surrogate,
-  THEORY.md 3.3-3.4); ``M = mu1^2 F F^T + gamma^2 I``;
+  docs/theory.md#grad-norm-concentration to #reduced-program); ``M = mu1^2 F F^T + gamma^2 I``;
 * ``"per-sample"``: ``N_i(a) = ||F^T D_{x_i} a||_2``, the exact input-gradient norm at the training point;
 * ``"linf"``:       ``N_i(a) = ||F^T D_{x_i} a||_1``, the dual norm of an l-infinity attack (first-order inner max,
-  THEORY.md 3.12; no theory).
+  docs/theory.md#adv-extensions; no theory).
 
 ``kappa`` is the robust-regularisation weight (0 = ridge, 1 = adversarial training; Wu et al. eq. 1.1 with the
 square loss). For ``kappa <= 1`` every program is convex (``(1-kappa) r^2 + kappa (|r| + c)^2``).

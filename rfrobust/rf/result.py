@@ -10,7 +10,7 @@ from rfrobust.backends import Array
 class SolveResult:
     """``a`` (backend array), the objective value, and how the solver got there.
 
-    ``zero``: the solution is exactly ``a = 0`` (subgradient condition at 0 holds, THEORY.md 3.8);
+    ``zero``: the solution is exactly ``a = 0`` (subgradient condition at 0 holds, docs/theory.md#zero-threshold);
     ``iterations``: outer iterations; ``factorizations``: Cholesky factorisations of an N- or (n+d)-sized
     matrix; ``n_zero_residuals``: residuals that are exactly 0 at the solution (the LAD-like active set);
     ``kkt``: a relative optimality measure at the returned point (solver specific, documented there; after the

@@ -17,8 +17,8 @@ have every spec validated against it before the sweep starts; without it the par
 
 Every function returns a dict of scalars (the metrics). :func:`run_batch` wraps each call: it measures the wall
 time, adds provenance, and turns an exception into a row with ``status="error"`` and a one-line ``error``.
-A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the NaN entries are dropped) or reports
-its own failure with ``status = "error: ..."`` (the theory kind does). The row is built by :func:`make_row`, one
+A record is also a failure when it holds a NaN (no silent NaN: docs/design.md#numerics; the NaN entries are dropped) or
+reports its own failure with ``status = "error: ..."`` (the theory kind does). The row is built by :func:`make_row`, one
 column per name: a record key equal to a parameter name is dropped (the row holds the parameter as given);
 provenance and execution keys of the record (``backend, device, dtype, threads, package_version, git_commit,
 hostname, python, timestamp``) fill the provenance columns of the same name (the record says where it was

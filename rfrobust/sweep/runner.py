@@ -1,7 +1,7 @@
 """Run a sweep: plan what is missing from the store, compute it (in-process, a local process pool, or Dask),
 append the rows atomically as they finish, compact the store at the end.
 
-Re-run policy (see README, "Sweeps"):
+Re-run policy (docs/guides/sweeps.md, "Re-running, --resume and failures"):
 
 * a plain run computes the points of the spec that have no ``status="ok"`` row in the store: re-running a finished
   sweep computes nothing, re-running an interrupted one computes what is missing, failed points are retried;

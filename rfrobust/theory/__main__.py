@@ -42,7 +42,7 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(
         prog=PROG,
         description="Asymptotic theory of random-features regression under ridge "
-        "(Mei-Montanari) and adversarial training (THEORY.md). Grids: '0.5,1,2' or "
+        "(Mei-Montanari) and adversarial training (docs/theory.md). Grids: '0.5,1,2' or "
         "'0.1:20:40:log'; the rows are the cartesian product.",
     )
     SCHEMA.add_arguments(p, [n for n in PARAMS])

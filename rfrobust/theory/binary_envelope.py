@@ -6,7 +6,7 @@ of the Moreau envelope is no longer a centred Gaussian but
     X = y - m g - s h,        (y, g) ~ base channel,  h ~ N(0, 1) independent,
 
 and the scalar system needs ``E F(X)`` for ``F = M_1'', M_1', d M_1/dc, (M_1')^2, M_1`` (``M_1`` the kappa = 1
-envelope of THEORY.md 3.6 step 4 at radius ``c``, see :mod:`rfrobust.theory.envelope`), plus ``E[g M_1'(X)]``.
+envelope of docs/theory.md#moreau-envelope at radius ``c``, see :mod:`rfrobust.theory.envelope`), plus ``E[g M_1'(X)]``.
 Given ``(y, g)`` the ``h``-average is closed form: ``X = mu + s Z`` (``mu = y - m g``; ``h`` symmetric) and every
 ``F`` is a piecewise polynomial of degree <= 2 on the three regions ``X > delta``, ``|X| <= delta``,
 ``X < -delta`` (``delta = 2 c T``), so its average is a combination of the truncated normal moments

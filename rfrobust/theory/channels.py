@@ -3,8 +3,8 @@
 docs/theory_classification.md#cls-channels. The inputs are ``x ~ N(0, I_d)`` and ``g = <beta, x>`` with
 ``||beta|| = 1`` is standard normal; the label depends on ``x`` only through ``g`` (and independent noise):
 
-* ``linear``: ``y = F1 g + Fstar He2-part + tau xi`` (the regression target of THEORY.md section 3.1; the
-  nonlinear part is treated as Gaussian noise of variance ``Fstar^2``, THEORY.md 3.12);
+* ``linear``: ``y = F1 g + Fstar He2-part + tau xi`` (the regression target of docs/theory.md#adv-model; the
+  nonlinear part is treated as Gaussian noise of variance ``Fstar^2``, docs/theory.md#adv-extensions);
 * ``sign``:   ``y = sign(g)``;
 * ``flip``:   ``y = sign(g)``, then flipped with probability ``p_flip`` in [0, 0.5);
 * ``probit``: ``y = sign(g + tau xi)``, ``xi ~ N(0, 1)``.
@@ -216,8 +216,8 @@ class ProbitChannel(LabelChannel):
 
 @dataclass(frozen=True)
 class LinearChannel(LabelChannel):
-    """The regression target of THEORY.md 3.1 (Gaussian-equivalent): ``y = F1 g + sigma_n xi``,
-    ``sigma_n^2 = Fstar^2 + tau^2``. Solved by the Gaussian system of THEORY.md 3.7 (unchanged).
+    """The regression target of docs/theory.md#adv-model (Gaussian-equivalent): ``y = F1 g + sigma_n xi``,
+    ``sigma_n^2 = Fstar^2 + tau^2``. Solved by the Gaussian system of docs/theory.md#adv-scalar-system (unchanged).
 
     Its accuracies are measured against ``sign(y)`` (docs/theory_classification.md#cls-outputs): ``sign(y)`` is
     the sign channel of the latent ``g' = y / sqrt(v_y)``, i.e. :meth:`sign_view` (``r = F1 / sqrt(v_y)``).

@@ -50,12 +50,7 @@ API_MODULES: list[str] = [
 API_MODULES_OPTIONAL: list[str] = ["rfrobust.params", "rfrobust.backends", "rfrobust.studies.*"]
 
 # Pages written by other parts of the project: a stub stands in until the real page exists.
-PENDING_PAGES: dict[str, str] = {
-    "theory_classification.md": "Classification theory",
-    "training.md": "Deep training",
-    "evaluation.md": "Evaluation of networks",
-    "design.md": "Design: architecture and extension recipes",
-}
+PENDING_PAGES: dict[str, str] = {}
 
 # Report pages that live outside docs/results/ today; listed under Results while they exist.
 REPORT_PAGES: list[str] = ["validation.md", "paper_experiments.md", "width_vs_theory.md", "width_lambda/tables.md"]

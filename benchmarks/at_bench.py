@@ -1,4 +1,4 @@
-"""Cost of one adversarial-training step relative to standard training (issue 5).
+"""Cost of one adversarial-training step relative to standard training.
 
     ratio = t(one PGD-AT step with a K-step PGD inner attack) / ((K + 1) * t(one standard training step))
 

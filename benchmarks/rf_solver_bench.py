@@ -1,6 +1,7 @@
-"""Benchmark of the RF adversarial-training solver (issue 3), every reference timed in the same run.
+"""Benchmark of the RF adversarial-training solver, every reference timed in the same run.
 
-1. Reduced program (THEORY.md 3.4) at d = 200, N = n = 400 (psi1 = psi2 = 2), ReLU, eps = 0.5, lam = 0.01:
+1. Reduced program (docs/theory.md#reduced-program) at d = 200, N = n = 400 (psi1 = psi2 = 2), ReLU, eps = 0.5,
+   lam = 0.01:
    ours (:func:`rfrobust.rf.solve_reduced`) vs cvxpy + Clarabel on the same instance (objective difference,
    time ratio against Clarabel's own solve time and against the whole cvxpy call) and vs one ridge solve on the
    same data and device (:func:`rfrobust.rf.ridge`).  Targets: >= 20x faster than Clarabel at equal objective

@@ -1,6 +1,6 @@
-"""Benchmark: the vectorised adversarial theory solver against the per-point recipe of THEORY.md 3.13.
+"""Benchmark: the vectorised adversarial theory solver against the per-point recipe of docs/theory.md#solver-recipe.
 
-Grid (issue 2): psi1 in [0.1, 20] (40 values, log) x eps in [0.01, 1.5] (40 values, linear); psi2 = 2,
+Grid: psi1 in [0.1, 20] (40 values, log) x eps in [0.01, 1.5] (40 values, linear); psi2 = 2,
 lam = 0.01, ReLU, kappa = 1, F1 = 1, Fstar = 0, tau = 0.5.
 
 * ours: ``rfrobust.theory.theory_grid`` -- Newton with analytic Jacobian on all points at once, warm starts
@@ -99,7 +99,7 @@ def main() -> None:
           f"({int((df.status == 'ok').sum())} solved, {int(df.zero.sum())} zero solutions)")
     for label, t in ((f"ours (theory_grid, median of {args.repeat})", t_ours),
                      ("ours with 500 MP nodes (as the reference)", t_500),
-                     ("reference (THEORY.md 3.13, per point)", t_ref)):
+                     ("reference (docs/theory.md#solver-recipe, per point)", t_ref)):
         print(f"{label:<44}: {t:8.3f} s   ({1e3 * t / n:.3f} ms/point)")
     print(f"speed ratio reference/ours: {t_ref / t_ours:.1f}x (with 500 nodes: {t_ref / t_500:.1f}x)")
     print(f"max relative difference: SE {d_se:.2e}, AE {d_ae:.2e} (required <= 1e-6); "

@@ -1,11 +1,11 @@
-"""Activation registry and the Gaussian constants the theory needs (THEORY.md section 1).
+"""Activation registry and the Gaussian constants the theory needs (docs/theory.md#setup).
 
 For an activation sigma and G ~ N(0, 1):
 
 * ``mu0    = E sigma(G)``
 * ``mu1    = E[G sigma(G)]  (= E sigma'(G) by Stein's lemma)``
 * ``mu_star = sqrt(E sigma(G)^2 - mu0^2 - mu1^2)``
-* ``gamma  = sqrt(Var sigma'(G)) = sqrt(E sigma'(G)^2 - mu1^2)``   (THEORY.md section 3.3, Lemma B)
+* ``gamma  = sqrt(Var sigma'(G)) = sqrt(E sigma'(G)^2 - mu1^2)``   (docs/theory.md#grad-norm-concentration)
 * ``zeta   = mu1 / mu_star``
 
 Quadrature. Smooth activations use probabilists' Gauss--Hermite quadrature
@@ -23,12 +23,15 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from rfrobust.backends import Backend, get_backend, make_backend
+from rfrobust.backends import Array, Backend, get_backend, make_backend
 from rfrobust.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
@@ -51,10 +54,10 @@ class Activation:
     user: bool = False
     _hash: int = field(default=0, compare=False, repr=False)
 
-    def __call__(self, x, backend: Backend | None = None):
+    def __call__(self, x: Array, backend: Backend | None = None) -> Array:
         return self.fn(x, backend if backend is not None else get_backend(x))
 
-    def derivative(self, x, backend: Backend | None = None):
+    def derivative(self, x: Array, backend: Backend | None = None) -> Array:
         return self.dfn(x, backend if backend is not None else get_backend(x))
 
     def constants(self) -> "ActivationConstants":
@@ -66,7 +69,7 @@ class Activation:
 
 @dataclass(frozen=True)
 class ActivationConstants:
-    """Gaussian constants of an activation (THEORY.md section 1)."""
+    """Gaussian constants of an activation (docs/theory.md#setup)."""
 
     mu0: float
     mu1: float
@@ -358,7 +361,7 @@ def register_activation(name: str, fn: Callable, dfn: Callable, breakpoints: tup
 _TORCH_CUSTOM: dict[str, Callable] = {}
 
 
-def torch_module(act: "str | Activation"):
+def torch_module(act: "str | Activation") -> torch.nn.Module:
     """An ``nn.Module`` applying activation ``act`` (a registered name or :class:`Activation`) elementwise."""
     import torch.nn as nn
 

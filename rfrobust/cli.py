@@ -14,6 +14,7 @@ import contextvars
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal, NoReturn, overload
 
 import numpy as np
 
@@ -39,12 +40,12 @@ def program_name(prog: str) -> Iterator[None]:
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with a single-line error message and exit status 2 (no usage dump)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if _PROG.get() is not None:
             kwargs["prog"] = _PROG.get()
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse API
         sys.stderr.write(f"{self.prog}: error: {message.splitlines()[0] if message else message}\n")
         sys.exit(EXIT_USAGE)
 
@@ -59,7 +60,7 @@ def _parse_float(tok: str, name: str) -> float:
     return v
 
 
-def parse_grid(text: str | float | int | Sequence, name: str) -> list[float]:
+def parse_grid(text: str | float | int | Sequence | np.ndarray, name: str) -> list[float]:
     """Parse a grid specification into a list of floats.
 
     Accepted forms (items may be mixed with commas):
@@ -112,7 +113,22 @@ def parse_grid(text: str | float | int | Sequence, name: str) -> list[float]:
     return values
 
 
-def check_number(name: str, value: float, *, gt: float | None = None, ge: float | None = None,
+@overload
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: Literal[False] = False) -> float: ...
+
+
+@overload
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: Literal[True]) -> int: ...
+
+
+@overload
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: bool) -> float: ...
+
+
+def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
                  le: float | None = None, lt: float | None = None, integer: bool = False) -> float:
     """Raise :class:`InputError` unless ``value`` is finite and inside the stated bounds."""
     conds = []
@@ -131,7 +147,7 @@ def check_number(name: str, value: float, *, gt: float | None = None, ge: float 
         raise InputError(name, value, allowed) from None
     if not math.isfinite(v) and not (v == math.inf and lt is None and le is None):
         raise InputError(name, value, allowed)
-    if integer and v != int(v):
+    if integer and not (math.isfinite(v) and v == int(v)):
         raise InputError(name, value, allowed)
     if (gt is not None and not v > gt) or (ge is not None and not v >= ge) or \
        (lt is not None and not v < lt) or (le is not None and not v <= le):
@@ -139,7 +155,7 @@ def check_number(name: str, value: float, *, gt: float | None = None, ge: float 
     return int(v) if integer else v
 
 
-def check_grid(name: str, values: Iterable[float], **bounds) -> list[float]:
+def check_grid(name: str, values: Iterable[float], **bounds: Any) -> list[float]:
     """Apply :func:`check_number` to every grid value."""
     return [check_number(name, v, **bounds) for v in values]
 

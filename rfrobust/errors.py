@@ -3,7 +3,7 @@
 * :class:`InputError` -- a user-supplied value is not allowed. Its message is one line naming the
   parameter, the value and what is allowed; command-line entry points turn it into exit status 2.
 * :class:`ConvergenceError` -- a numerical solver did not converge. It names the parameter point, so
-  no silent NaN ever reaches a result table (DESIGN.md, Numerics).
+  no silent NaN ever reaches a result table (docs/design.md#numerics).
 * :class:`StorageError` -- a result could not be written (disk full, directory removed, read-only file system).
   Its message is one line naming the path and the reason; command-line entry points exit with status 1.
 """

@@ -23,6 +23,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ DEFAULT_RECORDS = os.path.join(ROOT, "docs", "classification", "figure_records.c
 DEFAULT_OUT = os.path.join(ROOT, "docs", "figures", "classification_decomposition.png")
 
 #: the setting of both panels
-SETTING = dict(act="relu", psi2=2.0, lam=1e-3, eps=0.5, eps_test=0.5, labels="sign")
+SETTING: dict[str, Any] = dict(act="relu", psi2=2.0, lam=1e-3, eps=0.5, eps_test=0.5, labels="sign")
 #: widths of panel (a) with simulation points (kappa = 1) and the kappa values of panel (b) (psi1 = PSI1_FIXED)
 PSI1_SIM = (0.5, 0.75, 1.0, 2.0, 4.0, 8.0)
 PSI1_FIXED = 4.0

@@ -49,7 +49,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from rfrobust.errors import InputError
 
@@ -285,7 +285,7 @@ class Schema:
         resolve: Callable[[dict], dict] | None = None,
         *,
         declared: bool = True,
-    ):
+    ) -> None:
         self.name = name
         self.params: dict[str, Param] = {}
         for p in params:
@@ -427,7 +427,8 @@ class Schema:
 def _add_switch(parser: argparse.ArgumentParser, p: Param) -> None:
     """A bool parameter as a switch (see :class:`Param`); the value is None unless the switch is given."""
     name = p.name.replace("_", "-")
-    on, off = (f"--{name}",), (f"--no-{name}",)
+    on: tuple[str, ...] = (f"--{name}",)
+    off: tuple[str, ...] = (f"--no-{name}",)
     if p.cli_flags is not None:
         on, off = (p.cli_flags, ()) if p.default is not True else ((), p.cli_flags)
     if p.default is not True and on:
@@ -458,7 +459,13 @@ def grid_values(p: Param, text: Any) -> list:
 class GivenOnce(argparse.Action):
     """Store an option's text; refuse a parameter given twice (``--psi1 1 --psi 2``, ``--lam 1 --lam 2``)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         seen = namespace.__dict__.setdefault("_given_options", {})
         if self.dest in seen:
             flag, text = seen[self.dest]
@@ -492,7 +499,7 @@ def schema_of(cls: type) -> Schema:
         typ, nullable = _field_type(hints.get(f.name, str))
         default = f.default
         if default is dataclasses.MISSING:
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else REQUIRED  # type: ignore[misc]
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else REQUIRED
         meta = f.metadata.get(_METADATA_KEY)
         if meta is not None:
             declared = True
@@ -535,7 +542,8 @@ class Parameters:
 
     @classmethod
     def schema(cls) -> Schema:
-        return schema_of(cls)
+        layer: type = cls  # as a plain class object: mypy checks type[Self] against Hashable by the instances' __hash__
+        return schema_of(layer)
 
     def __post_init__(self) -> None:
         schema = type(self).schema()
@@ -544,7 +552,7 @@ class Parameters:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], *, where: str = ""):
+    def from_mapping(cls, values: Mapping[str, Any], *, where: str = "") -> Self:
         """The validated instance from a mapping keyed by names or aliases (unknown names refused)."""
         known, _ = cls.schema().normalize(values, where=where)
         return cls(**known)
@@ -564,7 +572,7 @@ class Parameters:
     def execution(self) -> dict:
         return {n: getattr(self, n) for n in type(self).schema().execution_names()}
 
-    def replace(self, **changes: Any):
+    def replace(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
@@ -606,16 +614,16 @@ RATIO_MIN, RATIO_MAX = 1e-6, 1e6
 SCALE_MAX = 1e6
 NODES_MAX = 65536
 
-_psi1 = dict(ge=RATIO_MIN, le=RATIO_MAX, aliases=("psi",), grid=True, help="psi1 = N/d (random features / inputs)")
-_psi2 = dict(ge=RATIO_MIN, le=RATIO_MAX, grid=True, help="psi2 = n/d (samples / inputs)")
-_lam = dict(ge=0, le=SCALE_MAX, grid=True, help="ridge lam (penalty psi1*lam*||a||^2)")
-_eps = dict(ge=0, le=SCALE_MAX, grid=True, help="training radius (l2 on inputs with ||x|| ~ sqrt(d)); 0: ridge")
-_kappa = dict(ge=0, le=SCALE_MAX, grid=True, help="robust-regularisation weight: 0 ridge, 1 adversarial training")
-_act = dict(check=check_activation, grid=True, help="activation (relu, tanh, erf, softplus, ...)")
-_F1 = dict(ge=0, le=SCALE_MAX, grid=True, help="||beta1||, the linear signal strength")
-_Fstar = dict(ge=0, le=SCALE_MAX, grid=True, help="size of the nonlinear target part")
-_tau = dict(ge=0, le=SCALE_MAX, grid=True, help="label-noise standard deviation")
-_eps_test = dict(ge=0, le=SCALE_MAX, grid=True, help="test radius (default: eps)")
+_psi1: dict[str, Any] = dict(ge=RATIO_MIN, le=RATIO_MAX, aliases=("psi",), grid=True, help="psi1 = N/d (random features / inputs)")
+_psi2: dict[str, Any] = dict(ge=RATIO_MIN, le=RATIO_MAX, grid=True, help="psi2 = n/d (samples / inputs)")
+_lam: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="ridge lam (penalty psi1*lam*||a||^2)")
+_eps: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="training radius (l2 on inputs with ||x|| ~ sqrt(d)); 0: ridge")
+_kappa: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="robust-regularisation weight: 0 ridge, 1 adversarial training")
+_act: dict[str, Any] = dict(check=check_activation, grid=True, help="activation (relu, tanh, erf, softplus, ...)")
+_F1: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="||beta1||, the linear signal strength")
+_Fstar: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="size of the nonlinear target part")
+_tau: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="label-noise standard deviation")
+_eps_test: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="test radius (default: eps)")
 
 
 def _check_labels(name: Any) -> str:
@@ -630,7 +638,7 @@ CLASSIFICATION_PARAMS = ("labels", "p_flip", "norm", "d")
 
 @dataclass(frozen=True)
 class TheoryPoint(Parameters):
-    """One point of the asymptotic theory (THEORY.md section 3; DESIGN.md, Conventions: parameter names)."""
+    """One point of the asymptotic theory (docs/theory.md#adv; parameter names: docs/design.md#parameters)."""
 
     schema_name: ClassVar[str] = "theory point"
 

@@ -16,9 +16,19 @@ matplotlib is imported when a function needs it, not at ``import rfrobust``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from numpy.typing import ArrayLike
 
 #: Okabe--Ito palette (black first is left out of the cycle: it is kept for theory/reference lines).
 OKABE_ITO = {
@@ -42,7 +52,7 @@ RC = {
     "pdf.fonttype": 42, "ps.fonttype": 42, "mathtext.fontset": "dejavusans",
 }
 
-#: Axis labels for the shared vocabulary (README, Conventions; THEORY.md section 1).
+#: Axis labels for the shared vocabulary (docs/design.md#parameters, docs/theory.md#setup).
 LABELS = {
     "psi1": r"$\psi_1 = N/d$", "psi2": r"$\psi_2 = n/d$", "psi1/psi2": r"$\psi_1/\psi_2 = N/n$",
     "lam": r"ridge $\lambda$", "eps": r"$\varepsilon$ (train)", "eps_test": r"$\varepsilon$ (test)",
@@ -92,7 +102,9 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def figure(nrows: int = 1, ncols: int = 1, width: str | float = "column", aspect: float = 0.75, **kw):
+def figure(
+    nrows: int = 1, ncols: int = 1, width: str | float = "column", aspect: float = 0.75, **kw: Any
+) -> tuple[Figure, Any]:
     """``fig, axes = figure(...)``: ``width`` is ``"column"`` (3.4 in), ``"page"`` (7 in) or inches; each panel is
     ``aspect`` times as high as wide. ``axes`` is a single Axes for 1x1, else the array from ``plt.subplots``.
 
@@ -108,8 +120,8 @@ def figure(nrows: int = 1, ncols: int = 1, width: str | float = "column", aspect
     return fig, axes
 
 
-def finish(ax, x: str | None = None, y: str | None = None, *, xscale: str | None = None,
-           yscale: str | None = None, legend: bool | str = True, title: str | None = None):
+def finish(ax: Axes, x: str | None = None, y: str | None = None, *, xscale: str | None = None,
+           yscale: str | None = None, legend: bool | str = True, title: str | None = None) -> Axes:
     """Label the axes from parameter names, set scales, add a legend when there are labelled artists."""
     if x is not None:
         ax.set_xlabel(label(x))
@@ -124,12 +136,13 @@ def finish(ax, x: str | None = None, y: str | None = None, *, xscale: str | None
     if legend:
         handles, labels = ax.get_legend_handles_labels()
         if handles:
-            ax.legend(loc=legend if isinstance(legend, str) else "best")
+            loc: Any = legend if isinstance(legend, str) else "best"  # matplotlib checks the location name
+            ax.legend(loc=loc)
     return ax
 
 
-def theory_curve(ax, x: Sequence[float], y: Sequence[float], *, label: str | None = None, color: str | None = None,
-                 **kw):
+def theory_curve(ax: Axes, x: ArrayLike, y: ArrayLike, *, label: str | None = None, color: str | None = None,
+                 **kw: Any) -> Line2D:
     """A theory prediction: a solid line (no markers)."""
     kw.setdefault("linestyle", "-")
     kw.setdefault("zorder", 2)
@@ -137,8 +150,8 @@ def theory_curve(ax, x: Sequence[float], y: Sequence[float], *, label: str | Non
     return line
 
 
-def sim_points(ax, x: Sequence[float], mean: Sequence[float], sem: Sequence[float] | None = None, *,
-               label: str | None = None, color: str | None = None, marker: str = "o", **kw):
+def sim_points(ax: Axes, x: ArrayLike, mean: ArrayLike, sem: ArrayLike | None = None, *,
+               label: str | None = None, color: str | None = None, marker: str = "o", **kw: Any) -> ErrorbarContainer:
     """Simulation results: markers with error bars (``sem``: one standard error), no connecting line."""
     kw.setdefault("zorder", 3)
     kw.setdefault("markeredgecolor", "white")
@@ -147,7 +160,7 @@ def sim_points(ax, x: Sequence[float], mean: Sequence[float], sem: Sequence[floa
                        ecolor=color, elinewidth=1.0, **kw)
 
 
-def mean_sem(df, by: str | Sequence[str], value: str):
+def mean_sem(df: pd.DataFrame, by: str | Sequence[str], value: str) -> pd.DataFrame:
     """Mean, standard error of the mean and count of ``value`` over the rows of each group (e.g. the seeds).
 
     ``sem = std(ddof=1) / sqrt(n)``; a group of one has sem NaN (drawn without an error bar).
@@ -160,8 +173,9 @@ def mean_sem(df, by: str | Sequence[str], value: str):
     return out.drop(columns="std")[by + ["mean", "sem", "n"]]
 
 
-def theory_vs_simulation(ax, theory, simulation, *, x: str, y: str, group: str | None = None,
-                         group_label: str | None = None, theory_y: str | None = None):
+def theory_vs_simulation(ax: Axes, theory: pd.DataFrame | None, simulation: pd.DataFrame | None, *, x: str, y: str,
+                         group: str | None = None, group_label: str | None = None,
+                         theory_y: str | None = None) -> list:
     """Theory curves (lines) and simulation points (mean +- sem over seeds) of ``y`` against ``x``, one colour per
     value of ``group``. ``theory`` and ``simulation`` are DataFrames (either may be None); ``theory_y`` names the
     theory column when it differs from ``y``. Returns the group values in drawing order."""
@@ -188,7 +202,7 @@ def theory_vs_simulation(ax, theory, simulation, *, x: str, y: str, group: str |
     return groups
 
 
-def save(fig, stem: str | os.PathLike, formats: Iterable[str] = ("pdf", "png")) -> list[str]:
+def save(fig: Figure, stem: str | os.PathLike, formats: Iterable[str] = ("pdf", "png")) -> list[str]:
     """Save ``fig`` as ``stem.pdf`` and ``stem.png`` (each written atomically: a temporary file, then renamed; a
     failed write raises :class:`~rfrobust.errors.StorageError` and leaves no temporary file), creating the
     directory. Returns the paths written."""
@@ -202,7 +216,7 @@ def save(fig, stem: str | os.PathLike, formats: Iterable[str] = ("pdf", "png")) 
     paths = []
     for fmt in formats:
         path = f"{stem}.{fmt}"
-        atomic_write(path, lambda fh, fmt=fmt: fig.savefig(fh, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight",
-                                                            pad_inches=RC["savefig.pad_inches"]))
+        atomic_write(path, functools.partial(fig.savefig, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight",
+                                             pad_inches=RC["savefig.pad_inches"]))
         paths.append(path)
     return paths

@@ -1,4 +1,4 @@
-"""Provenance columns attached to every result record (DESIGN.md, Results), and the one record builder.
+"""Provenance columns attached to every result record (docs/design.md#results), and the one record builder.
 
 * :func:`provenance` -- ``package_version, git_commit, hostname, python, timestamp`` (:data:`PROVENANCE_KEYS`);
 * :func:`build_record` -- one flat record: parameters, then metrics, then execution settings, then provenance, each

@@ -2,14 +2,14 @@
 
     python -m rfrobust.simulate --psi 0.5 --eps 0.1
 
-draws ``--seeds`` independent instances (``d`` inputs, ``N = psi1 d`` random features, ``n = psi2 d`` samples),
-trains each exactly (``--train reduced``: the convex program of THEORY.md 3.4; ``per-sample``: exact per-sample
-gradient norms; ``pgd``: true PGD adversarial training; ``ridge``), evaluates on fresh test data (SE, AE by the
-first-order formula and by PGD on the nonlinear model, mean input-gradient norm G) and prints, for each metric,
-theory / simulation mean +- sem (the standard error of the mean over seeds) / z-score. ``--json`` prints one JSON
-object instead (keys ``params``, ``theory``, ``simulation``, ``wall_s``, ``backend``, ``device``, plus ``attack``
-and ``records``); ``--out FILE`` also writes it: ``.json`` the same object, ``.csv`` / ``.parquet`` one row per seed
-(the flat records). The options, defaults and bounds are those declared in :class:`rfrobust.params.RFPoint` and
+draws ``--seeds`` independent instances (``d`` inputs, ``N = psi1 d`` random features, ``n = psi2 d`` samples), trains
+each exactly (``--train reduced``: the convex program of docs/theory.md#reduced-program; ``per-sample``: exact
+per-sample gradient norms; ``pgd``: true PGD adversarial training; ``ridge``), evaluates on fresh test data (SE, AE by
+the first-order formula and by PGD on the nonlinear model, mean input-gradient norm G) and prints, for each metric,
+theory / simulation mean +- sem (the standard error of the mean over seeds) / z-score. ``--json`` prints one JSON object
+instead (keys ``params``, ``theory``, ``simulation``, ``wall_s``, ``backend``, ``device``, plus ``attack`` and
+``records``); ``--out FILE`` also writes it: ``.json`` the same object, ``.csv`` / ``.parquet`` one row per seed (the
+flat records). The options, defaults and bounds are those declared in :class:`rfrobust.params.RFPoint` and
 :class:`rfrobust.params.SimulateRun`; bad input is one line on stderr and exit status 2, before any work.
 
 ``--labels sign|flip|probit`` (``--p-flip P`` for flip; ``--tau`` is probit's noise) trains on +-1 labels and adds
@@ -137,7 +137,7 @@ def theory_column(p: dict) -> tuple[dict | None, str]:
         return None, f"unavailable ({err})"
     except ConvergenceError as err:
         return None, f"did not converge ({err})"
-    clean = {}
+    clean: dict[str, bool | float | str | None] = {}
     for k, v in th.items():
         if isinstance(v, bool) or v is None or isinstance(v, str):
             clean[k] = v
@@ -216,11 +216,11 @@ def format_table(out: dict) -> str:
     sim = out["simulation"]
     lines.append(f"  {'max ||grad f|| (test)':<22}{'-':>10}   {sim['G_max']['mean']:.4f} +- {sim['G_max']['sem']:.4f}")
     zeros = sum(1 for r in out["records"] if r["zero"])
-    th = out["theory"] or {}
-    if zeros or th.get("zero"):
+    theory = out["theory"] or {}
+    if zeros or theory.get("zero"):
         lines.append(
-            f"  zero solution: {zeros}/{len(out['records'])} seeds; theory zero={th.get('zero')} "
-            f"(eps0={th.get('eps0')})"
+            f"  zero solution: {zeros}/{len(out['records'])} seeds; theory zero={theory.get('zero')} "
+            f"(eps0={theory.get('eps0')})"
         )
     at = out["attack"]
     random_starts = f", {at['attack_random_starts']:d} random" if at["attack_random_starts"] else ""

@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     check_outputs(ctx)
     with sigterm_as_interrupt():
-        computed, failures = {}, []
+        computed: dict = {}
+        failures: list[str] = []
         if not ctx.report_only:
             pipelines = study.pipelines(ctx)
             computed, failures = run_pipelines(

@@ -3,10 +3,11 @@
     python validation/finite_size.py                       # default: d = 100 ... 1600, see DEFAULTS below
     python validation/finite_size.py --d 100,200,400 --seeds 16,8,4 --no-figure
 
-One parameter point (default: THEORY.md 3.10's finite-d trend point, tanh, psi1 = 1.5, psi2 = 2, lam = 0.01,
-adversarial training at eps = 0.5 on the exact l2 surrogate) is simulated at growing d with fewer seeds at large d.
-Evaluation is clean (``eps_test = 0``: no PGD attack, the cost is the training and the test-set gradients), and the
-test set grows with d (``n_test = 8 d``) so that its Monte-Carlo error shrinks like the finite-size effects do.
+One parameter point (default: the finite-d trend point of docs/theory.md#adv-simulation, tanh, psi1 = 1.5,
+psi2 = 2, lam = 0.01, adversarial training at eps = 0.5 on the exact l2 surrogate) is simulated at growing d with
+fewer seeds at large d. Evaluation is clean (``eps_test = 0``: no PGD attack, the cost is the training and the
+test-set gradients), and the test set grows with d (``n_test = 8 d``) so that its Monte-Carlo error shrinks like
+the finite-size effects do.
 For each metric (SE and the input-gradient norm G by default) and each d::
 
     rms deviation = sqrt(mean over seeds of (simulation - theory)^2)     (one instance's typical error)
@@ -34,7 +35,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROG = "python validation/finite_size.py"
 DEFAULT_STORE = os.path.join(REPO, "results", "validation", "finite_size.parquet")
 DEFAULT_FIGURE = os.path.join(REPO, "results", "figures", "finite_size")
-#: the model point (THEORY.md 3.10, finite-d trend table) and the evaluation settings
+#: the model point (docs/theory.md#adv-simulation, finite-d trend table) and the evaluation settings
 DEFAULT_POINT = {"act": "tanh", "psi1": 1.5, "psi2": 2.0, "lam": 0.01, "eps": 0.5, "eps_test": 0.0, "kappa": 1.0,
                  "F1": 1.0, "tau": 0.5, "train": "reduced"}
 DEFAULT_D = [100, 200, 400, 800, 1600]

@@ -19,7 +19,8 @@ some seed fails. Exit status: 0 all pass, 1 some fail, 2 bad input.
 
 Compared pairs (simulation metric -> theory metric): ``SE -> SE``, ``R -> R``, ``AE_pgd -> AE`` (20-step PGD on the
 nonlinear model vs the theory's robust error), ``AE_linear -> AE`` (first-order inner maximum), ``G -> G`` (mean
-input-gradient norm over test points vs ``||a||_M``; at eps = 0 the ridge ``G0`` of THEORY.md 2.5), ``G_M -> G``.
+input-gradient norm over test points vs ``||a||_M``; at eps = 0 the ridge ``G0`` of docs/theory.md#ridge-grad-norm),
+``G_M -> G``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Array backends: one algorithm, several array libraries (DESIGN.md, Backends).
+"""Array backends: one algorithm, several array libraries (docs/design.md#add-backend).
 
 A backend is an array library on a device with a dtype (float64 by default). rfrobust's numerical code (the RF
 solvers, attacks, metrics and the activations) is written against the methods of :class:`Backend` only; each
@@ -15,7 +15,7 @@ library is one subclass (:class:`NumpyBackend`, :class:`TorchBackend`, :class:`C
 Importing this package imports neither torch nor cupy: a backend imports its library when it is created.
 """
 
-from rfrobust.backends.base import DTYPES, Backend, NotPositiveDefinite, host_memory_available
+from rfrobust.backends.base import DTYPES, Array, Backend, NotPositiveDefinite, host_memory_available
 from rfrobust.backends.cupy_backend import CupyBackend
 from rfrobust.backends.numpy_backend import NumpyBackend
 from rfrobust.backends.registry import (
@@ -36,6 +36,7 @@ register_backend(CupyBackend)
 
 __all__ = [
     "DTYPES",
+    "Array",
     "Backend",
     "CupyBackend",
     "NotPositiveDefinite",

@@ -1,15 +1,15 @@
 """The abstract :class:`Backend`: the array operations rfrobust's numerical code is written against.
 
-A backend is one array library on one device with one floating-point dtype (``float64`` by default, DESIGN.md
-Numerics). Every algorithm of :mod:`rfrobust.rf` and every activation of :mod:`rfrobust.activations` calls only
-these methods (plus the operators ``@ + - * / **``, ``.T``, ``.sum(axis)``, ``.mean()``, ``.max()``, ``.min()``,
-``.diagonal()``, slicing and boolean or integer indexing, which numpy, torch and cupy arrays share), so one
+A backend is one array library on one device with one floating-point dtype (``float64`` by default,
+docs/design.md#numerics). Every algorithm of :mod:`rfrobust.rf` and every activation of :mod:`rfrobust.activations`
+calls only these methods (plus the operators ``@ + - * / **``, ``.T``, ``.sum(axis)``, ``.mean()``, ``.max()``,
+``.min()``, ``.diagonal()``, slicing and boolean or integer indexing, which numpy, torch and cupy arrays share), so one
 algorithm runs unchanged on every backend.
 
 Defaults are written against the numpy API (which cupy shares); a subclass overrides what its library spells
 differently and must provide the abstract methods: loading its library, conversion to and from numpy, ``erf``,
 and the three Cholesky operations. Cholesky is the only factorisation the solvers use: never ``lstsq`` or
-``pinv``, which are slow and ill-defined on a GPU (DESIGN.md, Numerics). A failed Cholesky raises
+``pinv``, which are slow and ill-defined on a GPU (docs/design.md#numerics). A failed Cholesky raises
 :class:`NotPositiveDefinite`, which the solvers catch (to regularise or fall back) or turn into
 :class:`rfrobust.errors.ConvergenceError`.
 
@@ -21,7 +21,7 @@ created, and the class methods that inspect arrays (:meth:`Backend.owns`) look t
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 
@@ -29,6 +29,10 @@ from rfrobust.errors import InputError
 
 #: floating-point dtypes a backend can work in (float64 is the default everywhere)
 DTYPES = ("float64", "float32")
+
+#: An array of some backend (numpy, torch, cupy, ...): the annotation of array arguments in backend-generic code.
+#: ``Any`` because the libraries share no common static type; :meth:`Backend.check` enforces one library at run time.
+Array: TypeAlias = Any
 
 
 class NotPositiveDefinite(ArithmeticError):

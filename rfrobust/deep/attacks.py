@@ -34,7 +34,7 @@ built from an :class:`AttackConfig` (the record of every setting: :meth:`AttackC
 * ``none``   -- the clean points.
 
 :meth:`Attack.__call__` runs an attack with the model in eval() mode (``eval_mode=False``: its current mode) and the
-parameters frozen. Adding an attack = one subclass + ``@register_attack`` (recipe in ``docs/design.md``); its
+parameters frozen. Adding an attack = one subclass + ``@register_attack`` (recipe: docs/design.md#add-attack); its
 ``kind`` is then accepted by :class:`AttackConfig` everywhere (evaluation, training objectives, the CLI).
 """
 
@@ -43,9 +43,9 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -129,7 +129,7 @@ def _loss(logits, target, kind: str):
     return LOSSES[kind].summed(logits, target)
 
 
-def per_sample_loss(logits, target, kind: str):
+def per_sample_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     """Per-sample loss ``kind`` (see :data:`LOSSES`)."""
     return LOSSES[kind].per_sample(logits, target)
 
@@ -169,7 +169,7 @@ class AttackConfig:
     restarts: int = 1
     loss: str = field(default="")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         cls = ATTACKS.get(self.kind)
         if cls is None:
             raise InputError("attack", self.kind, "one of " + ", ".join(ATTACKS))
@@ -211,7 +211,7 @@ class AttackConfig:
 
 # ---------------------------------------------------------------------------------------------------- helpers
 @contextlib.contextmanager
-def eval_mode(model: torch.nn.Module, enabled: bool = True):
+def eval_mode(model: torch.nn.Module, enabled: bool = True) -> Iterator[torch.nn.Module]:
     """Put ``model`` in eval() mode for the block and restore its previous mode afterwards."""
     was_training = model.training
     if enabled:
@@ -226,7 +226,7 @@ _eval_ctx = eval_mode  # the context manager, for code whose arguments are calle
 
 
 @contextlib.contextmanager
-def frozen_parameters(model: torch.nn.Module):
+def frozen_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     """Parameters stop requiring grad inside the block, so autograd records only the input path.
 
     ``torch.autograd.grad(loss, x)`` already skips parameter gradients for built-in ops; freezing also keeps custom
@@ -320,7 +320,7 @@ def _forward_nograd(model, x, amp=False):
         return model(x).float()
 
 
-def input_gradients(model, x, y, amp: bool = False) -> torch.Tensor:
+def input_gradients(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = False) -> torch.Tensor:
     """``∇_x CE(f(x), y)`` per sample (used by the sanity checks)."""
     xg = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
@@ -451,7 +451,7 @@ class Attack:
     project_start: ClassVar[bool] = True
     gradient_based: ClassVar[bool] = True
 
-    def __init__(self, cfg: AttackConfig):
+    def __init__(self, cfg: AttackConfig) -> None:
         self.cfg = cfg
 
     # ------------------------------------------------------------------ settings
@@ -474,9 +474,9 @@ class Attack:
     # ------------------------------------------------------------------ running
     def __call__(
         self,
-        model,
-        x,
-        y,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
         *,
         generator: torch.Generator | None = None,
         return_logits: bool = False,
@@ -508,7 +508,16 @@ class Attack:
         return self.cfg.eps == 0
 
     def run(
-        self, model, x, y, *, generator=None, return_logits=False, track_grad_norm=False, amp=False, nat_probs=None
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        return_logits: bool = False,
+        track_grad_norm: bool = False,
+        amp: bool = False,
+        nat_probs: torch.Tensor | None = None,
     ) -> AttackResult:
         """:meth:`__call__` without the mode switch: restarts of :meth:`perturb`, per-sample worst case."""
         cfg = self.cfg
@@ -518,7 +527,12 @@ class Attack:
             gn = _grad_norm_at(model, x, y, cfg.norm, amp) if track_grad_norm else None
             return AttackResult(x_adv, logits, gn)
         target = self.target(model, x, y, nat_probs, amp)
-        best_x = best_logits = best_loss = best_wrong = gbest = None
+        # the per-sample best so far, set by the first restart (AttackConfig checks restarts >= 1)
+        best_x: torch.Tensor
+        best_logits: torch.Tensor
+        best_loss: torch.Tensor
+        best_wrong: torch.Tensor
+        gbest: torch.Tensor | None
         for r in range(cfg.restarts):
             with frozen_parameters(model):
                 x_adv, gmax = self.perturb(
@@ -539,11 +553,18 @@ class Attack:
             best_logits = torch.where(better[:, None], logits, best_logits)
             best_loss = torch.where(better, loss, best_loss)
             best_wrong = best_wrong | wrong
-            if track_grad_norm:
+            if track_grad_norm and gbest is not None and gmax is not None:
                 gbest = torch.maximum(gbest, gmax)
         return AttackResult(best_x, best_logits, gbest)
 
-    def target(self, model, x, y, nat_probs=None, amp: bool = False) -> torch.Tensor:
+    def target(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        nat_probs: torch.Tensor | None = None,
+        amp: bool = False,
+    ) -> torch.Tensor:
         """What the loss compares with: the labels, or the clean output distribution for a ``probs`` loss."""
         if LOSSES[self.cfg.loss].target == "probs":
             if nat_probs is None:
@@ -557,10 +578,10 @@ class Attack:
 
     def loop(
         self,
-        model,
-        x,
-        target,
-        generator=None,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        target: torch.Tensor,
+        generator: torch.Generator | None = None,
         *,
         amp: bool = False,
         track_grad_norm: bool = False,
@@ -570,6 +591,7 @@ class Attack:
     ) -> LoopResult:
         """One run of :func:`pgd_loop` with this attack's settings (``loss``/``steps`` override them)."""
         cfg = self.cfg
+        assert cfg.step_size is not None  # AttackConfig.__post_init__ fills the default rule
         if loss is None:
             summed = LOSSES[cfg.loss].summed
 
@@ -593,7 +615,16 @@ class Attack:
             project_start=self.project_start,
         )
 
-    def perturb(self, model, x, target, *, generator=None, track_grad_norm=False, amp=False):
+    def perturb(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        track_grad_norm: bool = False,
+        amp: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One run: ``(x_adv, grad_norm_max)``; the default is one pass of the PGD loop."""
         res = self.loop(model, x, target, generator, amp=amp, track_grad_norm=track_grad_norm)
         return res.x_adv, res.grad_norm_max
@@ -647,9 +678,19 @@ class TradesKL(Attack):
     def is_identity(self) -> bool:
         return False
 
-    def perturb(self, model, x, target, *, generator=None, track_grad_norm=False, amp=False):
+    def perturb(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        track_grad_norm: bool = False,
+        amp: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         cfg = self.cfg
-        rules = {}
+        assert cfg.step_size is not None  # AttackConfig.__post_init__ fills the default rule
+        rules: dict[str, Callable] = {}
         if cfg.norm == "l2":
             eps, step = cfg.eps, cfg.step_size
 
@@ -724,7 +765,16 @@ class Noise(Attack):
         return "none"
 
     def run(
-        self, model, x, y, *, generator=None, return_logits=False, track_grad_norm=False, amp=False, nat_probs=None
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        return_logits: bool = False,
+        track_grad_norm: bool = False,
+        amp: bool = False,
+        nat_probs: torch.Tensor | None = None,
     ) -> AttackResult:
         if self.is_identity():
             return super().run(
@@ -757,9 +807,9 @@ KINDS = attack_kinds()  # the built-in kinds; attack_kinds() also lists kinds re
 
 # ---------------------------------------------------------------------------------------------------- functions
 def attack(
-    model,
-    x,
-    y,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
     cfg: AttackConfig,
     *,
     generator: torch.Generator | None = None,
@@ -785,22 +835,24 @@ def attack(
     )
 
 
-def fgsm(model, x, y, eps: float, norm: str = "linf", **kw) -> AttackResult:
+def fgsm(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "linf", **kw: Any
+) -> AttackResult:
     """Fast gradient sign method (l_inf) / fast gradient method (l_2) with radius eps."""
     return attack(model, x, y, AttackConfig("fgsm", norm, eps), **kw)
 
 
 def pgd(
-    model,
-    x,
-    y,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
     eps: float,
     steps: int = 20,
     step_size: float | None = None,
     norm: str = "linf",
     random_start: bool = True,
     restarts: int = 1,
-    **kw,
+    **kw: Any,
 ) -> AttackResult:
     """Projected gradient descent; see :func:`attack`."""
     return attack(

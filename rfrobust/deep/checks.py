@@ -1,4 +1,5 @@
-"""Attack sanity checks callable on any model and data (DESIGN.md: weak or buggy attacks inflate robustness).
+"""Attack sanity checks callable on any model and data: weak or buggy attacks inflate robustness
+(docs/design.md#deep-conventions).
 
 :func:`sanity_checks` runs, on a batch ``(x, y)`` in eval() mode:
 
@@ -17,6 +18,7 @@ first check hold by construction). ``tol`` is an absolute tolerance on these fra
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -48,8 +50,8 @@ class CheckReport:
     def summary(self) -> str:
         return "; ".join(f"{c.name} {'ok' if c.passed else 'FAILED'} ({c.detail})" for c in self.checks)
 
-    def record(self) -> dict:
-        out = {f"check_{c.name}": bool(c.passed) for c in self.checks}
+    def record(self) -> dict[str, bool | str]:
+        out: dict[str, bool | str] = {f"check_{c.name}": bool(c.passed) for c in self.checks}
         out["checks_passed"] = self.passed
         out["checks_detail"] = self.summary()
         return out
@@ -61,7 +63,8 @@ def _acc_at(model, x, y, cfg, seed, amp):
     return float((res.logits.argmax(1) == y).float().mean()), res.x_adv
 
 
-def sanity_checks(model, x, y, eps: float, *, norm: str = "linf", steps=(1, 5, 20), restarts: int = 3,
+def sanity_checks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, norm: str = "linf",
+                  steps: Sequence[int] = (1, 5, 20), restarts: int = 3,
                   tol: float = 0.01, max_zero_grad_frac: float = 0.01, seed: int = 0, amp: bool = False,
                   step_size: float | None = None) -> CheckReport:
     """Run the checks listed in the module docstring; returns a :class:`CheckReport` (``.passed``, ``.record()``)."""

@@ -1,9 +1,9 @@
-"""Accuracy of one trained classifier along a grid of attack radii (seeds 000 and 001), in one pass per batch.
+"""Accuracy of one trained classifier along a grid of attack radii (Borji 2022; Barry's talk), in one pass per batch.
 
 :func:`accuracy_curves` evaluates FGSM, PGD (l_inf or l_2) or white noise at every radius of a grid on the same
 test points, so one trained network yields a whole curve (accuracy against eps). Two estimators:
 
-* ``nested=False`` -- **independent** radii, the definition of Borji (seed 000) and of seed 001: at each eps the
+* ``nested=False`` -- **independent** radii, the definition of Borji (2022) and of Barry's talk: at each eps the
   attack runs from the clean point on its own (PGD: uniform random start, ``steps`` steps of size ``step_size``,
   the LAST iterate is scored) and the curve is ``mean 1{f(x') = y}`` (accuracy on the attacked points).
 * ``nested=True`` -- **worst case over what the attack tried** (robust accuracy, Wu et al. eq. 3.1, monotone in
@@ -17,7 +17,7 @@ test points, so one trained network yields a whole curve (accuracy against eps).
   misclassifies" -- never above the independent last-iterate accuracy except through the random start draws.
 
 FGSM (Goodfellow et al. 2015): ``x' = clip(x + eps sign(grad_x CE(f(x), y)), 0, 1)``; the gradient is taken once at
-x and reused at every eps (FGM ``g / ||g||_2`` for l_2). Noise (seed 001): ``x' = clip(x + sigma z, 0, 1)``,
+x and reused at every eps (FGM ``g / ||g||_2`` for l_2). Noise (Barry's talk): ``x' = clip(x + sigma z, 0, 1)``,
 ``z ~ N(0, I)`` drawn afresh per radius; it is never nested (random noise is not an attack search).
 
 Returned columns: ``acc_<attack>_<radius:g>`` (radius 0 is the natural accuracy), plus ``grad_evals_<attack>``, the
@@ -36,10 +36,10 @@ from rfrobust.errors import InputError
 ATTACKS = ("fgsm", "pgd", "noise")
 
 
-def parse_radii(text, name: str = "eps_grid") -> list[float]:
+def parse_radii(text: str | float | Iterable, name: str = "eps_grid") -> list[float]:
     """``"0,1/255,2/255,0.1"`` (or a list) -> sorted distinct floats >= 0; fractions such as ``8/255`` allowed.
 
-    A ``start:stop:num`` item is a linear grid (``"0:0.1:20"``: 20 values from 0 to 0.1, as in seed 001)."""
+    A ``start:stop:num`` item is a linear grid (``"0:0.1:20"``: 20 values from 0 to 0.1, as in Barry's talk)."""
     from rfrobust.cli import parse_grid
 
     items = text if isinstance(text, (list, tuple)) else [t for t in str(text).split(",") if t.strip()]
@@ -102,8 +102,8 @@ def _pgd_broken(model, x, y, eps: float, steps: int, step_size: float, norm: str
     return wrong, evals
 
 
-def accuracy_curves(model, batches: Iterable, attack: str, radii: Sequence[float], *, norm: str = "linf",
-                    steps: int = 20, step_size: float | None = None, nested: bool = True,
+def accuracy_curves(model: torch.nn.Module, batches: Iterable, attack: str, radii: Sequence[float], *,
+                    norm: str = "linf", steps: int = 20, step_size: float | None = None, nested: bool = True,
                     generator: torch.Generator | None = None) -> dict:
     """Accuracy of ``model`` under ``attack`` at every radius of ``radii`` (see the module docstring).
 
@@ -132,6 +132,7 @@ def accuracy_curves(model, batches: Iterable, attack: str, radii: Sequence[float
                 if r == 0:
                     ok = _predict(model, x) == y if not nested else alive
                 elif attack == "fgsm":
+                    assert direction is not None  # computed above for fgsm
                     ok = _predict(model, (x + r * direction).clamp(0.0, 1.0)) == y
                 elif attack == "noise":
                     z = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)

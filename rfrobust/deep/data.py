@@ -1,4 +1,4 @@
-"""Image datasets read from their standard on-disk formats, never downloaded (DESIGN.md, Data).
+"""Image datasets read from their standard on-disk formats, never downloaded (docs/design.md#deep-conventions).
 
 * Fashion-MNIST and MNIST: the four IDX files (``train-images-idx3-ubyte[.gz]`` ...). Fashion-MNIST defaults to
   Debian's ``dataset-fashion-mnist`` directory ``/usr/share/datasets/fashion-mnist``.
@@ -39,11 +39,16 @@ import pickle
 import re
 import struct
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rfrobust.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic-idx", "synthetic-cifar10")
 
@@ -92,7 +97,7 @@ CIFAR_LABEL_KEY = {"cifar10": "labels", "cifar100": "fine_labels"}
 class DatasetNotFound(InputError):
     """A data set is not on disk: the one-line message names the path searched and how to provide it."""
 
-    def __init__(self, name: str, searched: str, missing: str):
+    def __init__(self, name: str, searched: str, missing: str) -> None:
         env = ENV_VARS[name]
         super().__init__(
             f"dataset {name} not found: searched {searched} (missing {missing}); "
@@ -119,15 +124,15 @@ class ImageData:
         """``(C, H, W)`` of one image."""
         return tuple(self.x.shape[1:])
 
-    def subset(self, idx) -> ImageData:
+    def subset(self, idx: np.ndarray | Iterable[int]) -> ImageData:
         idx = np.asarray(idx)
         return ImageData(self.x[idx], self.y[idx], self.num_classes, self.name, self.mean, self.std)
 
 
 # ---------------------------------------------------------------------------------------------------- IDX
-_IDX_DTYPES = {
-    0x08: np.uint8,
-    0x09: np.int8,
+_IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
     0x0C: np.dtype(">i4"),
     0x0D: np.dtype(">f4"),
@@ -142,7 +147,7 @@ def _open(path: str):
 class CorruptDataset(InputError):
     """A data file exists but cannot be read: one line naming the file, what is wrong and what to do."""
 
-    def __init__(self, path: str, problem: str):
+    def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"corrupt data file {path}: {problem}; replace it with an intact copy")
 
 
@@ -228,7 +233,7 @@ class _SafeUnpickler(pickle.Unpickler):
         ("_codecs", "encode"): _latin1_encode,
     }
 
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> object:
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
@@ -263,7 +268,7 @@ def read_cifar_batch(path: str) -> dict:
     return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
-def write_cifar_batch(path: str, data: np.ndarray, labels, label_key: str = "labels") -> None:
+def write_cifar_batch(path: str, data: np.ndarray, labels: np.ndarray | Sequence[int], label_key: str = "labels") -> None:
     """Write a CIFAR python batch: ``{'data': uint8 (N, 3072), label_key: list, ...}``, pickle protocol 2."""
     obj = {
         "batch_label": "synthetic",
@@ -336,7 +341,7 @@ class ClassGroups:
         return out
 
 
-def parse_classes(text, num_classes: int = 10) -> ClassGroups:
+def parse_classes(text: object, num_classes: int = 10) -> ClassGroups:
     """The :class:`ClassGroups` of a ``classes`` text (module docstring) for a data set of ``num_classes`` classes.
     One-line InputError naming ``classes`` otherwise."""
     raw = str(text).strip()
@@ -473,7 +478,7 @@ def take(data: ImageData, size: int | None, seed: int) -> ImageData:
 # ---------------------------------------------------------------------------------------------------- synthetic
 def make_synthetic(
     n: int,
-    shape=(1, 28, 28),
+    shape: tuple[int, int, int] = (1, 28, 28),
     num_classes: int = 10,
     seed: int = 0,
     noise: float = 0.25,
@@ -550,13 +555,13 @@ class Batches:
         self,
         data: ImageData,
         batch_size: int,
-        device="cpu",
+        device: str | torch.device = "cpu",
         shuffle: bool = False,
         seed: int = 0,
         augment: bool = False,
         channels_last: bool = False,
         drop_last: bool = False,
-    ):
+    ) -> None:
         import torch
 
         self.torch = torch
@@ -578,7 +583,7 @@ class Batches:
         n = len(self.data)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def _augment(self, xb):
+    def _augment(self, xb: torch.Tensor) -> torch.Tensor:
         torch = self.torch
         n, _, h, w = xb.shape
         pad = torch.nn.functional.pad(xb, (4, 4, 4, 4))
@@ -595,7 +600,7 @@ class Batches:
         flip = torch.as_tensor(self.rng.random(n) < 0.5, device=xb.device)
         return torch.where(flip[:, None, None, None], out.flip(3), out)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         torch = self.torch
         n = len(self.data)
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)

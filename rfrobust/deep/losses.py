@@ -6,9 +6,14 @@ builds the objective named ``method`` and runs one step with a constant lambda o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rfrobust.deep.attacks import AttackConfig
 from rfrobust.deep.objectives import METHODS, OBJECTIVES, StepLoss, get_objective
-from rfrobust.deep.war import ConstantLambda
+from rfrobust.deep.war import WAR, ConstantLambda
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["METHODS", "StepLoss", "inner_attack_config", "training_loss"]
 
@@ -19,17 +24,17 @@ def inner_attack_config(method: str, base: AttackConfig) -> AttackConfig:
 
 
 def training_loss(
-    model,
-    x,
-    y,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
     method: str,
     lam: float,
     attack_cfg: AttackConfig | None,
     *,
-    war=None,
+    war: WAR | None = None,
     attack_eval_mode: bool = True,
     clip: bool = True,
-    generator=None,
+    generator: torch.Generator | None = None,
     amp: bool = False,
     recipe: str = "official",
 ) -> StepLoss:

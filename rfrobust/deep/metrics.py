@@ -32,6 +32,8 @@ PGD from a random start, averaged over points.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -56,8 +58,8 @@ def _derived_generator(generator: torch.Generator | None, salt: int) -> torch.Ge
 
 
 def evaluate(
-    model,
-    batches,
+    model: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     cfg: AttackConfig,
     *,
     lipschitz: bool = True,
@@ -114,6 +116,7 @@ def evaluate(
                 nat_probs=probs if wants_probs else None,
                 eval_mode=False,
             )
+            assert res.logits is not None  # return_logits=True
             p_nat, p_adv = logits_nat.argmax(1), res.logits.argmax(1)
             ok = p_nat == y
             robust = ok & (p_adv == y)
@@ -122,6 +125,7 @@ def evaluate(
             if uses_label and not bool(ok.all()):  # misclassified points: attack their prediction as well
                 idx = (~ok).nonzero().flatten()
                 rp = attack(model, x[idx], p_nat[idx], generator=gen_pred, return_logits=True, amp=amp, eval_mode=False)
+                assert rp.logits is not None  # return_logits=True
                 stable[idx] &= rp.logits.argmax(1) == p_nat[idx]
             sums["n"] += int(y.numel())
             sums["correct"] += int(ok.sum())
@@ -132,11 +136,13 @@ def evaluate(
             sums["nat_loss"] += float(torch.nn.functional.cross_entropy(logits_nat, y, reduction="sum"))
             sums["adv_loss"] += float(torch.nn.functional.cross_entropy(res.logits, y, reduction="sum"))
             if track:
+                assert res.grad_norm_max is not None  # track_grad_norm=True
                 sums["lip"] += float(res.grad_norm_max.sum())
             if kl_attack is not None:
                 rk = kl_attack(
                     model, x, y, generator=gen_kl, track_grad_norm=True, amp=amp, nat_probs=probs, eval_mode=False
                 )
+                assert rk.grad_norm_max is not None  # track_grad_norm=True
                 sums["lip_kl"] += float(rk.grad_norm_max.sum())
             if ratio:
                 sums["ratio"] += float(lipschitz_ratio(model, x, cfg, generator=generator, amp=amp).sum())
@@ -151,7 +157,7 @@ def evaluate(
             if progress is not None:
                 progress.update(1)
     n = max(sums["n"], 1)
-    out = {
+    out: dict[str, Any] = {
         "natural_acc": sums["correct"] / n,
         "robust_acc": sums["robust"] / n,
         "stability": sums["stable"] / n,
@@ -171,7 +177,14 @@ def evaluate(
     return out
 
 
-def lipschitz_ratio(model, x, cfg: AttackConfig, *, generator=None, amp: bool = False) -> torch.Tensor:
+def lipschitz_ratio(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    cfg: AttackConfig,
+    *,
+    generator: torch.Generator | None = None,
+    amp: bool = False,
+) -> torch.Tensor:
     """Per-sample ``max ||f(x') - f(x)||_1 / ||x' - x||_p`` over the PGD iterates (logits; p = the attack norm).
 
     Gradient ascent on the ratio itself (the PGD loop of :mod:`rfrobust.deep.attacks` with the ratio as its loss)

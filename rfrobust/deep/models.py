@@ -2,11 +2,12 @@
 
 Names accepted by :func:`build_model` (CLI ``--model``):
 
-* ``nettest-F-I`` -- Borji (seed 000), appendix A: the two-conv-layer ``NetTest`` family F = 1..5 (Models I..V),
+* ``nettest-F-I`` -- Borji (2022), appendix A: the two-conv-layer ``NetTest`` family F = 1..5 (Models I..V),
   configuration I (from 0) within the family; 26 configurations in :data:`NETTEST_CONFIGS`. Conv1 takes the data
   set's channels and the layer sizes follow the input resolution (28 for MNIST-like, 32 for CIFAR).
-* ``mlp-small`` / ``mlp-large`` / ``mlp-H`` -- the 3-layer MLPs of seed 001 (input, one ReLU hidden layer of H
-  units, linear output): H = 150 gives 1.19e5 parameters and H = 3774 gives 3.0e6 for 28x28 inputs.
+* ``mlp-small`` / ``mlp-large`` / ``mlp-H`` -- the 3-layer MLPs of A. J. Barry's talk on the universal law of robustness
+  (input, one ReLU hidden layer of H units, linear output): H = 150 gives 1.19e5 parameters and H = 3774 gives 3.0e6 for
+  28x28 inputs.
 * ``wrn-DEPTH-K`` -- WideResNet (Zagoruyko & Komodakis 2016; pre-activation basic blocks, DEPTH = 6n + 4, widths
   16, 16K, 32K, 64K), e.g. ``wrn-34-10`` (46.2 M parameters for CIFAR-10), ``wrn-16-4``, ``wrn-10-1``.
 * ``densenet-bc-DEPTH-K`` -- DenseNet-BC (Huang et al. 2017) with depth DEPTH = 6n + 4 and growth rate K, e.g.
@@ -20,6 +21,7 @@ whatever the activation.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -89,7 +91,7 @@ class _SingleChannelConv(torch.autograd.Function):
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters and state dict) with a fast input gradient for one-channel CPU inputs."""
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.in_channels == 1 and self.groups == 1 and x.device.type == "cpu" and x.requires_grad
                 and self.padding_mode == "zeros" and isinstance(self.padding, tuple)):
             return _SingleChannelConv.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
@@ -102,12 +104,15 @@ class Normalize(nn.Module):
     mean and std are buffers, so they travel with the checkpoint.
     """
 
-    def __init__(self, mean, std):
+    mean: torch.Tensor  # buffers (register_buffer)
+    std: torch.Tensor
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.addcmul(-self.mean / self.std, x, 1.0 / self.std)
 
 
@@ -118,8 +123,9 @@ class NetTest(nn.Module):
     ``p2 = floor(r2 / P2)``; fc1 has ``p2^2 * num_conv2`` inputs.
     """
 
-    def __init__(self, in_channels=1, im_res=28, conv1_size=3, conv2_size=3, pool1_size=2, pool2_size=2,
-                 num_conv1=10, num_conv2=10, num_hid=50, dilation_1=1, num_classes=10, dropout=True, act="relu"):
+    def __init__(self, in_channels: int = 1, im_res: int = 28, conv1_size: int = 3, conv2_size: int = 3,
+                 pool1_size: int = 2, pool2_size: int = 2, num_conv1: int = 10, num_conv2: int = 10, num_hid: int = 50,
+                 dilation_1: int = 1, num_classes: int = 10, dropout: bool = True, act: str = "relu") -> None:
         super().__init__()
         self.act = torch_module(act)
         self.conv1 = Conv2d(in_channels, num_conv1, conv1_size, dilation=dilation_1, bias=True)
@@ -136,7 +142,7 @@ class NetTest(nn.Module):
         self.fc2 = nn.Linear(num_hid, num_classes)
         self.pool1_size, self.pool2_size = pool1_size, pool2_size
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(F.max_pool2d(self.conv1(x), self.pool1_size))
         h = self.act(F.max_pool2d(self.conv2_drop(self.conv2(h)), self.pool2_size))
         h = self.act(self.fc1(h.flatten(1)))
@@ -144,22 +150,22 @@ class NetTest(nn.Module):
 
 
 class MLP(nn.Module):
-    """Input -> Linear(d, H) -> sigma (ReLU) -> Linear(H, classes) (seed 001's "3-layer network")."""
+    """Input -> Linear(d, H) -> sigma (ReLU) -> Linear(H, classes) (the "3-layer network" of Barry's talk)."""
 
-    def __init__(self, in_features: int, hidden: int, num_classes: int = 10, act="relu"):
+    def __init__(self, in_features: int, hidden: int, num_classes: int = 10, act: str = "relu") -> None:
         super().__init__()
         self.fc1 = nn.Linear(in_features, hidden)
         self.act = torch_module(act)
         self.fc2 = nn.Linear(hidden, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x.flatten(1))))
 
 
 class _WideBlock(nn.Module):
     """Pre-activation basic block: BN-ReLU-conv3x3(stride)-BN-ReLU-conv3x3, 1x1 conv shortcut if shapes change."""
 
-    def __init__(self, cin, cout, stride, act="relu"):
+    def __init__(self, cin: int, cout: int, stride: int, act: str = "relu") -> None:
         super().__init__()
         self.act = torch_module(act)
         self.bn1 = nn.BatchNorm2d(cin)
@@ -168,7 +174,7 @@ class _WideBlock(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.shortcut = None if (cin == cout and stride == 1) else nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         o = self.act(self.bn1(x))
         skip = x if self.shortcut is None else self.shortcut(o)
         o = self.conv2(self.act(self.bn2(self.conv1(o))))
@@ -179,7 +185,8 @@ class WideResNet(nn.Module):
     """WRN-depth-k: conv3x3(16), three groups of n = (depth-4)/6 blocks (16k, 32k, 64k; strides 1, 2, 2),
     BN-ReLU, global average pool, linear."""
 
-    def __init__(self, depth=34, widen=10, in_channels=3, num_classes=10, act="relu"):
+    def __init__(self, depth: int = 34, widen: int = 10, in_channels: int = 3, num_classes: int = 10,
+                 act: str = "relu") -> None:
         super().__init__()
         if (depth - 4) % 6 or depth < 10:
             raise InputError("model", f"wrn-{depth}-{widen}", "wrn-DEPTH-K with DEPTH = 6n + 4 >= 10")
@@ -199,13 +206,13 @@ class WideResNet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         o = self.act(self.bn(self.blocks(self.conv1(x))))
         return self.fc(F.adaptive_avg_pool2d(o, 1).flatten(1))
 
 
 class _DenseLayer(nn.Module):
-    def __init__(self, cin, growth, act="relu"):
+    def __init__(self, cin: int, growth: int, act: str = "relu") -> None:
         super().__init__()
         self.act = torch_module(act)
         self.bn1 = nn.BatchNorm2d(cin)
@@ -213,19 +220,19 @@ class _DenseLayer(nn.Module):
         self.bn2 = nn.BatchNorm2d(4 * growth)
         self.conv2 = nn.Conv2d(4 * growth, growth, 3, 1, 1, bias=False)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         o = self.conv2(self.act(self.bn2(self.conv1(self.act(self.bn1(x))))))
         return torch.cat([x, o], 1)
 
 
 class _Transition(nn.Module):
-    def __init__(self, cin, cout, act="relu"):
+    def __init__(self, cin: int, cout: int, act: str = "relu") -> None:
         super().__init__()
         self.act = torch_module(act)
         self.bn = nn.BatchNorm2d(cin)
         self.conv = nn.Conv2d(cin, cout, 1, bias=False)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(self.conv(self.act(self.bn(x))), 2)
 
 
@@ -233,7 +240,8 @@ class DenseNetBC(nn.Module):
     """DenseNet-BC-depth-k: conv3x3(2k), 3 dense blocks of (depth-4)/6 bottleneck layers, transitions with
     compression 0.5, BN-ReLU, global average pool, linear."""
 
-    def __init__(self, depth=40, growth=12, in_channels=3, num_classes=10, act="relu"):
+    def __init__(self, depth: int = 40, growth: int = 12, in_channels: int = 3, num_classes: int = 10,
+                 act: str = "relu") -> None:
         super().__init__()
         if (depth - 4) % 6:
             raise InputError("model", f"densenet-bc-{depth}-{growth}", "densenet-bc-DEPTH-K with DEPTH = 6n + 4")
@@ -252,7 +260,7 @@ class DenseNetBC(nn.Module):
         self.act = torch_module(act)
         self.fc = nn.Linear(c, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         o = self.act(self.bn(self.features(x)))
         return self.fc(F.adaptive_avg_pool2d(o, 1).flatten(1))
 
@@ -260,12 +268,12 @@ class DenseNetBC(nn.Module):
 class Classifier(nn.Module):
     """``net(normalize(x))``: takes images in [0, 1]."""
 
-    def __init__(self, normalize: Normalize, net: nn.Module):
+    def __init__(self, normalize: Normalize, net: nn.Module) -> None:
         super().__init__()
         self.normalize = normalize
         self.net = net
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))
 
 
@@ -302,7 +310,8 @@ def parse_model_name(name: str) -> tuple[str, dict]:
 
 
 def build_model(name: str, in_channels: int = 1, im_res: int = 28, num_classes: int = 10,
-                mean=(0.5,), std=(0.25,), dropout: bool = True, act="relu") -> Classifier:
+                mean: Sequence[float] = (0.5,), std: Sequence[float] = (0.25,), dropout: bool = True,
+                act: str = "relu") -> Classifier:
     """Build model ``name`` for ``in_channels x im_res x im_res`` inputs in [0, 1] (see module docstring).
 
     ``dropout=False`` removes NetTest's two dropout layers (Borji's model has them; the other families have none).
@@ -311,6 +320,7 @@ def build_model(name: str, in_channels: int = 1, im_res: int = 28, num_classes: 
     family, kw = parse_model_name(name)
     if len(mean) == 1 and in_channels > 1:
         mean, std = tuple(mean) * in_channels, tuple(std) * in_channels
+    net: nn.Module
     if family == "nettest":
         net = NetTest(in_channels, im_res, num_classes=num_classes, dropout=dropout, act=act, **kw)
     elif family == "mlp":

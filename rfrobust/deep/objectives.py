@@ -17,14 +17,15 @@ Lambda comes from a controller (:mod:`rfrobust.deep.war`): :class:`~rfrobust.dee
 (Wu et al. Algorithm 1), which sets lambda_t from the batch's (natural risk, robust regularization) before the step.
 Any objective with a lambda (``has_lambda``) can be wrapped by WAR.
 
-Adding an objective = one subclass with ``name`` + ``@register_objective`` (recipe in ``docs/design.md``). A
+Adding an objective = one subclass with ``name`` + ``@register_objective`` (recipe: docs/design.md#add-objective). A
 subclass of :class:`Regularized` only writes :meth:`Regularized.terms`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,9 @@ class StepLoss:
 
 
 OBJECTIVES: dict[str, type[Objective]] = {}
+#: A lambda controller: ``lam(natural_risk, robust_reg) -> lambda_t`` (:class:`rfrobust.deep.war.ConstantLambda`,
+#: :class:`rfrobust.deep.war.WAR`).
+LambdaController = Callable[[torch.Tensor, torch.Tensor], float]
 
 
 def register_objective(cls: type[Objective]) -> type[Objective]:
@@ -61,7 +65,7 @@ def objective_names() -> tuple[str, ...]:
     return tuple(OBJECTIVES)
 
 
-def get_objective(name: str, **options) -> Objective:
+def get_objective(name: str, **options: Any) -> Objective:
     """An instance of objective ``name``; ``options`` it does not declare (``Objective.options``) are ignored."""
     cls = OBJECTIVES.get(name)
     if cls is None:
@@ -84,11 +88,11 @@ class Objective:
     name: ClassVar[str] = ""
     default_lam: ClassVar[float] = 1.0
     has_lambda: ClassVar[bool] = True
-    attack_kind: ClassVar[str | None] = "pgd"
+    attack_kind: str | None = "pgd"  # a class attribute; an instance may override it (TRADES' recipe)
     reports_natural_acc: ClassVar[bool] = True
     options: ClassVar[tuple[str, ...]] = ()
 
-    def inner_attack(self, base: AttackConfig, step_size: float | None | str = "base") -> AttackConfig:
+    def inner_attack(self, base: AttackConfig, step_size: float | None | Literal["base"] = "base") -> AttackConfig:
         """The training-time attack: ``base`` (the run's attack settings) with this objective's attack kind.
 
         ``step_size``: the step of the new attack (``None``: that attack's default rule; ``"base"``: base's step).
@@ -100,13 +104,13 @@ class Objective:
 
     def step(
         self,
-        model,
-        x,
-        y,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
         attack_cfg: AttackConfig | None,
-        lam,
+        lam: LambdaController,
         *,
-        generator=None,
+        generator: torch.Generator | None = None,
         amp: bool = False,
         attack_eval_mode: bool = True,
     ) -> StepLoss:
@@ -118,11 +122,22 @@ class Objective:
         """
         x_adv = None
         if self.attack_kind is not None:
+            if attack_cfg is None:
+                raise InputError("attack_cfg", None, f"the attack settings (objective {self.name} trains on attacks)")
             cfg = self.inner_attack(attack_cfg)
             x_adv = cfg.build()(model, x, y, generator=generator, amp=amp, eval_mode=attack_eval_mode).x_adv
         return self.loss(model, x, y, x_adv, lam, amp=amp)
 
-    def loss(self, model, x, y, x_adv, lam, *, amp: bool = False) -> StepLoss:  # pragma: no cover - abstract
+    def loss(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        x_adv: torch.Tensor | None,
+        lam: LambdaController,
+        *,
+        amp: bool = False,
+    ) -> StepLoss:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -134,7 +149,16 @@ class Standard(Objective):
     has_lambda = False
     attack_kind = None
 
-    def loss(self, model, x, y, x_adv, lam, *, amp: bool = False) -> StepLoss:
+    def loss(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        x_adv: torch.Tensor | None,
+        lam: LambdaController,
+        *,
+        amp: bool = False,
+    ) -> StepLoss:
         with _autocast(x, amp):
             logits = model(x)
         nat = F.cross_entropy(logits.float(), y)
@@ -150,7 +174,16 @@ class PGDAT(Objective):
     has_lambda = False
     reports_natural_acc = False
 
-    def loss(self, model, x, y, x_adv, lam, *, amp: bool = False) -> StepLoss:
+    def loss(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        x_adv: torch.Tensor | None,
+        lam: LambdaController,
+        *,
+        amp: bool = False,
+    ) -> StepLoss:
         with _autocast(x, amp):
             logits_adv = model(x_adv)
         loss = F.cross_entropy(logits_adv.float(), y)
@@ -163,11 +196,22 @@ class Regularized(Objective):
     """``natural + lambda_t * robust`` from the clean and attacked logits (both in train mode); subclasses write
     :meth:`terms`."""
 
-    def terms(self, logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tensor):
+    def terms(
+        self, logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(natural_risk, robust_reg)``, differentiable batch means."""
         raise NotImplementedError
 
-    def loss(self, model, x, y, x_adv, lam, *, amp: bool = False) -> StepLoss:
+    def loss(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        x_adv: torch.Tensor | None,
+        lam: LambdaController,
+        *,
+        amp: bool = False,
+    ) -> StepLoss:
         with _autocast(x, amp):
             logits_nat = model(x)
             logits_adv = model(x_adv)
@@ -191,10 +235,12 @@ class GAT(Regularized):
     name = "gat"
     options = ("clip",)
 
-    def __init__(self, clip: bool = True):
+    def __init__(self, clip: bool = True) -> None:
         self.clip = bool(clip)
 
-    def terms(self, logits_nat, logits_adv, y):
+    def terms(
+        self, logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         l_nat_i = F.cross_entropy(logits_nat, y, reduction="none")
         diff = F.cross_entropy(logits_adv, y, reduction="none") - l_nat_i
         return l_nat_i.mean(), (diff.clamp_min(0.0) if self.clip else diff).mean()
@@ -210,10 +256,12 @@ class TRADES(Regularized):
     attack_kind = "trades"
     options = ("recipe",)
 
-    def __init__(self, recipe: str = "official"):
+    def __init__(self, recipe: str = "official") -> None:
         self.attack_kind = "trades" if recipe == "official" else "trades-pgd"
 
-    def terms(self, logits_nat, logits_adv, y):
+    def terms(
+        self, logits_nat: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         nat = F.cross_entropy(logits_nat, y)
         reg = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits_nat, dim=1), reduction="batchmean")
         return nat, reg

@@ -33,6 +33,10 @@ epoch always runs at the full rate. rfrobust 0.1 used ``d = max(1, round(f E)) +
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rfrobust.deep.config import TrainConfig
 
 RECIPES = ("official", "rfrobust-0.1")
 DEFAULT_WEIGHT_DECAY = 5e-4
@@ -92,7 +96,7 @@ def _drop_epoch(fraction: float, epochs: int, official: bool) -> int:
     return max(1, round(fraction * epochs))
 
 
-def resolve(cfg) -> Recipe:
+def resolve(cfg: TrainConfig) -> Recipe:
     """The :class:`Recipe` of a :class:`~rfrobust.deep.train.TrainConfig` (its method, dataset, epochs, recipe and
     the options the user set)."""
     official = cfg.recipe == "official"
@@ -132,5 +136,7 @@ def lr_at(recipe: Recipe, lr: float, epoch: int) -> float:
     if recipe.schedule == "constant":
         return lr
     if recipe.schedule == "piecewise":
+        assert recipe.milestones is not None, "a piecewise recipe carries its milestones"
         return lr * 0.1 ** sum(epoch > m for m in recipe.milestones)
+    assert recipe.halve_after is not None, "a halving recipe carries halve_after"
     return lr * 0.5 ** max(0, epoch - recipe.halve_after)

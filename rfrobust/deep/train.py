@@ -51,10 +51,20 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfrobust.deep.config import LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, config_fields  # noqa: F401
 from rfrobust.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+
+    from rfrobust.deep.data import Batches
+    from rfrobust.deep.models import Classifier
+    from rfrobust.deep.war import WAR
+
+#: ``extra_eval(model, test_batches, device) -> dict``: more test metrics of the selected model (see :func:`run`)
+ExtraEval = Callable[["torch.nn.Module", "Batches", str], dict]
 
 CKPT_FORMAT = "rfrobust-deep-ckpt-1"
 
@@ -141,7 +151,14 @@ def _warm(cfg, eps: float, warmup: float, progress: float):
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
 def save_checkpoint(
-    path: str, model, cfg: TrainConfig, spec: dict, epoch: int, metrics: dict, optimizer=None, war=None
+    path: str,
+    model: torch.nn.Module,
+    cfg: TrainConfig,
+    spec: dict,
+    epoch: int,
+    metrics: dict,
+    optimizer: torch.optim.Optimizer | None = None,
+    war: WAR | None = None,
 ) -> None:
     """Write a checkpoint that ``torch.load(path, weights_only=True)`` reads (tensors and plain containers only)."""
     import torch
@@ -163,7 +180,7 @@ def save_checkpoint(
     atomic_write(path, lambda fh: torch.save(state, fh))
 
 
-def load_checkpoint(path: str, device: str = "cpu"):
+def load_checkpoint(path: str, device: str = "cpu") -> tuple[Classifier, dict]:
     """``(model, checkpoint_dict)`` from a file written by :func:`save_checkpoint` (``weights_only=True``)."""
     import torch
 
@@ -294,15 +311,18 @@ def build(cfg: TrainConfig, log: Callable | None = None) -> TrainingRun:
         device
     )
     if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        # Module.to accepts memory_format at run time; torch's overloads of Module.to do not declare it
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     n_params = count_parameters(model)
     recipe = cfg.recipe_values()
+    opt: torch.optim.Optimizer
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=recipe.weight_decay)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=recipe.weight_decay)
     objective = get_objective(cfg.method, **cfg.to_dict())  # its options (clip, recipe) from the configuration
     war = WAR(cfg.war_zeta, cfg.war_alpha) if cfg.war_zeta is not None else None
+    assert cfg.lam is not None  # TrainConfig resolves an unset lam to the objective's default
     lam = war if war is not None else ConstantLambda(cfg.lam)
 
     train_attack = AttackConfig("pgd", cfg.norm, eps, eps_text, cfg.attack_steps, cfg.attack_step_size)
@@ -372,7 +392,7 @@ class Validation(Callback):
     (with ``val_lipschitz``: the local Lipschitz estimate from the same pass); sets ``run.score``. Without a
     validation split the last epoch is the best; unvalidated epochs never win."""
 
-    def on_epoch_end(self, run, epoch, row):
+    def on_epoch_end(self, run: TrainingRun, epoch: int, row: dict) -> None:
         import torch
 
         from rfrobust.deep.metrics import evaluate as evaluate_attack
@@ -398,7 +418,7 @@ class Validation(Callback):
 class EpochLog(Callback):
     """One line per epoch through ``run.log``."""
 
-    def on_epoch_end(self, run, epoch, row):
+    def on_epoch_end(self, run: TrainingRun, epoch: int, row: dict) -> None:
         run.log(
             "epoch {epoch}/{E} lr={lr:.4g} natural_risk={natural_risk:.4f} robust_reg={robust_reg:.4f} "
             "lam_t={lam_t:.3f}".format(E=run.cfg.epochs, **row)
@@ -414,12 +434,12 @@ class EpochLog(Callback):
 class Selection(Callback):
     """Keeps the state of the best epoch (highest ``run.score``) in memory (``run.best_state``)."""
 
-    def on_epoch_end(self, run, epoch, row):
+    def on_epoch_end(self, run: TrainingRun, epoch: int, row: dict) -> None:
         if run.score > run.best_score:
             run.best_score, run.best_epoch = run.score, epoch
             run.best_state = copy.deepcopy(run.model.state_dict())
 
-    def on_fit_end(self, run):
+    def on_fit_end(self, run: TrainingRun) -> None:
         if run.cfg.eval_last:
             run.last_state = copy.deepcopy(run.model.state_dict())
 
@@ -427,10 +447,10 @@ class Selection(Callback):
 class Checkpoints(Callback):
     """``best.pt`` when the epoch is the best so far, ``last.pt`` (with optimizer and WAR state) after every epoch."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def on_epoch_end(self, run, epoch, row):
+    def on_epoch_end(self, run: TrainingRun, epoch: int, row: dict) -> None:
         if run.best_epoch == epoch:
             save_checkpoint(
                 os.path.join(self.directory, "best.pt"), run.model, run.cfg, run.spec, epoch, row, war=run.war
@@ -491,7 +511,7 @@ def _test_metrics(run: TrainingRun, flags: bool = False) -> dict:
     m["fgsm_acc"] = mf["robust_acc"]
     if flags:
         m["flags"] = {"pgd": m["flags"], "fgsm": mf["flags"]}
-    if cfg.noise_std is not None:  # seed 001: white Gaussian noise of standard deviation noise_std
+    if cfg.noise_std is not None:  # Barry's talk: white Gaussian noise of standard deviation noise_std
         gn = torch.Generator(device=run.device).manual_seed(cfg.seed + 4)
         m["noise_acc"] = evaluate_attack(
             run.model,
@@ -504,7 +524,7 @@ def _test_metrics(run: TrainingRun, flags: bool = False) -> dict:
     return m
 
 
-def evaluate(run: TrainingRun, *, extra_eval=None) -> dict:
+def evaluate(run: TrainingRun, *, extra_eval: ExtraEval | None = None) -> dict:
     """Test metrics of the selected (best) model (``last_*`` for the last one with ``eval_last``), the optional
     ``extra_eval(model, test_batches, device) -> dict`` and the sanity checks; the model is left at its best state.
     """
@@ -643,7 +663,13 @@ def _check_finite(rec: dict, cfg: TrainConfig) -> None:
                 )
 
 
-def run(cfg: TrainConfig, log=None, *, extra_eval=None, callbacks: list[Callback] | None = None) -> dict:
+def run(
+    cfg: TrainConfig,
+    log: Callable[[str], None] | None = None,
+    *,
+    extra_eval: ExtraEval | None = None,
+    callbacks: list[Callback] | None = None,
+) -> dict:
     """Train and evaluate ``cfg``; returns the flat result record (see :mod:`rfrobust.train`):
     :func:`build` -> :func:`fit` -> :func:`evaluate` -> :func:`record`.
 

@@ -1,4 +1,4 @@
-"""Width Adjusted Regularization (Wu et al., seed 004, Algorithm 1).
+"""Width Adjusted Regularization (Wu et al. 2021, Algorithm 1).
 
 Each training step computes the batch natural risk ``l_nat`` and robust regularization ``l_rob`` at the current
 weights, then
@@ -19,8 +19,12 @@ current value. :class:`ConstantLambda` returns the fixed lambda; :class:`WAR` wr
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rfrobust.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _scalar(v) -> float:
@@ -30,10 +34,10 @@ def _scalar(v) -> float:
 class ConstantLambda:
     """The lambda controller of a fixed lambda: ``ConstantLambda(6.0)(l_nat, l_rob) == 6.0``."""
 
-    def __init__(self, lam: float):
+    def __init__(self, lam: float) -> None:
         self.lam = float(lam)
 
-    def __call__(self, l_nat, l_rob) -> float:
+    def __call__(self, l_nat: float | torch.Tensor, l_rob: float | torch.Tensor) -> float:
         return self.lam
 
     def state_dict(self) -> dict:
@@ -46,7 +50,7 @@ class ConstantLambda:
 class WAR:
     """The lambda_t controller of Algorithm 1: ``war = WAR(zeta=30); lam_t = war.update(l_nat, l_rob)``."""
 
-    def __init__(self, zeta: float, alpha: float = 0.1, lam0: float = 0.0):
+    def __init__(self, zeta: float, alpha: float = 0.1, lam0: float = 0.0) -> None:
         for name, v in (("war_zeta", zeta), ("war_alpha", alpha), ("war_lam0", lam0)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise InputError(name, v, "a finite number >= 0")
@@ -66,7 +70,7 @@ class WAR:
         self.lam = max(self.lam + self.alpha * (self.zeta - l_nat / l_rob), 0.0)
         return self.lam
 
-    def __call__(self, l_nat, l_rob) -> float:
+    def __call__(self, l_nat: float | torch.Tensor, l_rob: float | torch.Tensor) -> float:
         """:meth:`update` from the batch's natural risk and robust regularization (floats or 0-d tensors)."""
         return self.update(_scalar(l_nat), _scalar(l_rob))
 

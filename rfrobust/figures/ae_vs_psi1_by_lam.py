@@ -1,4 +1,4 @@
-"""The "curse of overparametrization" depends on the ridge (THEORY.md 3.11, observations 1-2; theory only).
+"""The "curse of overparametrization" depends on the ridge (docs/theory.md#curse; theory only).
 
 SE and AE against ``psi1`` at training radius ``eps = 0.5`` for each ridge of the theory store (lam = 0 is ridgeless
 adversarial training), ReLU, psi2 = 2, F1 = 1, tau = 0.5. The dotted line is the null predictor.

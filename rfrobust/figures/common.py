@@ -1,8 +1,8 @@
 """Plumbing shared by the figure modules: find each figure's stores through its sweep specs, read them, fail in
 one line when one is missing, and save in the rfrobust style.
 
-Data flow (DESIGN.md): spec -> runner -> store -> figures. A figure script never computes a model: it reads the
-stores that ``python -m rfrobust.sweep SPEC`` wrote. A figure module defines
+Data flow (docs/design.md#layout): spec -> runner -> store -> figures. A figure script never computes a model: it
+reads the stores that ``python -m rfrobust.sweep SPEC`` wrote. A figure module defines
 
 * ``NAME`` -- the file stem (``results/figures/NAME.pdf`` and ``.png``);
 * ``SPECS`` -- ``{role: "theory/xyz.toml" | "simulate/xyz.toml"}``, paths relative to the spec directory
@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from rfrobust.cli import ArgumentParser
 from rfrobust.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
 
 #: defaults, relative to the current directory (the repository root: its simulations/ holds the specs)
 SPEC_DIR = "simulations"
@@ -51,7 +57,7 @@ def spec_file(rel: str, spec_dir: str = SPEC_DIR, sim_variant: str = "default") 
     return os.path.join(spec_dir, rel)
 
 
-def read_spec_rows(spec_path: str, warn=None):
+def read_spec_rows(spec_path: str, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
     """The finished rows (``status == "ok"``) of a spec's points, from the store its ``output`` names.
 
     Raises :class:`MissingStore` when the spec file or its store is missing or holds no finished point; calls
@@ -79,9 +85,9 @@ def read_spec_rows(spec_path: str, warn=None):
 
 
 def load_figure_data(module, spec_dir: str = SPEC_DIR, theory_only: bool = False, sim_variant: str = "default",
-                     warn=None) -> dict:
+                     warn: Callable[[str], None] | None = None) -> dict:
     """``{role: DataFrame | None}`` for a figure module (see the module docstring)."""
-    data = {}
+    data: dict[str, Any] = {}
     for role, rel in module.SPECS.items():
         if role.startswith("sim") and theory_only:
             data[role] = None
@@ -148,7 +154,7 @@ def figure_main(module, argv: Sequence[str] | None = None, prog: str | None = No
 
 
 # ------------------------------------------------------------------------------------------ drawing helpers
-def subset(df, **eq):
+def subset(df: pd.DataFrame, **eq: Any) -> pd.DataFrame:
     """Rows of ``df`` whose columns equal the given values (floats compared with a relative tolerance)."""
     import numpy as np
 
@@ -175,20 +181,21 @@ def legend_handles(entries: Mapping[str, str], *, theory: bool = True, simulatio
     return handles
 
 
-def style_legend(ax, entries: Mapping[str, str], *, theory: bool = True, simulation: bool = True,
-                 title: str | None = None, **kw):
+def style_legend(ax: Axes, entries: Mapping[str, str], *, theory: bool = True, simulation: bool = True,
+                 title: str | None = None, **kw: Any) -> Legend:
     """One legend in ``ax`` with :func:`legend_handles`."""
     return ax.legend(handles=legend_handles(entries, theory=theory, simulation=simulation), title=title, **kw)
 
 
-def figure_legend(fig, entries: Mapping[str, str], *, theory: bool = True, simulation: bool = True, **kw):
+def figure_legend(fig: Figure, entries: Mapping[str, str], *, theory: bool = True, simulation: bool = True,
+                  **kw: Any) -> Legend:
     """One legend for a multi-panel figure, in a row under the panels."""
     handles = legend_handles(entries, theory=theory, simulation=simulation)
     kw.setdefault("ncol", len(handles))
     return fig.legend(handles=handles, loc="outside lower center", **kw)
 
 
-def fmt(v) -> str:
+def fmt(v: object) -> str:
     """A parameter value for a legend: 0.01, 1e-08 -> 10⁻⁸ style kept short."""
     if isinstance(v, float):
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):

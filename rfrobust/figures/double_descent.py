@@ -1,4 +1,4 @@
-"""Double descent of random-features ridge regression (Mei-Montanari; THEORY.md 2.6 and 2.8).
+"""Double descent of random-features ridge regression (Mei-Montanari; docs/theory.md#mm-anchors, #mm-simulation).
 
 Test error ``R`` (clean target) against ``N/n = psi1/psi2``: theory curves for lam in {1e-8, 1e-3} (ReLU, F1 = 1,
 Fstar = tau = 0, psi2 = 3) and the ridge simulation at d = 400 (mean +- SE over seeds). The peak at N = n

@@ -1,4 +1,4 @@
-"""Zero-solution threshold of adversarial training against width (THEORY.md 3.8; theory only).
+"""Zero-solution threshold of adversarial training against width (docs/theory.md#zero-threshold; theory only).
 
 For ``eps >= eps0(psi1, psi2)`` adversarial training returns ``a = 0`` (the null predictor), whatever the ridge.
 ``eps0`` against ``psi1`` for psi2 in {1, 2, 3} (colours), ReLU (solid) and tanh (dashed); F1 = 1, tau = 0.5.

@@ -1,4 +1,6 @@
-"""Input-gradient norm of the trained RF model against width (THEORY.md 2.5, 3.3, 3.7).
+"""Input-gradient norm of the trained RF model against width.
+
+Theory: docs/theory.md#ridge-grad-norm, #grad-norm-concentration, #adv-scalar-system.
 
 ``G = ||a||_M``, the limit of ``||grad_x f(x)||_2`` at a typical input, against ``psi1`` at ridge lam = 0.01
 (psi2 = 2, F1 = 1, tau = 0.5), one colour per training radius eps (eps = 0: the ridge estimator's ``G0``). The

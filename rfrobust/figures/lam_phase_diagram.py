@@ -1,4 +1,4 @@
-"""The optimal ridge over (psi1, eps), and the adversarial error at the tuned ridge (THEORY.md 3.11, obs. 3).
+"""The optimal ridge over (psi1, eps), and the adversarial error at the tuned ridge (docs/theory.md#curse).
 
 Left: ``lam* = argmin_lam AE`` over the theory store's lam grid, for each (psi1, eps) (ReLU, psi2 = 2, F1 = 1,
 tau = 0.5, eps_test = eps), in colour on a log scale. Grey: no ridge beats the null predictor ``a = 0`` (above

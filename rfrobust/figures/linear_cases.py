@@ -1,10 +1,11 @@
-"""Linear-regression special cases (THEORY.md section 4; theory only): three panels.
+"""Linear-regression special cases (docs/theory.md#linear; theory only): three panels.
 
-(a) high-dimensional adversarial training, isotropic (4.2): AE (solid) and SE (dashed) against p/n, ridgeless,
-    one colour per eps; (b) the min-norm interpolator / OLS (4.4): robust risk AE against p/n per attack radius
-    (infinite at p/n = 1); (c) population adversarial training (4.1): AE (solid) and SE (dashed) of the best point
-    of the ridge path against eps, one colour per noise level (AE reaches the null value ``sigma^2 + 1`` where
-    theta = 0 becomes optimal). ``||theta*|| = 1``.
+(a) high-dimensional adversarial training, isotropic (docs/theory.md#linear-high-dim): AE (solid) and SE (dashed)
+    against p/n, ridgeless, one colour per eps; (b) the min-norm interpolator / OLS (docs/theory.md#min-norm): robust
+    risk AE against p/n per attack radius (infinite at p/n = 1); (c) population adversarial training
+    (docs/theory.md#linear-population): AE (solid) and SE (dashed) of the best point of the ridge path against eps,
+    one colour per noise level (AE reaches the null value ``sigma^2 + 1`` where theta = 0 becomes optimal).
+    ``||theta*|| = 1``.
 
     python -m rfrobust.sweep simulations/theory/linear_isotropic.toml
     python -m rfrobust.sweep simulations/theory/linear_min_norm.toml
@@ -48,7 +49,7 @@ def draw(data):
     a1.set_xlabel(r"$p/n$")
     a1.set_ylabel("risk")
     a1.set_ylim(0, 5.0)
-    a1.set_title(r"(a) adversarial training, $\Sigma = I$ (4.2)")
+    a1.set_title(r"(a) adversarial training, $\Sigma = I$")
     _two_metric_legend(a1, entries, "upper right", ncol=2)
 
     mn = data["min_norm"]
@@ -61,7 +62,7 @@ def draw(data):
     a2.axvline(1.0, color="0.6", lw=0.8, ls=":", zorder=1)
     pl.finish(a2, None, "AE", xscale="log", yscale="log", legend="upper left")
     a2.set_xlabel(r"$p/n$")
-    a2.set_title("(b) min-norm interpolator (4.4)")
+    a2.set_title("(b) min-norm interpolator")
 
     pop = data["population"]
     entries = {}
@@ -73,7 +74,7 @@ def draw(data):
     pl.finish(a3, "eps", None, legend=False)
     a3.set_xlabel(r"$\varepsilon$")
     a3.set_ylabel("risk")
-    a3.set_title("(c) population adversarial training (4.1)")
+    a3.set_title("(c) population adversarial training")
     a3.set_ylim(0, 1.7 * float(pop.AE.max()))
     _two_metric_legend(a3, entries, "upper right", ncol=2)
     return fig

@@ -1,4 +1,5 @@
-"""Standard and adversarial error of adversarially trained RF regression against width (THEORY.md 3.10-3.11).
+"""Standard and adversarial error of adversarially trained RF regression against width (docs/theory.md#adv-simulation,
+#curse).
 
 Two panels, SE and AE against ``psi1 = N/d`` at fixed ridge ``lam = 0.01`` (ReLU, psi2 = 2, F1 = 1, tau = 0.5;
 AE at ``eps_test = eps``), one colour per training radius eps: theory curves and simulation points (exact

@@ -1,6 +1,7 @@
 """Finite-size random-features simulation on numpy / torch (CPU, CUDA) / cupy (float64 by default).
 
-* data:        :func:`make_data` (THEORY.md 1, 2.8; numpy Generator streams, identical on every backend)
+* data:        :func:`make_data` (docs/theory.md#setup, #mm-simulation; numpy Generator streams, the same on every
+               backend)
 * programs:    :class:`ATProgram` (reduced / per-sample / linf adversarial training, robust weight kappa)
 * solvers:     :func:`ridge`, :func:`solve_reduced` (active-set Newton), :func:`solve_dense` (per-sample, linf),
                :func:`train_pgd` (true PGD adversarial training)

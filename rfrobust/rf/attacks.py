@@ -1,4 +1,4 @@
-"""Attacks on the nonlinear RF model ``f(x) = a^T sigma(F x)`` (THEORY.md 3.2, Lemma A).
+"""Attacks on the nonlinear RF model ``f(x) = a^T sigma(F x)`` (docs/theory.md#linearisation).
 
 * :func:`first_order_loss`: ``(|y - f(x)| + eps ||grad_x f(x)||_*)^2``, the inner maximum to first order
   (``||.||_* = ||.||_2`` for an l2 ball, ``||.||_1`` for an l-infinity box).
@@ -16,9 +16,9 @@ The objective is a small class (:class:`SquaredLoss`, :class:`Margin`) giving th
 derivative in ``f`` (the ascent direction is that times ``grad_x f``) and the sign of the first-order start;
 a new attack objective is another such class.
 
-All settings are returned in :class:`AttackSettings` and recorded with every result (DESIGN.md: record every
-attack default). Random starts come from numpy's generator (stream ``"attack"`` of the seed) so that every
-backend sees the same starts.
+All settings are returned in :class:`AttackSettings` and recorded with every result (docs/design.md#results:
+every attack default is recorded). Random starts come from numpy's generator (stream ``"attack"`` of the seed) so
+that every backend sees the same starts.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from rfrobust.backends import Backend
+from rfrobust.activations import Activation
+from rfrobust.backends import Array, Backend
 from rfrobust.errors import InputError
 from rfrobust.rf.features import input_gradients
 
@@ -63,17 +64,17 @@ class SquaredLoss:
     description = "squared error (y - f(x + delta))^2"
 
     @staticmethod
-    def value(f, y):
+    def value(f: Array, y: Array) -> Array:
         r = y - f
         return r * r
 
     @staticmethod
-    def ascent(f, y):
+    def ascent(f: Array, y: Array) -> Array:
         """``d value / d f`` up to a positive factor: ``-(y - f)``."""
         return -(y - f)
 
     @staticmethod
-    def start_sign(f0, y, bk):
+    def start_sign(f0: Array, y: Array, bk: Backend) -> Array:
         """Sign of the first-order start along ``grad f``: move ``f`` away from ``y``."""
         return -bk.sign(y - f0)
 
@@ -84,15 +85,15 @@ class Margin:
     description = "margin s f(x + delta), minimised"
 
     @staticmethod
-    def value(f, s):
+    def value(f: Array, s: Array) -> Array:
         return -(s * f)
 
     @staticmethod
-    def ascent(f, s):
+    def ascent(f: Array, s: Array) -> Array:
         return -s
 
     @staticmethod
-    def start_sign(f0, s, bk):
+    def start_sign(f0: Array, s: Array, bk: Backend) -> Array:
         return -s
 
 
@@ -100,7 +101,7 @@ SQUARED_LOSS = SquaredLoss()
 MARGIN = Margin()
 
 
-def first_order_loss(r, gnorm_dual, eps: float):
+def first_order_loss(r: Array, gnorm_dual: Array, eps: float) -> Array:
     """``(|r| + eps ||grad f||_*)^2`` per sample (``r = y - f(x)``)."""
     return (abs(r) + eps * gnorm_dual) ** 2
 
@@ -126,8 +127,9 @@ def _random_start(rng: np.random.Generator, m: int, d: int, eps: float, norm: st
     return g * (eps * rng.uniform(size=(m, 1)) ** (1.0 / d))
 
 
-def pgd_attack(a, X, y, F, act, backend: Backend, settings: AttackSettings, seed: int = 0, chunk: int = 4096,
-               warm=None, objective=SQUARED_LOSS):
+def pgd_attack(a: Array, X: Array, y: Array, F: Array, act: Activation, backend: Backend, settings: AttackSettings,
+               seed: int = 0, chunk: int = 4096, warm: Array | None = None,
+               objective: SquaredLoss | Margin = SQUARED_LOSS) -> tuple[Array, Array]:
     """Worst-case squared loss per sample over PGD restarts (module docstring). Returns (losses, deltas).
 
     ``warm`` (an (m, d) backend array) is one more start, e.g. the previous perturbations in adversarial training.
@@ -155,7 +157,8 @@ def pgd_attack(a, X, y, F, act, backend: Backend, settings: AttackSettings, seed
     return bk.concat(out_loss), bk.concat(out_delta)
 
 
-def margin_attack(a, X, s, F, act, backend: Backend, settings: AttackSettings, seed: int = 0, chunk: int = 4096):
+def margin_attack(a: Array, X: Array, s: Array, F: Array, act: Activation, backend: Backend, settings: AttackSettings,
+                  seed: int = 0, chunk: int = 4096) -> tuple[Array, Array]:
     """``min s f(x + delta)`` per sample over the ball/box, found by PGD (module docstring). Returns (margins,
     deltas); never more than the clean margin ``s f(x)``. ``s`` (backend array of signs): ``y`` for robust
     accuracy (``margin > 0``: correct under every perturbation found), ``sign f(x)`` for stability."""
@@ -202,5 +205,5 @@ def _pgd_chunk(a, X, y, F, act, bk: Backend, st: AttackSettings, extra_starts, o
 
 
 def expected_linf_to_l2_ratio(d: int) -> float:
-    """``E||g||_1 / ||g||_2 = sqrt(2 d / pi)`` for a Gaussian-like vector (THEORY.md 3.12)."""
+    """``E||g||_1 / ||g||_2 = sqrt(2 d / pi)`` for a Gaussian-like vector (docs/theory.md#adv-extensions)."""
     return math.sqrt(2.0 * d / math.pi)

@@ -1,11 +1,12 @@
-"""Synthetic data for random-features regression (THEORY.md section 1 and 2.8).
+"""Synthetic data for random-features regression (docs/theory.md#setup, #mm-simulation).
 
-* inputs ``x ~ N(0, I_d)`` (``x_dist="gaussian"``, default; the setting of THEORY.md 3.10) or uniform on the
-  sphere of radius ``sqrt(d)`` (``"sphere"``, MM's setting);
+* inputs ``x ~ N(0, I_d)`` (``x_dist="gaussian"``, default; the setting of docs/theory.md#adv-simulation) or uniform
+  on the sphere of radius ``sqrt(d)`` (``"sphere"``, MM's setting);
 * first-layer weights ``theta_j`` uniform on the sphere of radius ``sqrt(d)`` (``theta_dist="sphere"``, default)
   or ``N(0, I_d)``; the package works with ``F = Theta / sqrt(d)`` (unit-norm rows for the sphere);
 * target ``y = <beta1, x> + Fstar * ((x.w)^2 - 1) / sqrt(2) + tau * xi`` with ``||beta1|| = F1``, ``||w|| = 1``,
-  ``xi ~ N(0, 1)`` (THEORY.md 2.8: the He2 part has variance ``Fstar^2`` and is orthogonal to affine functions),
+  ``xi ~ N(0, 1)`` (docs/theory.md#mm-simulation: the He2 part has variance ``Fstar^2`` and is orthogonal to affine
+  functions),
   or +-1 labels of a channel (``labels``: sign, flip, probit; :mod:`rfrobust.rf.labels`);
 * a fresh test set of ``n_test`` points drawn the same way; ``f_test`` is its noiseless target.
 

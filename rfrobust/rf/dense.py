@@ -55,8 +55,9 @@ program.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from rfrobust.backends import NotPositiveDefinite
+from rfrobust.backends import Array, NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 from rfrobust.rf.linsys import ridge
 from rfrobust.rf.programs import ATProgram
@@ -71,7 +72,7 @@ KINK_RATIO = 1e-6
 
 
 def solve_dense(
-    prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, a0=None, point: dict | None = None
+    prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, a0: Array | None = None, point: dict | None = None
 ) -> SolveResult:
     """Minimise the ``per-sample`` or ``linf`` program exactly (module docstring): the active-set method, rescued
     along a certified smoothing path when it cannot certify its own stop; :class:`ConvergenceError` otherwise."""
@@ -111,7 +112,7 @@ def solve_dense(
     if status == "converged" and _margin_at_kink(st):
         status = "margin-kink"
     a, L_cur, kkt = st.a, st.L, st.kkt
-    info = {"stalled": False}
+    info: dict[str, Any] = {"stalled": False}
     if status != "converged":
         a_s, L_s, bound = _rescue(st, a0, tol=tol, max_iter=max_iter, point=point, mu0=mu)
         info.update(rescue=f"smoothed margins ({status})", rescue_bound=bound, rescue_mu=st.rescue_mu)
@@ -159,24 +160,34 @@ class _State:
     ``dead`` marks the samples with ``delta_i = 0`` (no active feature: ``c_i = 0`` for every ``a``); None when there
     is none."""
 
-    def __init__(self, prog: ATProgram):
+    # the iterate (set_point) and the residual pattern t (set by the solver before the first step)
+    a: Array
+    r: Array
+    U: Array
+    L: float
+    t: Array
+
+    def __init__(self, prog: ATProgram) -> None:
         self.prog = prog
         bk = prog.backend
         self.G2 = (prog.Z.T @ prog.Z) * (2.0 / prog.n)
-        self.P = None if prog.variant == "linf" else prog.F @ prog.F.T
+        self.P: Array = None if prog.variant == "linf" else prog.F @ prog.F.T  # F F^T (l2 margins only)
         dead = bk.row_norms(prog.Delta, 1) <= 0
-        self.dead = dead if bk.any(dead) else None
-        self.zero_u = self.tau = self.sig = None
+        self.dead: Array | None = dead if bk.any(dead) else None
+        # the u-pattern of the exact linf program (None until its first step)
+        self.zero_u: Array = None
+        self.tau: Array = None
+        self.sig: Array = None
         self.iterations = self.n_fact = 0
         self.kkt = 0.0
         self.lm = 0.0
         self.short = 0
-        self.history = []
-        self.rescue_mu = None
+        self.history: list[float] = []
+        self.rescue_mu: float | None = None
         self.a_floor = 1e-300
         self.bk = bk
 
-    def set_point(self, a, L=None, mu=None):
+    def set_point(self, a: Array, L: float | None = None, mu: float | None = None) -> None:
         p = self.prog
         self.a = a
         self.r = p.y - p.Z @ a
@@ -285,6 +296,7 @@ def _pdas(st: _State, *, tol: float, max_iter: int, mu, point: dict) -> str:
     ``"singular"``, ``"kink"`` (a margin exactly 0), ``"zero"`` (went to ``L(0) <= L(a)``), ``"max-iter"``."""
     prog, bk = st.prog, st.bk
     Z, F, Dl = prog.Z, prog.F, prog.Delta
+    assert Dl is not None  # the per-sample and linf programs carry Delta (ATProgram checks)
     n, N = prog.n, prog.N
     k, eps, lt = prog.kappa, prog.eps, prog.lamt
     linf = prog.variant == "linf"

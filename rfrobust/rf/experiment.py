@@ -9,13 +9,13 @@ Python API (the CLI ``python -m rfrobust.simulate`` is a thin layer over it):
   settings, solver diagnostics, wall time, backend, device, package version and git commit;
 * :func:`simulate_point` -- all seeds of one configuration plus a summary ``{metric: {mean, sem, values}}``.
 
-Training programs (``train``): ``"reduced"`` (the l2 surrogate of THEORY.md 3.4, solved exactly by
+Training programs (``train``): ``"reduced"`` (the l2 surrogate of docs/theory.md#reduced-program, solved exactly by
 :mod:`rfrobust.rf.reduced`), ``"per-sample"`` (exact per-sample input-gradient norms: l2, or l1 for
 ``norm="linf"``; :mod:`rfrobust.rf.dense`), ``"pgd"`` (true PGD adversarial training, :mod:`rfrobust.rf.pgd_train`)
 and ``"ridge"`` (eps ignored). ``"auto"`` means reduced for l2 and per-sample for linf.
 For ``norm="linf"``, ``eps`` is the l-infinity radius per coordinate (the nontrivial scale is ``~ 1/sqrt(d)``,
-THEORY.md 3.12); the theory maps it to the l2 radius ``eps sqrt(2 d / pi)`` (docs/theory_classification.md#cls-linf,
-valid for a delocalised target direction, as drawn here).
+docs/theory.md#adv-extensions); the theory maps it to the l2 radius ``eps sqrt(2 d / pi)``
+(docs/theory_classification.md#cls-linf, valid for a delocalised target direction, as drawn here).
 
 Labels (``labels``, :mod:`rfrobust.rf.labels`): ``linear`` (default) is the regression target, and every number is
 what it was before labels existed; ``sign``, ``flip``, ``probit`` draw +-1 labels of ``<beta, x>`` (``||beta|| = 1``,
@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 
 import numpy as np
 
-from rfrobust.activations import get_activation
-from rfrobust.backends import Backend, make_backend
+from rfrobust.activations import Activation, ActivationConstants, get_activation
+from rfrobust.backends import Array, Backend, make_backend
 from rfrobust.cli import check_number
 from rfrobust.params import RFPoint
 from rfrobust.rf.attacks import AttackSettings
@@ -77,7 +78,9 @@ def _program_variant(p: dict) -> str:
     return "reduced"
 
 
-def train_model(p: dict, data, bk: Backend, act, consts) -> tuple[SolveResult, object]:
+def train_model(
+    p: dict, data: tuple[Array, Array, Array], bk: Backend, act: Activation, consts: ActivationConstants
+) -> tuple[SolveResult, Array]:
     """Train on ``data`` (backend arrays X, y, F) with the program of ``p``; returns (result, Z)."""
     X, y, F = data
     Z = act(X @ F.T, bk)
@@ -102,7 +105,8 @@ def train_model(p: dict, data, bk: Backend, act, consts) -> tuple[SolveResult, o
     return res, Z
 
 
-def training_loss(p: dict, res: SolveResult, Z, y, F, X, act, bk, consts) -> float:
+def training_loss(p: dict, res: SolveResult, Z: Array, y: Array, F: Array, X: Array, act: Activation, bk: Backend,
+                  consts: ActivationConstants) -> float:
     """Data term of the program trained with (surrogate for reduced/ridge; exact norms for per-sample/pgd)."""
     variant = "reduced" if p["train"] in ("reduced", "ridge") else ("linf" if p["norm"] == "linf" else "per-sample")
     eps = 0.0 if p["train"] == "ridge" else p["eps"]
@@ -166,7 +170,7 @@ def run_seed(params: dict, seed: int) -> dict:
     return rec
 
 
-def summarize(records: list[dict], metrics=None) -> dict:
+def summarize(records: list[dict], metrics: Iterable[str] | None = None) -> dict:
     """``{metric: {"mean", "sem", "values"}}`` over seeds (sem = sample std / sqrt(k); 0 for one seed).
     ``metrics``: default :data:`METRICS`, plus :data:`CLS_METRICS` when the records carry them."""
     if metrics is None:

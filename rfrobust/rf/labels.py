@@ -4,7 +4,7 @@ The laws are those of the theory's channels (:mod:`rfrobust.theory.channels`); `
 direction ``beta`` of :func:`rfrobust.rf.data.make_data`:
 
 * ``linear`` (default): ``y = <beta1, x> + Fstar ((x.w)^2 - 1)/sqrt 2 + tau xi`` with ``||beta1|| = F1``
-  (THEORY.md 2.8); clean target ``E[y | x]`` without the noise;
+  (docs/theory.md#mm-simulation); clean target ``E[y | x]`` without the noise;
 * ``sign``:   ``y = sign(g)``, ``||beta|| = 1``; clean target ``sign(g)``;
 * ``flip``:   ``y = sign(g)`` flipped with probability ``p_flip``; clean target ``(1 - 2 p_flip) sign(g)``;
 * ``probit``: ``y = sign(g + tau xi)``; clean target ``E[y | g] = erf(g / (tau sqrt 2))``.
@@ -53,7 +53,7 @@ class LabelLaw:
 
 @dataclass(frozen=True)
 class LinearLabels(LabelLaw):
-    """The regression target of THEORY.md 2.8 (the package's original target)."""
+    """The regression target of docs/theory.md#mm-simulation (the package's original target)."""
 
     Fstar: float = 0.0
     tau: float = 0.5
@@ -61,18 +61,18 @@ class LinearLabels(LabelLaw):
     binary = False
 
     @classmethod
-    def from_params(cls, *, Fstar, tau, p_flip):
+    def from_params(cls, *, Fstar: float, tau: float, p_flip: float) -> LabelLaw:
         return cls(Fstar=float(Fstar), tau=float(tau))
 
     def beta_norm(self, F1: float) -> float:
         return F1
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         from rfrobust.rf.data import target_function
 
         return target_function(X, beta, w, self.Fstar)
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return self.clean(X, beta, w) + self.tau * rng.standard_normal(X.shape[0])
 
 
@@ -82,10 +82,10 @@ class SignLabels(LabelLaw):
 
     name = "sign"
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.sign(X @ beta)
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return np.sign(X @ beta)
 
 
@@ -97,13 +97,13 @@ class FlipLabels(LabelLaw):
     name = "flip"
 
     @classmethod
-    def from_params(cls, *, Fstar, tau, p_flip):
+    def from_params(cls, *, Fstar: float, tau: float, p_flip: float) -> LabelLaw:
         return cls(p_flip=float(p_flip))
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         return (1.0 - 2.0 * self.p_flip) * np.sign(X @ beta)
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         flip = rng.uniform(size=X.shape[0]) < self.p_flip
         return np.where(flip, -1.0, 1.0) * np.sign(X @ beta)
 
@@ -116,14 +116,14 @@ class ProbitLabels(LabelLaw):
     name = "probit"
 
     @classmethod
-    def from_params(cls, *, Fstar, tau, p_flip):
+    def from_params(cls, *, Fstar: float, tau: float, p_flip: float) -> LabelLaw:
         return cls(tau=float(tau))
 
-    def clean(self, X, beta, w):
+    def clean(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray) -> np.ndarray:
         g = X @ beta
         return np.sign(g) if self.tau == 0 else erf(g / (self.tau * math.sqrt(2.0)))
 
-    def draw(self, X, beta, w, rng):
+    def draw(self, X: np.ndarray, beta: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return np.sign(X @ beta + self.tau * rng.standard_normal(X.shape[0]))
 
 

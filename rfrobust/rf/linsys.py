@@ -1,6 +1,6 @@
-"""Regularised normal equations solved in the smaller dimension (DESIGN.md, Numerics).
+"""Regularised normal equations solved in the smaller dimension (docs/design.md#numerics).
 
-Ridge (MM convention, THEORY.md section 1):
+Ridge (MM convention, docs/theory.md#setup):
 
     a = argmin (1/n)||y - Z a||^2 + lamt ||a||^2 = (Z^T Z/n + lamt I)^{-1} Z^T y/n = Z^T (Z Z^T/n + lamt I)^{-1} y/n,
 
@@ -30,11 +30,11 @@ precomputed ``W W^T``).
 """
 from __future__ import annotations
 
-from rfrobust.backends import Backend, NotPositiveDefinite
+from rfrobust.backends import Array, Backend, NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 
 
-def ridge(Z, y, lamt: float, backend: Backend, point: dict | None = None):
+def ridge(Z: Array, y: Array, lamt: float, backend: Backend, point: dict | None = None) -> Array:
     """Ridge / least-squares / minimum-norm solution in the smaller dimension (module docstring)."""
     bk = backend
     n, N = Z.shape
@@ -52,18 +52,18 @@ def ridge(Z, y, lamt: float, backend: Backend, point: dict | None = None):
 class _H0:
     """Common state: constants, the current factor ``L`` and the ``rho`` it was computed at."""
 
-    def __init__(self, Z, mu1: float, gamma: float, lamt: float, bk: Backend):
+    def __init__(self, Z: Array, mu1: float, gamma: float, lamt: float, bk: Backend) -> None:
         self.bk = bk
         self.mu1, self.gamma, self.lamt = mu1, gamma, lamt
-        self.L = None
-        self.rho = None
+        self.L: Array | None = None  # the Cholesky factor at rho (None before the first factor())
+        self.rho: float | None = None
         self.dim = Z.shape[1]
 
 
 class PrimalH0(_H0):
     """``H0(rho) = 2 G + 2 lamt I + 2 rho M`` factorised in dimension N (``G = Z^T Z / n``)."""
 
-    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, bk: Backend):
+    def __init__(self, Z: Array, F: Array, mu1: float, gamma: float, lamt: float, bk: Backend) -> None:
         super().__init__(Z, mu1, gamma, lamt, bk)
         self.base = (Z.T @ Z) * (2.0 / Z.shape[0])
         self.P = F @ F.T
@@ -75,18 +75,18 @@ class PrimalH0(_H0):
         self.L = bk.cholesky(A)
         self.rho = rho
 
-    def solve(self, X):
+    def solve(self, X: Array) -> Array:
         return self.bk.cho_solve(self.L, X)
 
-    def half(self, Z, idx):
+    def half(self, Z: Array, idx: Array) -> Array:
         """``V = L^{-1} Z[idx]^T`` (module docstring)."""
         return self.bk.tri_solve(self.L, Z[idx].T)
 
-    def cross(self, Va, ia, Vb, ib):
+    def cross(self, Va: Array, ia: Array, Vb: Array, ib: Array) -> Array:
         """``Z[ia] H0^{-1} Z[ib]^T`` from half solves."""
         return Va.T @ Vb
 
-    def solve_rows(self, Z0, V, mu):
+    def solve_rows(self, Z0: Array, V: Array, mu: Array) -> Array:
         """``H0^{-1} Z0^T mu`` for the rows ``Z0`` whose half solve is ``V``."""
         return self.bk.tri_solve(self.L, V @ mu, trans=True)
 
@@ -94,7 +94,7 @@ class PrimalH0(_H0):
 class WoodburyH0(_H0):
     """``H0(rho)^{-1}`` through the (n+d) x (n+d) capacitance matrix (module docstring); needs ``alpha > 0``."""
 
-    def __init__(self, Z, F, mu1: float, gamma: float, lamt: float, bk: Backend):
+    def __init__(self, Z: Array, F: Array, mu1: float, gamma: float, lamt: float, bk: Backend) -> None:
         super().__init__(Z, mu1, gamma, lamt, bk)
         self.n, self.d = Z.shape[0], F.shape[1]
         self.W = bk.vstack([Z, F.T])
@@ -119,25 +119,27 @@ class WoodburyH0(_H0):
         self.alpha = alpha
         self.rho = rho
 
-    def solve(self, X):
+    def solve(self, X: Array) -> Array:
         W = self.W[: self.use]
         return (X - W.T @ self.bk.cho_solve(self.L, W @ X)) / self.alpha
 
-    def half(self, Z, idx):
+    def half(self, Z: Array, idx: Array) -> Array:
         """``V = L^{-1} W Z[idx]^T`` (module docstring; ``W Z^T`` is the first n columns of ``W W^T``)."""
         return self.bk.tri_solve(self.L, self.WWt[: self.use][:, idx])
 
-    def cross(self, Va, ia, Vb, ib):
+    def cross(self, Va: Array, ia: Array, Vb: Array, ib: Array) -> Array:
         """``Z[ia] H0^{-1} Z[ib]^T = (Z[ia] Z[ib]^T - Va^T Vb) / alpha``."""
         return (self.WWt[ia][:, ib] - Va.T @ Vb) / self.alpha
 
-    def solve_rows(self, Z0, V, mu):
+    def solve_rows(self, Z0: Array, V: Array, mu: Array) -> Array:
         """``H0^{-1} Z0^T mu = (Z0^T mu - W^T L^{-T} V mu) / alpha`` (since ``L V = W Z0^T``)."""
         W = self.W[: self.use]
         return (Z0.T @ mu - W.T @ self.bk.tri_solve(self.L, V @ mu, trans=True)) / self.alpha
 
 
-def make_H0(Z, F, mu1: float, gamma: float, lamt: float, bk: Backend, form: str = "auto"):
+def make_H0(
+    Z: Array, F: Array, mu1: float, gamma: float, lamt: float, bk: Backend, form: str = "auto"
+) -> PrimalH0 | WoodburyH0:
     """A :class:`PrimalH0` when ``N <= n + d`` (or ``alpha`` could vanish), else a :class:`WoodburyH0`."""
     n, N = Z.shape
     d = F.shape[1]

@@ -1,4 +1,4 @@
-"""Test-set metrics of a trained RF model (THEORY.md 3.1, 3.3, 3.7 outputs).
+"""Test-set metrics of a trained RF model (docs/theory.md#adv-model, #grad-norm-concentration, #adv-outputs).
 
 On fresh test data ``(x, y)`` with noiseless target ``f_d(x)``:
 
@@ -19,7 +19,8 @@ On fresh test data ``(x, y)`` with noiseless target ``f_d(x)``:
 """
 from __future__ import annotations
 
-from rfrobust.backends import Backend
+from rfrobust.activations import Activation
+from rfrobust.backends import Array, Backend
 from rfrobust.rf.attacks import AttackSettings, dual_norm_p, first_order_loss, margin_attack, pgd_attack
 from rfrobust.rf.features import input_gradients
 
@@ -27,7 +28,8 @@ from rfrobust.rf.features import input_gradients
 CLASSIFICATION_METRICS = ("acc", "acc_rob_pgd", "acc_rob_linear", "stab_pgd", "stab_linear")
 
 
-def evaluate(a, X_test, y_test, f_test, F, act, backend: Backend, *, eps_test: float, mu1: float, gamma: float,
+def evaluate(a: Array, X_test: Array, y_test: Array, f_test: Array, F: Array, act: Activation, backend: Backend, *,
+             eps_test: float, mu1: float, gamma: float,
              attack: AttackSettings | None = None, seed: int = 0, chunk: int = 4096, classify: bool = False) -> dict:
     """Metrics of ``f(x) = a^T sigma(F x)`` on a test set (backend arrays); PGD skipped when ``attack`` is None.
     ``classify``: also the classification metrics of +-1 labels (module doc)."""

@@ -1,4 +1,5 @@
-"""True PGD adversarial training of the RF model: an independent check of the reduction (THEORY.md 3.2-3.4).
+"""True PGD adversarial training of the RF model: an independent check of the reduction (docs/theory.md#linearisation
+to #reduced-program).
 
 Objective (``kappa`` = robust weight, ``kappa = 1`` is Madry-style adversarial training):
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import math
 
 from rfrobust.backends import Backend, NotPositiveDefinite
-from rfrobust.errors import ConvergenceError
+from rfrobust.errors import ConvergenceError, InputError
 from rfrobust.rf.attacks import AttackSettings, pgd_attack
 from rfrobust.rf.linsys import ridge
 from rfrobust.rf.result import SolveResult
@@ -35,6 +36,8 @@ def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt:
               norm: str = "l2", steps: int = 10, outer: int = 40, a0=None, seed: int = 0,
               point: dict | None = None, decay: float = 5.0) -> SolveResult:
     """PGD adversarial training (module docstring); returns the averaged weights and the training history."""
+    if int(outer) != outer or outer < 1:
+        raise InputError("outer", outer, "an integer >= 1")
     bk = backend
     n, d = X.shape
     Z = act(X @ F.T, bk)
@@ -46,7 +49,7 @@ def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt:
     eps2 = eps * (math.sqrt(2.0 * d / math.pi) if norm == "linf" else 1.0)
     P_M = mu1 ** 2 * (F @ F.T)
     delta = None
-    history = []
+    history: list[float] = []
     avg, n_avg = None, 0
     for it in range(1, outer + 1):
         losses, delta = pgd_attack(a, X, y, F, act, bk, settings, seed=seed + it, warm=delta)
@@ -69,6 +72,7 @@ def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt:
         if it > outer // 2:
             avg = a if avg is None else avg + a
             n_avg += 1
+    assert avg is not None  # outer >= 1: the last iterate is always averaged
     a_out = avg / n_avg
     return SolveResult(a=a_out, objective=history[-1], method=f"pgd-at-{norm}", iterations=outer,
                        factorizations=outer, info={"history": history, "attack_steps": steps})

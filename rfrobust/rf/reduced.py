@@ -1,4 +1,4 @@
-"""Exact solver of the reduced adversarial-training program (THEORY.md 3.4) by a primal-dual active-set
+"""Exact solver of the reduced adversarial-training program (docs/theory.md#reduced-program) by a primal-dual active-set
 (semismooth Newton) method.
 
 Program (``c = eps ||a||_M``, ``S1 = mean |r_i|``, ``r = y - Z a``, ``lamt = psi1 lam``):
@@ -10,8 +10,9 @@ Optimality (for kappa <= 1 the program is convex): there is ``t`` with ``t_i = s
 
     (1/n) Z^T (r + kappa c t) = kappa eps^2 (S1 + c)/c  M a + lamt a.                                  (KKT)
 
-A positive fraction of the residuals is exactly zero at the optimum (the prox of the Moreau envelope in
-THEORY.md 3.6 thresholds at ``|x| <= 2cT``). The method keeps a sign/zero pattern and a dual estimate ``t``:
+A positive fraction of the residuals is exactly zero at the optimum (the prox of the Moreau envelope,
+docs/theory.md#moreau-envelope, thresholds at ``|x| <= 2cT``). The method keeps a sign/zero pattern and a dual
+estimate ``t``:
 
 1. ``v = r + kappa c t``; zero set ``I0 = {|v_i| <= kappa c}``, signs ``s = sign(v)`` elsewhere (the primal-dual
    active-set rule, i.e. semismooth Newton on ``r = soft(v, kappa c)``).
@@ -43,7 +44,7 @@ ray of descent at 0 (:func:`descent_ray_start`), so that every iterate has ``L <
 always strictly better than ``a = 0`` (else :class:`ConvergenceError`).
 
 The zero solution is decided first, exactly: ``a = 0`` is optimal iff
-``||M^{-1/2} Z^T y / n|| <= kappa eps mean|y|`` (THEORY.md 3.8; the ridge term plays no role there).
+``||M^{-1/2} Z^T y / n|| <= kappa eps mean|y|`` (docs/theory.md#zero-threshold; the ridge term plays no role there).
 ``kappa = 0`` or ``eps = 0`` is ridge regression.
 """
 from __future__ import annotations
@@ -52,14 +53,14 @@ import math
 
 import numpy as np
 
-from rfrobust.backends import NotPositiveDefinite
+from rfrobust.backends import Array, NotPositiveDefinite
 from rfrobust.errors import ConvergenceError
 from rfrobust.rf.linsys import make_H0, ridge
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.result import SolveResult
 
 
-def M_inverse_quadratic(prog: ATProgram, b) -> float:
+def M_inverse_quadratic(prog: ATProgram, b: Array) -> float:
     """``b^T M^{-1} b`` with ``M = mu1^2 F F^T + gamma^2 I`` through the d x d identity (Woodbury)."""
     bk, F = prog.backend, prog.F
     m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
@@ -89,7 +90,7 @@ def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
     return lhs <= rhs, lhs, rhs
 
 
-def M_inverse_apply(prog: ATProgram, b):
+def M_inverse_apply(prog: ATProgram, b: Array) -> Array | None:
     """``M^{-1} b`` through the d x d identity (Woodbury); None when ``gamma = 0`` (``M`` may be singular)."""
     bk, F = prog.backend, prog.F
     m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
@@ -99,11 +100,11 @@ def M_inverse_apply(prog: ATProgram, b):
     return (b - m2 * (F @ w)) * (1.0 / g2)
 
 
-def descent_ray_start(prog: ATProgram, golden_steps: int = 60):
+def descent_ray_start(prog: ATProgram, golden_steps: int = 60) -> Array | None:
     """A point ``t u`` with ``L(t u) < L(0)``, or None: ``u`` a direction of descent at the kink ``a = 0``.
 
-    Near the zero threshold (THEORY.md 3.8) the optimum is small and the objective is dominated by the cone
-    ``2 kappa eps mean|y| ||a||_M``. The directional derivative at 0 is ``2 (kappa eps mean|y| ||u||_M - b.u)``
+    Near the zero threshold (docs/theory.md#zero-threshold) the optimum is small and the objective is dominated by the
+    cone ``2 kappa eps mean|y| ||a||_M``. The directional derivative at 0 is ``2 (kappa eps mean|y| ||u||_M - b.u)``
     (``b = Z^T y / n``); it is negative for ``u = b`` when the cheap certificate of :func:`zero_is_optimal` holds
     and for ``u = M^{-1} b`` whenever ``a = 0`` is not optimal (``b.M^{-1}b = ||M^{-1/2} b||^2 > rhs^2``). The
     step ``t`` minimises ``L(t u)`` by golden section on a bracket (``L`` is convex along the ray for

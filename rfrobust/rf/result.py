@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rfrobust.backends import Array
+
 
 @dataclass
 class SolveResult:
     """``a`` (backend array), the objective value, and how the solver got there.
 
-    ``zero``: the solution is exactly ``a = 0`` (subgradient condition at 0 holds, THEORY.md 3.8);
+    ``zero``: the solution is exactly ``a = 0`` (subgradient condition at 0 holds, docs/theory.md#zero-threshold);
     ``iterations``: outer iterations; ``factorizations``: Cholesky factorisations of an N- or (n+d)-sized
     matrix; ``n_zero_residuals``: residuals that are exactly 0 at the solution (the LAD-like active set);
     ``kkt``: a relative optimality measure at the returned point (solver specific, documented there; after the
@@ -17,7 +19,7 @@ class SolveResult:
     ``stalled`` is always False -- an unconverged solve raises :class:`rfrobust.errors.ConvergenceError`).
     """
 
-    a: object
+    a: Array
     objective: float
     method: str
     iterations: int = 0

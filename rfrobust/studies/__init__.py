@@ -11,7 +11,7 @@ width_vs_theory   the width x lambda study's answers next to the random-features
 
 A study is a :class:`~rfrobust.studies.base.Study` subclass in ``rfrobust/studies/<name>/study.py`` holding its
 sweep specs (package data under ``specs/``), its pipelines and its report; :data:`REGISTRY` names it. Adding a
-study is one sub-package and one entry here (docs/design.md, "Add a study"). Shared pieces:
+study is one sub-package and one entry here (docs/design.md#add-study). Shared pieces:
 
 * :mod:`rfrobust.studies.base` -- the :class:`~rfrobust.studies.base.Study` base class, the per-invocation
   :class:`~rfrobust.studies.base.Context`, specs as package data, sweeps with progress lines;

@@ -27,11 +27,16 @@ import os
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfrobust.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rfrobust.sweep.spec import SweepSpec
 
 SCALES = ("cpu", "paper")
 RESULTS_DIR = "results"
@@ -249,7 +254,7 @@ def spec_names(package: str) -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def package_spec(package: str, stem: str, store_dir: str, execution: Mapping[str, Any] | None = None):
+def package_spec(package: str, stem: str, store_dir: str, execution: Mapping[str, Any] | None = None) -> SweepSpec:
     """The shipped spec ``<stem>.toml`` of a study as a :class:`~rfrobust.sweep.spec.SweepSpec`, its store under
     ``store_dir``, the command line's execution settings over the spec's. One line when there is no such spec."""
     from importlib.resources import files
@@ -266,7 +271,7 @@ def package_spec(package: str, stem: str, store_dir: str, execution: Mapping[str
     return spec
 
 
-def file_spec(path: str, store_dir: str | None, execution: Mapping[str, Any] | None = None):
+def file_spec(path: str, store_dir: str | None, execution: Mapping[str, Any] | None = None) -> SweepSpec:
     """A user's spec file (``--spec``): its own output, or ``store_dir/<its store name>`` when ``--store`` is
     given."""
     from rfrobust.sweep.spec import load_spec
@@ -300,7 +305,7 @@ def check_dataset(dataset: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- sweeps
-def plan_counts(spec) -> tuple[int, int]:
+def plan_counts(spec: SweepSpec | Mapping[str, Any]) -> tuple[int, int]:
     """``(points, points without an ok row)`` of a spec in its store."""
     from rfrobust.sweep import run_sweep
 
@@ -308,7 +313,7 @@ def plan_counts(spec) -> tuple[int, int]:
     return len(plan), int((plan["state"] != "done").sum()) if len(plan) else 0
 
 
-def describe_spec(spec) -> str:
+def describe_spec(spec: SweepSpec | Mapping[str, Any]) -> str:
     """The plan of one spec (what is stored, what would run), as ``python -m rfrobust.sweep --dry-run`` prints it."""
     from rfrobust.sweep.runner import make_plan, prepare
 
@@ -316,7 +321,9 @@ def describe_spec(spec) -> str:
     return make_plan(s, kind).describe()
 
 
-def run_spec(spec, label: str, *, workers: int, scheduler: str | None, progress: bool, log) -> tuple[int, int, int]:
+def run_spec(
+    spec: SweepSpec, label: str, *, workers: int, scheduler: str | None, progress: bool, log: Callable[[str], None]
+) -> tuple[int, int, int]:
     """Run (or continue) one sweep, one point per task; returns ``(computed, points, failed)`` and prints one line
     ``<label> sweep: <computed> of <points> points computed in <s> s (load average ...); failed: <n>; store ...``."""
     from rfrobust.sweep import run_sweep
@@ -341,7 +348,7 @@ def run_spec(spec, label: str, *, workers: int, scheduler: str | None, progress:
     return todo, total, failed
 
 
-def stored_rows(spec):
+def stored_rows(spec: SweepSpec) -> pd.DataFrame:
     """The spec's rows from its store (``status == "ok"`` only); an empty frame when nothing is stored."""
     import pandas as pd
 
@@ -378,7 +385,7 @@ def save_outputs(fig, tables: Mapping[str, Any], out_dir: str, stem: str) -> lis
     return paths
 
 
-def md_table(rows: list[Mapping[str, Any]], columns: list[str] | None = None) -> str:
+def md_table(rows: Sequence[Mapping[str, Any]], columns: list[str] | None = None) -> str:
     """A Markdown table of dicts (cells as given, ``|`` escaped)."""
     if not rows:
         return "(no rows)\n"

@@ -36,6 +36,7 @@ One store row per (configuration, seed) holds the training record plus one colum
 from __future__ import annotations
 
 import re
+from typing import Any
 
 CURVE_KEYS = ("fgsm_grid", "pgd_grid", "noise_grid", "pgd_steps", "pgd_step_size", "curve_norm", "nested")
 GRIDS = (("fgsm", "fgsm_grid"), ("pgd", "pgd_grid"), ("noise", "noise_grid"))
@@ -49,11 +50,12 @@ def curve_options(params: dict) -> dict:
     from rfrobust.deep.curves import parse_radii
     from rfrobust.errors import InputError
 
-    opts = {"grids": {}, "steps": 20, "step_size": None, "norm": "linf", "nested": True}
+    grids: dict[str, list[float]] = {}
+    opts: dict[str, Any] = {"grids": grids, "steps": 20, "step_size": None, "norm": "linf", "nested": True}
     for attack, key in GRIDS:
         if params.get(key) not in (None, ""):
-            opts["grids"][attack] = parse_radii(params[key], key)
-    if not opts["grids"]:
+            grids[attack] = parse_radii(params[key], key)
+    if not grids:
         raise InputError.message("a curve run needs at least one of fgsm_grid, pgd_grid, noise_grid")
     if params.get("pgd_steps") is not None:
         opts["steps"] = check_number("pgd_steps", params["pgd_steps"], ge=1, integer=True)

@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 
 from rfrobust.errors import InputError
 from rfrobust.params import REQUIRED, Parameters, param
+from rfrobust.sweep.kinds import kind_function
 
 _RUN_ID = re.compile(r"^[0-9a-f]{16}-\d+$")
 _ATTACK = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -104,6 +105,7 @@ def checkpoint_path(run_id: str, root: str | None = None) -> str:
     return os.path.join(root or ckpt_root(), run_id, "best.pt")
 
 
+@kind_function(params_schema=PanelPoint)
 def run_record(params: Mapping[str, Any], seed: int) -> dict:
     """Sweep entry point (kind ``eval_panel``): the panel on the best checkpoint of ``params["run_id"]``, attack seed
     ``seed``. A missing checkpoint fails the point with one line (a run stored before checkpoints were kept)."""
@@ -128,9 +130,6 @@ def run_record(params: Mapping[str, Any], seed: int) -> dict:
     )
     rec["device"] = device
     return rec
-
-
-run_record.params_schema = PanelPoint  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------------------- settings

@@ -6,7 +6,7 @@
 * :func:`compact` -- merge a store's part files into one.
 * :func:`config_hash` -- the stable key of a configuration.
 
-Data flow (DESIGN.md): spec -> runner -> store -> validation / figures.
+Data flow (docs/design.md#layout): spec -> runner -> store -> validation / figures.
 """
 from rfrobust.sweep.kinds import KEY_COLUMNS, PROVENANCE_COLUMNS
 from rfrobust.sweep.runner import run_sweep

@@ -17,8 +17,8 @@ have every spec validated against it before the sweep starts; without it the par
 
 Every function returns a dict of scalars (the metrics). :func:`run_batch` wraps each call: it measures the wall
 time, adds provenance, and turns an exception into a row with ``status="error"`` and a one-line ``error``.
-A record is also a failure when it holds a NaN (DESIGN.md: no silent NaN; the NaN entries are dropped) or reports
-its own failure with ``status = "error: ..."`` (the theory kind does). The row is built by :func:`make_row`, one
+A record is also a failure when it holds a NaN (no silent NaN: docs/design.md#numerics; the NaN entries are dropped) or
+reports its own failure with ``status = "error: ..."`` (the theory kind does). The row is built by :func:`make_row`, one
 column per name: a record key equal to a parameter name is dropped (the row holds the parameter as given);
 provenance and execution keys of the record (``backend, device, dtype, threads, package_version, git_commit,
 hostname, python, timestamp``) fill the provenance columns of the same name (the record says where it was
@@ -55,7 +55,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from rfrobust.errors import InputError
 from rfrobust.provenance import PROVENANCE_KEYS, provenance
@@ -175,6 +175,23 @@ def parse_kind(name: str) -> Kind:
         raise InputError(
             "kind", name, "python:package.module:function (a module path, a colon, a function name)")
     raise InputError("kind", name, "one of " + ", ".join(BUILTIN) + " or python:package.module:function")
+
+
+_KindFunction = TypeVar("_KindFunction", bound=Callable[..., Any])
+
+
+def kind_function(*, seeded: bool = True, params_schema: Any = None) -> Callable[[_KindFunction], _KindFunction]:
+    """Decorator of a user kind's function: sets its attributes ``seeded`` and (when given) ``params_schema``,
+    which :func:`resolve_kind` and :meth:`Kind.schema` read -- the same as assigning them after the ``def``."""
+
+    def declare(fn: _KindFunction) -> _KindFunction:
+        attributes: dict[str, Any] = {"seeded": seeded}
+        if params_schema is not None:
+            attributes["params_schema"] = params_schema
+        vars(fn).update(attributes)
+        return fn
+
+    return declare
 
 
 def resolve_kind(name: str) -> Kind:
@@ -299,8 +316,8 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
     execution = dict(execution or {})
     try:
         kind, fn = _function(kind_name)
-    except Exception as err:  # the kind itself cannot be loaded in this process
-        return make_row(parse_kind(kind_name), config_hash, seed, params, None, err, time.perf_counter() - t0,
+    except Exception as load_err:  # the kind itself cannot be loaded in this process
+        return make_row(parse_kind(kind_name), config_hash, seed, params, None, load_err, time.perf_counter() - t0,
                         execution)
     try:
         call = {**params, **execution}
@@ -310,7 +327,7 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
         record = {str(k): _scalar(v) for k, v in record.items()}
         bad = [k for k, v in record.items() if isinstance(v, float) and math.isnan(v)]
         record = {k: v for k, v in record.items() if k not in bad}
-        err = None
+        err: Exception | None = None
         reported = record.get("status")
         if isinstance(reported, str) and reported.lower().startswith("error"):
             err = PointFailed(reported)      # the kind reports its own failure (e.g. theory: "error: ...")

@@ -1,7 +1,7 @@
 """Run a sweep: plan what is missing from the store, compute it (in-process, a local process pool, or Dask),
 append the rows atomically as they finish, compact the store at the end.
 
-Re-run policy (see README, "Sweeps"):
+Re-run policy (docs/guides/sweeps.md, "Re-running, --resume and failures"):
 
 * a plain run computes the points of the spec that have no ``status="ok"`` row in the store: re-running a finished
   sweep computes nothing, re-running an interrupted one computes what is missing, failed points are retried;
@@ -30,16 +30,20 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping
+import types
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfrobust.errors import InputError, StorageError
 from rfrobust.sweep.execution import for_kind
 from rfrobust.sweep.kinds import BUILTIN, LEGACY_NAMES, Kind, make_row, resolve_kind, run_batch
 from rfrobust.sweep.spec import Point, SweepSpec, check_kind_params, load_spec
 from rfrobust.sweep.store import Store, check_output
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FLUSH_SECONDS = 1.0  # finished rows are written at most this long after they arrive
 COMPACT_EVERY = 64  # compact the store during a run once it holds this many parts
@@ -154,7 +158,9 @@ class Plan:
         return "\n".join(lines)
 
 
-def make_plan(spec: SweepSpec, kind: Kind, resume: bool = False, on_damaged=None) -> Plan:
+def make_plan(
+    spec: SweepSpec, kind: Kind, resume: bool = False, on_damaged: Callable[[str, str], None] | None = None
+) -> Plan:
     """Read the store and decide what runs; raises InputError if the store belongs to another spec.
 
     Damaged parts are skipped (their points count as to do) and reported through ``on_damaged(path, reason)``."""
@@ -487,7 +493,7 @@ def check_main_guard(what: str) -> None:
     path = getattr(main, "__file__", None)
     if main is None or not path or not os.path.isfile(path):
         return
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
         frame = frame.f_back
     if frame is None:
@@ -516,8 +522,8 @@ def run_sweep(
     progress: bool = True,
     flush_seconds: float = FLUSH_SECONDS,
     batch_size: int | None = None,
-    log=None,
-):
+    log: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Run (or continue) a sweep and return this spec's rows as a DataFrame, in grid order (seeds innermost).
 
     Parameters
@@ -648,7 +654,7 @@ def _spec_rows(spec: SweepSpec, store: Store):
     return df
 
 
-def load_for_spec(spec: str | os.PathLike | Mapping | SweepSpec):
+def load_for_spec(spec: str | os.PathLike | Mapping | SweepSpec) -> pd.DataFrame:
     """This spec's rows from its store (grid order); seeds of deterministic kinds normalised as in a run."""
     spec, _ = prepare(spec, check_writable=False, import_kind=False)
     return _spec_rows(spec, Store(spec.output))

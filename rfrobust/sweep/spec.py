@@ -133,7 +133,7 @@ class SweepSpec:
         A point's ``params`` are the configuration alone (the runner hands the execution settings to the kind next
         to them); its ``config_hash`` is the configuration's, under the kind's hash name."""
         seeds = self.seeds if seeds is None else seeds
-        out = []
+        out: list[Point] = []
         for params in self.configurations():
             h = config_hash(hash_name(self.kind), params)
             out.extend(Point(h, int(s), params) for s in seeds)

@@ -38,11 +38,16 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from rfrobust.errors import InputError, StorageError
 from rfrobust.fileio import atomic_write, fsync_dir
 from rfrobust.provenance import timestamp
 from rfrobust.sweep.kinds import KEY_COLUMNS, PROVENANCE_COLUMNS, fold_legacy_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 STORE_FORMAT = "rfrobust-sweep-store-1"
 SPEC_FILE = "_spec.json"
@@ -114,7 +119,7 @@ def _order_columns(df):
     return df[first + middle + last]
 
 
-def deduplicate(df):
+def deduplicate(df: pd.DataFrame) -> pd.DataFrame:
     """One row per ``(config_hash, seed)``: ``ok`` beats ``error``; then the later row (input order) wins."""
     if df.empty:
         return df.reset_index(drop=True)
@@ -157,7 +162,7 @@ def _normalise_keys(table, path: str):
     return table
 
 
-def read_part(path: str):
+def read_part(path: str) -> pa.Table:
     """One part as a pyarrow Table with normalised key columns. Raises :class:`_Damaged` (unreadable or without
     the key columns) and FileNotFoundError (removed meanwhile, e.g. by a concurrent compaction)."""
     import pyarrow as pa
@@ -212,7 +217,7 @@ def _frame(tables: list):
     return _order_columns(deduplicate(fold_legacy_columns(df)))  # legacy result_* duplicates: kinds.py
 
 
-def read_parts(files: Iterable[str], on_damaged: Callable[[str, str], None] | None = None):
+def read_parts(files: Iterable[str], on_damaged: Callable[[str, str], None] | None = None) -> pd.DataFrame:
     """Read part files (in the given order) into one deduplicated DataFrame.
 
     A damaged part is skipped and reported through ``on_damaged(path, reason)`` (default: a :class:`DamagedPart`
@@ -224,7 +229,7 @@ def read_parts(files: Iterable[str], on_damaged: Callable[[str, str], None] | No
 class Store:
     """A sweep store directory (see the module docstring)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self._last_ns = 0
 
@@ -266,7 +271,7 @@ class Store:
                 pass
         return out
 
-    def read(self, on_damaged: Callable[[str, str], None] | None = None):
+    def read(self, on_damaged: Callable[[str, str], None] | None = None) -> pd.DataFrame:
         """The deduplicated table; damaged parts are skipped and reported (``on_damaged(path, reason)``, default a
         :class:`DamagedPart` warning). A concurrent compaction may delete parts while we read: list again."""
         for attempt in range(10):
@@ -339,7 +344,8 @@ class Store:
     def _part_name(self) -> str:
         newest = 0
         for f in self.part_files()[-1:]:
-            newest = int(_PART_RE.match(os.path.basename(f)).group(1))
+            match = _PART_RE.match(os.path.basename(f))  # part_files lists matching names only
+            newest = int(match.group(1)) if match else 0
         ns = max(time.time_ns(), self._last_ns + 1, newest + 1)
         self._last_ns = ns
         return os.path.join(self.path, f"part-{ns:020d}-{os.getpid()}-{secrets.token_hex(4)}.parquet")
@@ -387,7 +393,7 @@ def compact(path: str) -> int:
         return store.compact()
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike) -> pd.DataFrame:
     """The deduplicated result table as a pandas DataFrame, sorted by ``(config_hash, seed)``.
 
     ``path`` is a store directory, a single Parquet file, or a sweep spec (``.toml``): then the rows of that

@@ -1,12 +1,13 @@
 """Asymptotic theory of random-features regression under ridge and adversarial training.
 
-Everything here is formulas evaluated to machine precision (THEORY.md; section numbers in each docstring):
+Everything here is formulas evaluated to machine precision (docs/theory.md; each docstring cites its section):
 
 * :func:`mm_closed_form`, :func:`mm_spectral`, :func:`ridge_grad_norm` -- Mei--Montanari ridge test error
-  (closed form and spectral form) and the ridge input-gradient norm G0 (sections 2.1-2.5);
+  (closed form and spectral form) and the ridge input-gradient norm G0 (docs/theory.md#mm-closed-form to
+  #ridge-grad-norm);
 * :func:`solve_point`, :func:`theory_grid`, :func:`run_record` -- adversarially trained RF with robust weight
-  ``kappa`` (section 3, ``docs/kappa_derivation.md``): SE, R, AE, G, ||a||^2, T, training loss, eps0;
-* :mod:`rfrobust.theory.linear` -- linear-regression cases (section 4) on general discrete spectra.
+  ``kappa`` (docs/theory.md#adv, #kappa): SE, R, AE, G, ||a||^2, T, training loss, eps0;
+* :mod:`rfrobust.theory.linear` -- linear-regression cases (docs/theory.md#linear) on general discrete spectra.
 
 Command line: ``python -m rfrobust.theory --psi1 0.5,1,2 --eps 0.5``.
 """

@@ -17,6 +17,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,7 +42,7 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(
         prog=PROG,
         description="Asymptotic theory of random-features regression under ridge "
-        "(Mei-Montanari) and adversarial training (THEORY.md). Grids: '0.5,1,2' or "
+        "(Mei-Montanari) and adversarial training (docs/theory.md). Grids: '0.5,1,2' or "
         "'0.1:20:40:log'; the rows are the cartesian product.",
     )
     SCHEMA.add_arguments(p, [n for n in PARAMS])
@@ -120,7 +121,7 @@ def _write(df: pd.DataFrame, fmt: str, text: str | None, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     fmt = output_format(args.format, args.out)
-    grids = SCHEMA.grid_from_args(args, PARAMS)
+    grids: dict[str, Any] = SCHEMA.grid_from_args(args, PARAMS)  # lists of values; eps_test may become None
     if grids["eps_test"] == [None]:
         grids["eps_test"] = None  # eps_test = eps in each row
     options = SCHEMA.from_args(args, ["on_error", "n_nodes"])

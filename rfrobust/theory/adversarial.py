@@ -1,23 +1,24 @@
 """Adversarially trained random-features regression: standard error, robust error, gradient norm.
 
-THEORY.md section 3 ([DERIVED] -- an independent derivation for the estimator of section 3.1, not HJ's published
-statement), extended by the robust-regularization weight ``kappa`` (``docs/kappa_derivation.md``): the training
-loss is ``(y - f)^2 + kappa [(|y - f| + eps ||grad f||)^2 - (y - f)^2]`` plus the ridge ``psi1 lam ||a||^2``;
-kappa = 1 is adversarial training, kappa = 0 ridge.
+docs/theory.md#adv ([DERIVED] -- an independent derivation for the estimator of docs/theory.md#adv-model, not the
+published statement of Hassani & Javanmard 2024), extended by the robust-regularization weight ``kappa``
+(docs/theory.md#kappa): the training loss is ``(y - f)^2 + kappa [(|y - f| + eps ||grad f||)^2 - (y - f)^2]`` plus
+the ridge ``psi1 lam ||a||^2``; kappa = 1 is adversarial training, kappa = 0 ridge.
 
-Outputs per point (section 3.7, 3.8, 3.12):
+Outputs per point (docs/theory.md#adv-scalar-system, #zero-threshold, #adv-extensions):
 
 * ``SE = sigma_w^2 + alpha^2`` (noisy labels), ``R = SE - tau^2`` (clean target),
-* ``G = ||a||_M = c/eps`` (input-gradient norm); at eps = 0 the ridge ``G0`` of section 2.5,
+* ``G = ||a||_M = c/eps`` (input-gradient norm); at eps = 0 the ridge ``G0`` of docs/theory.md#ridge-grad-norm,
 * ``AE = SE + 2 sqrt(2/pi) eps_test G sqrt(SE) + eps_test^2 G^2`` and ``AE_clean`` (R in place of SE),
 * ``a_norm2 = ||a||^2``, ``T``, ``alpha2``, ``c = eps G``, ``train_loss`` (data term ``Psi + T Psi_T``),
-* ``eps0`` -- the zero-solution threshold for this kappa (section 3.8: ``eps0(kappa) = eps0(1)/kappa``),
-  ``zero`` -- whether ``eps >= eps0``; then ``SE = AE = v_y = tau^2 + Fstar^2 + F1^2``, ``G = T = 0``.
+* ``eps0`` -- the zero-solution threshold for this kappa (``eps0(kappa) = eps0(1)/kappa``,
+  docs/theory.md#zero-threshold), ``zero`` -- whether ``eps >= eps0``; then ``SE = AE = v_y = tau^2 + Fstar^2 + F1^2``,
+  ``G = T = 0``.
 * ``status``: ``ok``, ``zero``, ``diverged`` (lam = 0 at psi1 = psi2 without robust term: SE = AE = inf, with a
   warning) or ``error: <one line>`` (only with ``on_error="record"``; metrics NaN in that row only).
 
-The solver (:mod:`rfrobust.theory.fixed_point`) is a vectorised Newton method with analytic Jacobian, warm
-started along each grid's eps axis; points it cannot reach fall back to the per-point recipe of section 3.13
+The solver (:mod:`rfrobust.theory.fixed_point`) is a vectorised Newton method with analytic Jacobian, warm started along
+each grid's eps axis; points it cannot reach fall back to the per-point recipe of docs/theory.md#solver-recipe
 (:mod:`rfrobust.theory.reference`) before a :class:`~rfrobust.errors.ConvergenceError` is raised.
 """
 from __future__ import annotations
@@ -50,7 +51,7 @@ class NonconvexWarning(RuntimeWarning):
 
 
 def robust_error(SE, G, eps_test):
-    """``AE = SE + 2 sqrt(2/pi) eps G sqrt(SE) + eps^2 G^2`` (Gaussian residual; THEORY.md 3.7)."""
+    """``AE = SE + 2 sqrt(2/pi) eps G sqrt(SE) + eps^2 G^2`` (Gaussian residual; docs/theory.md#adv-scalar-system)."""
     return SE + 2.0 * SQRT_2_OVER_PI * eps_test * G * np.sqrt(SE) + (eps_test * G) ** 2
 
 
@@ -141,7 +142,8 @@ BLOCK_ELEMENTS = 400_000
 
 def _blocks(items: list, spectra: dict, key=lambda it: it[0]):
     """Split ``items`` into consecutive blocks whose stacked node arrays stay below :data:`BLOCK_ELEMENTS`."""
-    block, size = [], 0
+    block: list = []
+    size = 0
     for it in items:
         k = spectra[key(it)].size
         if block and size + k > BLOCK_ELEMENTS:
@@ -157,7 +159,8 @@ def _solve_unique(keys: list[tuple], spectra: dict, on_error: str) -> dict:
     """Solve every unique ``(spec_key, lam, kappa, eps)``; returns ``{key: record}``."""
     out: dict = {}
     eps0_1 = {sk: spectra[sk].eps0() for sk in {k[0] for k in keys}}
-    ridge_keys, chain_pts = [], {}
+    ridge_keys: list[tuple] = []
+    chain_pts: dict[tuple, list] = {}
     n_div = 0
     for key in keys:
         sk, lam, kappa, eps = key
@@ -191,7 +194,8 @@ def _lam_t(spec: Spectrum, lam: float) -> float:
 
 
 def _solve_ridge_block(rk: list, keys: list, spectra: dict, eps0_1: dict, out: dict) -> None:
-    """eps = 0 points (and kappa = 0 points whose ridge T is infinite) in closed form (THEORY.md 2.4, 2.5)."""
+    """eps = 0 points (and kappa = 0 points whose ridge T is infinite) in closed form (docs/theory.md#mm-spectral,
+    #ridge-grad-norm)."""
     b = _batch([spectra[s] for s, _ in rk], [_lam_t(spectra[s], lam) for s, lam in rk], [1.0] * len(rk))
     sol = fp.ridge_solution(b, np.array([spectra[s].w_pos for s, _ in rk]))
     idx = {k: i for i, k in enumerate(rk)}
@@ -236,7 +240,7 @@ def _record_from(o: dict, i: int, spec: Spectrum, e0: float) -> dict:
 
 
 def _fallback(key, spec: Spectrum, e0, on_error) -> dict:
-    """Per-point recipe of THEORY.md 3.13 on the same spectrum; ConvergenceError or an error record."""
+    """Per-point recipe of docs/theory.md#solver-recipe on the same spectrum; ConvergenceError or an error record."""
     from rfrobust.theory import reference
 
     sk, lam, kappa, eps = key
@@ -256,7 +260,7 @@ def _fallback(key, spec: Spectrum, e0, on_error) -> dict:
     point = _point_of(key, spec)
     if on_error == "record":
         return _error_record(e0, f"adversarial fixed point did not converge ({detail})")
-    raise ConvergenceError("adversarial fixed point (THEORY.md 3.7)", point, detail)
+    raise ConvergenceError("adversarial fixed point (docs/theory.md#adv-scalar-system)", point, detail)
 
 
 def _point_of(key, spec: Spectrum) -> dict:
@@ -332,7 +336,7 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
 
 def spectrum_grid(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=None,
                   on_error: str = "raise") -> pd.DataFrame:
-    """The adversarial fixed point (THEORY.md 3.7) of problem (P) on a user-given discrete spectrum.
+    """The adversarial fixed point (docs/theory.md#adv-scalar-system) of problem (P) on a user-given discrete spectrum.
 
     ``lam_t`` is the ridge penalty ``lam_t ||theta||^2`` itself (no psi1 factor). Any of ``lam_t, eps, kappa,
     eps_test`` may be a list (cartesian product). Columns: the four inputs and the metrics of :func:`theory_grid`
@@ -342,7 +346,7 @@ def spectrum_grid(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=No
         raise InputError("on_error", on_error, "'raise' or 'record'")
     names = ("lam_t", "eps", "kappa", "eps_test")
     bounds = {"lam_t": "lam", "eps": "eps", "kappa": "kappa", "eps_test": "eps_test"}
-    lists = {}
+    lists: dict[str, list[float | None]] = {}
     for n, v in zip(names, (lam_t, eps, kappa, eps_test)):
         if n == "eps_test" and v is None:
             lists[n] = [None]
@@ -367,9 +371,9 @@ def solve_point(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
                 labels=None, p_flip=None, norm=None, d=None) -> dict:
     """One point of :func:`theory_grid` as a dict (inputs, with ``act`` as its name, and all metrics).
 
-    ``eps = 0`` gives the ridge (MM) values, with ``G = G0`` of THEORY.md 2.5 and ``AE`` at ``eps_test`` from it
-    (section 3.12). ``labels, p_flip, norm, d``: classification labels and l_inf attacks, with the outputs
-    ``acc, acc_rob, stab, G_dual`` (:func:`theory_grid`; docs/theory_classification.md).
+    ``eps = 0`` gives the ridge (MM) values, with ``G = G0`` of docs/theory.md#ridge-grad-norm and ``AE`` at
+    ``eps_test`` from it (docs/theory.md#adv-extensions). ``labels, p_flip, norm, d``: classification labels and l_inf
+    attacks, with the outputs ``acc, acc_rob, stab, G_dual`` (:func:`theory_grid`; docs/theory_classification.md).
     """
     for name, v in (("psi1", psi1), ("psi2", psi2), ("lam", lam), ("eps", eps), ("kappa", kappa), ("F1", F1),
                     ("Fstar", Fstar), ("tau", tau)) + ((("eps_test", eps_test),) if eps_test is not None else ()) + \

@@ -6,7 +6,7 @@ of the Moreau envelope is no longer a centred Gaussian but
     X = y - m g - s h,        (y, g) ~ base channel,  h ~ N(0, 1) independent,
 
 and the scalar system needs ``E F(X)`` for ``F = M_1'', M_1', d M_1/dc, (M_1')^2, M_1`` (``M_1`` the kappa = 1
-envelope of THEORY.md 3.6 step 4 at radius ``c``, see :mod:`rfrobust.theory.envelope`), plus ``E[g M_1'(X)]``.
+envelope of docs/theory.md#moreau-envelope at radius ``c``, see :mod:`rfrobust.theory.envelope`), plus ``E[g M_1'(X)]``.
 Given ``(y, g)`` the ``h``-average is closed form: ``X = mu + s Z`` (``mu = y - m g``; ``h`` symmetric) and every
 ``F`` is a piecewise polynomial of degree <= 2 on the three regions ``X > delta``, ``|X| <= delta``,
 ``X < -delta`` (``delta = 2 c T``), so its average is a combination of the truncated normal moments
@@ -37,6 +37,7 @@ terms). ``M_1''`` jumps by ``J = 2/q - 1/T = -1/(T q)`` at ``X = delta`` (and by
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy.special import erfc
@@ -139,7 +140,7 @@ def average(m, s, c, T, w_plus, w_minus, rule, derivatives: bool = False, with_p
         branches.append((-1.0, wm))
     keys = ("A", "Mp", "Kc", "V") + (("Psi",) if with_psi else ())
     dkeys = tuple(f"{k}_{v}" for k in ("A", "Mp", "Kc", "V") for v in ("mu", "s", "c", "T")) if derivatives else ()
-    acc = {k: 0.0 for k in keys + dkeys}
+    acc: dict[str, Any] = {k: 0.0 for k in keys + dkeys}  # arrays (P, nodes) after the first branch
     gg = g[None, :]
     for y, wb in branches:
         t = branch_terms(y - m * gg, s, c, T, derivatives)

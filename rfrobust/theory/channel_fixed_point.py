@@ -1,6 +1,6 @@
 """Scalar fixed point of square-loss adversarial training (robust weight kappa) with +-1 labels.
 
-docs/theory_classification.md#cls-system. Problem (P) of THEORY.md 3.6 on a discrete spectrum, but the label is
+docs/theory_classification.md#cls-system. Problem (P) of docs/theory.md#cgmt on a discrete spectrum, but the label is
 ``y ~ channel(g)`` with ``g`` the (unit-variance) latent of the target direction, ``y`` in {-1, +1}
 (:mod:`rfrobust.theory.channels`). A fresh prediction is ``f = m g + s h`` (``h`` independent) and the data term of
 the CGMT auxiliary problem is ``Psi(m, s, c, T) = E M_kappa(y - m g - s h; T, c)``, a two-dimensional Gaussian
@@ -13,8 +13,9 @@ integral (:mod:`rfrobust.theory.binary_envelope`). With ``A = Psi_s / s = E M''`
     (Eq)  m^2 + s^2 = A^2 phi1^2 sum_k t_k sigma_k^3 / D_k^2 + beta^2 sum_k w_k sigma_k^2 / D_k^2
     (E3)  G^2   = A^2 phi1^2 sum_k t_k sigma_k^2 m_k / D_k^2 + beta^2 sum_k w_k sigma_k m_k / D_k^2
 
-where ``t_k`` are the *unit* signal weights (``theta*_k^2`` for ``F1 = 1``: RF ``psi1 mu1^2 s / sigma(s)^2`` times
-the quadrature weight). For a Gaussian channel ``phi1 = F1`` and (Em)-(Eq) collapse to THEORY.md's (E2).
+where ``t_k`` are the *unit* signal weights (``theta*_k^2`` for ``F1 = 1``: RF ``psi1 mu1^2 s / sigma(s)^2`` times the
+quadrature weight). For a Gaussian channel ``phi1 = F1`` and (Em)-(Eq) collapse to (E2) of
+docs/theory.md#adv-scalar-system.
 
 For a probit-type channel (latent correlation ``r < 1``) the envelope averages are the base channel's at
 ``m' = r m``, ``s' = sqrt(s^2 + m^2 (1 - r^2))``, and ``phi1 = r (m' + B'/A)`` (Stein's lemma on the latent
@@ -24,7 +25,8 @@ Unknowns ``y = (log m, log s^2, log G, log T)``; residuals are log-ratios as in
 :mod:`rfrobust.theory.fixed_point`, whose continuation (:func:`~rfrobust.theory.fixed_point.solve_chains`) and damped
 Newton method are reused with this module's analytic Jacobian (:class:`ChannelSystem`). Start: the ridge solution,
 which for the square loss (kappa = 0 or eps = 0) depends on the channel only through ``E[y g]`` and ``E y^2``
-(docs/theory_classification.md#cls-identity) and is the closed form of THEORY.md 2.4 on the equivalent spectrum.
+(docs/theory_classification.md#cls-identity) and is the closed form of docs/theory.md#mm-spectral on the equivalent
+spectrum.
 """
 
 from __future__ import annotations

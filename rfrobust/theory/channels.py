@@ -3,8 +3,8 @@
 docs/theory_classification.md#cls-channels. The inputs are ``x ~ N(0, I_d)`` and ``g = <beta, x>`` with
 ``||beta|| = 1`` is standard normal; the label depends on ``x`` only through ``g`` (and independent noise):
 
-* ``linear``: ``y = F1 g + Fstar He2-part + tau xi`` (the regression target of THEORY.md section 3.1; the
-  nonlinear part is treated as Gaussian noise of variance ``Fstar^2``, THEORY.md 3.12);
+* ``linear``: ``y = F1 g + Fstar He2-part + tau xi`` (the regression target of docs/theory.md#adv-model; the
+  nonlinear part is treated as Gaussian noise of variance ``Fstar^2``, docs/theory.md#adv-extensions);
 * ``sign``:   ``y = sign(g)``;
 * ``flip``:   ``y = sign(g)``, then flipped with probability ``p_flip`` in [0, 0.5);
 * ``probit``: ``y = sign(g + tau xi)``, ``xi ~ N(0, 1)``.
@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import erf
@@ -125,7 +126,7 @@ class LabelChannel:
     def noise2(self) -> float:
         raise NotImplementedError
 
-    def mean(self, g):
+    def mean(self, g: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def key(self) -> tuple:
@@ -140,14 +141,14 @@ class SignChannel(LabelChannel):
     name: str = "sign"
 
     @classmethod
-    def from_params(cls, *, F1, Fstar, tau, p_flip):
+    def from_params(cls, *, F1: float, Fstar: float, tau: float, p_flip: float) -> LabelChannel:
         return cls()
 
     @property
     def noise2(self) -> float:
         return 0.0
 
-    def mean(self, g):
+    def mean(self, g: np.ndarray) -> np.ndarray:
         return np.sign(g)
 
 
@@ -160,7 +161,7 @@ class FlipChannel(LabelChannel):
     p: float = 0.1
 
     @classmethod
-    def from_params(cls, *, F1, Fstar, tau, p_flip):
+    def from_params(cls, *, F1: float, Fstar: float, tau: float, p_flip: float) -> LabelChannel:
         return cls(p=float(p_flip))
 
     @property
@@ -175,7 +176,7 @@ class FlipChannel(LabelChannel):
     def noise2(self) -> float:
         return 4.0 * self.p * (1.0 - self.p)
 
-    def mean(self, g):
+    def mean(self, g: np.ndarray) -> np.ndarray:
         return (1.0 - 2.0 * self.p) * np.sign(g)
 
     def key(self) -> tuple:
@@ -192,7 +193,7 @@ class ProbitChannel(LabelChannel):
     tau: float = 0.5
 
     @classmethod
-    def from_params(cls, *, F1, Fstar, tau, p_flip):
+    def from_params(cls, *, F1: float, Fstar: float, tau: float, p_flip: float) -> LabelChannel:
         return cls(tau=float(tau))
 
     @property
@@ -203,7 +204,7 @@ class ProbitChannel(LabelChannel):
     def noise2(self) -> float:
         return 1.0 - (2.0 / math.pi) * math.asin(self.r**2)
 
-    def mean(self, g):
+    def mean(self, g: np.ndarray) -> np.ndarray:
         g = np.asarray(g, dtype=float)
         if self.tau == 0:
             return np.sign(g)
@@ -215,8 +216,8 @@ class ProbitChannel(LabelChannel):
 
 @dataclass(frozen=True)
 class LinearChannel(LabelChannel):
-    """The regression target of THEORY.md 3.1 (Gaussian-equivalent): ``y = F1 g + sigma_n xi``,
-    ``sigma_n^2 = Fstar^2 + tau^2``. Solved by the Gaussian system of THEORY.md 3.7 (unchanged).
+    """The regression target of docs/theory.md#adv-model (Gaussian-equivalent): ``y = F1 g + sigma_n xi``,
+    ``sigma_n^2 = Fstar^2 + tau^2``. Solved by the Gaussian system of docs/theory.md#adv-scalar-system (unchanged).
 
     Its accuracies are measured against ``sign(y)`` (docs/theory_classification.md#cls-outputs): ``sign(y)`` is
     the sign channel of the latent ``g' = y / sqrt(v_y)``, i.e. :meth:`sign_view` (``r = F1 / sqrt(v_y)``).
@@ -230,7 +231,7 @@ class LinearChannel(LabelChannel):
     binary = False
 
     @classmethod
-    def from_params(cls, *, F1, Fstar, tau, p_flip):
+    def from_params(cls, *, F1: float, Fstar: float, tau: float, p_flip: float) -> LabelChannel:
         return cls(F1_=float(F1), Fstar=float(Fstar), tau=float(tau))
 
     @property
@@ -249,7 +250,7 @@ class LinearChannel(LabelChannel):
     def noise2(self) -> float:
         return self.tau**2
 
-    def mean(self, g):
+    def mean(self, g: np.ndarray) -> np.ndarray:
         return self.F1_ * np.asarray(g, dtype=float)
 
     def sign_view(self) -> SignView:
@@ -282,14 +283,14 @@ CHANNELS: dict[str, type[LabelChannel]] = {
 }
 
 
-def check_labels(name) -> str:
+def check_labels(name: object) -> str:
     """The channel name, or a one-line :class:`InputError`."""
     if not isinstance(name, str) or name not in CHANNELS:
         raise InputError("labels", name, "one of " + ", ".join(CHANNELS))
     return name
 
 
-def check_p_flip(p) -> float:
+def check_p_flip(p: Any) -> float:
     """``p_flip`` in [0, 0.5), or a one-line :class:`InputError`."""
     allowed = "a number in [0, 0.5) (the label-flip probability)"
     if isinstance(p, bool):

@@ -2,21 +2,22 @@
 
 docs/theory_classification.md. :func:`rfrobust.theory.theory_grid` (and ``solve_point``, ``run_record``) come
 here when any of ``labels``, ``p_flip``, ``norm``, ``d`` is given; without them they return exactly the
-regression theory of THEORY.md section 3.
+regression theory of docs/theory.md#adv.
 
 * ``labels``: the label channel (:mod:`rfrobust.theory.channels`: ``linear``, ``sign``, ``flip``, ``probit``);
-  ``linear`` is solved by the Gaussian system of THEORY.md 3.7, the +-1 channels by
+  ``linear`` is solved by the Gaussian system of docs/theory.md#adv-scalar-system, the +-1 channels by
   :mod:`rfrobust.theory.channel_fixed_point` (docs/theory_classification.md#cls-system);
-* ``norm``: ``"l2"`` (radius as in THEORY.md 3.1) or ``"linf"``: the simulation's convention, an l_inf radius per
-  coordinate of ``x ~ N(0, I_d)``; the theory uses the l2 radius ``eps * sqrt(2 d / pi)`` for training and testing
+* ``norm``: ``"l2"`` (radius as in docs/theory.md#adv-model) or ``"linf"``: the simulation's convention, an l_inf radius
+  per coordinate of ``x ~ N(0, I_d)``; the theory uses the l2 radius ``eps * sqrt(2 d / pi)`` for training and testing
   (docs/theory_classification.md#cls-linf) and needs ``d``.
 
 New outputs (docs/theory_classification.md#cls-outputs), with ``f = m g + s h`` the fresh prediction (``g`` the
-label latent, ``h`` independent) and ``||grad f|| -> G`` (THEORY.md 3.3, Lemma B), at ``t = eps_test G``:
+label latent, ``h`` independent) and ``||grad f|| -> G`` (docs/theory.md#grad-norm-concentration), at
+``t = eps_test G``:
 
 * ``acc = P(y f > 0)`` (``linear``: against ``sign(y)``), ``acc_rob = P(y f > t)`` (worst l2 perturbation of the
-  linearised model, THEORY.md 3.2 Lemma A), ``stab = P(|f| > t)`` (Wu et al. 2021: the predicted sign cannot change
-  in the ball); ``acc_rob = P(correct and stable)``.
+  linearised model, docs/theory.md#linearisation), ``stab = P(|f| > t)`` (Wu et al. 2021: the predicted sign cannot
+  change in the ball); ``acc_rob = P(correct and stable)``.
 * For a base channel (sign/flip of a latent ``g'``, branch probabilities ``w+, w-``) and
   ``f = m' g' + s' h'`` these are closed forms with Owen's T function, ``k = t / sqrt(q)``, ``q = E f^2``::
 
@@ -146,7 +147,7 @@ def _channel_batch(specs: list[Spectrum], channels: list[LabelChannel], lam_t, k
 
 
 def channel_eps0(spec: Spectrum, channel: LabelChannel) -> float:
-    """Zero-solution threshold (kappa = 1) for +-1 labels (THEORY.md 3.8 with ``E|y| = E y^2 = 1``):
+    """Zero-solution threshold (kappa = 1) for +-1 labels (docs/theory.md#zero-threshold with ``E|y| = E y^2 = 1``):
     ``eps0 = sqrt(F1^2 sum sigma^2 t1 / m + sum w sigma / m)``, ``F1 = E[y g]``, ``t1`` unit signal weights."""
     pos = spec.sigma > 0
     num = channel.F1**2 * np.sum(spec.sigma[pos] ** 2 * spec.t[pos] / spec.m[pos])
@@ -180,7 +181,8 @@ def solve_channel_points(keys: list[tuple], spectra: dict, channels: dict, on_er
     out: dict = {}
     nan, inf = math.nan, math.inf
     e01 = {}
-    ridge, chains = [], {}
+    ridge: list[tuple] = []
+    chains: dict[tuple, list] = {}
     n_div = 0
     for key in keys:
         sk, lam, kappa, eps, ck = key
@@ -412,6 +414,8 @@ def extended_grid(
     lin_keys, ch_keys, channels = set(), set(), {}
     plan = []
     for r in rows:
+        sk: tuple
+        key: tuple
         scale = linf_scale(r["d"]) if r["norm"] == "linf" else 1.0
         eps_eff, et_eff = r["eps"] * scale, r["eps_test"] * scale
         ch = make_channel(r["labels"], F1=r["F1"], Fstar=r["Fstar"], tau=r["tau"], p_flip=r["p_flip"])

@@ -1,7 +1,7 @@
 """Moreau envelope of the (generalized) adversarial square loss and its Gaussian average.
 
-THEORY.md sections 3.6 (step 4) and 3.7, extended to the robust-regularization weight ``kappa`` (Wu et al.,
-eq. (1.1) of seed ``004``, specialised to the square loss; derivation in ``docs/kappa_derivation.md``).
+docs/theory.md#moreau-envelope and #adv-scalar-system, extended to the robust-regularization weight ``kappa`` (Wu et
+al. 2021, eq. (1.1), specialised to the square loss; derivation in docs/theory.md#kappa).
 
 Per-sample training loss, with residual ``r = y - f(x)`` and ``c = eps ||a||_M``::
 
@@ -13,14 +13,14 @@ kappa = 1 is adversarial training ``(|r| + c)^2``; kappa = 0 is the square loss 
     M_kappa(x; T, c) = min_r l_kappa(r; c) + (r - x)^2 / (2T) = M_1(x; T, kappa c) + kappa (1 - kappa) c^2,
     prox: r* = soft(x, 2 kappa c T) / (1 + 2T),
 
-with the kappa = 1 envelope ``M_1`` of THEORY.md section 3.6 step 4. Its Gaussian average
+with the kappa = 1 envelope ``M_1`` of docs/theory.md#moreau-envelope. Its Gaussian average
 ``Psi_kappa(S, c, T) = E M_kappa(S Z; T, c)`` therefore is ``Psi_1(S, kappa c, T) + kappa (1 - kappa) c^2``, and
 
 * ``A = Psi_S / S``          = ``A_1(S, kappa c, T)``,
 * ``Psi_T``                  = ``Psi_{1,T}(S, kappa c, T)``,  ``beta^2 = -2 Psi_T``,
 * ``Psi_c``                  = ``kappa Psi_{1,c}(S, kappa c, T) + 2 kappa (1 - kappa) c``.
 
-The kappa = 1 closed forms (THEORY.md section 3.7), with ``u = 2cT/S``, ``phi`` the standard normal density,
+The kappa = 1 closed forms (docs/theory.md#adv-scalar-system), with ``u = 2cT/S``, ``phi`` the standard normal density,
 ``P = erfc(u/sqrt 2)`` and ``Q = P + 2 u phi(u)``::
 
     K     = S^2 Q + 4 c S phi(u) + c^2 P
@@ -105,7 +105,8 @@ def _core(S, c, T, derivatives=False):
 
 
 def envelope_average(S, c, T, kappa=1.0):
-    """Gaussian average ``Psi_kappa(S, c, T) = E M_kappa(S Z; T, c)`` and the quantities of THEORY.md 3.7.
+    """Gaussian average ``Psi_kappa(S, c, T) = E M_kappa(S Z; T, c)`` and the quantities of
+    docs/theory.md#adv-scalar-system.
 
     Returns a dict with ``Psi``, ``A`` (= Psi_S / S), ``Psi_c``, ``Psi_T`` and ``beta2`` (= -2 Psi_T), for the
     robust weight ``kappa`` (module doc).

@@ -1,6 +1,7 @@
-"""Vectorised solver of the scalar fixed-point system of adversarial training (THEORY.md sections 3.7-3.9).
+"""Vectorised solver of the scalar fixed-point system of adversarial training (docs/theory.md#adv-scalar-system,
+#zero-threshold, #mm-consistency).
 
-Problem (P) of THEORY.md 3.6 on a discrete spectrum (:class:`~rfrobust.theory.spectrum.Spectrum`, arrays
+Problem (P) of docs/theory.md#cgmt on a discrete spectrum (:class:`~rfrobust.theory.spectrum.Spectrum`, arrays
 ``sigma, m, w, t``), ridge ``lam_t`` (RF: ``psi1 * lam``), radius ``eps`` and robust weight ``kappa``.
 
 Unknowns ``alpha^2 > 0``, ``G = c / eps > 0`` (the gradient norm ``||a||_M``) and ``T > 0``; with
@@ -13,29 +14,33 @@ gives ``A``, ``Psi_c`` and ``beta^2``, and::
     (E2)  alpha^2    = sum_k t_k sigma_k (2 lam_t + C m_k)^2 / D_k^2 + beta^2 sum_k w_k sigma_k^2 / D_k^2
     (E3)  G^2        = sum_k t_k A^2 sigma_k^2 m_k / D_k^2 + beta^2 sum_k w_k m_k sigma_k / D_k^2
 
-((E3) is THEORY.md's c^2 equation divided by eps^2, so eps = 0 is a regular point: there it gives G0 of
-section 2.5.) The residuals are the log-ratios ``log(rhs/lhs)`` in the variables ``y = (log alpha^2, log G,
-log T)``; the 3x3 Jacobian is analytic (envelope partials times node sums), so each Newton step costs a few
-``points x nodes`` array passes for any number of points at once.
+((E3) is the c^2 equation of docs/theory.md#adv-scalar-system divided by eps^2, so eps = 0 is a regular point: there it
+gives G0 of docs/theory.md#ridge-grad-norm.) The residuals are the log-ratios ``log(rhs/lhs)`` in the variables
+``y = (log alpha^2, log G, log T)``; the 3x3 Jacobian is analytic (envelope partials times node sums), so each Newton
+step costs a few ``points x nodes`` array passes for any number of points at once.
 
 **Paths.** A point is reached by continuation from the ridge solution at eps = 0 (closed form through the
-spectral variable ``k_spec`` of section 2.4, :func:`ridge_solution`). Many points are solved together: each
-"chain" (one spectrum, lam_t, kappa) walks through its sorted eps targets with its own adaptive step (the full
+spectral variable ``k_spec`` of docs/theory.md#mm-spectral, :func:`ridge_solution`). Many points are solved together:
+each "chain" (one spectrum, lam_t, kappa) walks through its sorted eps targets with its own adaptive step (the full
 remaining distance first; a failed Newton solve divides the step by 4, a success doubles it) and a secant
 predictor; all chains advance together in one vectorised Newton call per step. Ridgeless chains (lam_t = 0) whose
 ridge start is singular (overparametrized: T = inf at eps = 0; or at the interpolation threshold) start instead
 from the ridge solution at ``lam_t = lam_start > 0`` and follow the straight path to ``(eps_1, 0)``.
-Points with ``kappa eps >= eps0`` are the zero solution (section 3.8) and are never part of a chain, so a
-neighbour across the threshold never serves as a warm start.
+Points with ``kappa eps >= eps0`` are the zero solution (docs/theory.md#zero-threshold) and are never part of a chain,
+so a neighbour across the threshold never serves as a warm start.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rfrobust.theory.envelope import _core
+
+if TYPE_CHECKING:
+    from rfrobust.theory.channel_fixed_point import ChannelBatch
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -70,7 +75,7 @@ class Batch:
                      self.kappa)
 
     def eps0(self) -> np.ndarray:
-        """Zero-solution threshold for kappa = 1 (THEORY.md 3.8), vectorised."""
+        """Zero-solution threshold for kappa = 1 (docs/theory.md#zero-threshold), vectorised."""
         vy = self.sigma_w2 + np.sum(self.sigma * self.t, axis=1)
         num = np.sum(self.sigma ** 2 * self.t / self.m, axis=1) + vy * np.sum(self.w * self.sigma / self.m, axis=1)
         return np.sqrt(num) / np.sqrt(2.0 * vy / math.pi)
@@ -79,7 +84,7 @@ class Batch:
         return self.sigma_w2 + np.sum(self.sigma * self.t, axis=1)
 
 
-# --------------------------------------------------------------------------- eps = 0: ridge (section 2.4/2.5/3.9)
+# ------------------------------- eps = 0: ridge (docs/theory.md#mm-spectral, #ridge-grad-norm, #mm-consistency)
 def _W(b: Batch, k):
     """``W(k) = sum w sigma / (sigma + k)`` and ``dW/dk`` (directions with sigma = 0 contribute 0)."""
     kk = k[:, None]
@@ -92,7 +97,7 @@ def _W(b: Batch, k):
 
 
 def solve_k_spec(b: Batch, w_pos: np.ndarray, iters: int = 200) -> np.ndarray:
-    """The spectral variable ``k >= 0`` of THEORY.md 2.4 (called kappa there):
+    """The spectral variable ``k >= 0`` of docs/theory.md#mm-spectral (called kappa there):
     ``lam_t = k (1 - sum w sigma/(sigma + k))``; for lam_t = 0: ``sum w sigma/(sigma+k) = 1`` if ``w_pos > 1``,
     else k = 0. Safeguarded Newton on ``g(k) = 1 - W(k) - lam_t/k`` (increasing in k) in log k, vectorised.
     Returns NaN where lam_t = 0 and w_pos == 1 (interpolation threshold)."""
@@ -139,7 +144,8 @@ def solve_k_spec(b: Batch, w_pos: np.ndarray, iters: int = 200) -> np.ndarray:
 
 
 def ridge_solution(b: Batch, w_pos: np.ndarray) -> dict:
-    """Ridge (eps = 0) solution of the system in closed form through ``k_spec`` (THEORY.md 2.4, 2.5, 3.9).
+    """Ridge (eps = 0) solution of the system in closed form through ``k_spec`` (docs/theory.md#mm-spectral,
+    #ridge-grad-norm, #mm-consistency).
 
     Returns arrays ``k, alpha2, SE, G (= G0), T, A, beta2, a_norm2, train_loss, V, B, diverged``. ``T = inf`` for
     the ridgeless overparametrized estimator (it interpolates); ``diverged`` marks lam_t = 0 at w_pos = 1.
@@ -321,9 +327,9 @@ def _safe_solve(J, rhs):
 
 # --------------------------------------------------------------------------- outputs
 def outputs(b: Batch, y: np.ndarray, eps: np.ndarray) -> dict:
-    """SE, G, T, alpha^2, c, ||a||^2, training loss, A, C, beta^2 at a solution ``y`` (THEORY.md 3.7), and
-    ``m_lin = E[f(x) <beta1, x>] = A sum_k t_k sigma_k^2 / D_k`` (the overlap the classification outputs need,
-    docs/theory_classification.md#cls-outputs)."""
+    """SE, G, T, alpha^2, c, ||a||^2, training loss, A, C, beta^2 at a solution ``y``
+    (docs/theory.md#adv-scalar-system), and ``m_lin = E[f(x) <beta1, x>] = A sum_k t_k sigma_k^2 / D_k`` (the
+    overlap the classification outputs need, docs/theory_classification.md#cls-outputs)."""
     alpha2, G, T, S, cp, env, C = _state(b, y, eps, False)
     A, beta2 = env["A"], env["beta2"]
     D = 2.0 * b.lam_t[:, None] + C[:, None] * b.m + A[:, None] * b.sigma
@@ -350,8 +356,8 @@ class ChainResult:
 
 
 class GaussianSystem:
-    """The system of this module (THEORY.md 3.7) for :func:`solve_chains`: unknowns ``(log alpha^2, log G,
-    log T)``, started from the ridge solution (:func:`ridge_solution`)."""
+    """The system of this module (docs/theory.md#adv-scalar-system) for :func:`solve_chains`: unknowns
+    ``(log alpha^2, log G, log T)``, started from the ridge solution (:func:`ridge_solution`)."""
 
     size = 3
 
@@ -371,7 +377,7 @@ class GaussianSystem:
         return newton(b, y0, eps)
 
 
-def solve_chains(b: Batch, w_pos: np.ndarray, eps_targets: list, lam_start_factor: float = 1e-2,
+def solve_chains(b: Batch | ChannelBatch, w_pos: np.ndarray, eps_targets: list, lam_start_factor: float = 1e-2,
                  max_attempts: int = 400, system=GaussianSystem) -> list[ChainResult]:
     """Solve every chain ``i`` (problem ``b.take(i)``) at its increasing eps targets ``eps_targets[i]`` (> 0).
 

@@ -1,15 +1,15 @@
-"""Linear-regression special cases (THEORY.md section 4): validation anchors with closed forms.
+"""Linear-regression special cases (docs/theory.md#linear): validation anchors with closed forms.
 
-* Population trade-off (section 4.1): ``SR(theta) = sigma^2 + ||theta - theta0||_Sigma^2`` and
+* Population trade-off (docs/theory.md#linear-population): ``SR(theta) = sigma^2 + ||theta - theta0||_Sigma^2`` and
   ``AR(theta) = SR + 2 sqrt(2/pi) eps ||theta||_* sqrt(SR) + eps^2 ||theta||_*^2`` (dual norm ``||.||_*``;
   l2 attack: l2 norm). For the l2 attack every Pareto point lies on the ridge path
   ``theta_nu = (Sigma + nu I)^{-1} Sigma theta0`` (:func:`ridge_path_tradeoff`) and population adversarial
   training picks ``nu* = argmin AR(theta_nu)`` (:func:`population_adversarial_training`).
-* High-dimensional adversarial training (section 4.2) -- the scalar system of section 3.7 with ``Sigma = M = I``
-  (:func:`isotropic_adversarial`) or any discrete spectrum (:func:`discrete_adversarial`), with the robust
-  weight kappa.
-* Interpolation threshold of Ribeiro et al. (section 4.3 A) for a finite sample (:func:`ribeiro_threshold`).
-* Robust risk of the min-norm interpolator (section 4.4, :func:`min_norm_robust_risk`).
+* High-dimensional adversarial training (docs/theory.md#linear-high-dim) -- the scalar system of
+  docs/theory.md#adv-scalar-system with ``Sigma = M = I`` (:func:`isotropic_adversarial`) or any discrete spectrum
+  (:func:`discrete_adversarial`), with the robust weight kappa.
+* Interpolation threshold of Ribeiro et al. (docs/theory.md#ribeiro) for a finite sample (:func:`ribeiro_threshold`).
+* Robust risk of the min-norm interpolator (docs/theory.md#min-norm, :func:`min_norm_robust_risk`).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 # --------------------------------------------------------------------------- 4.1 population trade-off
 def adversarial_risk(SR, theta_dual_norm, eps):
-    """``AR = SR + 2 sqrt(2/pi) eps ||theta||_* sqrt(SR) + eps^2 ||theta||_*^2`` (THEORY.md 4.1)."""
+    """``AR = SR + 2 sqrt(2/pi) eps ||theta||_* sqrt(SR) + eps^2 ||theta||_*^2`` (docs/theory.md#linear-population)."""
     return robust_error(SR, theta_dual_norm, eps)
 
 
@@ -60,7 +60,8 @@ def population_risks(theta, theta0, Sigma, sigma: float, eps: float, q: float = 
 
 def ridge_path_tradeoff(Sigma, theta0, sigma: float, eps: float, nu) -> pd.DataFrame:
     """(SR, AR, ||theta_nu||) along the population ridge path ``theta_nu = (Sigma + nu I)^{-1} Sigma theta0``
-    (l2 attack; THEORY.md 4.1). ``nu`` is a scalar or an array of values >= 0 (``inf`` gives theta = 0)."""
+    (l2 attack; docs/theory.md#linear-population). ``nu`` is a scalar or an array of values >= 0 (``inf`` gives
+    theta = 0)."""
     S = _cov(Sigma)
     th0 = np.asarray(theta0, dtype=float)
     evals, U = np.linalg.eigh(S)
@@ -78,7 +79,8 @@ def ridge_path_tradeoff(Sigma, theta0, sigma: float, eps: float, nu) -> pd.DataF
 
 
 def population_adversarial_training(Sigma, theta0, sigma: float, eps: float) -> dict:
-    """Population l2 adversarial training: ``nu* = argmin_nu AR(theta_nu)`` over ``[0, inf]`` (THEORY.md 4.1).
+    """Population l2 adversarial training: ``nu* = argmin_nu AR(theta_nu)`` over ``[0, inf]``
+    (docs/theory.md#linear-population).
 
     Returns ``nu, SR, AR, theta_norm, theta``. The minimisation is a bounded 1-D search in ``log(1 + nu)`` plus
     the two ends ``nu = 0`` and ``nu = inf`` (theta = 0).
@@ -101,7 +103,7 @@ def population_adversarial_training(Sigma, theta0, sigma: float, eps: float) -> 
 
 
 def isotropic_shrinkage_risk(rho, B: float, sigma: float, eps: float):
-    """``h(rho) = AR(rho theta0)`` for ``Sigma = I``, ``||theta0||^2 = B`` (THEORY.md 4.1)."""
+    """``h(rho) = AR(rho theta0)`` for ``Sigma = I``, ``||theta0||^2 = B`` (docs/theory.md#linear-population)."""
     rho = np.asarray(rho, dtype=float)
     SR = sigma ** 2 + (1.0 - rho) ** 2 * B
     return SR + 2.0 * SQRT_2_OVER_PI * eps * rho * math.sqrt(B) * np.sqrt(SR) + eps ** 2 * rho ** 2 * B
@@ -117,7 +119,7 @@ def _as_dict_or_frame(df: pd.DataFrame, grid: bool):
 
 
 def discrete_adversarial(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=None, on_error="raise"):
-    """Adversarial training of the linear model (P) of THEORY.md 3.6 on a discrete spectrum
+    """Adversarial training of the linear model (P) of docs/theory.md#cgmt on a discrete spectrum
     (:func:`~rfrobust.theory.spectrum.discrete_spectrum`): objective
     ``(1/n) sum l_kappa(y_i - z_i theta; eps ||theta||_M) + lam_t ||theta||^2``.
 
@@ -130,7 +132,7 @@ def discrete_adversarial(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_
 
 
 def isotropic_adversarial(p_over_n, eps, lam_t=0.0, sigma_w=0.5, theta_norm=1.0, kappa=1.0, eps_test=None):
-    """THEORY.md 4.2: ``Sigma = M = I``, ``p/n`` fixed, ``||theta*|| = theta_norm``, noise ``sigma_w``.
+    """docs/theory.md#linear-high-dim: ``Sigma = M = I``, ``p/n`` fixed, ``||theta*|| = theta_norm``, noise ``sigma_w``.
 
     The one-node spectrum (sigma = m = 1, noise weight p/n, signal weight ||theta*||^2) gives exactly
     ``T = (p/n)/D``, ``D = 2 lam_t + A + C``, ``alpha^2 = ((2 lam_t + C)^2 ||theta*||^2 + beta^2 p/n)/D^2`` and
@@ -146,7 +148,7 @@ def isotropic_adversarial(p_over_n, eps, lam_t=0.0, sigma_w=0.5, theta_norm=1.0,
 
 # --------------------------------------------------------------------------- 4.3 Ribeiro et al. threshold
 def ribeiro_threshold(X, y) -> dict:
-    """Interpolation threshold of l2 adversarial training for a finite sample with ``p > n`` (THEORY.md 4.3 A).
+    """Interpolation threshold of l2 adversarial training for a finite sample with ``p > n`` (docs/theory.md#ribeiro).
 
     For ``delta < delta_bar = ||beta_mn||_2 / (n ||(X X^T)^{-1} y||_inf)`` the minimiser of
     ``(1/n) sum (|y_i - x_i beta| + delta ||beta||_2)^2`` is the minimum-norm interpolator
@@ -168,11 +170,12 @@ def ribeiro_threshold(X, y) -> dict:
 
 # --------------------------------------------------------------------------- 4.4 min-norm interpolator
 def min_norm_robust_risk(gamma, r: float = 1.0, sigma: float = 0.5, delta=0.0) -> dict:
-    """Standard and l2-robust risk of the min-norm / OLS estimator, isotropic (THEORY.md 4.4).
+    """Standard and l2-robust risk of the min-norm / OLS estimator, isotropic (docs/theory.md#min-norm).
 
     ``gamma = p/n``. ``gamma > 1``: ``SR = sigma^2 + r^2 (1 - 1/gamma) + sigma^2/(gamma - 1)``,
     ``||beta||^2 = r^2/gamma + sigma^2/(gamma - 1)``; ``gamma < 1``: ``SR = sigma^2 + sigma^2 gamma/(1 - gamma)``,
-    ``||beta||^2 = r^2 + sigma^2 gamma/(1 - gamma)``. ``AR(delta)`` by the formula of 4.1. ``gamma = 1``: inf.
+    ``||beta||^2 = r^2 + sigma^2 gamma/(1 - gamma)``. ``AR(delta)`` by the formula of docs/theory.md#linear-population.
+    ``gamma = 1``: inf.
     """
     g = float(gamma)
     if not g > 0:

@@ -1,4 +1,4 @@
-"""Sweep kind for the linear-regression cases of THEORY.md section 4 (theory only, deterministic).
+"""Sweep kind for the linear-regression cases of docs/theory.md#linear (theory only, deterministic).
 
 Use it in a spec as ``kind = "python:rfrobust.theory.linear_record:run_record"``. The parameter ``case`` picks
 the formula; every case returns ``SE`` (standard risk against noisy labels), ``AE`` (l2 robust risk at
@@ -6,20 +6,22 @@ the formula; every case returns ``SE`` (standard risk against noisy labels), ``A
 columns:
 
 ==============  ==================================================================  ============================
-``case``        estimator (THEORY.md)                                               parameters (defaults)
+``case``        estimator (docs/theory.md#linear)                                   parameters (defaults)
 ==============  ==================================================================  ============================
-``isotropic``   high-dimensional adversarial training, ``Sigma = M = I`` (4.2)     ``p_over_n, eps, lam_t (0),
+``isotropic``   high-dimensional adversarial training, ``Sigma = M = I``           ``p_over_n, eps, lam_t (0),
                 (:func:`rfrobust.theory.linear.isotropic_adversarial`)               kappa (1), sigma_w (0.5),
                                                                                     theta_norm (1), eps_test``
-``min_norm``    min-norm interpolator / OLS, attacked at ``eps`` (4.4)             ``p_over_n, eps, sigma_w
+``min_norm``    min-norm interpolator / OLS, attacked at ``eps``                   ``p_over_n, eps, sigma_w
                 (:func:`rfrobust.theory.linear.min_norm_robust_risk`)               (0.5), theta_norm (1)``
-``population``  population adversarial training, isotropic (4.1): the best point    ``eps, sigma_w (0.5),
+``population``  population adversarial training, isotropic: the best point          ``eps, sigma_w (0.5),
                 ``theta_nu = theta0/(1 + nu)`` of the ridge path                     theta_norm (1)``
                 (:func:`rfrobust.theory.linear.population_adversarial_training`)
 ==============  ==================================================================  ============================
 
-``p_over_n`` is ``p/n`` (``gamma`` of 4.4, ``kappa`` of 4.2 -- renamed here because ``kappa`` is the robust weight),
-``sigma_w`` the noise standard deviation, ``theta_norm = ||theta_star||``.
+The formulas: ``isotropic`` docs/theory.md#linear-high-dim, ``min_norm`` docs/theory.md#min-norm, ``population``
+docs/theory.md#linear-population. ``p_over_n`` is ``p/n`` (``gamma`` of the min-norm section, ``kappa`` of the
+high-dimensional one -- renamed here because ``kappa`` is the robust weight), ``sigma_w`` the noise standard deviation,
+``theta_norm = ||theta_star||``.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from typing import Any
 
 from rfrobust.errors import InputError
 from rfrobust.params import Param, Schema
+from rfrobust.sweep.kinds import kind_function
 
 CASES = ("isotropic", "min_norm", "population")
 _ALLOWED = {
@@ -70,6 +73,7 @@ SCHEMA = Schema(
 )
 
 
+@kind_function(seeded=False, params_schema=SCHEMA)
 def run_record(params: Mapping[str, Any]) -> dict:
     """One record of a linear case (see the module docstring); raises :class:`InputError` on bad parameters."""
     p = SCHEMA.validate(params)
@@ -98,7 +102,3 @@ def run_record(params: Mapping[str, Any]) -> dict:
     r = population_adversarial_training([1.0], [theta_norm], sigma_w, eps)
     return {"SE": float(r["SR"]), "AE": float(r["AR"]), "theta_hat_norm": float(r["theta_norm"]),
             "nu": float(r["nu"])}
-
-
-run_record.seeded = False
-run_record.params_schema = SCHEMA

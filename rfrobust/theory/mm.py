@@ -1,9 +1,10 @@
-"""Mei--Montanari test error of random-features ridge regression (THEORY.md section 2).
+"""Mei--Montanari test error of random-features ridge regression (docs/theory.md#mm).
 
-* :func:`mm_closed_form` -- the closed form of sections 2.1-2.3 (``chi`` and the polynomials ``E0, E1, E2``);
-* :func:`mm_spectral` -- the equivalent spectral form of section 2.4 (MP quadrature, spectral variable
-  ``k_spec``; THEORY.md calls it kappa, a name rfrobust reserves for the robust weight);
-* :func:`ridge_grad_norm` -- the input-gradient norm ``G0`` of the ridge estimator (section 2.5).
+* :func:`mm_closed_form` -- the closed form of docs/theory.md#mm-closed-form to #mm-ridgeless (``chi`` and the
+  polynomials ``E0, E1, E2``);
+* :func:`mm_spectral` -- the equivalent spectral form of docs/theory.md#mm-spectral (MP quadrature, spectral variable
+  ``k_spec``; the theory page calls it kappa, a name rfrobust reserves for the robust weight);
+* :func:`ridge_grad_norm` -- the input-gradient norm ``G0`` of the ridge estimator (docs/theory.md#ridge-grad-norm).
 
 Both forms return MM's bias ``B`` and variance ``V`` with
 ``R = F1^2 B + (tau^2 + Fstar^2) V + Fstar^2`` and ``SE = R + tau^2``. At lam = 0 and psi1 = psi2 (the
@@ -23,7 +24,7 @@ from rfrobust.theory.spectrum import rf_spectrum
 
 
 class DivergenceWarning(RuntimeWarning):
-    """The ridgeless risk is infinite at the interpolation threshold psi1 = psi2 (THEORY.md 2.3)."""
+    """The ridgeless risk is infinite at the interpolation threshold psi1 = psi2 (docs/theory.md#mm-ridgeless)."""
 
 
 def _check(psi1, psi2, lam, F1, Fstar, tau):
@@ -41,13 +42,14 @@ def _warn_divergence(psi1, psi2, where):
 
 
 def mm_chi(psi1: float, psi2: float, lam_bar: float, zeta: float) -> float:
-    """``chi = nu1 nu2`` at ``xi = i sqrt(psi1 psi2 lam_bar)`` (THEORY.md 2.1); ``lam_bar = 0`` gives chi0 of 2.3.
+    """``chi = nu1 nu2`` at ``xi = i sqrt(psi1 psi2 lam_bar)`` (docs/theory.md#mm-closed-form); ``lam_bar = 0``
+    gives chi0 of docs/theory.md#mm-ridgeless.
 
     With ``x = a b = -chi`` the two fixed-point equations ``a (s + b + zeta^2 b/(1+zeta^2 a b)) = psi1``,
     ``b (s + a + zeta^2 a/(1+zeta^2 a b)) = psi2`` (``s = sqrt(psi1 psi2 lam_bar)``) give ``a = (psi1 - h)/s``,
     ``b = (psi2 - h)/s`` with ``h(x) = x + zeta^2 x/(1 + zeta^2 x)``, hence the scalar equation
     ``(psi1 - h(x)) (psi2 - h(x)) = s^2 x`` on ``0 < x < x*``, ``h(x*) = min(psi1, psi2)`` (one root, brentq).
-    ``x*`` is the closed form chi0 of section 2.3, written without cancellation.
+    ``x*`` is the closed form chi0 of docs/theory.md#mm-ridgeless, written without cancellation.
     """
     z2 = zeta * zeta
     psi = min(psi1, psi2)
@@ -67,7 +69,7 @@ def mm_chi(psi1: float, psi2: float, lam_bar: float, zeta: float) -> float:
 
 
 def mm_polynomials(chi: float, zeta: float, psi1: float, psi2: float) -> tuple[float, float, float]:
-    """``E0, E1, E2`` of THEORY.md 2.1."""
+    """``E0, E1, E2`` of docs/theory.md#mm-closed-form."""
     z2, z4, z6 = zeta ** 2, zeta ** 4, zeta ** 6
     c2, c3, c4, c5 = chi ** 2, chi ** 3, chi ** 4, chi ** 5
     p12 = psi1 * psi2
@@ -85,7 +87,8 @@ def _risk(B, V, F1, Fstar, tau):
 
 
 def mm_closed_form(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5) -> dict:
-    """MM closed form (THEORY.md 2.1-2.3): ``chi``, bias ``B``, variance ``V``, clean risk ``R``, ``SE = R + tau^2``.
+    """MM closed form (docs/theory.md#mm-closed-form to #mm-ridgeless): ``chi``, bias ``B``, variance ``V``, clean risk
+    ``R``, ``SE = R + tau^2``.
 
     ``lam = 0`` uses the ridgeless ``chi0``. Only ``zeta = mu1/mu_star`` and ``lam/mu_star^2`` enter.
     """
@@ -114,12 +117,13 @@ def _ridge_point(psi1, psi2, lam, a, F1, Fstar, tau, n_nodes=None):
 
 
 def mm_spectral(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nodes=None) -> dict:
-    """Spectral form of MM (THEORY.md 2.4) on the MP rule of :mod:`rfrobust.theory.spectrum`.
+    """Spectral form of MM (docs/theory.md#mm-spectral) on the MP rule of :mod:`rfrobust.theory.spectrum`.
 
     Solves ``psi1 lam = k (1 - (psi1/psi2) int sigma/(sigma + k) dmu)`` for ``k_spec`` and returns
-    ``R, SE, k_spec``, the spectral ``V_spec`` and ``B_spec`` (= 𝖵, 𝖡 of section 2.4), ``sigma_w2``, ``alpha2``,
-    ``G0`` (section 2.5), ``T`` and MM's normalised ``B`` and ``V`` (``V = V_spec/(1 - V_spec)``,
-    ``B = R`` at ``F1 = 1, tau = Fstar = 0``), so that ``R = F1^2 B + (tau^2 + Fstar^2) V + Fstar^2``.
+    ``R, SE, k_spec``, the spectral ``V_spec`` and ``B_spec`` (= 𝖵, 𝖡 of docs/theory.md#mm-spectral), ``sigma_w2``,
+    ``alpha2``, ``G0`` (docs/theory.md#ridge-grad-norm), ``T`` and MM's normalised ``B`` and ``V``
+    (``V = V_spec/(1 - V_spec)``, ``B = R`` at ``F1 = 1, tau = Fstar = 0``), so that
+    ``R = F1^2 B + (tau^2 + Fstar^2) V + Fstar^2``.
     """
     psi1, psi2, lam, F1, Fstar, tau = _check(psi1, psi2, lam, F1, Fstar, tau)
     a = resolve_act(act)
@@ -139,7 +143,7 @@ def mm_spectral(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nodes
 
 
 def ridge_grad_norm(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nodes=None) -> float:
-    """``G0 = sqrt(lim E_x ||grad_x f(x; a_hat)||^2)`` of the ridge estimator (THEORY.md 2.5):
+    """``G0 = sqrt(lim E_x ||grad_x f(x; a_hat)||^2)`` of the ridge estimator (docs/theory.md#ridge-grad-norm):
 
     ``G0^2 = F1^2 psi1 int mu1^2 s m/(sigma + k)^2 dmu + SE (psi1/psi2) int m sigma/(sigma + k)^2 dmu``,
     ``m(s) = mu1^2 s + gamma^2``. ``inf`` (with a warning) at lam = 0, psi1 = psi2.

@@ -1,7 +1,7 @@
 """Parameter names, defaults, validation and activation constants shared by the theory API and CLI.
 
-Conventions (DESIGN.md): ``psi1 = N/d``, ``psi2 = n/d``, ``lam`` (ridge, penalty ``psi1*lam*||a||^2``), ``eps``,
-``eps_test`` (default: eps), ``kappa`` (robust-regularization weight; 0 = ridge, 1 = adversarial training),
+Conventions (docs/design.md#parameters): ``psi1 = N/d``, ``psi2 = n/d``, ``lam`` (ridge, penalty ``psi1*lam*||a||^2``),
+``eps``, ``eps_test`` (default: eps), ``kappa`` (robust-regularization weight; 0 = ridge, 1 = adversarial training),
 ``act``, ``F1``, ``Fstar``, ``tau``. Each is declared once, in :class:`rfrobust.params.TheoryPoint` (type, default,
 bounds, help); the names below are views of that declaration kept for the theory modules.
 """
@@ -31,7 +31,7 @@ BOUNDS = {p.name: {k: getattr(p, k) for k in ("gt", "ge", "lt", "le") if getattr
 
 @dataclass(frozen=True)
 class ActConstants:
-    """The activation as the theory sees it: a name and ``mu1, mu_star, gamma`` (THEORY.md section 1)."""
+    """The activation as the theory sees it: a name and ``mu1, mu_star, gamma`` (docs/theory.md#setup)."""
 
     name: str
     mu1: float
@@ -58,7 +58,7 @@ def resolve_act(act: Any) -> ActConstants:
 
     A mapping with keys ``mu1, mu_star, gamma`` (optionally ``name``) or an
     :class:`~rfrobust.activations.ActivationConstants` overrides the constants directly (used e.g. to check the
-    scale invariance of THEORY.md section 6). The theory needs ``mu_star > 0``.
+    scale invariance of docs/theory.md#conventions). The theory needs ``mu_star > 0``.
     """
     if isinstance(act, ActConstants):
         out = act

@@ -1,16 +1,16 @@
-"""The per-point solver recipe of THEORY.md section 3.13, written plainly.
+"""The per-point solver recipe of docs/theory.md#solver-recipe, written plainly.
 
 It serves three purposes: the named reference of ``benchmarks/theory_bench.py``; an independent check of the
 vectorised solver (:mod:`rfrobust.theory.fixed_point`) in the tests; and the fallback of
 :func:`rfrobust.theory.theory_grid` for a point the fast solver cannot reach.
 
-Recipe (section 3.13): (1) MP quadrature -- Gauss--Legendre in the angle, 500 nodes, atom at 0
+Recipe (docs/theory.md#solver-recipe): (1) MP quadrature -- Gauss--Legendre in the angle, 500 nodes, atom at 0
 (:func:`~rfrobust.theory.spectrum.mp_rule_gl_phi`); (2) eps = 0 by a 1-D brentq in the spectral variable k of
-section 2.4; (3) the threshold eps0 (section 3.8) -- at or above it the zero solution; (4) continuation in eps
-over 40 geometric steps from 1e-3 with ``scipy.optimize.root`` (hybr, falling back to lm) on
-``(log alpha, log c, log T)``, the residuals being log-ratios of the right- and left-hand sides of (E1)-(E3),
-started from the eps = 0 solution with ``c = eps_min G0`` (for lam = 0 from the ridge solution at lam = 1e-6).
-The robust weight kappa enters through :func:`~rfrobust.theory.envelope.envelope_average`.
+docs/theory.md#mm-spectral; (3) the threshold eps0 (docs/theory.md#zero-threshold) -- at or above it the zero solution;
+(4) continuation in eps over 40 geometric steps from 1e-3 with ``scipy.optimize.root`` (hybr, falling back to lm) on
+``(log alpha, log c, log T)``, the residuals being log-ratios of the right- and left-hand sides of (E1)-(E3), started
+from the eps = 0 solution with ``c = eps_min G0`` (for lam = 0 from the ridge solution at lam = 1e-6). The robust weight
+kappa enters through :func:`~rfrobust.theory.envelope.envelope_average`.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from rfrobust.theory.spectrum import Spectrum, mp_rule_gl_phi, rf_spectrum
 
 
 def _ridge(spec: Spectrum, lam_t: float) -> dict:
-    """eps = 0 solution through k (THEORY.md 2.4, 2.5) with brentq."""
+    """eps = 0 solution through k (docs/theory.md#mm-spectral, #ridge-grad-norm) with brentq."""
     sig, w, t, m = spec.sigma, spec.w, spec.t, spec.m
 
     def W(k):
@@ -69,7 +69,7 @@ def _system(spec: Spectrum, lam_t: float, eps: float, kappa: float, alpha: float
 
 def solve_spectrum(spec: Spectrum, lam_t: float, eps: float, kappa: float = 1.0, eps_min: float = 1e-3,
                    steps: int = 40, xtol: float = 1e-13) -> dict:
-    """THEORY.md 3.13 steps 2-4 on a given spectrum. Returns SE, G, T, alpha2, c, a_norm2, train_loss, zero."""
+    """docs/theory.md#solver-recipe on a given spectrum. Returns SE, G, T, alpha2, c, a_norm2, train_loss, zero."""
     e0 = spec.eps0()
     if kappa > 0 and kappa * eps >= e0:
         vy = spec.v_y
@@ -99,8 +99,8 @@ def solve_spectrum(spec: Spectrum, lam_t: float, eps: float, kappa: float = 1.0,
                 z, ok = sol.x, True
                 break
         if not ok:
-            raise ConvergenceError("reference solver (THEORY.md 3.13)", {"lam_t": lam_t, "eps": eps, "kappa": kappa},
-                                   f"continuation failed at eps={e:.6g}")
+            raise ConvergenceError("reference solver (docs/theory.md#solver-recipe)",
+                                   {"lam_t": lam_t, "eps": eps, "kappa": kappa}, f"continuation failed at eps={e:.6g}")
     a, c, T = np.exp(z)
     e1, e2, e3, env, A, beta2, D = _system(spec, lam_t, eps, kappa, a, c, T)
     a_norm2 = float(np.sum(spec.t * A * A * spec.sigma ** 2 / D ** 2) + beta2 * np.sum(spec.w * spec.sigma / D ** 2))
@@ -110,7 +110,7 @@ def solve_spectrum(spec: Spectrum, lam_t: float, eps: float, kappa: float = 1.0,
 
 
 def reference_spectrum(psi1, psi2, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nodes: int = 500) -> Spectrum:
-    """RF spectrum on the quadrature of THEORY.md 3.13 step 1 (Gauss--Legendre in the angle, ``n_nodes``)."""
+    """RF spectrum on the quadrature of docs/theory.md#mp-quadrature (Gauss--Legendre in the angle, ``n_nodes``)."""
     a = resolve_act(act)
     s, omega = mp_rule_gl_phi(psi1, n_nodes)
     mu1_2, ms2 = a.mu1 ** 2, a.mu_star ** 2
@@ -124,7 +124,7 @@ def reference_spectrum(psi1, psi2, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nod
 
 def solve_reference(psi1, psi2=2.0, lam=0.01, eps=0.5, act="relu", kappa=1.0, F1=1.0, Fstar=0.0, tau=0.5,
                     eps_test=None, n_nodes: int = 500) -> dict:
-    """One point by the plain recipe of THEORY.md 3.13 (module doc): SE, R, AE, G, T, eps0, zero."""
+    """One point by the plain recipe of docs/theory.md#solver-recipe (module doc): SE, R, AE, G, T, eps0, zero."""
     psi1, psi2, lam, eps, kappa = (check_param(n, v) for n, v in
                                    (("psi1", psi1), ("psi2", psi2), ("lam", lam), ("eps", eps), ("kappa", kappa)))
     spec = reference_spectrum(psi1, psi2, act, F1, Fstar, tau, n_nodes)

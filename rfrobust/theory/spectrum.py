@@ -1,4 +1,5 @@
-"""Discrete spectra for the scalar fixed-point systems (THEORY.md sections 1, 2.4, 3.5-3.7, 3.13).
+"""Discrete spectra for the scalar fixed-point systems (docs/theory.md#setup, #mm-spectral, #gaussian-equivalence to
+#adv-scalar-system, #solver-recipe).
 
 Every theory formula of rfrobust is evaluated on a :class:`Spectrum`: a finite list of eigen-directions ``k``
 with
@@ -9,12 +10,12 @@ with
   weight``, replacing ``(psi1/psi2) int . dmu``),
 * ``t[k]``     -- "signal weight" ``theta*_k^2`` (RF: ``F1^2 psi1 mu1^2 s / sigma(s)^2 * quadrature weight``),
 
-plus the residual noise variance ``sigma_w2`` (THEORY.md section 3.5) and the label-noise variance ``noise2``
-that is subtracted from SE to give the clean error R.
+plus the residual noise variance ``sigma_w2`` (docs/theory.md#gaussian-equivalence) and the label-noise variance
+``noise2`` that is subtracted from SE to give the clean error R.
 
 **Marchenko--Pastur quadrature** (:func:`mp_rule`). The law ``mu_psi1`` of ``F F^T`` has density
 ``sqrt((b-s)(s-a)) / (2 pi psi1 s)`` on ``[a, b] = [(1-sqrt psi1)^2, (1+sqrt psi1)^2]`` plus an atom
-``(1 - 1/psi1)_+`` at 0 (THEORY.md section 1). For any ``g`` analytic near ``[a, b]``,
+``(1 - 1/psi1)_+`` at 0 (docs/theory.md#setup). For any ``g`` analytic near ``[a, b]``,
 
     int g dmu = g(0) + int_a^b h(s) sqrt((b-s)(s-a)) / (2 pi psi1) ds,      h(s) = (g(s) - g(0)) / s,
 
@@ -25,7 +26,7 @@ lose accuracy. The result is a rule with nodes ``{0, s_1..s_n}`` and weights ``{
 (the weight at 0 is the atom when psi1 > 1 and a small correction otherwise). Its error is that of Gauss--
 Chebyshev on ``h``, i.e. ``O(rho^{-2n})`` with ``rho`` the Bernstein ellipse through the nearest pole of ``g``
 (for the theory integrands: ``s = -mu_star^2/mu1^2`` or further left). :func:`mp_nodes_needed` picks ``n`` for
-machine precision. :func:`mp_rule_gl_phi` is the rule of THEORY.md section 3.13 step 1 (Gauss--Legendre in
+machine precision. :func:`mp_rule_gl_phi` is the rule of docs/theory.md#mp-quadrature (Gauss--Legendre in
 the angle), kept for the reference solver and the benchmark.
 """
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _leggauss(n: int):
 
 
 def mp_rule_gl_phi(psi1: float, n: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """The MP rule of THEORY.md section 3.13 step 1: ``s = (a+b)/2 + (b-a)/2 cos(phi)``, Gauss--Legendre in
+    """The MP rule of docs/theory.md#mp-quadrature: ``s = (a+b)/2 + (b-a)/2 cos(phi)``, Gauss--Legendre in
     ``phi in [0, pi]`` with weights ``(b-a)^2 sin^2(phi) / (8 pi psi1 s)``, the atom ``1 - 1/psi1`` at 0 when
     psi1 > 1, renormalised. Used by the reference solver (:mod:`rfrobust.theory.reference`)."""
     a, b = mp_edges(psi1)
@@ -102,7 +103,7 @@ def mp_rule_gl_phi(psi1: float, n: int = 500) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Spectrum:
-    """A discrete spectrum of problem (P) of THEORY.md section 3.6 (see the module doc for the fields).
+    """A discrete spectrum of problem (P) of docs/theory.md#cgmt (see the module doc for the fields).
 
     ``w_pos`` is ``sum of w over directions with sigma > 0`` computed exactly where possible (RF: ``psi1/psi2``);
     the ridgeless (lam = 0) estimator at eps = 0 diverges when it equals 1 (the interpolation threshold).
@@ -121,7 +122,7 @@ class Spectrum:
 
     @property
     def v_y(self) -> float:
-        """Label variance ``v_y = sigma_w^2 + sum_k sigma_k theta*_k^2`` (THEORY.md section 3.8); for RF exactly
+        """Label variance ``v_y = sigma_w^2 + sum_k sigma_k theta*_k^2`` (docs/theory.md#zero-threshold); for RF exactly
         ``tau^2 + Fstar^2 + F1^2``."""
         if "v_y" in self.info:
             return float(self.info["v_y"])
@@ -132,7 +133,7 @@ class Spectrum:
         return int(self.sigma.size)
 
     def eps0(self) -> float:
-        """Zero-solution threshold of adversarial training (kappa = 1), THEORY.md section 3.8:
+        """Zero-solution threshold of adversarial training (kappa = 1), docs/theory.md#zero-threshold:
 
         ``eps0 = sqrt(sum sigma^2 t/m + v_y sum w sigma/m) / sqrt(2 v_y / pi)``. Directions with
         ``sigma = 0`` do not contribute. For the robust weight kappa the threshold is ``eps0 / kappa``.
@@ -162,7 +163,8 @@ class Spectrum:
 
 def rf_spectrum(psi1: float, psi2: float, mu1: float, mu_star: float, gamma: float, F1: float = 1.0,
                 Fstar: float = 0.0, tau: float = 0.5, n_nodes: int | None = None) -> Spectrum:
-    """The random-features spectrum of THEORY.md sections 3.5 and 3.7 on the MP rule of :func:`mp_rule`.
+    """The random-features spectrum (docs/theory.md#gaussian-equivalence, #adv-scalar-system) on the MP rule of
+    :func:`mp_rule`.
 
     ``sigma(s) = mu1^2 s + mu_star^2``, ``m(s) = mu1^2 s + gamma^2``, noise weights ``(psi1/psi2) omega_j``,
     signal weights ``F1^2 psi1 mu1^2 s_j / sigma(s_j)^2 omega_j`` and
@@ -191,7 +193,7 @@ def rf_spectrum(psi1: float, psi2: float, mu1: float, mu_star: float, gamma: flo
 
 def discrete_spectrum(sigma, theta_star, n: float | None = None, p_over_n: float | None = None, m=None,
                       sigma_w: float = 0.5, multiplicity=None) -> Spectrum:
-    """A general discrete spectrum for the linear problem (P) of THEORY.md section 3.6 / 4.2.
+    """A general discrete spectrum for the linear problem (P) of docs/theory.md#cgmt, #linear-high-dim.
 
     Parameters
     ----------
@@ -220,6 +222,7 @@ def discrete_spectrum(sigma, theta_star, n: float | None = None, p_over_n: float
             raise InputError("n", n, "a number > 0")
         w = np.full_like(sig, 1.0 / n)
     else:
+        assert p_over_n is not None  # exactly one of n, p_over_n (checked above)
         if not p_over_n > 0:
             raise InputError("p_over_n", p_over_n, "a number > 0")
         mult = np.ones_like(sig) / sig.size if multiplicity is None else \

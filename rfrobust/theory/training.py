@@ -1,7 +1,7 @@
 """Training-loss components of adversarially trained RF regression: natural risk and robust regularization.
 
-[DERIVED] for rfrobust (THEORY.md sections 3.6-3.7, ``docs/kappa_derivation.md`` section 3), the theory side of
-Wu et al.'s (seed ``004``) decomposition of the training objective (their eq. 1.1, square-loss form)::
+[DERIVED] for rfrobust (docs/theory.md#training-components; the scalar system of #adv-scalar-system, #kappa-system),
+the theory side of Wu et al.'s (2021) decomposition of the training objective (their eq. 1.1, square-loss form)::
 
     l_kappa(r; c) = r^2 + kappa [(|r| + c)^2 - r^2],        r = y - f(x),  c = eps ||a||_M,
 
@@ -9,8 +9,8 @@ into the **natural training risk** ``(1/n) sum r_i^2`` and the **robust regulari
 ``(1/n) sum [(|r_i| + c)^2 - r_i^2] = 2 c mean|r_i| + c^2``; WAR (their Algorithm 1) steers the ratio
 ``natural / robust`` towards a target ``zeta``.
 
-**Residual law.** By the CGMT (THEORY.md 3.6 step 4; ``docs/kappa_derivation.md`` eq. 3) the empirical law of the
-training residuals converges to that of the prox output
+**Residual law.** By the CGMT (docs/theory.md#moreau-envelope, #kappa-envelope) the empirical law of the training
+residuals converges to that of the prox output
 
     r* = soft(S Z, 2 kappa c T) / (1 + 2T),       Z ~ N(0, 1),   S^2 = sigma_w^2 + alpha^2 = SE,
 
@@ -175,9 +175,9 @@ def kappa_for_ratio(zeta: float, psi1: float, *, psi2=DEFAULTS["psi2"], lam=DEFA
     rest: it climbs while the ratio is below ``zeta`` and stops at the first crossing. The ratio need not be
     monotone in kappa (over-parametrized RF: it falls with kappa, because more and more training residuals are
     thresholded to exactly 0), so kappa is scanned on ``n_scan`` points of ``[0, kappa_max]`` and the first bracket
-    refined by Brent's method. ``kappa_max`` defaults to the zero-solution threshold ``eps0(1)/eps`` (THEORY.md 3.8,
-    ``docs/kappa_derivation.md`` section 4), where the robust regularization vanishes and the ratio is infinite.
-    A root above 1 rests on the non-convex (unvalidated) part of the theory.
+    refined by Brent's method. ``kappa_max`` defaults to the zero-solution threshold ``eps0(1)/eps``
+    (docs/theory.md#zero-threshold, #kappa-threshold), where the robust regularization vanishes and the ratio is
+    infinite. A root above 1 rests on the non-convex (unvalidated) part of the theory.
     """
     if not (isinstance(zeta, (int, float)) and math.isfinite(zeta) and zeta > 0):
         raise InputError("zeta", zeta, "a finite number > 0")

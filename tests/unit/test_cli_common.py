@@ -33,6 +33,15 @@ def test_check_number():
         check_number("seeds", 2.5, ge=1, integer=True)
 
 
+def test_check_number_infinite_integer_is_refused():
+    # an unbounded number may be inf, but inf is no integer: one-line InputError, not OverflowError from int(inf)
+    assert check_number("budget", "inf", ge=0) == float("inf")
+    with pytest.raises(InputError, match="n.*an integer"):
+        check_number("n", "inf", ge=2, integer=True)
+    with pytest.raises(InputError, match="n.*an integer"):
+        check_number("n", float("-inf"), integer=True)
+
+
 def test_run_main_exit_codes(capsys):
     def bad(argv):
         raise InputError("psi1", -1, "a number > 0")

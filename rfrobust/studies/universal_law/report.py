@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 from rfrobust.studies.base import NothingToReport
 
@@ -350,7 +351,9 @@ def make(random: tuple | None = None, mlp: tuple | None = None, out: str = "", f
     if mlp:
         frames["mlp"] = _rows(mlp[0], "MLPs")
     os.makedirs(files, exist_ok=True)
-    paths, res, parts = [], {}, {}
+    paths: list[str] = []
+    res: dict[str, Any] = {}
+    parts: dict[str, tuple] = {}
     if random:
         spec, stem = random
         df = frames["random"]

@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 
 from rfrobust.errors import InputError
 from rfrobust.studies import base
@@ -414,7 +415,7 @@ def setting_markdown(cfg) -> str:
 FIGURE_NAMES = ("table1_metrics", "width_trends", "fig1_loss_components", "fig4_local_lipschitz", "war_lambda")
 
 
-def render_markdown(cfg, fr: dict, info: dict | None, files_rel: str, figures: list[str] = ()) -> str:
+def render_markdown(cfg, fr: dict, info: dict | None, files_rel: str, figures: Sequence[str] = ()) -> str:
     """The report (a pure function of the configuration, the frames, the run record and the figures drawn)."""
     from rfrobust.studies.width_lambda import markdown as rep
 

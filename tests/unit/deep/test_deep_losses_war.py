@@ -60,6 +60,15 @@ def test_pgd_at_loss_is_ce_at_the_attack_point(tiny):
     assert out.lam == 1.0 and out.loss.requires_grad and float(out.robust_reg) > 0
 
 
+def test_attack_objective_without_attack_settings_is_refused(tiny):
+    model, x, y = tiny
+    _no_dropout(model)
+    with pytest.raises(InputError, match="attack_cfg.*pgd-at trains on attacks"):
+        training_loss(model, x, y, "pgd-at", 1.0, None)
+    out = training_loss(model, x, y, "standard", 1.0, None)  # no inner attack: no settings needed
+    torch.testing.assert_close(out.loss, F.cross_entropy(model(x), y))
+
+
 def _no_dropout(model):
     for m in model.modules():
         if isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d)):

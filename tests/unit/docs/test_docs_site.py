@@ -13,12 +13,58 @@ from tests.support import REPO_ROOT
 REPO = REPO_ROOT
 DOCS = REPO / "docs"
 ANCHOR = re.compile(r"^#{1,6} .*\{#([A-Za-z0-9_-]+)\}\s*$", re.MULTILINE)
-THEORY_CITATION = re.compile(r"docs/theory\.md#([A-Za-z0-9_-]+)")
-DOCS_LINK = re.compile(r"\((?:\.\./)*theory\.md#([A-Za-z0-9_-]+)\)")
+#: the pages that code and docs cite by anchor
+CITED_PAGES = ("theory", "design", "theory_classification")
+#: "docs/theory.md#adv-model" in code, specs and scripts; a list or range may follow: ", #b", " to #c", " and #d"
+#: (also across a line break, after a comment marker)
+CODE_CITATION = re.compile(r"docs/(theory|design|theory_classification)\.md#([A-Za-z0-9_-]+)")
+CHAINED_ANCHOR = re.compile(r"(?:,|\s+to|\s+and)\s*(?:#\s+)?#([A-Za-z0-9_-]+)")
+#: "[text](theory.md#anchor)" or "(../design.md#anchor)" in the docs pages
+DOCS_LINK = re.compile(r"\((?:\.\./)*(theory|design|theory_classification)\.md#([A-Za-z0-9_-]+)\)")
+#: what the package and README must not name: the specification files it was built from (not shipped), the source
+#: papers' seed file names, and issue numbers (papers are cited by authors and year)
+FORBIDDEN = {
+    "THEORY.md": re.compile(r"THEORY\.md"),
+    "DESIGN.md": re.compile(r"DESIGN\.md"),
+    "docs/kappa_derivation.md (moved into docs/theory.md#kappa)": re.compile(r"kappa_derivation\.md"),
+    "a seed file number": re.compile(r"\b[Ss]eeds? `*0\d\d\b"),
+    "a seed file name": re.compile(r"\b00[0-4]_[0-9a-f]{6}"),
+    "an issue number": re.compile(r"\b[Ii]ssues? #?\d"),
+}
+#: files another branch is rewriting (the width-vs-theory study); remove an entry once that branch is merged
+FORBIDDEN_PENDING = {
+    "rfrobust/studies/width_vs_theory/report.py",
+    "rfrobust/studies/width_vs_theory/rf_answers.py",
+    "rfrobust/studies/width_vs_theory/rf_check.py",
+}
+TEXT_SUFFIXES = {".py", ".toml", ".md", ".txt", ".json", ".yaml", ".yml", ".cfg"}
 
 
 def theory_anchors() -> list[str]:
     return ANCHOR.findall((DOCS / "theory.md").read_text(encoding="utf-8"))
+
+
+def page_anchors(page: str) -> set[str]:
+    return set(ANCHOR.findall((DOCS / f"{page}.md").read_text(encoding="utf-8")))
+
+
+def code_citations(text: str) -> list[tuple[str, str]]:
+    """(page, anchor) of every citation in ``text``, the anchors of a following list or range included."""
+    found = []
+    for match in CODE_CITATION.finditer(text):
+        page = match.group(1)
+        found.append((page, match.group(2)))
+        end = match.end()
+        while chained := CHAINED_ANCHOR.match(text, end):
+            found.append((page, chained.group(1)))
+            end = chained.end()
+    return found
+
+
+def text_files(folder: Path):
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in TEXT_SUFFIXES and "__pycache__" not in path.parts:
+            yield path
 
 
 def load_hook():
@@ -69,20 +115,75 @@ def test_theory_anchors_are_unique_and_short():
         assert needed in anchors
 
 
-def test_every_theory_anchor_cited_in_code_and_docs_exists():
-    anchors = set(theory_anchors())
-    cited: dict[str, set[str]] = {}
+def test_citation_parser_reads_lists_ranges_and_line_breaks():
+    text = (
+        "(docs/theory.md#setup, #mm-simulation; numpy) and docs/theory.md#linearisation\n    to #reduced-program.\n"
+        "# reported (docs/theory.md#adv-simulation,\n# #uncertain); docs/design.md#numerics and #results, "
+        "docs/theory_classification.md#cls-linf. Not a citation: #other"
+    )
+    assert code_citations(text) == [
+        ("theory", "setup"),
+        ("theory", "mm-simulation"),
+        ("theory", "linearisation"),
+        ("theory", "reduced-program"),
+        ("theory", "adv-simulation"),
+        ("theory", "uncertain"),
+        ("design", "numerics"),
+        ("design", "results"),
+        ("theory_classification", "cls-linf"),
+    ]
+    assert DOCS_LINK.findall("[a](theory.md#adv) [b](../design.md#numerics) [c](theory_classification.md#cls-x)") == [
+        ("theory", "adv"),
+        ("design", "numerics"),
+        ("theory_classification", "cls-x"),
+    ]
+
+
+def test_every_anchor_cited_in_code_and_docs_exists():
+    anchors = {page: page_anchors(page) for page in CITED_PAGES}
+    cited: dict[tuple[str, str], set[str]] = {}
     for folder in ("rfrobust", "validation", "figures", "simulations", "benchmarks"):
-        for path in (REPO / folder).rglob("*"):
-            if path.suffix in {".py", ".toml", ".md"} and path.is_file():
-                for anchor in THEORY_CITATION.findall(path.read_text(encoding="utf-8", errors="replace")):
-                    cited.setdefault(anchor, set()).add(str(path.relative_to(REPO)))
+        for path in text_files(REPO / folder):
+            for key in code_citations(path.read_text(encoding="utf-8", errors="replace")):
+                cited.setdefault(key, set()).add(str(path.relative_to(REPO)))
     for path in DOCS.rglob("*.md"):
-        for anchor in DOCS_LINK.findall(path.read_text(encoding="utf-8")):
-            cited.setdefault(anchor, set()).add(str(path.relative_to(REPO)))
-    missing = {a: sorted(where) for a, where in cited.items() if a not in anchors}
-    assert not missing, f"cited anchors missing from docs/theory.md: {missing}"
-    assert cited, "the docs pages cite theory anchors; finding none means the pattern is broken"
+        for key in DOCS_LINK.findall(path.read_text(encoding="utf-8")):
+            cited.setdefault(key, set()).add(str(path.relative_to(REPO)))
+    missing = {f"docs/{page}.md#{a}": sorted(where) for (page, a), where in cited.items() if a not in anchors[page]}
+    assert not missing, f"cited anchors missing from their page: {missing}"
+    # finding (almost) none means the pattern is broken, not that the code stopped citing
+    per_page = {page: sum(1 for p, _ in cited if p == page) for page in CITED_PAGES}
+    assert per_page["theory"] >= 40 and per_page["design"] >= 4 and per_page["theory_classification"] >= 5, per_page
+
+
+def test_package_and_readme_cite_no_spec_file_seed_file_or_issue():
+    paths = [REPO / "README.md", *text_files(REPO / "rfrobust")]
+    hits = []
+    for path in paths:
+        rel = path.relative_to(REPO).as_posix()
+        if rel in FORBIDDEN_PENDING:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            hits += [f"{rel}:{number}: {what}: {line.strip()}" for what, rx in FORBIDDEN.items() if rx.search(line)]
+    assert not hits, "\n".join(hits)
+
+
+def test_forbidden_patterns_catch_what_they_should():
+    samples = (
+        "(THEORY.md 3.7)",
+        "DESIGN.md, Numerics",
+        "see docs/kappa_derivation.md",
+        "Wu et al., seed 004",
+        "Borji (seed ``000``)",
+        "seeds 000 and 001",
+        "000_084e901473c0e1c8.txt",
+        "issue 6, part 4",
+        "issue #2",
+    )
+    caught = {what for what, rx in FORBIDDEN.items() if any(rx.search(sample) for sample in samples)}
+    assert caught == set(FORBIDDEN)
+    for fine in ("docs/theory.md#adv", "seeds 0-31", "seed0 = 1000 k", "--seeds 16", "tissue 3", "seed 1000"):
+        assert not any(rx.search(fine) for rx in FORBIDDEN.values()), fine
 
 
 def test_theory_keeps_the_oracle_values():

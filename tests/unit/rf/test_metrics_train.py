@@ -1,8 +1,10 @@
 """Metrics (Lemma B, first-order AE) and true PGD adversarial training against the exact program."""
 import numpy as np
+import pytest
 
 from rfrobust.activations import get_activation
 from rfrobust.backends import make_backend
+from rfrobust.errors import InputError
 from rfrobust.rf import evaluate, make_data, solve_dense, solve_reduced, train_pgd
 from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.metrics import input_gradients
@@ -54,3 +56,17 @@ def test_pgd_training_reaches_the_per_sample_optimum():
     ridge_gap = (ps.objective(train_pgd(D.X, D.y, D.F, act, la, eps=0.0, kappa=1.0, lamt=0.02, mu1=c.mu1,
                                         gamma=c.gamma).a) - best) / best
     assert ridge_gap > 5 * gap  # adversarial training moved far from ridge towards the optimum
+
+
+def test_train_pgd_refuses_no_outer_iteration():
+    # outer = 0 left nothing to average (TypeError on None / IndexError on the empty history); now one line up front
+    D = make_data(10, 1.0, 2.0, seed=0)
+    act = get_activation("tanh")
+    c = act.constants()
+    for outer in (0, -1, 2.5):
+        with pytest.raises(InputError, match="outer"):
+            train_pgd(D.X, D.y, D.F, act, make_backend(), eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma,
+                      outer=outer)
+    res = train_pgd(D.X, D.y, D.F, act, make_backend(), eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma,
+                    steps=2, outer=1)
+    assert res.iterations == 1 and len(res.info["history"]) == 1 and np.all(np.isfinite(res.a))

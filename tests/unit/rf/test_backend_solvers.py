@@ -17,6 +17,10 @@ import pytest
 from rfrobust.activations import get_activation
 from rfrobust.backends import CupyBackend, TorchBackend, make_backend
 from rfrobust.rf import ATProgram, make_data, ridge, run_seed, solve_dense, solve_reduced
+from tests.tolerances import FLOAT32_OPTIMUM_RTOL, tolerance
+
+F64 = tolerance("float64")
+F32 = tolerance("float32")
 
 VARIANTS = ["reduced", "per-sample", "linf"]
 
@@ -46,11 +50,11 @@ def test_solvers_agree_with_numpy_in_float64(backend, variant):
     ref = _solve(ref_prog)
     prog = _program(backend, variant)
     res = _solve(prog)
-    np.testing.assert_allclose(backend.to_numpy(res.a), ref_bk.to_numpy(ref.a), rtol=0, atol=1e-8)
-    assert abs(res.objective - ref.objective) <= 1e-10 * ref.objective
+    np.testing.assert_allclose(backend.to_numpy(res.a), ref_bk.to_numpy(ref.a), rtol=0, atol=F64.value_atol)
+    assert abs(res.objective - ref.objective) <= F64.objective_rtol * ref.objective
     assert res.zero == ref.zero
     r = backend.to_numpy(ridge(prog.Z, prog.y, prog.lamt, backend))
-    np.testing.assert_allclose(r, ridge(ref_prog.Z, ref_prog.y, ref_prog.lamt, ref_bk), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(r, ridge(ref_prog.Z, ref_prog.y, ref_prog.lamt, ref_bk), rtol=0, atol=F64.value_atol)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -63,9 +67,9 @@ def test_solvers_in_float32_reach_the_float64_optimum(backend, variant):
     ref_bk = make_backend("numpy")
     ref_prog = _program(ref_bk, variant)
     ref = _solve(ref_prog)
-    assert abs(res32.objective - ref.objective) <= 1e-5 * ref.objective
+    assert abs(res32.objective - ref.objective) <= F32.objective_rtol * ref.objective
     at_f64 = ref_prog.objective(ref_bk.asarray(bk32.to_numpy(res32.a).astype(np.float64)))
-    assert ref.objective * (1 - 1e-9) <= at_f64 <= ref.objective * (1 + 1e-5)
+    assert ref.objective * (1 - 1e-9) <= at_f64 <= ref.objective * (1 + FLOAT32_OPTIMUM_RTOL)
 
 
 @pytest.mark.parametrize("train,norm", [("reduced", "l2"), ("per-sample", "l2"), ("per-sample", "linf")])
@@ -80,7 +84,7 @@ def test_whole_seed_agrees_with_numpy(backend, train, norm):
     rec = run_seed(dict(p, backend=backend.name, device=backend.device), 5)
     assert rec["backend"] == backend.name and rec["dtype"] == "float64"
     for k in METRICS:
-        assert abs(rec[k] - ref[k]) <= 1e-8, (k, rec[k], ref[k])
+        assert abs(rec[k] - ref[k]) <= F64.value_atol, (k, rec[k], ref[k])
 
 
 # ---------------------------------------------------------------------------------------------- GPU machine only
@@ -109,11 +113,11 @@ def test_both_cuda_backends_are_found_and_agree_three_ways():
     p = dict(psi1=1.5, psi2=2.0, eps=0.3, d=40, n_test=200, pgd_steps=5, act="relu")
     recs = {name: run_seed(dict(p, backend=name, device=dev), 2) for name, dev in where.items()}
     for name in ("torch", "cupy"):
-        np.testing.assert_allclose(preds[name][0], preds["numpy"][0], rtol=0, atol=1e-8, err_msg=name)
-        assert abs(preds[name][1] - preds["numpy"][1]) <= 1e-10 * preds["numpy"][1], name
+        np.testing.assert_allclose(preds[name][0], preds["numpy"][0], rtol=0, atol=F64.value_atol, err_msg=name)
+        assert abs(preds[name][1] - preds["numpy"][1]) <= F64.objective_rtol * preds["numpy"][1], name
         for k in METRICS:
-            assert abs(recs[name][k] - recs["numpy"][k]) <= 1e-8, (name, k, recs[name][k], recs["numpy"][k])
-    np.testing.assert_allclose(preds["torch"][0], preds["cupy"][0], rtol=0, atol=1e-8)
+            assert abs(recs[name][k] - recs["numpy"][k]) <= F64.value_atol, (name, k, recs[name][k], recs["numpy"][k])
+    np.testing.assert_allclose(preds["torch"][0], preds["cupy"][0], rtol=0, atol=F64.value_atol)
 
 
 @pytest.mark.gpu
@@ -125,5 +129,5 @@ def test_scale_point_on_the_gpu(name, dtype):
     bk = make_backend(name, "cuda", dtype)
     res = solve_reduced(_program(bk, "reduced", d=400, psi1=5.0, psi2=2.0, seed=1))
     ref = solve_reduced(_program(make_backend("numpy"), "reduced", d=400, psi1=5.0, psi2=2.0, seed=1))
-    tol = 1e-10 if dtype == "float64" else 1e-5
+    tol = tolerance(dtype).objective_rtol
     assert abs(res.objective - ref.objective) <= tol * ref.objective

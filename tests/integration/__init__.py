@@ -1,0 +1,1 @@
+"""Integration tier: commands in child processes, faults, end-to-end studies and scripts, statistical agreement."""

@@ -1,1 +1,0 @@
-"""Tests of the studies (rfrobust.studies, python -m rfrobust.study)."""

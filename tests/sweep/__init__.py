@@ -1,1 +1,0 @@
-"""Tests of rfrobust.sweep (store, runner, CLI) with the tiny kinds of :mod:`.sweep_test_kinds`."""

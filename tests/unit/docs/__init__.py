@@ -1,0 +1,1 @@
+"""Unit tests of the documentation: README, docs site hooks, theory anchors, citation metadata."""

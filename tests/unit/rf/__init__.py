@@ -1,0 +1,1 @@
+"""Unit tests of rfrobust.rf and rfrobust.backends: data, solvers against Clarabel, attacks, metrics, backends."""

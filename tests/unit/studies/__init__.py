@@ -1,0 +1,1 @@
+"""Unit tests of rfrobust.studies: tables, verdicts, kinds, configurations and the committed results."""

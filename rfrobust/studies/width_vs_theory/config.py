@@ -131,7 +131,10 @@ class BridgeConfig:
         """The width x lambda :class:`~rfrobust.studies.width_lambda.config.StudyConfig` of a net family."""
         from rfrobust.studies.width_lambda.config import config_from_dict
 
-        n, t, fam = self.nets, self.task, self.nets.families[family]
+        n, t = self.nets, self.task
+        if n is None:
+            raise InputError("family", family, "a net family of a configuration with a [nets] section")
+        fam = n.families[family]
         train = {
             **n.train,
             **fam.get("train", {}),

@@ -31,6 +31,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,11 @@ class Report:
     figures: list = field(default_factory=list)
     nonconvex_notes: list = field(default_factory=list)
     scope: list = field(default_factory=list)       # where the theory's answers would change (dense psi1 curves)
+    best_kappa: Any = None     # the theory's best kappa per width (question B), for the verification section
+    war_theory: Any = None     # WAR's theory counterpart (question C)
+    sim_z: tuple | None = None         # the finite-size check's z-scores (convex, non-convex kappa)
+    spot: tuple | None = None          # (psi1, kappa, mean, se, theory) of the spot check at the best kappa
+    sim_seconds: float | None = None   # time of the finite-size check
 
 
 # ---------------------------------------------------------------------------------------------------- formatting
@@ -857,6 +863,8 @@ def make(o: Options, out: str) -> dict:
     t0 = time.perf_counter()
     DPI["png"] = 50 if o.quick else o.dpi
     tables = o.tables
+    if tables is None:
+        raise InputError("deep_dir", "(not loaded)", "the tables of a width x lambda study (load them first)")
     wm = width_map(tables.runs, o.psi_map, o.psi2)
     s = ra.RFSetting(psi2=wm.psi2, lam=o.lam, act=o.act, tau=o.tau)
     if o.eps is None:

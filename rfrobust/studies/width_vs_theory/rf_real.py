@@ -28,11 +28,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from rfrobust.params import REQUIRED, Parameters, check_activation, check_backend, check_device, param
+
+if TYPE_CHECKING:
+    from rfrobust.activations import Activation
+    from rfrobust.backends import Array, Backend
+    from rfrobust.rf.programs import ATProgram
+    from rfrobust.rf.result import SolveResult
+    from rfrobust.studies.width_vs_theory.task import TaskData
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic-idx", "synthetic-cifar10")
 
@@ -143,15 +150,15 @@ class Readout:
     """One seed's RF model on the task: the data, the features' directions, the program and its exact solution."""
 
     params: dict
-    task: object
-    F: object  #: (N, d) on the backend
+    task: TaskData
+    F: Array  #: (N, d) on the backend
     F_host: np.ndarray
-    program: object
-    result: object
+    program: ATProgram
+    result: SolveResult
     eps_theory: float
     eps_test_theory: float
-    backend: object
-    act: object
+    backend: Backend
+    act: Activation
 
 
 def fit_readout(params: dict, seed: int) -> Readout:

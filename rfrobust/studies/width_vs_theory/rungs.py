@@ -276,7 +276,7 @@ def net_frames(cfg, store_dir: str) -> dict:
     nothing stored are left out."""
     from rfrobust.studies.width_lambda.study import collect
 
-    out = {}
+    out: dict[str, dict] = {}
     if cfg.nets is None:
         return out
     for fam in cfg.nets.families:

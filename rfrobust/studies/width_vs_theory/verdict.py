@@ -76,25 +76,25 @@ class Trend:
 def trend(x: Sequence[float], y: Sequence[float], se: Sequence[float] | None = None, *, z_min: float = Z_MIN,
           rho_min: float = RHO_MIN, rel_tol: float = REL_TOL) -> Trend:
     """Classify the trend of ``y`` along ``x`` (module doc). ``se``: standard errors of ``y`` (measured data)."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    xa = np.asarray(x, dtype=float)
+    ya = np.asarray(y, dtype=float)
     s = None if se is None else np.asarray(se, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    xa, ya = xa[keep], ya[keep]
     if s is not None:
         s = np.where(np.isfinite(s[keep]), s[keep], 0.0)
-    if x.size < 2:
-        return Trend("no data", int(x.size))
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
+    if xa.size < 2:
+        return Trend("no data", int(xa.size))
+    order = np.argsort(xa, kind="stable")
+    xs, ys = xa[order], ya[order]
     if s is not None:
         s = s[order]
-    delta = float(y[-1] - y[0])
-    if x.size >= 3 and np.ptp(y) > 0:
-        rho = float(spearmanr(x, y).statistic)
+    delta = float(ys[-1] - ys[0])
+    if xs.size >= 3 and np.ptp(ys) > 0:
+        rho = float(spearmanr(xs, ys).statistic)
     else:
         rho = math.nan
-    steps = np.diff(y)
+    steps = np.diff(ys)
     monotone = bool(np.all(steps > 0) or np.all(steps < 0))
     if s is not None:
         dse = float(math.hypot(s[0], s[-1]))
@@ -102,7 +102,7 @@ def trend(x: Sequence[float], y: Sequence[float], se: Sequence[float] | None = N
         significant = abs(z) >= z_min
     else:
         dse, z = math.nan, math.nan
-        significant = abs(delta) > rel_tol * float(np.max(np.abs(y)))
+        significant = abs(delta) > rel_tol * float(np.max(np.abs(ys)))
     r = rho if not math.isnan(rho) else math.copysign(1.0, delta) if delta != 0 else 0.0
     if not significant:
         direction = "flat"
@@ -112,8 +112,8 @@ def trend(x: Sequence[float], y: Sequence[float], se: Sequence[float] | None = N
         direction = "falls"
     else:
         direction = "non-monotone"
-    return Trend(direction, int(x.size), float(x[0]), float(x[-1]), float(y[0]), float(y[-1]), delta, dse, z, rho,
-                 float(x[int(np.argmax(y))]), monotone)
+    return Trend(direction, int(xs.size), float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]), delta, dse, z, rho,
+                 float(xs[int(np.argmax(ys))]), monotone)
 
 
 def aggregate(directions: Iterable[str]) -> str:

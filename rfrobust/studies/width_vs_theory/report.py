@@ -154,8 +154,8 @@ def width_map(runs: pd.DataFrame, mode: str, psi2: float | None) -> WidthMap:
 
 
 def choose_eps(psi1_min: float, s: ra.RFSetting) -> float:
-    """Half the zero-solution threshold of the thinnest psi1 at kappa = 1 (THEORY.md 3.8): the thinnest RF model
-    then still learns (a != 0) for every kappa < 2."""
+    """Half the zero-solution threshold of the thinnest psi1 at kappa = 1 (docs/theory.md#zero-threshold): the thinnest
+    RF model then still learns (a != 0) for every kappa < 2."""
     from rfrobust.theory import theory_grid
 
     e0 = float(theory_grid(psi1_min, lam=s.lam, eps=0.0, kappa=1.0, **s.problem())["eps0"].iloc[0])
@@ -388,10 +388,11 @@ def question_a(tables, s: ra.RFSetting, wm: WidthMap, curve, fig_dir, fig_rel, r
     mc = sens_curve[(sens_curve["ridge"] == "lam") & np.isclose(sens_curve["kappa"], s.kappa)
                     & np.isclose(sens_curve["eps"], s.eps)].sort_values("psi1")
     p_peak = float(mc["psi1"].iloc[int(np.argmax(mc["G"].to_numpy()))])
-    rep.scope.append(f"(a) at κ = {s.kappa:g}, λ = {s.lam:g}, G peaks at ψ₁ ≈ {p_peak:.3g} (ψ₂ = {s.psi2:.3g}) and falls "
-                     f"beyond; the mapped widths span ψ₁ = {min(psi1s):.3g}…{max(psi1s):.3g}.")
+    rep.scope.append(f"(a) at κ = {s.kappa:g}, λ = {s.lam:g}, G peaks at ψ₁ ≈ {p_peak:.3g} (ψ₂ = {s.psi2:.3g}) "
+                     f"and falls beyond; the mapped widths span ψ₁ = {min(psi1s):.3g}…{max(psi1s):.3g}.")
     sec = ["## (a) At a fixed weight, does sensitivity grow with width?", "",
-           f"**Theory.** G = ‖a‖_M, the limit of the input-gradient norm ‖∇ₓf‖ (THEORY.md §3.3), at the ψ₁ of each "
+           "**Theory.** G = ‖a‖_M, the limit of the input-gradient norm ‖∇ₓf‖ "
+           f"(docs/theory.md#grad-norm-concentration), at the ψ₁ of each "
            f"width, for several (κ, ε) at ridge λ = {s.lam:g}:", ""]
     tab = sens[sens["ridge"] == "lam"].pivot_table(index="psi1", columns="config", values="G", sort=False)
     tab.index = [f"{p:.3g}" for p in tab.index]
@@ -632,8 +633,9 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
                           kappa=[0, 0.25, 0.5, 1.0, 1.5], act=s.act, tau=s.tau)
     dev = ((g["kappa_weighted_loss"] - g["train_loss"]).abs() / g["train_loss"].abs()).max()
     sec = ["## Checks of the theory's training components", "",
-           "`rfrobust/theory/training.py`: the training residuals follow the CGMT prox law r* = soft(S Z, 2κcT)/(1 + 2T), "
-           "Z ~ N(0, 1), S² = SE (THEORY.md §3.6–3.7, docs/kappa_derivation.md §2–3), so the natural training risk is "
+           "`rfrobust/theory/training.py`: the training residuals follow the CGMT prox law "
+           "r* = soft(S Z, 2κcT)/(1 + 2T), Z ~ N(0, 1), S² = SE (docs/theory.md#cgmt to #adv-scalar-system, "
+           "docs/theory.md#kappa-envelope to #kappa-system), so the natural training risk is "
            "E r*² = (S/q)²[(1 + u²)P − 2uφ(u)] and the robust regularization 2c E|r*| + c², E|r*| = (S/q)[2φ(u) − uP], "
            "with q = 1 + 2T, u = 2κcT/S, P = erfc(u/√2).", "",
            f"1. **Bookkeeping.** natural + κ · robust = the theory's data term `train_loss` (Ψ_κ + TΨ_T) on {len(g)} "
@@ -668,7 +670,7 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
     znc = sim.loc[sim["kappa"] > 1, "z"].abs().max() if (sim["kappa"] > 1).any() else math.nan
     rep.sim_z = (zc, znc)
     sec += ["2. **Finite-size simulation** (`rfrobust.studies.width_vs_theory.rf_check`: the reduced program of "
-            f"THEORY.md §3.4 "
+            f"docs/theory.md#reduced-program "
             f"solved exactly, {s.act}, seeds 0–{sim_seeds - 1}"
             + ("; the first row is this report's own setting at its widest ψ₁" if pts and pts[0][0] is own else "")
             + "). Entries: simulation mean ± SE / theory (z = (sim − theory)/SE). Largest |z| at κ ≤ 1: "
@@ -689,7 +691,8 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
             th = float(b["AE_best"] - b["AE_kappa1"])
             rep.spot = (p1, kb, m, se, th)
             sec += [f"3. **κ > 1 spot check** (b1): at ψ₁ = {p1:.3g} the theory's best κ is {kb:.3g}{DAGGER}. Paired "
-                    f"simulation (same data for both κ; d = {d_spot}, {len(diff)} seeds): AE(κ = {kb:.3g}) − AE(κ = 1) = "
+                    f"simulation (same data for both κ; d = {d_spot}, {len(diff)} seeds): "
+                    f"AE(κ = {kb:.3g}) − AE(κ = 1) = "
                     f"{m:+.4f} ± {se:.4f}, theory {th:+.4f} (z = {(m - th) / se:+.1f}; the sign "
                     f"{'is' if m < 0 else 'is not'} resolved at " + f"{abs(m) / se:.1f} SE).", ""]
     rep.sim_seconds = time.perf_counter() - t0
@@ -735,7 +738,7 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
              f"**{counts['agree']} agree, {counts['disagree']} disagree, {counts['inconclusive']} inconclusive** "
              f"({len(rep.rows)} rows: one per question and training method). {DAGGER}: the theory's answer rests on "
              "κ > 1, where the training objective is not convex and the theory gives the stationary point of its "
-             "scalar system, which is not validated (docs/kappa_derivation.md).", ""]
+             "scalar system, which is not validated (docs/theory.md#kappa).", ""]
     vt = pd.DataFrame([{"#": r.key, "question": r.question, "method": r.method,
                         "RF theory": r.theory + (f" {DAGGER}" if r.nonconvex else ""), "networks": r.nets,
                         "verdict": f"**{r.verdict}**" + (f" {DAGGER}" if r.nonconvex else ""),
@@ -748,8 +751,9 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
     files = [f for f in ("runs.csv", "epochs.csv") if os.path.isfile(os.path.join(tables.source, f))]
     n_seeds = int(tables.runs["seed"].nunique())
     lines += ["## Setting and caveats", "",
-              f"* **Theory**: adversarially trained random-features *regression* (THEORY.md §3, [DERIVED]; robust weight "
-              f"κ: docs/kappa_derivation.md), {s.act}, ψ₂ = n/d = {s.psi2:.3g}, F₁ = {s.F1:g}, F⋆ = {s.Fstar:g}, "
+              "* **Theory**: adversarially trained random-features *regression* (docs/theory.md#adv, [DERIVED]; "
+              "robust weight "
+              f"κ: docs/theory.md#kappa), {s.act}, ψ₂ = n/d = {s.psi2:.3g}, F₁ = {s.F1:g}, F⋆ = {s.Fstar:g}, "
               f"τ = {s.tau:g}, ridge λ = {s.lam:g} (penalty ψ₁λ‖a‖²), ℓ₂ radius ε = {s.eps:.3g} for training and test "
               f"({s.eps_rule}), κ = {s.kappa:g} unless stated; square loss, Gaussian data, ‖x‖ ≈ √d.",
               f"* **Nets**: `{args.deep_dir}` (" + ", ".join(f"`{f}` sha256 {_sha(os.path.join(tables.source, f))}"
@@ -766,18 +770,19 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
               "order of the widths matters for the verdicts, but where the widths fall relative to the interpolation "
               "threshold ψ₁ = ψ₂ decides what the theory answers.",
               "* **κ vs λ**: κ weighs the square-loss robust term (|r| + c)² − r² of a regression; the nets' λ weighs "
-              "a cross-entropy difference (GAT) or a KL divergence (TRADES) of a classifier. Directions (grows / falls) "
-              "are compared, never values. The RF ridge λ (MM convention) is a per-function weight, as the nets' λ.",
+              "a cross-entropy difference (GAT) or a KL divergence (TRADES) of a classifier. Directions "
+              "(grows / falls) are compared, never values. The RF ridge λ (MM convention) is a per-function weight, "
+              "as the nets' λ.",
               "* **Sensitivity**: RF's G is the exact input-gradient norm of the trained regressor; the nets' local "
               "Lipschitz estimate is the mean over test points of the largest input-gradient norm of the loss along "
               "the attack; 1 − stability is the fraction of flipped predictions.",
               "* **Regression vs classification**: the RF theory has no accuracy; its robust error AE stands in for "
               "robust accuracy when picking the best weight. Its ε is an ℓ₂ radius on inputs of norm √d; the nets' ε "
               "is ℓ∞ on pixels: not the same scale.",
-              "* **Scale**: CPU-sized nets (few widths, epochs and seeds): a change within 2 SE is reported as flat and "
-              "gives an inconclusive verdict, never an agreement."
-              + (f" With {n_seeds} seeds every standard error rests on {n_seeds - 1} degree(s) of freedom and is itself "
-                 "uncertain: read effects of a few SE as suggestive." if n_seeds < 4 else ""), ""]
+              "* **Scale**: CPU-sized nets (few widths, epochs and seeds): a change within 2 SE is reported as flat "
+              "and gives an inconclusive verdict, never an agreement."
+              + (f" With {n_seeds} seeds every standard error rests on {n_seeds - 1} degree(s) of freedom and is "
+                 "itself uncertain: read effects of a few SE as suggestive." if n_seeds < 4 else ""), ""]
     if rep.nonconvex_notes:
         lines += ["### Numbers that rest on κ > 1", ""] + [f"* {n}" for n in rep.nonconvex_notes] + [
             "* Besides the κ = 2 row and the spot check of the last section, no κ > 1 value of the theory has been "

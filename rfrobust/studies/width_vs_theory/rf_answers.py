@@ -1,7 +1,7 @@
 """The random-features theory's answers to the width questions of the cross-validation report.
 
-All numbers come from :func:`rfrobust.theory.theory_grid` and :mod:`rfrobust.theory.training` (THEORY.md section 3,
-``docs/kappa_derivation.md``); psi1 = N/d plays the role of width, the robust weight kappa that of Wu et al.'s
+All numbers come from :func:`rfrobust.theory.theory_grid` and :mod:`rfrobust.theory.training` (docs/theory.md#adv,
+``docs/theory.md#kappa``); psi1 = N/d plays the role of width, the robust weight kappa that of Wu et al.'s
 lambda, and the RF ridge ``lam`` (penalty ``psi1 lam ||a||^2``) that of weight decay.
 
 * :func:`sensitivity` -- (a) the input-gradient norm ``G = ||a||_M`` against psi1 at fixed ``lam`` and kappa, for

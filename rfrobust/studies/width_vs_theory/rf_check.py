@@ -1,8 +1,8 @@
 """Finite-size check of the theory's training-loss components (:mod:`rfrobust.theory.training`).
 
 For each seed: draw an RF instance (:func:`rfrobust.rf.make_data`), train with the reduced adversarial program
-(THEORY.md 3.4, robust weight kappa; :func:`rfrobust.rf.solve_reduced`, exact), and measure on the *training*
-set, with ``r = y - Z a`` and ``c = eps ||a||_M``:
+(docs/theory.md#reduced-program, robust weight kappa; :func:`rfrobust.rf.solve_reduced`, exact), and measure on the
+*training* set, with ``r = y - Z a`` and ``c = eps ||a||_M``:
 
 * ``natural_train_risk = mean r^2``, ``abs_residual = mean |r|``, ``zero_residual_frac`` = the solver's count of
   exactly-zero residuals / n;
@@ -72,9 +72,9 @@ def compare(psi1: float, psi2: float, lam: float, eps: float, kappa: float, *, a
 def paired_robust_error(psi1: float, psi2: float, lam: float, eps: float, kappas, *, act: str = "relu",
                         d: int = 100, seeds=range(8), tau: float = 0.5, F1: float = 1.0,
                         n_test: int = 2000) -> pd.DataFrame:
-    """Test robust error (first-order formula, THEORY.md 3.2) of the reduced program at several kappa on the *same*
-    data per seed (paired: differences between kappas have a much smaller standard error than each AE).
-    One row per (seed, kappa): ``seed, kappa, AE, SE, G``."""
+    """Test robust error (first-order formula, docs/theory.md#linearisation) of the reduced program at several kappa on
+    the *same* data per seed (paired: differences between kappas have a much smaller standard error than each AE). One
+    row per (seed, kappa): ``seed, kappa, AE, SE, G``."""
     from rfrobust.activations import get_activation
     from rfrobust.backends import make_backend
     from rfrobust.rf import ATProgram, evaluate, make_data, solve_reduced

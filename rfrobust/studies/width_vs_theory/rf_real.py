@@ -7,10 +7,10 @@ One point = (task, ``psi1``, ``kappa``, ``lam``, ``eps``, seed):
 2. ``N = round(psi1 d)`` feature directions ``f_j`` uniform on the unit sphere (``F = Theta / sqrt(d)`` with rows
    of ``Theta`` on the sphere of radius ``sqrt(d)``, as :func:`rfrobust.rf.make_data` draws them), features
    ``z = sigma(F x)`` (frozen);
-3. the readout ``a`` minimises the package's adversarial-training program on the +-1 labels (THEORY.md 3.4, robust
-   weight kappa; :func:`rfrobust.rf.solve_reduced`, exact):
-   ``(1/n) sum_i [r_i^2 + kappa ((|r_i| + eps_t ||a||_M)^2 - r_i^2)] + psi1 lam ||a||^2``, ``r = y - Z a``, at the
-   theory radius ``eps_t`` of the pixel radius (:func:`~.task.theory_eps`);
+3. the readout ``a`` minimises the package's adversarial-training program on the +-1 labels
+   (docs/theory.md#reduced-program, robust weight kappa; :func:`rfrobust.rf.solve_reduced`, exact):
+   ``(1/n) sum_i [r_i^2 + kappa ((|r_i| + eps_t ||a||_M)^2 - r_i^2)] + psi1 lam ||a||^2``, ``r = y - Z
+   a``, at the theory radius ``eps_t`` of the pixel radius (:func:`~.task.theory_eps`);
 4. the whole network ``p -> a^T sigma(F (p - mu)/sigma)`` as a torch module with two logits ``(-f/2, f/2)``
    (:class:`RFNet`; class 1 is label +1) is evaluated like the trained networks, in pixel space with the
    ``[0, 1]`` box: natural accuracy, PGD robust accuracy (``rfrobust.deep.metrics.evaluate``; on two logits the

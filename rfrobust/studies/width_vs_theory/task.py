@@ -5,7 +5,7 @@ theory's units, the map from a pixel radius to the theory's radius, and the map 
 networks see them as class indices 0 and 1), ``n_train`` training images drawn per seed from the training images of
 the two classes, the test images of the two classes (all of them, or a seeded subset of ``n_test``).
 
-**Standardisation** (the theory's inputs have ``||x|| ~ sqrt(d)``, THEORY.md section 1): one scalar shift and
+**Standardisation** (the theory's inputs have ``||x|| ~ sqrt(d)``, docs/theory.md#setup): one scalar shift and
 scale for every pixel, ``x = (p - mu) / sigma`` with ``mu`` and ``sigma`` the mean and standard deviation of all
 pixels of all training images of the two classes (so ``mean ||x||^2 / d = 1`` exactly over those images, and for a
 seed's ``n_train`` of them up to sampling). A scalar map keeps an l2 ball an l2 ball and an l_inf box a box, so the

@@ -33,7 +33,8 @@ The declared layers: :class:`TheoryPoint` (``python -m rfrobust.theory``, sweep 
 (``python -m rfrobust.simulate``, sweep kind ``simulate``) and :class:`SimulateRun` (seeds of the simulate command);
 the training configuration :class:`rfrobust.deep.config.TrainConfig` (``python -m rfrobust.train``, sweep kind
 ``train``) is declared the same way next to the deep toolkit.
-Every bound below is one the solvers are tested at (``tests/test_params.py``, ``tests/theory``).
+Every bound below is one the solvers are tested at (``tests/unit/test_params.py``,
+``tests/unit/theory``, ``tests/integration/theory``).
 """
 
 from __future__ import annotations
@@ -608,7 +609,7 @@ def check_device(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- the theory point
-#: Bounds the theory's solver is tested at (tests/theory/test_theory_bounds.py): every combination of values
+#: Bounds the theory's solver is tested at (tests/unit/theory/test_theory_bounds.py): every combination of values
 #: inside them gives finite values with status ok, zero or diverged.
 RATIO_MIN, RATIO_MAX = 1e-6, 1e6
 SCALE_MAX = 1e6

@@ -15,7 +15,7 @@ model), and the theory column and the z-scores by :func:`rfrobust.simulate.compa
 
 Per-seed records are kept in ``--records`` (CSV, keyed by point name, ``d`` and seed) and reused: an interrupted
 run continues, a second run only prints. Exit status 0 when every compared metric is within ``--tolerance`` sem, 1
-otherwise, 2 on bad input. The slow tests ``tests/rf/test_classification_statistical.py`` run the same points.
+otherwise, 2 on bad input. The slow tests ``tests/integration/rf/test_classification_statistical.py`` run the same points.
 """
 
 from __future__ import annotations

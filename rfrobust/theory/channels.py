@@ -41,7 +41,8 @@ from rfrobust.errors import InputError
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
-#: nodes of the half-normal Gauss rule used by the fixed point (accuracy: tests/theory/test_theory_channels.py)
+#: nodes of the half-normal Gauss rule used by the fixed point
+#: (accuracy: tests/unit/theory/test_theory_classification.py)
 N_RULE = 32
 #: nodes used for the output probabilities and absolute moments (evaluated once per point)
 N_RULE_OUTPUT = 160

@@ -636,7 +636,7 @@ def render(cfg, fr: dict, info: dict | None, files_rel: str, figures: list[str],
         "```bash",
         command,
         "python -m rfrobust.study width_vs_theory --report-only     # the report from the stores",
-        "python -m pytest tests/studies/test_bridge_rungs.py tests/studies/test_bridge_study.py",
+        "python -m pytest tests/unit/studies/test_bridge_rungs.py tests/integration/studies/test_bridge_study.py",
         "```",
         "",
     ]

@@ -696,8 +696,9 @@ def verification_section(s: ra.RFSetting, wm: WidthMap, rep: Report, sim_seeds: 
                     f"{m:+.4f} ± {se:.4f}, theory {th:+.4f} (z = {(m - th) / se:+.1f}; the sign "
                     f"{'is' if m < 0 else 'is not'} resolved at " + f"{abs(m) / se:.1f} SE).", ""]
     rep.sim_seconds = time.perf_counter() - t0
-    sec += ["The unit tests (`tests/theory/test_theory_training.py`) "
-            "assert |z| ≤ 3.5 at d = 100; `python -m pytest -m slow tests/theory/test_theory_training.py` repeats the "
+    sec += ["The unit tests (`tests/unit/theory/test_theory_training.py`) "
+            "assert |z| ≤ 3.5 at d = 100; `python -m pytest -m slow tests/unit/theory/test_theory_training.py` "
+            "repeats the "
             "comparison at d = 200 with 24 seeds (κ = 2: |z| ≤ 4).", ""]
     return "\n".join(sec)
 
@@ -790,8 +791,8 @@ def render(rep: Report, tables: dt.DeepTables, s: ra.RFSetting, wm: WidthMap, ar
     lines += rep.sections
     lines += ["## Reproduce", "", "```bash", cmd,
               "python -m rfrobust.study width_directions --report-only  # the default: docs/results/width_lambda",
-              "python -m pytest tests/theory/test_theory_training.py tests/studies          # default tests",
-              "python -m pytest -m slow tests/theory/test_theory_training.py                # d = 200 checks",
+              "python -m pytest tests/unit/theory/test_theory_training.py tests/unit/studies   # default tests",
+              "python -m pytest -m slow tests/unit/theory/test_theory_training.py              # d = 200 checks",
               "```", ""]
     return "\n".join(lines)
 

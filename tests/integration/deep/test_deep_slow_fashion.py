@@ -1,6 +1,6 @@
 """Slow: adversarial training on a real Fashion-MNIST subset, sanity checks and ART agreement at eps = 0.1.
 
-Run with ``python -m pytest -m slow tests/deep``. Needs Debian's dataset-fashion-mnist (skips with that reason
+Run with ``python -m pytest -m slow tests/integration/deep``. Needs Debian's dataset-fashion-mnist (skips with that reason
 otherwise) and adversarial-robustness-toolbox.
 """
 from __future__ import annotations

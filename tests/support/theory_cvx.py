@@ -6,7 +6,7 @@ import numpy as np
 
 def solve_kappa_program(Z, y, eps, kappa, lam_t=0.0, m=None):
     """argmin_theta (1/n) sum [(1-kappa) r_i^2 + kappa (|r_i| + eps ||theta||_M)^2] + lam_t ||theta||^2,
-    r = y - Z theta (THEORY.md 3.6 with the robust weight kappa in [0, 1]; docs/kappa_derivation.md).
+    r = y - Z theta (docs/theory.md#cgmt with the robust weight kappa in [0, 1]; docs/theory.md#kappa).
     Returns (theta, data_loss)."""
     import cvxpy as cp
 

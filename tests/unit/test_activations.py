@@ -1,4 +1,4 @@
-"""Activation registry and Gaussian constants (THEORY.md section 1)."""
+"""Activation registry and Gaussian constants (docs/theory.md#setup)."""
 import math
 
 import numpy as np

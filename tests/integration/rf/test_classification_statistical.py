@@ -103,7 +103,7 @@ def test_finite_d_gap_shrinks():
 def test_linf_mapping_against_the_linf_simulation():
     """The l_inf theory (l2 radius eps sqrt(2d/pi)) against ``--norm linf --train per-sample``, linear labels,
     d = 200, 24 seeds: SE and AE (first order and PGD) within 3 sem at four points; G and G_dual within
-    max(3 sem, 3%) (the finite-d excess of the gradient norm, THEORY.md 3.10, and the ~1% deficit of
+    max(3 sem, 3%) (the finite-d excess of the gradient norm, docs/theory.md#adv-simulation, and the ~1% deficit of
     ||grad f||_1 / (sqrt(2d/pi) ||grad f||_2) of l_inf-trained tanh models). 4.2 min (the per-sample l_inf solves)."""
     cc = _checker()
     rows = cc.run_points(cc.LINF_POINTS, 24, 200, None, cc.LINF_REQUIRED + cc.LINF_REPORTED, progress=False)

@@ -1,10 +1,10 @@
-"""Simulation vs theory (slow): THEORY.md 3.10 points, the kappa theory, and the finite-d trend.
+"""Simulation vs theory (slow): docs/theory.md#adv-simulation points, the kappa theory, and the finite-d trend.
 
 Tolerances are stated in measured standard errors (sem over seeds; fixed seeds 0..63, d = 200, 1000 test points,
 PGD: 10 steps from the two first-order starts):
 
 * SE, AE (first-order formula) and AE (PGD on the nonlinear model) within 3 sem of ``solve_point``;
-* G = mean ||grad f|| within max(3 sem, 3%) (THEORY.md 3.10: eps G runs 1-3% off at d <= 200).
+* G = mean ||grad f|| within max(3 sem, 3%) (docs/theory.md#adv-simulation: eps G runs 1-3% off at d <= 200).
 
 Run with ``python -m pytest -m slow tests/integration/rf/test_statistical.py`` (needs :mod:`rfrobust.theory`).
 """
@@ -18,7 +18,7 @@ theory = pytest.importorskip("rfrobust.theory", reason="the theory engine (rfrob
 SEEDS = 64  # 8-16 seeds are too few: the seed block 0..15 sits 2.5-3.3 sem low at the ReLU psi1 = 3 points
 SIM = dict(d=200, n_test=1000, pgd_steps=10, pgd_restarts=0)
 
-# THEORY.md 3.10 (d = 200): act, psi1, psi2, lam, eps
+# docs/theory.md#adv-simulation (d = 200): act, psi1, psi2, lam, eps
 POINTS_3_10 = [("tanh", 1.0, 2.0, 0.01, 0.5), ("tanh", 3.0, 2.0, 0.01, 0.5), ("relu", 3.0, 2.0, 0.01, 0.5),
                ("relu", 1.5, 1.0, 1e-3, 0.3), ("tanh", 2.0, 3.0, 0.1, 1.0)]
 
@@ -55,7 +55,7 @@ def test_kappa_theory(kappa):
 @pytest.mark.slow
 def test_finite_d_error_shrinks():
     """From d = 100 to d = 800 (8 seeds each, 8 d test points; tanh, psi1 = 1.5, psi2 = 2, lam = 0.01, eps = 0.5 as in
-    THEORY.md 3.10's finite-d table) the seed-to-seed spread of SE, AE and ||a||_M shrinks by more than 2x, the RMS
+    docs/theory.md#adv-simulation's finite-d table) the seed-to-seed spread of SE, AE and ||a||_M shrinks by more than 2x, the RMS
     relative error against the theory shrinks, and at d = 800 every quantity is within 3 sem."""
     from rfrobust.activations import get_activation
     from rfrobust.backends import make_backend

@@ -1,7 +1,7 @@
 """The kappa derivation against exact finite-size solutions (cvxpy/Clarabel) of the linear problem (slow).
 
 Tolerance: |mean over seeds - theory| < 4 standard errors of the mean, for alpha^2, G = ||theta||_M, AE and the
-training data loss. Theory: rfrobust.theory.linear (docs/kappa_derivation.md)."""
+training data loss. Theory: rfrobust.theory.linear (docs/theory.md#kappa)."""
 import numpy as np
 import pytest
 

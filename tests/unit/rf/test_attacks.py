@@ -32,7 +32,7 @@ def test_perturbations_stay_in_the_ball(norm, eps):
 
 @pytest.mark.parametrize("act_name", ["tanh", "relu"])
 def test_pgd_agrees_with_first_order_formula(act_name):
-    """Lemma A (THEORY.md 3.2): the worst case equals (|r| + eps ||grad f||)^2 up to about 0.5%."""
+    """Lemma A (docs/theory.md#linearisation): the worst case equals (|r| + eps ||grad f||)^2 up to about 0.5%."""
     D, act, a = _model(act_name, d=150)
     c = act.constants()
     m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.5, mu1=c.mu1, gamma=c.gamma,

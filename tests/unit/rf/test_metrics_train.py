@@ -29,7 +29,7 @@ def test_metrics_by_hand():
 
 
 def test_gradient_norm_concentrates_on_M_norm():
-    """Lemma B (THEORY.md 3.3): mean ||grad f|| ~ ||a||_M for a delocalised adversarially trained a."""
+    """Lemma B (docs/theory.md#grad-norm-concentration): mean ||grad f|| ~ ||a||_M for a delocalised adversarially trained a."""
     D = make_data(150, 2.0, 2.0, seed=1, n_test=400)
     act = get_activation("tanh")
     c = act.constants()

@@ -8,7 +8,7 @@ from rfrobust.rf import ATProgram, ridge, solve_dense, solve_reduced
 from rfrobust.rf.reduced import zero_is_optimal
 from tests.support.rfhelpers import build_program, clarabel_objective
 
-ORACLE_TOL = 1e-6  # relative objective difference allowed (issue 3)
+ORACLE_TOL = 1e-6  # relative objective difference allowed against the conic reference solver
 
 
 @pytest.mark.parametrize("kw", [
@@ -43,7 +43,7 @@ def test_per_sample_programs_match_clarabel(variant, kw):
 
 
 def test_zero_solution_threshold():
-    """a = 0 exactly iff ||M^{-1/2} Z^T y/n|| <= kappa eps mean|y| (THEORY.md 3.8)."""
+    """a = 0 exactly iff ||M^{-1/2} Z^T y/n|| <= kappa eps mean|y| (docs/theory.md#zero-threshold)."""
     prog, _ = build_program(d=15, psi1=1.0, psi2=2.0, eps=1.0, act="tanh")
     _, lhs, rhs = zero_is_optimal(ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, 1.0, 1.0, prog.lamt,
                                             prog.backend))
@@ -111,7 +111,7 @@ def test_local_optimality_without_oracle(kappa):
 
 
 def test_dense_variant_close_to_reduced():
-    """Exact per-sample norms vs the ||a||_M surrogate: same objective to a few percent (THEORY.md 3.4)."""
+    """Exact per-sample norms vs the ||a||_M surrogate: same objective to a few percent (docs/theory.md#reduced-program)."""
     prog, _ = build_program(d=40, psi1=2.0, psi2=2.0, eps=0.5, act="tanh", variant="per-sample")
     red = ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, prog.eps, 1.0, prog.lamt, prog.backend)
     L_ps = solve_dense(prog).objective

@@ -128,7 +128,7 @@ def test_best_kappa_includes_the_null_model_and_flags_kappa_above_one():
     s = ra.RFSetting(kappa_grid=tuple(np.linspace(0, 2, 21)))
     bk = ra.best_kappa([2.6, 10.0], s, eps=0.3)
     thin, wide = bk.iloc[0], bk.iloc[1]
-    # near the interpolation threshold every trained model is worse than a = 0 (THEORY.md 3.11)
+    # near the interpolation threshold every trained model is worse than a = 0 (docs/theory.md#curse)
     assert thin["zero_best"] and thin["AE_best"] == pytest.approx(thin["v_y"]) and thin["nonconvex"]
     assert thin["kappa_best"] == pytest.approx(thin["kappa0"])
     assert not wide["zero_best"] and wide["kappa_best"] <= 1 and wide["AE_best"] <= wide["AE_kappa1"]

@@ -1,4 +1,4 @@
-"""Adversarially trained RF theory (THEORY.md 3.7-3.13, 6) and the robust weight kappa (docs/kappa_derivation.md)."""
+"""Adversarially trained RF theory (docs/theory.md#adv-scalar-system to #solver-recipe, #conventions) and the robust weight kappa (docs/theory.md#kappa)."""
 import math
 import subprocess
 import sys
@@ -16,7 +16,7 @@ from rfrobust.theory.reference import solve_reference
 
 S2PI = math.sqrt(2 / math.pi)
 
-# THEORY.md 6: act, psi1, lam, eps, SE, AE, G, T, eps0   (psi2 = 2, F1 = 1, Fstar = 0, tau = 0.5)
+# docs/theory.md#conventions: act, psi1, lam, eps, SE, AE, G, T, eps0   (psi2 = 2, F1 = 1, Fstar = 0, tau = 0.5)
 TABLE_6 = [("relu", 1, 0.01, 0.5, 0.94759, 1.46984, 0.56841, 0.10531, 0.9779),
            ("relu", 3, 0.01, 0.5, 0.77743, 1.63947, 0.92275, 0.44806, 1.4426),
            ("relu", 5, 0.01, 1.0, 0.81649, 1.97398, 0.57413, 0.26598, 1.6868),
@@ -79,8 +79,8 @@ def test_table_3_11_ridgeless_and_large_width():
     df = theory_grid([0.5, 1, 2, 3, 5, 10, 50], lam=0.0, eps=0.5)
     AE = [1.364, 1.487, 1.684, 1.880, 1.820, 1.549, 1.443]
     SE = [1.109, 0.946, 0.831, 0.845, 0.837, 0.863, 1.110]
-    # 1e-3 relative (the issue's tolerance): psi1 = 5 gives AE = 1.819475 (checked with the reference recipe),
-    # printed as 1.820 in THEORY.md
+    # 1e-3 relative: psi1 = 5 gives AE = 1.819475 (checked with the reference recipe), printed as 1.820 in the
+    # oracle values (docs/theory.md#curse)
     assert np.all(np.abs(df.AE.to_numpy() / AE - 1) < 1e-3)
     assert np.all(np.abs(df.SE.to_numpy() / SE - 1) < 1e-3)
     assert abs(solve_point(1000, lam=0.01, eps=0.5)["AE"] - 1.030) <= 5e-4
@@ -112,7 +112,7 @@ def test_eps_zero_equals_mm_and_ridge_gradient_norm():
 
 
 def test_general_system_vanishes_at_the_ridge_point_and_is_continuous_in_eps():
-    """The adversarial system itself at eps = 0 is solved by the MM ridge solution (THEORY.md 3.9)."""
+    """The adversarial system itself at eps = 0 is solved by the MM ridge solution (docs/theory.md#mm-consistency)."""
     for psi1, lam in ((0.7, 0.01), (3.0, 1e-3), (1.0, 0.1), (0.4, 0.0)):
         df = theory_grid(psi1, lam=lam, eps=[0.0, 1e-7])
         b = _one_batch(psi1, lam)
@@ -144,7 +144,7 @@ def test_kappa_zero_is_ridge():
 
 
 def _literal_section_3_7_residual(psi1, psi2, lam, eps, r, act="relu"):
-    """THEORY.md 3.7 transcribed literally (E2out, E1out, K, Psi, A, Psi_c, Psi_T; E1-E3) on a fine MP rule."""
+    """docs/theory.md#adv-scalar-system transcribed literally (E2out, E1out, K, Psi, A, Psi_c, Psi_T; E1-E3) on a fine MP rule."""
     from scipy.special import erfc
 
     from rfrobust.activations import constants
@@ -264,7 +264,7 @@ def test_convergence_error_names_the_point_and_record_mode(monkeypatch):
         return res
 
     def ref_fails(*a, **k):
-        raise ConvergenceError("reference solver (THEORY.md 3.13)", {}, "forced")
+        raise ConvergenceError("reference solver (docs/theory.md#solver-recipe)", {}, "forced")
 
     _sw2_psi3 = solve_point(3.0, eps=0.0, act="tanh")["sigma_w2"]
     monkeypatch.setattr(fp, "solve_chains", fail_at_psi1_3)
@@ -344,7 +344,7 @@ def test_import_does_not_pull_torch():
 def test_training_loss_values():
     from rfrobust.theory.linear import isotropic_adversarial
 
-    assert abs(isotropic_adversarial(0.5, 1.0, 0.0)["train_loss"] - 1.10064) < 5e-6   # THEORY.md 3.7
+    assert abs(isotropic_adversarial(0.5, 1.0, 0.0)["train_loss"] - 1.10064) < 5e-6   # docs/theory.md#adv-scalar-system
     r = solve_point(0.8, lam=0.05, eps=0.0)
     mm = mm_spectral(0.8, 2.0, 0.05)
     assert abs(r["train_loss"] - mm["SE"] / (1 + 2 * mm["T"]) ** 2) < 1e-12

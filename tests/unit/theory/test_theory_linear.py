@@ -1,4 +1,4 @@
-"""Linear-regression cases (THEORY.md 4.1-4.4, 6)."""
+"""Linear-regression cases (docs/theory.md#linear-population to #min-norm, #conventions)."""
 import math
 
 import numpy as np
@@ -11,7 +11,7 @@ from rfrobust.theory.linear import (discrete_adversarial, isotropic_adversarial,
                                     ribeiro_threshold, ridge_path_tradeoff)
 from rfrobust.theory.spectrum import discrete_spectrum
 
-# THEORY.md 6 (sigma_w = 0.5, ||theta*|| = 1): p/n, eps, lam_t -> alpha^2 / ||theta_hat|| / AE
+# docs/theory.md#conventions (sigma_w = 0.5, ||theta*|| = 1): p/n, eps, lam_t -> alpha^2 / ||theta_hat|| / AE
 TABLE_6_LINEAR = [(0.5, 0.3, 0.0, 0.18181, 0.92298, 0.79883), (0.5, 1.0, 0.0, 0.49455, 0.38450, 1.42183),
                   (2.0, 0.3, 0.0, 0.74968, 0.86566, 1.48147), (1.0, 0.5, 0.05, 0.40504, 0.83463, 1.36817)]
 
@@ -132,7 +132,7 @@ def test_ribeiro_threshold_against_cvxpy():
 @pytest.mark.parametrize("kappa", [0.0, 0.3, 0.8])
 def test_kappa_equals_adversarial_training_at_kappa_eps_plus_ridge(kappa):
     """l_kappa(r; c) = (|r| + kappa c)^2 + kappa (1 - kappa) c^2: with M = I the kappa problem at (eps, lam) is
-    adversarial training at radius kappa*eps with ridge lam + kappa (1 - kappa) eps^2 (docs/kappa_derivation.md)."""
+    adversarial training at radius kappa*eps with ridge lam + kappa (1 - kappa) eps^2 (docs/theory.md#kappa)."""
     pn, eps, lam = 0.7, 0.6, 0.01
     a = isotropic_adversarial(pn, eps, lam, kappa=kappa)
     b = isotropic_adversarial(pn, kappa * eps, lam + kappa * (1 - kappa) * eps ** 2, kappa=1.0)

@@ -1,4 +1,4 @@
-"""Mei--Montanari closed form vs spectral form vs the oracle tables of THEORY.md 2.3, 2.5, 2.6."""
+"""Mei--Montanari closed form vs spectral form vs the oracle tables of docs/theory.md#mm-ridgeless, #ridge-grad-norm, #mm-anchors."""
 import math
 import warnings
 
@@ -17,7 +17,7 @@ def close(x, table, rel=1e-4, decimals=None):
     return abs(x - table) <= tol
 
 
-# THEORY.md 2.6 (ReLU): psi1, psi2, lam, chi, B, V
+# docs/theory.md#mm-anchors (ReLU): psi1, psi2, lam, chi, B, V
 TABLE_26 = [(0.5, 2, 0.1, -0.135274, 0.822601, 0.200179), (1.0, 2, 0.1, -0.233864, 0.635371, 0.263086),
             (3.0, 2, 0.1, -0.365735, 0.378029, 0.241898), (3.0, 2, 1e-3, -1.165795, 0.470616, 1.990826),
             (2.0, 2, 1e-3, -1.043840, 1.157988, 4.036903), (10, 3, 1e-3, -2.054655, 0.089457, 0.700058),
@@ -94,7 +94,7 @@ def test_closed_form_equals_spectral_on_100_random_points(ridgeless):
     assert worst < 1e-8, worst
 
 
-# THEORY.md 2.5: E||grad f||^2 theory column
+# docs/theory.md#ridge-grad-norm: E||grad f||^2 theory column
 G0_TABLE = [("relu", 0.5, 2, 0.01, 0.9364), ("relu", 2, 2, 0.01, 1.7772), ("relu", 3, 2, 1e-3, 2.3389),
             ("relu", 5, 2, 0.1, 0.4885), ("tanh", 0.5, 2, 0.01, 0.8558), ("tanh", 2, 2, 0.01, 1.2805),
             ("tanh", 3, 2, 1e-3, 1.9264), ("tanh", 5, 2, 0.1, 0.5816)]

@@ -1,4 +1,4 @@
-"""MP quadrature (THEORY.md 1, 3.13) and the kappa-generalized Moreau envelope (3.6-3.7, docs/kappa_derivation.md)."""
+"""MP quadrature (docs/theory.md#setup, #solver-recipe) and the kappa-generalized Moreau envelope (3.6-3.7, docs/theory.md#kappa)."""
 import math
 
 import numpy as np
@@ -90,7 +90,7 @@ def _gauss_avg(fun, kinks):
                                          (1.0, 0.4, 0.3, 0.0), (0.9, 0.5, 0.2, 1.6)])
 def test_envelope_average_against_quadrature_and_differences(S, c, T, kappa):
     """Psi_kappa, A = Psi_S/S, Psi_c, Psi_T: closed forms vs quadrature of the scalar envelope + finite differences
-    (the numerical check of the kappa derivation, as THEORY.md 3.6 step 7 did for kappa = 1)."""
+    (the numerical check of the kappa derivation, as docs/theory.md#cgmt did for kappa = 1)."""
     def Psi(S_, c_, T_):
         k = 2 * kappa * c_ * T_ / S_
         return _gauss_avg(lambda z: moreau_kappa(S_ * z, T_, c_, kappa), [-k, k])

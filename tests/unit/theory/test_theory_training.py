@@ -55,7 +55,7 @@ def test_residual_moments_infinite_T_interpolates():
 # ---------------------------------------------------------------------------------------------------- limits
 def test_eps_zero_natural_risk_is_the_ridge_training_error_and_robust_reg_vanishes():
     df = _grid(psi1=[0.5, 1.5, 3.0, 10.0], psi2=2.0, lam=[0.001, 0.1], eps=0.0, kappa=[0.0, 0.5, 1.0])
-    # the ridge training error of THEORY.md 2.4 in its GCV form: SE * (1 - W)^2 = SE / (1 + 2T)^2
+    # the ridge training error of docs/theory.md#mm-spectral in its GCV form: SE * (1 - W)^2 = SE / (1 + 2T)^2
     ridge = df["SE"] / (1.0 + 2.0 * df["T"]) ** 2
     np.testing.assert_allclose(df["natural_train_risk"], ridge, rtol=1e-12)
     np.testing.assert_allclose(df["natural_train_risk"], df["train_loss"], rtol=1e-12)
@@ -80,13 +80,13 @@ def test_kappa_zero_is_ridge_whatever_eps():
         assert row["natural_train_risk"] == pytest.approx(ridge["natural_train_risk"], rel=1e-12)
         q = 1 + 2 * row["T"]
         e1 = math.sqrt(2 / math.pi) * math.sqrt(row["SE"]) / q       # E|Z| S/(1+2T): no thresholding
-        c = eps * ridge["G"]                                          # G0 of THEORY.md 2.5
+        c = eps * ridge["G"]                                          # G0 of docs/theory.md#ridge-grad-norm
         assert row["abs_residual"] == pytest.approx(e1, rel=1e-12)
         assert row["robust_reg"] == pytest.approx(2 * c * e1 + c * c, rel=1e-10)
 
 
 def test_zero_solution_components():
-    df = _grid(psi1=1.0, psi2=2.0, lam=0.01, eps=1.0, kappa=1.0)   # eps0 = 0.978 < 1 (THEORY.md 3.8)
+    df = _grid(psi1=1.0, psi2=2.0, lam=0.01, eps=1.0, kappa=1.0)   # eps0 = 0.978 < 1 (docs/theory.md#zero-threshold)
     row = df.iloc[0]
     assert bool(row["zero"])
     assert row["natural_train_risk"] == pytest.approx(row["v_y"], rel=1e-14)

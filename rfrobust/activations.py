@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class Activation:
     def derivative(self, x: Array, backend: Backend | None = None) -> Array:
         return self.dfn(x, backend if backend is not None else get_backend(x))
 
-    def constants(self) -> "ActivationConstants":
+    def constants(self) -> ActivationConstants:
         """Gaussian constants mu0, mu1, mu_star, gamma (cached for registry activations)."""
         if self.user:
             return _compute_constants(self)
@@ -135,7 +136,7 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_activation(act: "str | Activation | Callable", derivative: Callable | None = None,
+def get_activation(act: str | Activation | Callable, derivative: Callable | None = None,
                    breakpoints: tuple = ()) -> Activation:
     """Look up an activation by name, or wrap a user callable.
 
@@ -240,12 +241,12 @@ def _compute_constants(act: Activation) -> ActivationConstants:
                                method="+".join(methods))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _registry_constants(name: str) -> ActivationConstants:
     return _compute_constants(_REGISTRY[name])
 
 
-def constants(act: "str | Activation | Callable") -> ActivationConstants:
+def constants(act: str | Activation | Callable) -> ActivationConstants:
     """Gaussian constants of an activation given by name, :class:`Activation` or callable."""
     return get_activation(act).constants()
 
@@ -361,7 +362,7 @@ def register_activation(name: str, fn: Callable, dfn: Callable, breakpoints: tup
 _TORCH_CUSTOM: dict[str, Callable] = {}
 
 
-def torch_module(act: "str | Activation") -> torch.nn.Module:
+def torch_module(act: str | Activation) -> torch.nn.Module:
     """An ``nn.Module`` applying activation ``act`` (a registered name or :class:`Activation`) elementwise."""
     import torch.nn as nn
 

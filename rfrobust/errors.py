@@ -9,7 +9,8 @@
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 class InputError(ValueError):
@@ -30,7 +31,7 @@ class InputError(ValueError):
         super().__init__(msg.replace("\n", " "))
 
     @classmethod
-    def message(cls, text: str) -> "InputError":
+    def message(cls, text: str) -> InputError:
         return cls(text)
 
 

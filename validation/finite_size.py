@@ -26,7 +26,7 @@ import math
 import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from rfrobust.cli import ArgumentParser, parse_grid, run_main
 from rfrobust.errors import InputError
@@ -54,7 +54,6 @@ def d_spec(point: dict, d: int, seeds: int, output: str, kind: str = "simulate")
 
 def theory_for(point: dict) -> dict:
     from rfrobust.theory import solve_point
-
     from rfrobust.theory.params import PARAMS
 
     th = {k: point[k] for k in PARAMS if k in point}

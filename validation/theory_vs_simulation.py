@@ -29,8 +29,8 @@ import os
 import sys
 import time
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from rfrobust.cli import ArgumentParser, check_number, run_main
 from rfrobust.errors import InputError
@@ -133,7 +133,6 @@ def point_spec(pf: PointsFile, pt: ValidationPoint, seeds: int | None = None) ->
 
 def theory_for(params: dict) -> dict:
     from rfrobust.theory import solve_point
-
     from rfrobust.theory.params import PARAMS
 
     th = {k: params[k] for k in PARAMS if k in params}

@@ -290,8 +290,8 @@ def parse_model_name(name: str) -> tuple[str, dict]:
     if m:
         fam, idx = int(m.group(1)), int(m.group(2))
         if fam not in NETTEST_CONFIGS or not 0 <= idx < len(NETTEST_CONFIGS[fam]):
-            raise InputError("model", name, "nettest-F-I with F in 1..5 and I in 0..%s"
-                             % "/".join(str(len(NETTEST_CONFIGS[f]) - 1) for f in sorted(NETTEST_CONFIGS)))
+            last = "/".join(str(len(NETTEST_CONFIGS[f]) - 1) for f in sorted(NETTEST_CONFIGS))
+            raise InputError("model", name, f"nettest-F-I with F in 1..5 and I in 0..{last}")
         return "nettest", dict(NETTEST_CONFIGS[fam][idx])
     m = re.fullmatch(r"mlp-(small|large|\d+)", s)
     if m:

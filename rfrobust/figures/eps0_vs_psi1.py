@@ -38,8 +38,8 @@ def draw(data):
     handles += [Line2D([], [], color="0.2", lw=1.5, ls=LINESTYLES[j % len(LINESTYLES)],
                        label=ACT_NAMES.get(a, a)) for j, a in enumerate(acts)]
     ax.legend(handles=handles, loc="upper left")
-    ax.set_title(r"zero solution for $\varepsilon \geq \varepsilon_0$ ($F_1$ = %g, $\tau$ = %g)"
-                 % (th.F1.iloc[0], th.tau.iloc[0]))
+    F1, tau = th.F1.iloc[0], th.tau.iloc[0]
+    ax.set_title(rf"zero solution for $\varepsilon \geq \varepsilon_0$ ($F_1$ = {F1:g}, $\tau$ = {tau:g})")
     return fig
 
 

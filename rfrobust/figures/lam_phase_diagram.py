@@ -96,7 +96,7 @@ def draw(data):
                 Line2D([], [], color="0.5", lw=0.8, ls=":")]
     labels += [r"tuned $\lambda$", rf"$\lambda$ = {FIXED_LAM:g}", "null predictor"]
     ax2.legend(handles, labels, loc="upper left", ncol=2)
-    ax2.set_title(r"AE at tuned vs fixed ridge (ReLU, $\psi_2$ = %g)" % th.psi2.iloc[0])
+    ax2.set_title(rf"AE at tuned vs fixed ridge (ReLU, $\psi_2$ = {th.psi2.iloc[0]:g})")
     return fig
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from rfrobust.cli import ArgumentParser, run_main
 from rfrobust.errors import InputError

@@ -215,7 +215,7 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
     block = _ZeroBlock(bk, H0, Z)
     slow, d_prev, last_step = False, math.inf, None
     Ma = None
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned after the loop)
         if Ma is None:
             Ma = prog.M_apply(a)
         c = eps * math.sqrt(max(bk.item(bk.dot(a, Ma)), 0.0))
@@ -244,11 +244,12 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
         # on a settled pattern (convex case) correct the stale rho in the Newton step by refinement (step 2)
         local = pattern == prev_pattern and last_step == 1.0 and k <= 1.0
 
+        # the closure reads this iteration's values and is called only within this iteration
         def direction(lowrank=True):
-            block.update(zero_host, n_fact)
-            shift = 2.0 * (H0.rho - rho) if local and H0.rho > rho else 0.0
+            block.update(zero_host, n_fact)  # noqa: B023
+            shift = 2.0 * (H0.rho - rho) if local and H0.rho > rho else 0.0  # noqa: B023
             try:
-                return _newton_direction(bk, H0, r, g, gS, gc, block, k, S_A, c, lowrank,
+                return _newton_direction(bk, H0, r, g, gS, gc, block, k, S_A, c, lowrank,  # noqa: B023
                                          prog.M_apply if shift else None, shift, refine)
             except NotPositiveDefinite:  # indefinite model (kappa > 1 far from the solution)
                 return None, None

@@ -7,7 +7,7 @@ kind          function                                          seeded  backend 
 ============  ================================================  ======  ================  ======================
 ``theory``    ``rfrobust.theory.run_record(params)``            no      numpy / cpu       ``params.TheoryPoint``
 ``simulate``  ``rfrobust.simulate.run_record(params, seed)``    yes     from the record   ``params.RFPoint``
-``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record   ``TrainConfig``     
+``train``     ``rfrobust.train.run_record(params, seed)``       yes     from the record   ``TrainConfig``
 ============  ================================================  ======  ================  ======================
 
 A user kind is ``"python:package.module:function"`` with ``function(params, seed) -> dict``; give the function an
@@ -55,8 +55,9 @@ import importlib.util
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from rfrobust.errors import InputError
 from rfrobust.provenance import PROVENANCE_KEYS, provenance

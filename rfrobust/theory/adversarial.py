@@ -26,7 +26,8 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

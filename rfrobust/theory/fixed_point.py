@@ -66,11 +66,11 @@ class Batch:
     def size(self) -> int:
         return int(self.sigma.shape[0])
 
-    def take(self, idx) -> "Batch":
+    def take(self, idx) -> Batch:
         return Batch(self.sigma[idx], self.m[idx], self.w[idx], self.t[idx], self.sigma_w2[idx],
                      self.lam_t[idx], self.kappa[idx])
 
-    def with_lam(self, lam_t) -> "Batch":
+    def with_lam(self, lam_t) -> Batch:
         return Batch(self.sigma, self.m, self.w, self.t, self.sigma_w2, np.asarray(lam_t, dtype=float),
                      self.kappa)
 

@@ -148,7 +148,7 @@ class Spectrum:
         num += vy * np.sum(self.w[pos] * self.sigma[pos] / self.m[pos])
         return float(math.sqrt(num) / math.sqrt(2.0 * vy / math.pi))
 
-    def padded(self, size: int) -> "Spectrum":
+    def padded(self, size: int) -> Spectrum:
         """The same spectrum with zero-weight directions appended (``sigma = m = 1``) up to ``size``."""
         extra = size - self.size
         if extra < 0:

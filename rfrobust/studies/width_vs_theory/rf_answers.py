@@ -101,7 +101,7 @@ def best_kappa(psi1s, s: RFSetting, eps: float | None = None, lam: float | None 
             k_best, ae_best, zero_best = kappa0, vy, True
         conv = sub[sub["kappa"] <= 1.0]
         j = int(np.argmin(conv["AE"].to_numpy()))
-        at = lambda k: float(sub.loc[np.isclose(sub["kappa"], k), "AE"].iloc[0])  # noqa: E731
+        at = lambda k, sub=sub: float(sub.loc[np.isclose(sub["kappa"], k), "AE"].iloc[0])  # noqa: E731
         rows.append({"psi1": float(p), "eps": eps, "lam": lam, "kappa_best": k_best, "AE_best": ae_best,
                      "zero_best": zero_best, "kappa_best_convex": float(conv["kappa"].iloc[j]),
                      "AE_best_convex": float(conv["AE"].iloc[j]), "AE_kappa0": at(0.0), "AE_kappa1": at(1.0),

@@ -61,7 +61,7 @@ def test_a_kill_before_any_file_operation_never_loses_or_doubles_rows(tmp_path, 
         out = str(tmp_path / f"k{k}.parquet")
         calls = [0]
 
-        def hooked(name):
+        def hooked(name, calls=calls, k=k):
             def op(*args, **kw):
                 calls[0] += 1
                 if calls[0] >= k:

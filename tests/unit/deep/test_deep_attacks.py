@@ -8,8 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rfrobust.deep.attacks import (AttackConfig, attack, eval_mode, fgsm, parse_eps, pgd, project_l2,
-                                   project_linf)
+from rfrobust.deep.attacks import AttackConfig, attack, eval_mode, fgsm, parse_eps, pgd, project_l2, project_linf
 from rfrobust.deep.checks import sanity_checks
 from rfrobust.deep.metrics import evaluate, lipschitz_ratio
 from rfrobust.errors import InputError

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from rfrobust.deep.data import (Batches, DatasetNotFound, load_dataset, make_synthetic, read_cifar_batch, read_idx,
-                                take, train_val_split, write_idx)
+from rfrobust.deep.data import (
+    Batches,
+    DatasetNotFound,
+    load_dataset,
+    make_synthetic,
+    read_cifar_batch,
+    read_idx,
+    take,
+    train_val_split,
+    write_idx,
+)
 from rfrobust.errors import InputError
 
 

@@ -6,8 +6,8 @@ from rfrobust.activations import get_activation
 from rfrobust.backends import make_backend
 from rfrobust.errors import InputError
 from rfrobust.rf import evaluate, make_data, solve_dense, solve_reduced, train_pgd
-from rfrobust.rf.programs import ATProgram
 from rfrobust.rf.metrics import input_gradients
+from rfrobust.rf.programs import ATProgram
 
 
 def test_metrics_by_hand():

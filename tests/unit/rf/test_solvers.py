@@ -166,7 +166,7 @@ def test_zero_block_incremental_update_equals_fresh(backend, form):
     block = _ZeroBlock(la, H0, prog.Z)
     rng = np.random.default_rng(1)
     mask = rng.random(prog.n) < 0.4
-    for step in range(6):
+    for _ in range(6):
         block.update(mask, 1)
         idx = la.to_numpy(block.idx)
         assert sorted(idx) == list(np.flatnonzero(mask))

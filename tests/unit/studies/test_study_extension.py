@@ -9,9 +9,9 @@ import pytest
 
 from rfrobust import studies
 from rfrobust.errors import InputError
-from rfrobust.study import main as study_main
 from rfrobust.studies import base
 from rfrobust.studies.base import Context, NothingToReport, Pipeline, Study
+from rfrobust.study import main as study_main
 
 
 def toy_pipeline(spec, progress: bool) -> dict:

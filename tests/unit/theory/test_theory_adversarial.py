@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from rfrobust.errors import ConvergenceError, InputError
-from rfrobust.theory import (DivergenceWarning, mm_closed_form, mm_spectral, ridge_grad_norm, run_record,
-                             solve_point, theory_grid)
+from rfrobust.theory import (
+    DivergenceWarning,
+    mm_closed_form,
+    mm_spectral,
+    ridge_grad_norm,
+    run_record,
+    solve_point,
+    theory_grid,
+)
 from rfrobust.theory import fixed_point as fp
 from rfrobust.theory.adversarial import NonconvexWarning
 from rfrobust.theory.reference import solve_reference

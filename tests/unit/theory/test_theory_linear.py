@@ -6,9 +6,16 @@ import pytest
 from scipy.optimize import minimize
 
 from rfrobust.theory.envelope import envelope_average
-from rfrobust.theory.linear import (discrete_adversarial, isotropic_adversarial, isotropic_shrinkage_risk,
-                                    min_norm_robust_risk, population_adversarial_training, population_risks,
-                                    ribeiro_threshold, ridge_path_tradeoff)
+from rfrobust.theory.linear import (
+    discrete_adversarial,
+    isotropic_adversarial,
+    isotropic_shrinkage_risk,
+    min_norm_robust_risk,
+    population_adversarial_training,
+    population_risks,
+    ribeiro_threshold,
+    ridge_path_tradeoff,
+)
 from rfrobust.theory.spectrum import discrete_spectrum
 
 # docs/theory.md#conventions (sigma_w = 0.5, ||theta*|| = 1): p/n, eps, lam_t -> alpha^2 / ||theta_hat|| / AE

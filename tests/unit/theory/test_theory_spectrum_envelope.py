@@ -74,7 +74,7 @@ def test_loss_identity():
 def test_moreau_and_prox_against_brute_force(kappa):
     T, c = 0.35, 0.6
     for x in (-2.0, -0.3, 0.0, 0.1, 0.42, 1.7):
-        f = lambda r: loss_kappa(r, c, kappa) + (r - x) ** 2 / (2 * T)  # noqa: E731
+        f = lambda r, x=x: loss_kappa(r, c, kappa) + (r - x) ** 2 / (2 * T)  # noqa: E731
         res = minimize_scalar(f, bounds=(-10, 10), method="bounded", options={"xatol": 1e-12})
         assert abs(res.fun - moreau_kappa(x, T, c, kappa)) < 1e-10
         assert abs(res.x - prox_kappa(x, T, c, kappa)) < 1e-6

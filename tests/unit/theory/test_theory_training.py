@@ -20,8 +20,7 @@ from rfrobust.errors import InputError
 from rfrobust.theory import theory_grid
 from rfrobust.theory.adversarial import NonconvexWarning
 from rfrobust.theory.envelope import prox_kappa
-from rfrobust.theory.training import (WarPoint, kappa_for_ratio, residual_moments, training_components,
-                                      training_grid)
+from rfrobust.theory.training import WarPoint, kappa_for_ratio, residual_moments, training_components, training_grid
 
 
 def _grid(**kw):

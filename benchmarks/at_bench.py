@@ -15,6 +15,7 @@ gradients, as many research scripts do), to show what input-only differentiation
 
 ``--json FILE`` also writes the configuration, the medians (seconds) and the ratios to FILE.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -115,8 +116,10 @@ def main(argv=None):
         _sync(a.device)
         return time.perf_counter() - t
 
-    kinds = {"standard": lambda: standard_step(model, opt, x, y, a.amp),
-             "at": lambda: at_step(model, opt, x, y, cfg, gen, a.amp)}
+    kinds = {
+        "standard": lambda: standard_step(model, opt, x, y, a.amp),
+        "at": lambda: at_step(model, opt, x, y, cfg, gen, a.amp),
+    }
     if not a.no_naive:
         kinds["naive_at"] = lambda: naive_at_step(model, opt, x, y, cfg, gen)
     for _ in range(a.warmup):
@@ -128,23 +131,40 @@ def main(argv=None):
             times[k].append(timed(fn))
     med = {k: statistics.median(v) for k, v in times.items()}
     K = a.steps
-    print(f"model {a.model} ({count_parameters(model)} parameters), input {a.channels}x{a.res}x{a.res}, batch "
-          f"{a.batch}, K={K}, device {a.device}, threads {torch.get_num_threads()}, channels_last={a.channels_last}, "
-          f"amp={a.amp}, repeats {a.repeats}")
+    print(
+        f"model {a.model} ({count_parameters(model)} parameters), input {a.channels}x{a.res}x{a.res}, batch "
+        f"{a.batch}, K={K}, device {a.device}, threads {torch.get_num_threads()}, channels_last={a.channels_last}, "
+        f"amp={a.amp}, repeats {a.repeats}"
+    )
     print(f"standard step   median {med['standard'] * 1e3:9.2f} ms")
-    print(f"PGD-AT step     median {med['at'] * 1e3:9.2f} ms   ratio at / ((K+1) standard) = "
-          f"{med['at'] / ((K + 1) * med['standard']):.3f}")
+    print(
+        f"PGD-AT step     median {med['at'] * 1e3:9.2f} ms   ratio at / ((K+1) standard) = "
+        f"{med['at'] / ((K + 1) * med['standard']):.3f}"
+    )
     if "naive_at" in med:
-        print(f"naive AT step   median {med['naive_at'] * 1e3:9.2f} ms   ratio = "
-              f"{med['naive_at'] / ((K + 1) * med['standard']):.3f}   (ours is {med['naive_at'] / med['at']:.2f}x "
-              f"faster)")
+        print(
+            f"naive AT step   median {med['naive_at'] * 1e3:9.2f} ms   ratio = "
+            f"{med['naive_at'] / ((K + 1) * med['standard']):.3f}   (ours is {med['naive_at'] / med['at']:.2f}x "
+            f"faster)"
+        )
     if a.json:
         ratios = {k: med[k] / ((K + 1) * med["standard"]) for k in med if k != "standard"}
-        figures = {"model": a.model, "parameters": count_parameters(model), "input": [a.channels, a.res, a.res],
-                   "batch": a.batch, "K": K, "device": a.device, "threads": torch.get_num_threads(),
-                   "channels_last": a.channels_last, "amp": a.amp, "repeats": a.repeats, "median_s": med,
-                   "ratio": ratios, "torch": torch.__version__,
-                   "gpu": torch.cuda.get_device_name(a.device) if a.device.startswith("cuda") else None}
+        figures = {
+            "model": a.model,
+            "parameters": count_parameters(model),
+            "input": [a.channels, a.res, a.res],
+            "batch": a.batch,
+            "K": K,
+            "device": a.device,
+            "threads": torch.get_num_threads(),
+            "channels_last": a.channels_last,
+            "amp": a.amp,
+            "repeats": a.repeats,
+            "median_s": med,
+            "ratio": ratios,
+            "torch": torch.__version__,
+            "gpu": torch.cuda.get_device_name(a.device) if a.device.startswith("cuda") else None,
+        }
         atomic_write_text(a.json, json.dumps(figures, indent=1))
     return 0
 

@@ -20,6 +20,7 @@ the same run (median of ``--repeat``); target: at most 3x the linear grid.
     python benchmarks/theory_bench.py --n-psi 10 --n-eps 10
     python benchmarks/theory_bench.py --skip-reference   # only ours and the sign-vs-linear comparison
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,12 +77,16 @@ def main() -> None:
     n = len(df)
     mach = f"{platform.node()} | {platform.processor() or platform.machine()} | python {platform.python_version()}"
     print(f"machine: {mach}")
-    print(f"labels='sign' grid ({int((dfs.status == 'ok').sum())} solved, {int(dfs.zero.sum())} zero): "
-          f"{t_sign_m:.3f} s vs linear grid {t_lin_m:.3f} s (medians of {args.repeat}, alternated): "
-          f"ratio {t_sign_m / t_lin_m:.2f}x (target <= 3x)")
+    print(
+        f"labels='sign' grid ({int((dfs.status == 'ok').sum())} solved, {int(dfs.zero.sum())} zero): "
+        f"{t_sign_m:.3f} s vs linear grid {t_lin_m:.3f} s (medians of {args.repeat}, alternated): "
+        f"ratio {t_sign_m / t_lin_m:.2f}x (target <= 3x)"
+    )
     if args.skip_reference:
-        print(f"{'ours (theory_grid, median of ' + str(args.repeat) + ')':<44}: {t_ours:8.3f} s   "
-              f"({1e3 * t_ours / n:.3f} ms/point)")
+        print(
+            f"{'ours (theory_grid, median of ' + str(args.repeat) + ')':<44}: {t_ours:8.3f} s   "
+            f"({1e3 * t_ours / n:.3f} ms/point)"
+        )
         return
 
     t0 = time.perf_counter()
@@ -95,16 +100,22 @@ def main() -> None:
     assert np.allclose(df.psi1, np.repeat(psi1, len(eps))) and np.allclose(df.eps, np.tile(eps, len(psi1)))
     d_se = np.max(np.abs(df.SE.to_numpy() / se_ref - 1))
     d_ae = np.max(np.abs(df.AE.to_numpy() / ae_ref - 1))
-    print(f"grid: {args.n_psi} psi1 in [0.1, 20] (log) x {args.n_eps} eps in [0.01, 1.5] = {n} points "
-          f"({int((df.status == 'ok').sum())} solved, {int(df.zero.sum())} zero solutions)")
-    for label, t in ((f"ours (theory_grid, median of {args.repeat})", t_ours),
-                     ("ours with 500 MP nodes (as the reference)", t_500),
-                     ("reference (docs/theory.md#solver-recipe, per point)", t_ref)):
+    print(
+        f"grid: {args.n_psi} psi1 in [0.1, 20] (log) x {args.n_eps} eps in [0.01, 1.5] = {n} points "
+        f"({int((df.status == 'ok').sum())} solved, {int(df.zero.sum())} zero solutions)"
+    )
+    for label, t in (
+        (f"ours (theory_grid, median of {args.repeat})", t_ours),
+        ("ours with 500 MP nodes (as the reference)", t_500),
+        ("reference (docs/theory.md#solver-recipe, per point)", t_ref),
+    ):
         print(f"{label:<44}: {t:8.3f} s   ({1e3 * t / n:.3f} ms/point)")
     print(f"speed ratio reference/ours: {t_ref / t_ours:.1f}x (with 500 nodes: {t_ref / t_500:.1f}x)")
-    print(f"max relative difference: SE {d_se:.2e}, AE {d_ae:.2e} (required <= 1e-6); "
-          f"zero flags agree: {bool(np.all(zero_ref == df.zero.to_numpy()))}; "
-          f"500-node run vs default: SE {np.max(np.abs(df500.SE / df.SE - 1)):.1e}")
+    print(
+        f"max relative difference: SE {d_se:.2e}, AE {d_ae:.2e} (required <= 1e-6); "
+        f"zero flags agree: {bool(np.all(zero_ref == df.zero.to_numpy()))}; "
+        f"500-node run vs default: SE {np.max(np.abs(df500.SE / df.SE - 1)):.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Three layers of evidence sharing one vocabulary (``psi1 = N/d``, ``psi2 = n/d``,
 
 Importing :mod:`rfrobust` imports neither torch nor cupy.
 """
+
 from rfrobust._version import __version__
 from rfrobust.errors import ConvergenceError, InputError
 

@@ -8,16 +8,16 @@ For an activation sigma and G ~ N(0, 1):
 * ``gamma  = sqrt(Var sigma'(G)) = sqrt(E sigma'(G)^2 - mu1^2)``   (docs/theory.md#grad-norm-concentration)
 * ``zeta   = mu1 / mu_star``
 
-Quadrature. Smooth activations use probabilists' Gauss--Hermite quadrature
-(``scipy.special.roots_hermitenorm``); the rule is accepted only when 2n nodes agree with n nodes to 1e-13. Activations with kinks (relu, abs) or any
-activation whose Gauss--Hermite rule does not settle use composite Gauss--Legendre quadrature of
-``f(x) phi(x)`` on panels split at the declared breakpoints over [-40, 40] (the Gaussian mass outside is
-below 1e-340). Both reach 1e-12 or better on the registry (tests compare with the exact sympy closed forms of
-:func:`closed_form_constants`).
+Quadrature. Smooth activations use probabilists' Gauss--Hermite quadrature (``scipy.special.roots_hermitenorm``); the
+rule is accepted only when 2n nodes agree with n nodes to 1e-13. Activations with kinks (relu, abs) or any activation
+whose Gauss--Hermite rule does not settle use composite Gauss--Legendre quadrature of ``f(x) phi(x)`` on panels split at
+the declared breakpoints over [-40, 40] (the Gaussian mass outside is below 1e-340). Both reach 1e-12 or better on the
+registry (tests compare with the exact sympy closed forms of :func:`closed_form_constants`).
 
 Every activation is evaluated through a :class:`rfrobust.backends.Backend` (given, or inferred from the array),
 so the same definition runs on numpy, torch and cupy arrays.
 """
+
 from __future__ import annotations
 
 import functools
@@ -86,8 +86,7 @@ class ActivationConstants:
         return self.mu1 / self.mu_star if self.mu_star > 0 else math.inf
 
     def as_dict(self) -> dict:
-        return {"mu0": self.mu0, "mu1": self.mu1, "mu_star": self.mu_star, "gamma": self.gamma,
-                "zeta": self.zeta}
+        return {"mu0": self.mu0, "mu1": self.mu1, "mu_star": self.mu_star, "gamma": self.gamma, "zeta": self.zeta}
 
 
 # --------------------------------------------------------------------------- registry definitions
@@ -136,8 +135,9 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_activation(act: str | Activation | Callable, derivative: Callable | None = None,
-                   breakpoints: tuple = ()) -> Activation:
+def get_activation(
+    act: str | Activation | Callable, derivative: Callable | None = None, breakpoints: tuple = ()
+) -> Activation:
     """Look up an activation by name, or wrap a user callable.
 
     A user callable ``f(x)`` must accept and return numpy arrays (and, to run on torch/cupy, arrays of those
@@ -161,6 +161,7 @@ def get_activation(act: str | Activation | Callable, derivative: Callable | None
 
             def dfn(x, B):
                 return (-f(x + 2 * h) + 8 * f(x + h) - 8 * f(x - h) + f(x - 2 * h)) / (12 * h)
+
         name = getattr(act, "__name__", "user")
         return Activation(f"user:{name}", lambda x, B: f(x), dfn, tuple(breakpoints), "user callable", True)
     raise InputError("act", act, "an activation name (" + ", ".join(names()) + ") or a callable")
@@ -196,8 +197,9 @@ def _panel_nodes(breakpoints: tuple, L: float = 40.0, max_len: float = 1.0, orde
     return np.concatenate(xs), np.concatenate(ws)
 
 
-def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], breakpoints: tuple = (),
-                         n: int = 160, tol: float = 1e-13) -> tuple[float, str]:
+def gaussian_expectation(
+    f: Callable[[np.ndarray], np.ndarray], breakpoints: tuple = (), n: int = 160, tol: float = 1e-13
+) -> tuple[float, str]:
     """``E f(G)``, G ~ N(0,1), and the method used (``"gauss-hermite-n"`` or ``"gauss-legendre-panels"``).
 
     Without breakpoints, Gauss--Hermite with ``n`` and ``2n`` nodes; accepted if they agree to ``tol``
@@ -227,8 +229,8 @@ def _compute_constants(act: Activation) -> ActivationConstants:
     mu1, m1 = gaussian_expectation(lambda x: x * f(x), bp)
     e2, m2 = gaussian_expectation(lambda x: f(x) ** 2, bp)
     ed2, m3 = gaussian_expectation(lambda x: df(x) ** 2, bp)
-    mu_star2 = e2 - mu0 ** 2 - mu1 ** 2
-    gamma2 = ed2 - mu1 ** 2
+    mu_star2 = e2 - mu0**2 - mu1**2
+    gamma2 = ed2 - mu1**2
     scale = max(1.0, e2, ed2)
     if mu_star2 < -1e-10 * scale or gamma2 < -1e-10 * scale:  # pragma: no cover - would be a quadrature bug
         raise RuntimeError(f"negative variance for activation {act.name}: {mu_star2}, {gamma2}")
@@ -236,9 +238,15 @@ def _compute_constants(act: Activation) -> ActivationConstants:
     mu_star2 = 0.0 if abs(mu_star2) < 1e-13 * scale else mu_star2
     gamma2 = 0.0 if abs(gamma2) < 1e-13 * scale else gamma2
     methods = sorted({m0, m1, m2, m3})
-    return ActivationConstants(mu0=mu0, mu1=mu1, mu_star=math.sqrt(max(mu_star2, 0.0)),
-                               gamma=math.sqrt(max(gamma2, 0.0)), E_sigma2=e2, E_dsigma2=ed2,
-                               method="+".join(methods))
+    return ActivationConstants(
+        mu0=mu0,
+        mu1=mu1,
+        mu_star=math.sqrt(max(mu_star2, 0.0)),
+        gamma=math.sqrt(max(gamma2, 0.0)),
+        E_sigma2=e2,
+        E_dsigma2=ed2,
+        method="+".join(methods),
+    )
 
 
 @functools.cache
@@ -269,30 +277,30 @@ def closed_form_constants(name: str) -> dict:
     import sympy as sp
 
     x = sp.Symbol("x", real=True)
-    pdf = sp.exp(-x ** 2 / 2) / sp.sqrt(2 * sp.pi)
+    pdf = sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
 
     def E(expr, a=-sp.oo, b=sp.oo):
         return sp.simplify(sp.integrate(expr * pdf, (x, a, b)))
 
     if name == "relu":
         mu0 = E(x, 0, sp.oo)
-        mu1 = E(x ** 2, 0, sp.oo)
-        e2 = E(x ** 2, 0, sp.oo)
+        mu1 = E(x**2, 0, sp.oo)
+        e2 = E(x**2, 0, sp.oo)
         ed2 = E(sp.Integer(1), 0, sp.oo)
     elif name == "abs":
         mu0 = 2 * E(x, 0, sp.oo)
         mu1 = sp.Integer(0)
-        e2 = E(x ** 2)
+        e2 = E(x**2)
         ed2 = sp.Integer(1)
     elif name == "quadratic":
-        mu0, mu1, e2, ed2 = E(x ** 2), E(x ** 3), E(x ** 4), E(4 * x ** 2)
+        mu0, mu1, e2, ed2 = E(x**2), E(x**3), E(x**4), E(4 * x**2)
     elif name == "linear":
-        mu0, mu1, e2, ed2 = E(x), E(x ** 2), E(x ** 2), sp.Integer(1)
+        mu0, mu1, e2, ed2 = E(x), E(x**2), E(x**2), sp.Integer(1)
     elif name == "erf":
         mu0 = sp.Integer(0)
-        mu1 = E(2 / sp.sqrt(sp.pi) * sp.exp(-x ** 2))            # = 2/sqrt(3 pi)
+        mu1 = E(2 / sp.sqrt(sp.pi) * sp.exp(-(x**2)))  # = 2/sqrt(3 pi)
         e2 = 2 / sp.pi * sp.asin(sp.Rational(2, 3))
-        ed2 = E(4 / sp.pi * sp.exp(-2 * x ** 2))                  # = 4/(pi sqrt 5)
+        ed2 = E(4 / sp.pi * sp.exp(-2 * x**2))  # = 4/(pi sqrt 5)
     elif name == "gelu":
         # sigma = x Phi(x); mu0 = E[G Phi(G)] = E phi(G) = 1/(2 sqrt(pi)); mu1 = E[Phi + G phi] = 1/2
         mu0 = 1 / (2 * sp.sqrt(sp.pi))
@@ -308,8 +316,8 @@ def closed_form_constants(name: str) -> dict:
         ed2 = (1 - sp.exp(-2)) / 2
     else:
         raise KeyError(name)
-    mu_star2 = sp.simplify(e2 - mu0 ** 2 - mu1 ** 2)
-    gamma2 = sp.simplify(ed2 - mu1 ** 2)
+    mu_star2 = sp.simplify(e2 - mu0**2 - mu1**2)
+    gamma2 = sp.simplify(ed2 - mu1**2)
     return {"mu0": sp.nsimplify(mu0), "mu1": sp.nsimplify(mu1), "mu_star2": mu_star2, "gamma2": gamma2}
 
 
@@ -338,8 +346,14 @@ def _gelu_E_dsigma2_exact():
 _TORCH_NATIVE: dict[str, str] = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "silu": "SiLU", "gelu": "GELU"}
 
 
-def register_activation(name: str, fn: Callable, dfn: Callable, breakpoints: tuple = (), description: str = "",
-                        torch_module: Callable | None = None) -> Activation:
+def register_activation(
+    name: str,
+    fn: Callable,
+    dfn: Callable,
+    breakpoints: tuple = (),
+    description: str = "",
+    torch_module: Callable | None = None,
+) -> Activation:
     """Register activation ``name`` for the theory, the RF model and the networks.
 
     ``fn(x, B)`` / ``dfn(x, B)`` evaluate sigma and sigma' on an array ``x`` with a :class:`Backend` ``B`` (use

@@ -6,6 +6,7 @@
 * :func:`run_main` -- runs a ``main(argv)`` and turns InputError into one line on stderr + exit 2
   (StorageError and ConvergenceError: one line + exit 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -114,22 +115,54 @@ def parse_grid(text: str | float | int | Sequence | np.ndarray, name: str) -> li
 
 
 @overload
-def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
-                 le: float | None = None, lt: float | None = None, integer: Literal[False] = False) -> float: ...
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    integer: Literal[False] = False,
+) -> float: ...
 
 
 @overload
-def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
-                 le: float | None = None, lt: float | None = None, integer: Literal[True]) -> int: ...
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    integer: Literal[True],
+) -> int: ...
 
 
 @overload
-def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
-                 le: float | None = None, lt: float | None = None, integer: bool) -> float: ...
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    integer: bool,
+) -> float: ...
 
 
-def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | None = None,
-                 le: float | None = None, lt: float | None = None, integer: bool = False) -> float:
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    integer: bool = False,
+) -> float:
     """Raise :class:`InputError` unless ``value`` is finite and inside the stated bounds."""
     conds = []
     if gt is not None:
@@ -149,8 +182,12 @@ def check_number(name: str, value: Any, *, gt: float | None = None, ge: float | 
         raise InputError(name, value, allowed)
     if integer and not (math.isfinite(v) and v == int(v)):
         raise InputError(name, value, allowed)
-    if (gt is not None and not v > gt) or (ge is not None and not v >= ge) or \
-       (lt is not None and not v < lt) or (le is not None and not v <= le):
+    if (
+        (gt is not None and not v > gt)
+        or (ge is not None and not v >= ge)
+        or (lt is not None and not v < lt)
+        or (le is not None and not v <= le)
+    ):
         raise InputError(name, value, allowed)
     return int(v) if integer else v
 
@@ -160,8 +197,9 @@ def check_grid(name: str, values: Iterable[float], **bounds: Any) -> list[float]
     return [check_number(name, v, **bounds) for v in values]
 
 
-def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None,
-             prog: str | None = None) -> int:
+def run_main(
+    main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None, prog: str | None = None
+) -> int:
     """Run a CLI ``main``; bad input -> one line on stderr and exit code 2."""
     prog = prog or (sys.argv[0] if sys.argv else "rfrobust")
     try:

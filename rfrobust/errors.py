@@ -7,6 +7,7 @@
 * :class:`StorageError` -- a result could not be written (disk full, directory removed, read-only file system).
   Its message is one line naming the path and the reason; command-line entry points exit with status 1.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

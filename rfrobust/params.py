@@ -615,11 +615,17 @@ RATIO_MIN, RATIO_MAX = 1e-6, 1e6
 SCALE_MAX = 1e6
 NODES_MAX = 65536
 
-_psi1: dict[str, Any] = dict(ge=RATIO_MIN, le=RATIO_MAX, aliases=("psi",), grid=True, help="psi1 = N/d (random features / inputs)")
+_psi1: dict[str, Any] = dict(
+    ge=RATIO_MIN, le=RATIO_MAX, aliases=("psi",), grid=True, help="psi1 = N/d (random features / inputs)"
+)
 _psi2: dict[str, Any] = dict(ge=RATIO_MIN, le=RATIO_MAX, grid=True, help="psi2 = n/d (samples / inputs)")
 _lam: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="ridge lam (penalty psi1*lam*||a||^2)")
-_eps: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="training radius (l2 on inputs with ||x|| ~ sqrt(d)); 0: ridge")
-_kappa: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="robust-regularisation weight: 0 ridge, 1 adversarial training")
+_eps: dict[str, Any] = dict(
+    ge=0, le=SCALE_MAX, grid=True, help="training radius (l2 on inputs with ||x|| ~ sqrt(d)); 0: ridge"
+)
+_kappa: dict[str, Any] = dict(
+    ge=0, le=SCALE_MAX, grid=True, help="robust-regularisation weight: 0 ridge, 1 adversarial training"
+)
 _act: dict[str, Any] = dict(check=check_activation, grid=True, help="activation (relu, tanh, erf, softplus, ...)")
 _F1: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="||beta1||, the linear signal strength")
 _Fstar: dict[str, Any] = dict(ge=0, le=SCALE_MAX, grid=True, help="size of the nonlinear target part")

@@ -13,6 +13,7 @@
 
 matplotlib is imported when a function needs it, not at ``import rfrobust``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,35 +33,74 @@ if TYPE_CHECKING:
 
 #: Okabe--Ito palette (black first is left out of the cycle: it is kept for theory/reference lines).
 OKABE_ITO = {
-    "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73", "yellow": "#F0E442",
-    "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7", "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "black": "#000000",
 }
 #: The colour cycle: strong, distinguishable colours first (yellow, weak on white, last).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
-COLUMN_WIDTH_IN = 3.4   # one column of a two-column paper
-PAGE_WIDTH_IN = 7.0     # full text width
+COLUMN_WIDTH_IN = 3.4  # one column of a two-column paper
+PAGE_WIDTH_IN = 7.0  # full text width
 
 RC = {
-    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
-    "legend.fontsize": 8, "legend.frameon": False, "legend.handlelength": 1.8,
-    "axes.spines.top": False, "axes.spines.right": False, "axes.linewidth": 0.8,
-    "axes.grid": True, "grid.alpha": 0.3, "grid.linewidth": 0.5,
-    "lines.linewidth": 1.5, "lines.markersize": 4.5, "errorbar.capsize": 2.0,
-    "figure.dpi": 100, "savefig.dpi": 300, "savefig.bbox": "tight", "savefig.pad_inches": 0.02,
-    "pdf.fonttype": 42, "ps.fonttype": 42, "mathtext.fontset": "dejavusans",
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "legend.handlelength": 1.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
+    "lines.linewidth": 1.5,
+    "lines.markersize": 4.5,
+    "errorbar.capsize": 2.0,
+    "figure.dpi": 100,
+    "savefig.dpi": 300,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.02,
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "mathtext.fontset": "dejavusans",
 }
 
 #: Axis labels for the shared vocabulary (docs/design.md#parameters, docs/theory.md#setup).
 LABELS = {
-    "psi1": r"$\psi_1 = N/d$", "psi2": r"$\psi_2 = n/d$", "psi1/psi2": r"$\psi_1/\psi_2 = N/n$",
-    "lam": r"ridge $\lambda$", "eps": r"$\varepsilon$ (train)", "eps_test": r"$\varepsilon$ (test)",
-    "kappa": r"robust weight $\kappa$", "F1": r"$F_1$", "Fstar": r"$F_\star$", "tau": r"noise $\tau$",
-    "d": r"dimension $d$", "N": r"features $N$", "n": r"samples $n$", "width": "width", "seed": "seed",
-    "SE": "standard error SE", "AE": "adversarial error AE", "R": r"test error $R$", "G": r"gradient norm $G$",
-    "eps0": r"threshold $\varepsilon_0$", "T": r"$T$",
-    "natural_acc": "natural accuracy", "robust_acc": "robust accuracy",
+    "psi1": r"$\psi_1 = N/d$",
+    "psi2": r"$\psi_2 = n/d$",
+    "psi1/psi2": r"$\psi_1/\psi_2 = N/n$",
+    "lam": r"ridge $\lambda$",
+    "eps": r"$\varepsilon$ (train)",
+    "eps_test": r"$\varepsilon$ (test)",
+    "kappa": r"robust weight $\kappa$",
+    "F1": r"$F_1$",
+    "Fstar": r"$F_\star$",
+    "tau": r"noise $\tau$",
+    "d": r"dimension $d$",
+    "N": r"features $N$",
+    "n": r"samples $n$",
+    "width": "width",
+    "seed": "seed",
+    "SE": "standard error SE",
+    "AE": "adversarial error AE",
+    "R": r"test error $R$",
+    "G": r"gradient norm $G$",
+    "eps0": r"threshold $\varepsilon_0$",
+    "T": r"$T$",
+    "natural_acc": "natural accuracy",
+    "robust_acc": "robust accuracy",
 }
 
 
@@ -120,8 +160,16 @@ def figure(
     return fig, axes
 
 
-def finish(ax: Axes, x: str | None = None, y: str | None = None, *, xscale: str | None = None,
-           yscale: str | None = None, legend: bool | str = True, title: str | None = None) -> Axes:
+def finish(
+    ax: Axes,
+    x: str | None = None,
+    y: str | None = None,
+    *,
+    xscale: str | None = None,
+    yscale: str | None = None,
+    legend: bool | str = True,
+    title: str | None = None,
+) -> Axes:
     """Label the axes from parameter names, set scales, add a legend when there are labelled artists."""
     if x is not None:
         ax.set_xlabel(label(x))
@@ -141,8 +189,9 @@ def finish(ax: Axes, x: str | None = None, y: str | None = None, *, xscale: str 
     return ax
 
 
-def theory_curve(ax: Axes, x: ArrayLike, y: ArrayLike, *, label: str | None = None, color: str | None = None,
-                 **kw: Any) -> Line2D:
+def theory_curve(
+    ax: Axes, x: ArrayLike, y: ArrayLike, *, label: str | None = None, color: str | None = None, **kw: Any
+) -> Line2D:
     """A theory prediction: a solid line (no markers)."""
     kw.setdefault("linestyle", "-")
     kw.setdefault("zorder", 2)
@@ -150,14 +199,24 @@ def theory_curve(ax: Axes, x: ArrayLike, y: ArrayLike, *, label: str | None = No
     return line
 
 
-def sim_points(ax: Axes, x: ArrayLike, mean: ArrayLike, sem: ArrayLike | None = None, *,
-               label: str | None = None, color: str | None = None, marker: str = "o", **kw: Any) -> ErrorbarContainer:
+def sim_points(
+    ax: Axes,
+    x: ArrayLike,
+    mean: ArrayLike,
+    sem: ArrayLike | None = None,
+    *,
+    label: str | None = None,
+    color: str | None = None,
+    marker: str = "o",
+    **kw: Any,
+) -> ErrorbarContainer:
     """Simulation results: markers with error bars (``sem``: one standard error), no connecting line."""
     kw.setdefault("zorder", 3)
     kw.setdefault("markeredgecolor", "white")
     kw.setdefault("markeredgewidth", 0.5)
-    return ax.errorbar(x, mean, yerr=sem, fmt=marker, linestyle="none", label=label, color=color,
-                       ecolor=color, elinewidth=1.0, **kw)
+    return ax.errorbar(
+        x, mean, yerr=sem, fmt=marker, linestyle="none", label=label, color=color, ecolor=color, elinewidth=1.0, **kw
+    )
 
 
 def mean_sem(df: pd.DataFrame, by: str | Sequence[str], value: str) -> pd.DataFrame:
@@ -173,9 +232,17 @@ def mean_sem(df: pd.DataFrame, by: str | Sequence[str], value: str) -> pd.DataFr
     return out.drop(columns="std")[by + ["mean", "sem", "n"]]
 
 
-def theory_vs_simulation(ax: Axes, theory: pd.DataFrame | None, simulation: pd.DataFrame | None, *, x: str, y: str,
-                         group: str | None = None, group_label: str | None = None,
-                         theory_y: str | None = None) -> list:
+def theory_vs_simulation(
+    ax: Axes,
+    theory: pd.DataFrame | None,
+    simulation: pd.DataFrame | None,
+    *,
+    x: str,
+    y: str,
+    group: str | None = None,
+    group_label: str | None = None,
+    theory_y: str | None = None,
+) -> list:
     """Theory curves (lines) and simulation points (mean +- sem over seeds) of ``y`` against ``x``, one colour per
     value of ``group``. ``theory`` and ``simulation`` are DataFrames (either may be None); ``theory_y`` names the
     theory column when it differs from ``y``. Returns the group values in drawing order."""
@@ -191,13 +258,21 @@ def theory_vs_simulation(ax: Axes, theory: pd.DataFrame | None, simulation: pd.D
         if theory is not None:
             t = theory if g is None else theory[theory[group] == g]
             t = t.sort_values(x)
-            theory_curve(ax, t[x].to_numpy(), t[theory_y].to_numpy(), color=c,
-                         label=(f"theory, {tag}" if tag else "theory"))
+            theory_curve(
+                ax, t[x].to_numpy(), t[theory_y].to_numpy(), color=c, label=(f"theory, {tag}" if tag else "theory")
+            )
         if simulation is not None:
             s = simulation if g is None else simulation[simulation[group] == g]
             stats = mean_sem(s, x, y)
-            sim_points(ax, stats[x].to_numpy(), stats["mean"].to_numpy(), stats["sem"].to_numpy(), color=c,
-                       marker=MARKERS[i % len(MARKERS)], label=(f"simulation, {tag}" if tag else "simulation"))
+            sim_points(
+                ax,
+                stats[x].to_numpy(),
+                stats["mean"].to_numpy(),
+                stats["sem"].to_numpy(),
+                color=c,
+                marker=MARKERS[i % len(MARKERS)],
+                label=(f"simulation, {tag}" if tag else "simulation"),
+            )
     finish(ax, x, y)
     return groups
 
@@ -216,7 +291,11 @@ def save(fig: Figure, stem: str | os.PathLike, formats: Iterable[str] = ("pdf", 
     paths = []
     for fmt in formats:
         path = f"{stem}.{fmt}"
-        atomic_write(path, functools.partial(fig.savefig, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight",
-                                             pad_inches=RC["savefig.pad_inches"]))
+        atomic_write(
+            path,
+            functools.partial(
+                fig.savefig, format=fmt, dpi=RC["savefig.dpi"], bbox_inches="tight", pad_inches=RC["savefig.pad_inches"]
+            ),
+        )
         paths.append(path)
     return paths

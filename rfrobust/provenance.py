@@ -4,6 +4,7 @@
 * :func:`build_record` -- one flat record: parameters, then metrics, then execution settings, then provenance, each
   column once (a metric named like a parameter or a provenance column is a programming error, not a new column).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -22,11 +23,16 @@ def git_commit() -> str:
     """The commit of the rfrobust source tree, or ``"unknown"`` outside a git checkout."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        out = subprocess.run(["git", "-C", here, "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", here, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5
+        )
         if out.returncode == 0 and out.stdout.strip():
-            dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5)
+            dirty = subprocess.run(
+                ["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
             return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         pass

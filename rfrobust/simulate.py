@@ -192,8 +192,13 @@ def compare_records(params: dict, records: list[dict]) -> dict:
     p = check_params({k: v for k, v in params.items() if k not in ("seed", "seeds")})
     theory, status = theory_column(p)
     simulation = summarize(records)
-    return {"params": p, "theory": theory, "theory_status": status, "simulation": simulation,
-            "rows": comparison_rows(theory, simulation, compared_rows(p))}
+    return {
+        "params": p,
+        "theory": theory,
+        "theory_status": status,
+        "simulation": simulation,
+        "rows": comparison_rows(theory, simulation, compared_rows(p)),
+    }
 
 
 def format_table(out: dict) -> str:

@@ -10,6 +10,7 @@
   small network trained by the library's own loop on ``idx_dir``), ``test_batch``; ``one_torch_thread`` (torch on
   one thread for the session: the areas that train request it from their conftest).
 """
+
 from __future__ import annotations
 
 import os

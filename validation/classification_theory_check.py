@@ -13,9 +13,10 @@ model), and the theory column and the z-scores by :func:`rfrobust.simulate.compa
 (``rfrobust.theory.solve_point`` with ``labels, p_flip`` and, for l_inf, ``norm, d``). ``z = (mean - theory) / sem``
 (sem over seeds).
 
-Per-seed records are kept in ``--records`` (CSV, keyed by point name, ``d`` and seed) and reused: an interrupted
-run continues, a second run only prints. Exit status 0 when every compared metric is within ``--tolerance`` sem, 1
-otherwise, 2 on bad input. The slow tests ``tests/integration/rf/test_classification_statistical.py`` run the same points.
+Per-seed records are kept in ``--records`` (CSV, keyed by point name, ``d`` and seed) and reused: an interrupted run
+continues, a second run only prints. Exit status 0 when every compared metric is within ``--tolerance`` sem, 1
+otherwise, 2 on bad input. The slow tests ``tests/integration/rf/test_classification_statistical.py`` run the same
+points.
 """
 
 from __future__ import annotations

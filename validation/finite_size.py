@@ -20,6 +20,7 @@ spec per d into one store), so a second run computes nothing. The figure goes to
 
 Default cost (measured, see README "Validation and figures"): about 5 minutes on 2 cores.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,20 +37,36 @@ PROG = "python validation/finite_size.py"
 DEFAULT_STORE = os.path.join(REPO, "results", "validation", "finite_size.parquet")
 DEFAULT_FIGURE = os.path.join(REPO, "results", "figures", "finite_size")
 #: the model point (docs/theory.md#adv-simulation, finite-d trend table) and the evaluation settings
-DEFAULT_POINT = {"act": "tanh", "psi1": 1.5, "psi2": 2.0, "lam": 0.01, "eps": 0.5, "eps_test": 0.0, "kappa": 1.0,
-                 "F1": 1.0, "tau": 0.5, "train": "reduced"}
+DEFAULT_POINT = {
+    "act": "tanh",
+    "psi1": 1.5,
+    "psi2": 2.0,
+    "lam": 0.01,
+    "eps": 0.5,
+    "eps_test": 0.0,
+    "kappa": 1.0,
+    "F1": 1.0,
+    "tau": 0.5,
+    "train": "reduced",
+}
 DEFAULT_D = [100, 200, 400, 800, 1600]
 DEFAULT_SEEDS = [48, 32, 24, 16, 12]
 N_TEST_PER_D = 8
-METRICS = {"SE": "SE", "G": "G"}   # simulation metric -> theory metric
+METRICS = {"SE": "SE", "G": "G"}  # simulation metric -> theory metric
 
 
 def d_spec(point: dict, d: int, seeds: int, output: str, kind: str = "simulate") -> dict:
     """The sweep spec of one dimension d."""
     fixed = {k: v for k, v in point.items() if k != "psi1"}
     fixed.update(d=int(d), n_test=int(N_TEST_PER_D * d))
-    return {"kind": kind, "output": output, "seeds": int(seeds), "description": f"finite-size: d = {d}",
-            "fixed": fixed, "grid": {"psi1": [point["psi1"]]}}
+    return {
+        "kind": kind,
+        "output": output,
+        "seeds": int(seeds),
+        "description": f"finite-size: d = {d}",
+        "fixed": fixed,
+        "grid": {"psi1": [point["psi1"]]},
+    }
 
 
 def theory_for(point: dict) -> dict:
@@ -72,11 +89,19 @@ def deviations(frames: dict, theory: dict, metrics=METRICS):
             v = ok[m].to_numpy(dtype=float)
             th = float(theory[tk])
             k = len(v)
-            rows.append({"d": int(d), "metric": m, "seeds": k, "failed": int(len(df) - k), "theory": th,
-                         "mean": float(v.mean()) if k else math.nan,
-                         "sem": float(v.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan,
-                         "rms": float(np.sqrt(np.mean((v - th) ** 2))) if k else math.nan,
-                         "bias": float(abs(v.mean() - th)) if k else math.nan})
+            rows.append(
+                {
+                    "d": int(d),
+                    "metric": m,
+                    "seeds": k,
+                    "failed": int(len(df) - k),
+                    "theory": th,
+                    "mean": float(v.mean()) if k else math.nan,
+                    "sem": float(v.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan,
+                    "rms": float(np.sqrt(np.mean((v - th) ** 2))) if k else math.nan,
+                    "bias": float(abs(v.mean() - th)) if k else math.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -101,12 +126,13 @@ def fit_slope(d, y) -> tuple[float, float]:
 
 
 def format_table(dev, slopes: dict) -> str:
-    lines = [f"{'d':>6} {'seeds':>5}  {'metric':<6} {'theory':>8}  {'simulation (mean ± sem)':<24} "
-             f"{'rms dev':>8} {'|bias|':>8}"]
+    lines = [
+        f"{'d':>6} {'seeds':>5}  {'metric':<6} {'theory':>8}  {'simulation (mean ± sem)':<24} "
+        f"{'rms dev':>8} {'|bias|':>8}"
+    ]
     for r in dev.itertuples():
         sim = f"{r.mean:.4f} ± {r.sem:.4f}" + (f" ({r.failed} failed)" if r.failed else "")
-        lines.append(f"{r.d:>6} {r.seeds:>5}  {r.metric:<6} {r.theory:>8.4f}  {sim:<24} {r.rms:>8.4f} "
-                     f"{r.bias:>8.4f}")
+        lines.append(f"{r.d:>6} {r.seeds:>5}  {r.metric:<6} {r.theory:>8.4f}  {sim:<24} {r.rms:>8.4f} {r.bias:>8.4f}")
     lines.append("")
     for m, (s, se) in slopes.items():
         lines.append(f"fitted slope of log(rms deviation) vs log(d), {m}: {s:+.3f} ± {se:.3f}")
@@ -129,13 +155,19 @@ def draw(dev, slopes: dict, point: dict, stem: str) -> list[str]:
         ax.plot(g["d"], g["rms"], mk, color=c, label=f"{m}: rms deviation (slope {s:+.2f})")
         dd = np.geomspace(g["d"].min(), g["d"].max(), 20)
         a = np.mean(np.log(g["rms"]) - s * np.log(g["d"]))
-        ax.plot(dd, np.exp(a) * dd ** s, color=c, lw=1.0)
+        ax.plot(dd, np.exp(a) * dd**s, color=c, lw=1.0)
         ax.plot(g["d"], g["bias"], mk, color=c, markerfacecolor="white", label=f"{m}: |mean − theory|")
         ax.plot(g["d"], g["sem"], color=c, lw=0.8, ls="--", label=f"{m}: sem of the mean")
     ref = dev[dev.metric == dev.metric.iloc[0]].sort_values("d")
     dd = np.geomspace(ref["d"].min(), ref["d"].max(), 20)
-    ax.plot(dd, 1.6 * float(ref["rms"].iloc[0]) * (dd / dd[0]) ** -0.5, color="0.5", lw=0.8, ls=":",
-            label=r"$\propto d^{-1/2}$")
+    ax.plot(
+        dd,
+        1.6 * float(ref["rms"].iloc[0]) * (dd / dd[0]) ** -0.5,
+        color="0.5",
+        lw=0.8,
+        ls=":",
+        label=r"$\propto d^{-1/2}$",
+    )
     positive = dev[["rms", "sem", "bias"]].to_numpy(dtype=float)
     positive = positive[np.isfinite(positive) & (positive > 0)]
     if positive.size:
@@ -143,9 +175,11 @@ def draw(dev, slopes: dict, point: dict, stem: str) -> list[str]:
     pl.finish(ax, "d", None, xscale="log", yscale="log", legend=False)
     ax.set_ylabel("|simulation − theory|")
     fig.legend(loc="outside lower center", ncol=2, fontsize=7)
-    ax.set_title(f"{point['act']}, $\\psi_1$ = {point['psi1']:g}, $\\psi_2$ = {point['psi2']:g}, "
-                 f"$\\lambda$ = {point['lam']:g}, $\\varepsilon$ = {point['eps']:g} ({point.get('train', '')})",
-                 fontsize=8)
+    ax.set_title(
+        f"{point['act']}, $\\psi_1$ = {point['psi1']:g}, $\\psi_2$ = {point['psi2']:g}, "
+        f"$\\lambda$ = {point['lam']:g}, $\\varepsilon$ = {point['eps']:g} ({point.get('train', '')})",
+        fontsize=8,
+    )
     try:
         return pl.save(fig, stem)
     finally:
@@ -157,8 +191,11 @@ def draw(dev, slopes: dict, point: dict, stem: str) -> list[str]:
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description="Deviation of the simulation from the theory against d.")
     p.add_argument("--d", default=",".join(map(str, DEFAULT_D)), help="dimensions (default 100,...,1600)")
-    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                   help="seeds per d: one number for all, or one per d (default 48,32,24,16,12)")
+    p.add_argument(
+        "--seeds",
+        default=",".join(map(str, DEFAULT_SEEDS)),
+        help="seeds per d: one number for all, or one per d (default 48,32,24,16,12)",
+    )
     for k in ("act", "psi1", "psi2", "lam", "eps", "kappa", "train"):
         p.add_argument(f"--{k}", default=None, help=f"model point (default {DEFAULT_POINT[k]})")
     p.add_argument("--workers", default=None, help="local worker processes (default: one per core)")
@@ -213,8 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     point = parse_point(ns)
     theory = theory_for(point)
     t0 = time.perf_counter()
-    frames = {d: run_sweep(d_spec(point, d, k, os.path.abspath(ns.output)), workers=workers, resume=True,
-                           progress=not ns.quiet) for d, k in zip(ds, seeds)}
+    frames = {
+        d: run_sweep(
+            d_spec(point, d, k, os.path.abspath(ns.output)), workers=workers, resume=True, progress=not ns.quiet
+        )
+        for d, k in zip(ds, seeds)
+    }
     dev = deviations(frames, theory)
     slopes = {m: fit_slope(g.d, g.rms) for m, g in dev.groupby("metric", sort=False)}
     print(f"finite-size deviation: {', '.join(f'{k}={v}' for k, v in point.items())}; n_test = {N_TEST_PER_D} d")

@@ -22,6 +22,7 @@ nonlinear model vs the theory's robust error), ``AE_linear -> AE`` (first-order 
 input-gradient norm over test points vs ``||a||_M``; at eps = 0 the ridge ``G0`` of docs/theory.md#ridge-grad-norm),
 ``G_M -> G``.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,6 +67,7 @@ class PointsFile:
 
 def parse_points(data: dict, base_dir: str, source: str = "<dict>") -> PointsFile:
     """Validate the points file (see validation/theory_vs_simulation.toml); one-line InputError on a problem."""
+
     def bad(text):
         return InputError.message(f"points file {source}: {text}")
 
@@ -106,8 +108,17 @@ def parse_points(data: dict, base_dir: str, source: str = "<dict>") -> PointsFil
         allowance = p.get("allowance", 0.0)
         if isinstance(allowance, bool) or not isinstance(allowance, (int, float)) or not 0 <= allowance < 1:
             raise bad(f"point {i} ({name}): allowance={allowance!r}: must be a relative deviation in [0, 1)")
-        points.append(ValidationPoint(name=str(name), params=dict(params), seeds=seeds, compare=list(compare),
-                                      source=str(p.get("source", "")), allowance=float(allowance), seed0=seed0))
+        points.append(
+            ValidationPoint(
+                name=str(name),
+                params=dict(params),
+                seeds=seeds,
+                compare=list(compare),
+                source=str(p.get("source", "")),
+                allowance=float(allowance),
+                seed0=seed0,
+            )
+        )
     out = os.path.abspath(os.path.join(base_dir, os.path.expanduser(output)))
     return PointsFile(kind=kind, output=out, tolerance=float(tol), points=points, source=source)
 
@@ -127,8 +138,14 @@ def point_spec(pf: PointsFile, pt: ValidationPoint, seeds: int | None = None) ->
     """The sweep spec (a dict) of one point: its parameters fixed, ``psi1`` as the one grid axis, seeds
     ``seed0, seed0 + 1, ...``."""
     fixed = {k: v for k, v in pt.params.items() if k != "psi1"}
-    return {"kind": pf.kind, "output": pf.output, "seeds": list(range(pt.seed0, pt.seed0 + int(seeds or pt.seeds))),
-            "description": f"validation: {pt.name}", "fixed": fixed, "grid": {"psi1": [pt.params["psi1"]]}}
+    return {
+        "kind": pf.kind,
+        "output": pf.output,
+        "seeds": list(range(pt.seed0, pt.seed0 + int(seeds or pt.seeds))),
+        "description": f"validation: {pt.name}",
+        "fixed": fixed,
+        "grid": {"psi1": [pt.params["psi1"]]},
+    }
 
 
 def theory_for(params: dict) -> dict:
@@ -139,8 +156,16 @@ def theory_for(params: dict) -> dict:
     return solve_point(th.pop("psi1"), **th)
 
 
-def simulate_points(pf: PointsFile, points: Sequence[ValidationPoint], *, seeds: int | None = None,
-                    workers: int | None = None, run: bool = True, progress: bool = True, log=None) -> dict:
+def simulate_points(
+    pf: PointsFile,
+    points: Sequence[ValidationPoint],
+    *,
+    seeds: int | None = None,
+    workers: int | None = None,
+    run: bool = True,
+    progress: bool = True,
+    log=None,
+) -> dict:
     """``{point name: DataFrame of its rows}``: computed where missing (``run``), else read from the store."""
     from rfrobust.sweep import run_sweep
     from rfrobust.sweep.runner import load_for_spec
@@ -179,16 +204,41 @@ def compare_point(pt: ValidationPoint, rows, theory: dict, tolerance: float, exp
     """One :class:`Row` per compared metric. A point with missing or failed seeds fails every metric."""
     d = pt.params.get("d", "")
     if rows is None or len(rows) == 0:
-        return [Row(pt.name, d, 0, m, float(theory.get(THEORY_KEY[m], math.nan)), math.nan, math.nan, math.nan,
-                    False, "not simulated") for m in pt.compare]
+        return [
+            Row(
+                pt.name,
+                d,
+                0,
+                m,
+                float(theory.get(THEORY_KEY[m], math.nan)),
+                math.nan,
+                math.nan,
+                math.nan,
+                False,
+                "not simulated",
+            )
+            for m in pt.compare
+        ]
     ok = rows[rows["status"] == "ok"]
     n_bad = expected_seeds - len(ok)
     out = []
     for m in pt.compare:
         th = float(theory.get(THEORY_KEY[m], math.nan))
         if m not in ok.columns or len(ok) < 2:
-            out.append(Row(pt.name, d, len(ok), m, th, math.nan, math.nan, math.nan, False,
-                           f"{n_bad} seed(s) failed" if n_bad else f"metric {m} missing"))
+            out.append(
+                Row(
+                    pt.name,
+                    d,
+                    len(ok),
+                    m,
+                    th,
+                    math.nan,
+                    math.nan,
+                    math.nan,
+                    False,
+                    f"{n_bad} seed(s) failed" if n_bad else f"metric {m} missing",
+                )
+            )
             continue
         v = ok[m].astype(float)
         mean = float(v.mean())
@@ -204,8 +254,14 @@ def compare_point(pt: ValidationPoint, rows, theory: dict, tolerance: float, exp
     return out
 
 
-def compare_all(pf: PointsFile, points, sims: dict, tolerance: float, seeds: int | None = None,
-                theory_fn: Callable[[dict], dict] = theory_for) -> list[Row]:
+def compare_all(
+    pf: PointsFile,
+    points,
+    sims: dict,
+    tolerance: float,
+    seeds: int | None = None,
+    theory_fn: Callable[[dict], dict] = theory_for,
+) -> list[Row]:
     rows = []
     for pt in points:
         rows.extend(compare_point(pt, sims.get(pt.name), theory_fn(pt.params), tolerance, int(seeds or pt.seeds)))
@@ -218,8 +274,11 @@ def _metric_label(m: str) -> str:
 
 def format_table(rows: list[Row], tolerance: float, markdown: bool = False) -> str:
     with_allowance = any(r.allowance for r in rows)
-    head = ["point", "d", "seeds", "metric", "theory", "simulation (mean ± sem)", "z", "dev"] + \
-        (["allowed"] if with_allowance else []) + ["result"]
+    head = (
+        ["point", "d", "seeds", "metric", "theory", "simulation (mean ± sem)", "z", "dev"]
+        + (["allowed"] if with_allowance else [])
+        + ["result"]
+    )
     body = []
     for r in rows:
         sim = "-" if not math.isfinite(r.mean) else f"{r.mean:.4f} ± {r.sem:.4f}"
@@ -227,8 +286,11 @@ def format_table(rows: list[Row], tolerance: float, markdown: bool = False) -> s
         res = ("pass" if r.passed else "FAIL") + (f" ({r.note})" if r.note else "")
         dev = "-" if not math.isfinite(r.rel) else f"{100 * r.rel:+.1f}%"
         allowed = f"{tolerance:g} sem" + (f" + {100 * r.allowance:g}%" if r.allowance else "")
-        body.append([r.point, str(r.d), str(r.seeds), _metric_label(r.metric), f"{r.theory:.4f}", sim, z, dev]
-                    + ([allowed] if with_allowance else []) + [res])
+        body.append(
+            [r.point, str(r.d), str(r.seeds), _metric_label(r.metric), f"{r.theory:.4f}", sim, z, dev]
+            + ([allowed] if with_allowance else [])
+            + [res]
+        )
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         lines += ["| " + " | ".join(b) + " |" for b in body]
@@ -237,31 +299,42 @@ def format_table(rows: list[Row], tolerance: float, markdown: bool = False) -> s
         right = {1, 2, 4, 6, 7}
 
         def line(cells):
-            return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+            return "  ".join(
+                c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            ).rstrip()
 
         lines = [line(head), line(["-" * w for w in widths])] + [line(b) for b in body]
     n_fail = sum(not r.passed for r in rows)
     lines.append("")
-    rule = (f"|simulation mean - theory| <= {tolerance:g} sem + allowance x |theory|" if with_allowance else
-            f"|z| <= {tolerance:g}")
-    lines.append(f"{len(rows) - n_fail} of {len(rows)} comparisons pass (pass: {rule}; z = (simulation mean - "
-                 "theory) / sem over seeds; dev = (simulation mean - theory) / theory)"
-                 + ("" if not n_fail else f"; {n_fail} FAIL"))
+    rule = (
+        f"|simulation mean - theory| <= {tolerance:g} sem + allowance x |theory|"
+        if with_allowance
+        else f"|z| <= {tolerance:g}"
+    )
+    lines.append(
+        f"{len(rows) - n_fail} of {len(rows)} comparisons pass (pass: {rule}; z = (simulation mean - "
+        "theory) / sem over seeds; dev = (simulation mean - theory) / theory)"
+        + ("" if not n_fail else f"; {n_fail} FAIL")
+    )
     return "\n".join(lines)
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description="Theory vs finite-size simulation at a fixed set of points.")
-    p.add_argument("--points", default=DEFAULT_POINTS, help="points file (default validation/theory_vs_simulation"
-                   ".toml)")
+    p.add_argument(
+        "--points", default=DEFAULT_POINTS, help="points file (default validation/theory_vs_simulation.toml)"
+    )
     p.add_argument("--only", default=None, help="comma list of point numbers (1-based) to run")
     p.add_argument("--seeds", default=None, help="seeds for every point (default: the points file's)")
     p.add_argument("--workers", default=None, help="local worker processes (default: one per core)")
     p.add_argument("--tolerance", default=None, help="pass when |z| <= this (default: the points file's, 3)")
     p.add_argument("--output", default=None, help="store path (default: the points file's output)")
-    p.add_argument("--no-run", dest="no_run", action="store_true",
-                   help="compute nothing: compare what the store holds (missing points fail)")
+    p.add_argument(
+        "--no-run",
+        dest="no_run",
+        action="store_true",
+        help="compute nothing: compare what the store holds (missing points fail)",
+    )
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -297,13 +370,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InputError("only", ns.only, f"point numbers between 1 and {len(points)}")
         points = [points[i - 1] for i in idx]
     t0 = time.perf_counter()
-    sims = simulate_points(pf, points, seeds=seeds, workers=workers, run=not ns.no_run,
-                           progress=not ns.quiet and not ns.markdown)
+    sims = simulate_points(
+        pf, points, seeds=seeds, workers=workers, run=not ns.no_run, progress=not ns.quiet and not ns.markdown
+    )
     rows = compare_all(pf, points, sims, tolerance, seeds)
     wall = time.perf_counter() - t0
     computed = sum(float(df["wall_time"].sum()) for df in sims.values() if df is not None and len(df))
-    print(f"theory vs simulation: {len(points)} points from {os.path.relpath(ns.points)}; kind {pf.kind}; "
-          f"store {os.path.relpath(pf.output)}")
+    print(
+        f"theory vs simulation: {len(points)} points from {os.path.relpath(ns.points)}; kind {pf.kind}; "
+        f"store {os.path.relpath(pf.output)}"
+    )
     print(format_table(rows, tolerance, markdown=ns.markdown))
     print(f"wall time {wall:.1f} s (simulation compute stored for these points: {computed:.1f} s)")
     return 0 if all(r.passed for r in rows) else 1

@@ -16,6 +16,7 @@
 Accuracies here are ``adv_acc = mean 1{f(x') = y}`` (not intersected with clean correctness, which would make the
 first check hold by construction). ``tol`` is an absolute tolerance on these fractions.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -63,10 +64,21 @@ def _acc_at(model, x, y, cfg, seed, amp):
     return float((res.logits.argmax(1) == y).float().mean()), res.x_adv
 
 
-def sanity_checks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, norm: str = "linf",
-                  steps: Sequence[int] = (1, 5, 20), restarts: int = 3,
-                  tol: float = 0.01, max_zero_grad_frac: float = 0.01, seed: int = 0, amp: bool = False,
-                  step_size: float | None = None) -> CheckReport:
+def sanity_checks(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    *,
+    norm: str = "linf",
+    steps: Sequence[int] = (1, 5, 20),
+    restarts: int = 3,
+    tol: float = 0.01,
+    max_zero_grad_frac: float = 0.01,
+    seed: int = 0,
+    amp: bool = False,
+    step_size: float | None = None,
+) -> CheckReport:
     """Run the checks listed in the module docstring; returns a :class:`CheckReport` (``.passed``, ``.record()``)."""
     rep = CheckReport()
     with eval_mode(model):
@@ -102,6 +114,11 @@ def sanity_checks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps:
     gflat = g.flatten(1)
     finite = bool(torch.isfinite(gflat).all())
     zero_frac = float((gflat.abs().sum(1) == 0).float().mean())
-    rep.checks.append(Check("gradients", finite and zero_frac <= max_zero_grad_frac,
-                            f"finite={finite}, zero-gradient fraction {zero_frac:.4f}"))
+    rep.checks.append(
+        Check(
+            "gradients",
+            finite and zero_frac <= max_zero_grad_frac,
+            f"finite={finite}, zero-gradient fraction {zero_frac:.4f}",
+        )
+    )
     return rep

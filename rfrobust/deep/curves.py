@@ -23,6 +23,7 @@ x and reused at every eps (FGM ``g / ||g||_2`` for l_2). Noise (Barry's talk): `
 Returned columns: ``acc_<attack>_<radius:g>`` (radius 0 is the natural accuracy), plus ``grad_evals_<attack>``, the
 number of per-sample input-gradient evaluations the attack used (its cost).
 """
+
 from __future__ import annotations
 
 import math
@@ -102,9 +103,18 @@ def _pgd_broken(model, x, y, eps: float, steps: int, step_size: float, norm: str
     return wrong, evals
 
 
-def accuracy_curves(model: torch.nn.Module, batches: Iterable, attack: str, radii: Sequence[float], *,
-                    norm: str = "linf", steps: int = 20, step_size: float | None = None, nested: bool = True,
-                    generator: torch.Generator | None = None) -> dict:
+def accuracy_curves(
+    model: torch.nn.Module,
+    batches: Iterable,
+    attack: str,
+    radii: Sequence[float],
+    *,
+    norm: str = "linf",
+    steps: int = 20,
+    step_size: float | None = None,
+    nested: bool = True,
+    generator: torch.Generator | None = None,
+) -> dict:
     """Accuracy of ``model`` under ``attack`` at every radius of ``radii`` (see the module docstring).
 
     ``batches`` yields ``(x, y)`` with x in [0, 1]; the model is put in eval() mode for the pass. ``step_size``
@@ -124,7 +134,7 @@ def accuracy_curves(model: torch.nn.Module, batches: Iterable, attack: str, radi
     with eval_mode(model):
         for x, y in batches:
             n_total += int(y.numel())
-            alive = _predict(model, x) == y           # nested: correct at x and at everything tried so far
+            alive = _predict(model, x) == y  # nested: correct at x and at everything tried so far
             direction = _fgsm_direction(model, x, y, norm) if attack == "fgsm" else None
             if attack == "fgsm":
                 evals += int(y.numel())

@@ -268,7 +268,9 @@ def read_cifar_batch(path: str) -> dict:
     return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
-def write_cifar_batch(path: str, data: np.ndarray, labels: np.ndarray | Sequence[int], label_key: str = "labels") -> None:
+def write_cifar_batch(
+    path: str, data: np.ndarray, labels: np.ndarray | Sequence[int], label_key: str = "labels"
+) -> None:
     """Write a CIFAR python batch: ``{'data': uint8 (N, 3072), label_key: list, ...}``, pickle protocol 2."""
     obj = {
         "batch_label": "synthetic",

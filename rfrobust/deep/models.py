@@ -18,6 +18,7 @@ Every family takes its nonlinearity from :mod:`rfrobust.activations` (``act``, d
 activation, see :func:`rfrobust.activations.torch_module`). The WideResNet's He initialisation keeps the ReLU gain
 whatever the activation.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,21 +34,56 @@ from rfrobust.errors import InputError
 # Borji, appendix A, transcribed as data: (conv1_size, conv2_size, pool1_size, pool2_size, num_conv1, num_conv2,
 # num_hid, dilation_1). All configurations have bias_flag=True, stride 1, padding 0.
 _NETTEST_ROWS = {
-    1: [(5, 5, 2, 2, 10, 10, 50, 1), (5, 5, 2, 2, 50, 50, 50, 1), (5, 5, 2, 2, 100, 100, 100, 1),
-        (5, 5, 2, 2, 150, 150, 100, 1), (5, 5, 2, 2, 200, 200, 200, 1)],
-    2: [(3, 3, 1, 1, 5, 5, 10, 1), (3, 3, 1, 1, 10, 10, 20, 1), (3, 3, 1, 1, 50, 50, 50, 1),
-        (3, 3, 1, 1, 100, 100, 100, 1), (3, 3, 1, 1, 150, 150, 100, 1)],
-    3: [(2, 2, 1, 1, 5, 5, 10, 1), (2, 2, 1, 1, 10, 10, 20, 1), (2, 2, 1, 1, 50, 50, 50, 1),
-        (2, 2, 1, 1, 100, 100, 100, 1)],
-    4: [(4, 4, 2, 2, 5, 5, 10, 1), (4, 4, 2, 2, 10, 10, 20, 1), (4, 4, 2, 2, 50, 50, 50, 1),
-        (4, 4, 2, 2, 100, 100, 100, 1), (4, 4, 2, 2, 200, 200, 100, 1), (4, 4, 2, 2, 200, 200, 200, 1)],
-    5: [(5, 5, 2, 2, 5, 5, 10, 2), (5, 5, 2, 2, 10, 10, 20, 2), (5, 5, 2, 2, 50, 50, 50, 2),
-        (5, 5, 2, 2, 100, 100, 100, 2), (5, 5, 2, 2, 200, 200, 100, 2), (5, 5, 2, 2, 200, 200, 200, 2)],
+    1: [
+        (5, 5, 2, 2, 10, 10, 50, 1),
+        (5, 5, 2, 2, 50, 50, 50, 1),
+        (5, 5, 2, 2, 100, 100, 100, 1),
+        (5, 5, 2, 2, 150, 150, 100, 1),
+        (5, 5, 2, 2, 200, 200, 200, 1),
+    ],
+    2: [
+        (3, 3, 1, 1, 5, 5, 10, 1),
+        (3, 3, 1, 1, 10, 10, 20, 1),
+        (3, 3, 1, 1, 50, 50, 50, 1),
+        (3, 3, 1, 1, 100, 100, 100, 1),
+        (3, 3, 1, 1, 150, 150, 100, 1),
+    ],
+    3: [
+        (2, 2, 1, 1, 5, 5, 10, 1),
+        (2, 2, 1, 1, 10, 10, 20, 1),
+        (2, 2, 1, 1, 50, 50, 50, 1),
+        (2, 2, 1, 1, 100, 100, 100, 1),
+    ],
+    4: [
+        (4, 4, 2, 2, 5, 5, 10, 1),
+        (4, 4, 2, 2, 10, 10, 20, 1),
+        (4, 4, 2, 2, 50, 50, 50, 1),
+        (4, 4, 2, 2, 100, 100, 100, 1),
+        (4, 4, 2, 2, 200, 200, 100, 1),
+        (4, 4, 2, 2, 200, 200, 200, 1),
+    ],
+    5: [
+        (5, 5, 2, 2, 5, 5, 10, 2),
+        (5, 5, 2, 2, 10, 10, 20, 2),
+        (5, 5, 2, 2, 50, 50, 50, 2),
+        (5, 5, 2, 2, 100, 100, 100, 2),
+        (5, 5, 2, 2, 200, 200, 100, 2),
+        (5, 5, 2, 2, 200, 200, 200, 2),
+    ],
 }
-_NETTEST_KEYS = ("conv1_size", "conv2_size", "pool1_size", "pool2_size", "num_conv1", "num_conv2", "num_hid",
-                 "dilation_1")
+_NETTEST_KEYS = (
+    "conv1_size",
+    "conv2_size",
+    "pool1_size",
+    "pool2_size",
+    "num_conv1",
+    "num_conv2",
+    "num_hid",
+    "dilation_1",
+)
 NETTEST_CONFIGS: dict[int, list[dict]] = {
-    fam: [dict(zip(_NETTEST_KEYS, row)) for row in rows] for fam, rows in _NETTEST_ROWS.items()}
+    fam: [dict(zip(_NETTEST_KEYS, row)) for row in rows] for fam, rows in _NETTEST_ROWS.items()
+}
 
 MLP_WIDTHS = {"small": 150, "large": 3774}
 
@@ -78,13 +114,15 @@ class _SingleChannelConv(torch.autograd.Function):
             prev = torch.backends.mkldnn.enabled
             torch.backends.mkldnn.enabled = False
             try:
-                gx = torch.ops.aten.convolution_backward(grad.contiguous(), x.contiguous(), weight.contiguous(),
-                                                         None, *args, [True, False, False])[0]
+                gx = torch.ops.aten.convolution_backward(
+                    grad.contiguous(), x.contiguous(), weight.contiguous(), None, *args, [True, False, False]
+                )[0]
             finally:
                 torch.backends.mkldnn.enabled = prev
         if need_w or need_b:
-            _, gw, gb = torch.ops.aten.convolution_backward(grad, x, weight, [weight.shape[0]] if has_bias else None,
-                                                            *args, [False, need_w, need_b and has_bias])
+            _, gw, gb = torch.ops.aten.convolution_backward(
+                grad, x, weight, [weight.shape[0]] if has_bias else None, *args, [False, need_w, need_b and has_bias]
+            )
         return gx, gw, gb, None, None, None
 
 
@@ -92,8 +130,14 @@ class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters and state dict) with a fast input gradient for one-channel CPU inputs."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.in_channels == 1 and self.groups == 1 and x.device.type == "cpu" and x.requires_grad
-                and self.padding_mode == "zeros" and isinstance(self.padding, tuple)):
+        if (
+            self.in_channels == 1
+            and self.groups == 1
+            and x.device.type == "cpu"
+            and x.requires_grad
+            and self.padding_mode == "zeros"
+            and isinstance(self.padding, tuple)
+        ):
             return _SingleChannelConv.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
         return super().forward(x)
 
@@ -123,9 +167,22 @@ class NetTest(nn.Module):
     ``p2 = floor(r2 / P2)``; fc1 has ``p2^2 * num_conv2`` inputs.
     """
 
-    def __init__(self, in_channels: int = 1, im_res: int = 28, conv1_size: int = 3, conv2_size: int = 3,
-                 pool1_size: int = 2, pool2_size: int = 2, num_conv1: int = 10, num_conv2: int = 10, num_hid: int = 50,
-                 dilation_1: int = 1, num_classes: int = 10, dropout: bool = True, act: str = "relu") -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        im_res: int = 28,
+        conv1_size: int = 3,
+        conv2_size: int = 3,
+        pool1_size: int = 2,
+        pool2_size: int = 2,
+        num_conv1: int = 10,
+        num_conv2: int = 10,
+        num_hid: int = 50,
+        dilation_1: int = 1,
+        num_classes: int = 10,
+        dropout: bool = True,
+        act: str = "relu",
+    ) -> None:
         super().__init__()
         self.act = torch_module(act)
         self.conv1 = Conv2d(in_channels, num_conv1, conv1_size, dilation=dilation_1, bias=True)
@@ -185,8 +242,9 @@ class WideResNet(nn.Module):
     """WRN-depth-k: conv3x3(16), three groups of n = (depth-4)/6 blocks (16k, 32k, 64k; strides 1, 2, 2),
     BN-ReLU, global average pool, linear."""
 
-    def __init__(self, depth: int = 34, widen: int = 10, in_channels: int = 3, num_classes: int = 10,
-                 act: str = "relu") -> None:
+    def __init__(
+        self, depth: int = 34, widen: int = 10, in_channels: int = 3, num_classes: int = 10, act: str = "relu"
+    ) -> None:
         super().__init__()
         if (depth - 4) % 6 or depth < 10:
             raise InputError("model", f"wrn-{depth}-{widen}", "wrn-DEPTH-K with DEPTH = 6n + 4 >= 10")
@@ -240,8 +298,9 @@ class DenseNetBC(nn.Module):
     """DenseNet-BC-depth-k: conv3x3(2k), 3 dense blocks of (depth-4)/6 bottleneck layers, transitions with
     compression 0.5, BN-ReLU, global average pool, linear."""
 
-    def __init__(self, depth: int = 40, growth: int = 12, in_channels: int = 3, num_classes: int = 10,
-                 act: str = "relu") -> None:
+    def __init__(
+        self, depth: int = 40, growth: int = 12, in_channels: int = 3, num_classes: int = 10, act: str = "relu"
+    ) -> None:
         super().__init__()
         if (depth - 4) % 6:
             raise InputError("model", f"densenet-bc-{depth}-{growth}", "densenet-bc-DEPTH-K with DEPTH = 6n + 4")
@@ -277,10 +336,12 @@ class Classifier(nn.Module):
         return self.net(self.normalize(x))
 
 
-MODEL_HELP = ("one of the families nettest-F-I (F = 1..5; I = "
-              + ", ".join(f"0..{len(NETTEST_CONFIGS[f]) - 1} for F = {f}" for f in sorted(NETTEST_CONFIGS))
-              + "), mlp-small, mlp-large, mlp-H (H >= 1), wrn-DEPTH-K and densenet-bc-DEPTH-K (DEPTH = 6n + 4 >= 10, "
-              "K >= 1; e.g. wrn-34-10, densenet-bc-40-12)")
+MODEL_HELP = (
+    "one of the families nettest-F-I (F = 1..5; I = "
+    + ", ".join(f"0..{len(NETTEST_CONFIGS[f]) - 1} for F = {f}" for f in sorted(NETTEST_CONFIGS))
+    + "), mlp-small, mlp-large, mlp-H (H >= 1), wrn-DEPTH-K and densenet-bc-DEPTH-K (DEPTH = 6n + 4 >= 10, "
+    "K >= 1; e.g. wrn-34-10, densenet-bc-40-12)"
+)
 
 
 def parse_model_name(name: str) -> tuple[str, dict]:
@@ -309,9 +370,16 @@ def parse_model_name(name: str) -> tuple[str, dict]:
     raise InputError("model", name, MODEL_HELP)
 
 
-def build_model(name: str, in_channels: int = 1, im_res: int = 28, num_classes: int = 10,
-                mean: Sequence[float] = (0.5,), std: Sequence[float] = (0.25,), dropout: bool = True,
-                act: str = "relu") -> Classifier:
+def build_model(
+    name: str,
+    in_channels: int = 1,
+    im_res: int = 28,
+    num_classes: int = 10,
+    mean: Sequence[float] = (0.5,),
+    std: Sequence[float] = (0.25,),
+    dropout: bool = True,
+    act: str = "relu",
+) -> Classifier:
     """Build model ``name`` for ``in_channels x im_res x im_res`` inputs in [0, 1] (see module docstring).
 
     ``dropout=False`` removes NetTest's two dropout layers (Borji's model has them; the other families have none).

@@ -6,6 +6,7 @@ adversarial training), ReLU, psi2 = 2, F1 = 1, tau = 0.5. The dotted line is the
     python -m rfrobust.sweep simulations/theory/se_ae_vs_psi1.toml
     python -m rfrobust.figures.ae_vs_psi1_by_lam         # -> results/figures/ae_vs_psi1_by_lam.pdf, .png
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,5 +41,8 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
-                      prog=f"python -m rfrobust.figures.{NAME}"))
+    sys.exit(
+        run_main(
+            lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"python -m rfrobust.figures.{NAME}"
+        )
+    )

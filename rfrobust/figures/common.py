@@ -15,6 +15,7 @@ A missing store (or one with no finished point) raises :class:`MissingStore`: on
 that makes it; the scripts exit with status 2. A store that holds only some of its spec's points is drawn as it is,
 with a one-line note on stderr.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,7 @@ def sweep_command(spec_path: str) -> str:
 def spec_file(rel: str, spec_dir: str = SPEC_DIR, sim_variant: str = "default") -> str:
     """Absolute path of a spec named relative to the spec directory (``_full`` variant for simulations)."""
     if sim_variant == "full" and rel.startswith("simulate/"):
-        rel = rel[:-len(".toml")] + "_full.toml"
+        rel = rel[: -len(".toml")] + "_full.toml"
     return os.path.join(spec_dir, rel)
 
 
@@ -80,13 +81,19 @@ def read_spec_rows(spec_path: str, warn: Callable[[str], None] | None = None) ->
         raise missing
     expected = spec.n_configurations * len(spec.seeds)
     if len(ok) < expected and warn is not None:
-        warn(f"note: {_shown(spec.output)} holds {len(ok)} of {expected} points; {sweep_command(spec_path)} "
-             "completes it")
+        warn(
+            f"note: {_shown(spec.output)} holds {len(ok)} of {expected} points; {sweep_command(spec_path)} completes it"
+        )
     return ok
 
 
-def load_figure_data(module, spec_dir: str = SPEC_DIR, theory_only: bool = False, sim_variant: str = "default",
-                     warn: Callable[[str], None] | None = None) -> dict:
+def load_figure_data(
+    module,
+    spec_dir: str = SPEC_DIR,
+    theory_only: bool = False,
+    sim_variant: str = "default",
+    warn: Callable[[str], None] | None = None,
+) -> dict:
     """``{role: DataFrame | None}`` for a figure module (see the module docstring)."""
     data: dict[str, Any] = {}
     for role, rel in module.SPECS.items():
@@ -110,12 +117,25 @@ def save_figure(fig, name: str, out_dir: str = OUT_DIR) -> list[str]:
 
 def add_options(p: ArgumentParser) -> ArgumentParser:
     p.add_argument("--out", default=OUT_DIR, help=f"output directory (default {_shown(OUT_DIR)})")
-    p.add_argument("--spec-dir", dest="spec_dir", default=SPEC_DIR,
-                   help=f"directory of the sweep specs (default {_shown(SPEC_DIR)})")
-    p.add_argument("--theory-only", dest="theory_only", action="store_true",
-                   help="draw the theory curves without the simulation overlays")
-    p.add_argument("--sim-variant", dest="sim_variant", default="default", choices=SIM_VARIANTS,
-                   help="simulation stores: default (simulate/NAME.toml) or full (simulate/NAME_full.toml)")
+    p.add_argument(
+        "--spec-dir",
+        dest="spec_dir",
+        default=SPEC_DIR,
+        help=f"directory of the sweep specs (default {_shown(SPEC_DIR)})",
+    )
+    p.add_argument(
+        "--theory-only",
+        dest="theory_only",
+        action="store_true",
+        help="draw the theory curves without the simulation overlays",
+    )
+    p.add_argument(
+        "--sim-variant",
+        dest="sim_variant",
+        default="default",
+        choices=SIM_VARIANTS,
+        help="simulation stores: default (simulate/NAME.toml) or full (simulate/NAME_full.toml)",
+    )
     return p
 
 
@@ -136,8 +156,9 @@ def make_figures(modules: Sequence, ns) -> list[str]:
             if str(err) not in problems:
                 problems.append(str(err))
     if problems:
-        raise MissingStore.message(problems[0] if len(problems) == 1 else
-                                   f"{len(problems)} stores missing: " + "; ".join(problems))
+        raise MissingStore.message(
+            problems[0] if len(problems) == 1 else f"{len(problems)} stores missing: " + "; ".join(problems)
+        )
     written = []
     for m, data in loaded:
         written.extend(save_figure(m.draw(data), m.NAME, ns.out))
@@ -146,8 +167,12 @@ def make_figures(modules: Sequence, ns) -> list[str]:
 
 def figure_main(module, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """``main`` of a one-figure script: options, stores, draw, save, print the paths written."""
-    p = add_options(ArgumentParser(prog=prog or f"python -m rfrobust.figures.{module.NAME}",
-                                   description=(module.__doc__ or "").strip().splitlines()[0]))
+    p = add_options(
+        ArgumentParser(
+            prog=prog or f"python -m rfrobust.figures.{module.NAME}",
+            description=(module.__doc__ or "").strip().splitlines()[0],
+        )
+    )
     ns = p.parse_args(argv)
     for path in make_figures([module], ns):
         print(path)
@@ -177,19 +202,26 @@ def legend_handles(entries: Mapping[str, str], *, theory: bool = True, simulatio
     if theory:
         handles.append(Line2D([], [], color="0.2", lw=1.5, label="theory"))
     if simulation:
-        handles.append(Line2D([], [], color="0.2", marker="o", lw=0, markersize=4,
-                              label="simulation (mean ± SE)"))
+        handles.append(Line2D([], [], color="0.2", marker="o", lw=0, markersize=4, label="simulation (mean ± SE)"))
     return handles
 
 
-def style_legend(ax: Axes, entries: Mapping[str, str], *, theory: bool = True, simulation: bool = True,
-                 title: str | None = None, **kw: Any) -> Legend:
+def style_legend(
+    ax: Axes,
+    entries: Mapping[str, str],
+    *,
+    theory: bool = True,
+    simulation: bool = True,
+    title: str | None = None,
+    **kw: Any,
+) -> Legend:
     """One legend in ``ax`` with :func:`legend_handles`."""
     return ax.legend(handles=legend_handles(entries, theory=theory, simulation=simulation), title=title, **kw)
 
 
-def figure_legend(fig: Figure, entries: Mapping[str, str], *, theory: bool = True, simulation: bool = True,
-                  **kw: Any) -> Legend:
+def figure_legend(
+    fig: Figure, entries: Mapping[str, str], *, theory: bool = True, simulation: bool = True, **kw: Any
+) -> Legend:
     """One legend for a multi-panel figure, in a row under the panels."""
     handles = legend_handles(entries, theory=theory, simulation=simulation)
     kw.setdefault("ncol", len(handles))
@@ -201,7 +233,7 @@ def fmt(v: object) -> str:
     if isinstance(v, float):
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
             exp = int(f"{v:e}".split("e")[1])
-            mant = v / 10 ** exp
+            mant = v / 10**exp
             return f"10$^{{{exp}}}$" if abs(mant - 1) < 1e-9 else f"{mant:g}·10$^{{{exp}}}$"
         return f"{v:g}"
     return str(v)

@@ -8,6 +8,7 @@ Fstar = tau = 0, psi2 = 3) and the ridge simulation at d = 400 (mean +- SE over 
     python -m rfrobust.sweep simulations/simulate/mm_double_descent.toml
     python -m rfrobust.figures.double_descent            # -> results/figures/double_descent.pdf, .png
 """
+
 from __future__ import annotations
 
 import sys
@@ -55,5 +56,8 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
-                      prog=f"python -m rfrobust.figures.{NAME}"))
+    sys.exit(
+        run_main(
+            lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"python -m rfrobust.figures.{NAME}"
+        )
+    )

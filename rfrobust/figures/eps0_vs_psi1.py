@@ -7,6 +7,7 @@ Wider models tolerate larger radii before collapsing to zero.
     python -m rfrobust.sweep simulations/theory/eps0_vs_psi1.toml
     python -m rfrobust.figures.eps0_vs_psi1              # -> results/figures/eps0_vs_psi1.pdf, .png
 """
+
 from __future__ import annotations
 
 import sys
@@ -35,8 +36,10 @@ def draw(data):
     pl.finish(ax, "psi1", "eps0", xscale="log", legend=False)
     ax.set_ylim(bottom=0)
     handles = [Line2D([], [], color=pl.color(i), lw=1.5, label=rf"$\psi_2$ = {p:g}") for i, p in enumerate(psi2s)]
-    handles += [Line2D([], [], color="0.2", lw=1.5, ls=LINESTYLES[j % len(LINESTYLES)],
-                       label=ACT_NAMES.get(a, a)) for j, a in enumerate(acts)]
+    handles += [
+        Line2D([], [], color="0.2", lw=1.5, ls=LINESTYLES[j % len(LINESTYLES)], label=ACT_NAMES.get(a, a))
+        for j, a in enumerate(acts)
+    ]
     ax.legend(handles=handles, loc="upper left")
     F1, tau = th.F1.iloc[0], th.tau.iloc[0]
     ax.set_title(rf"zero solution for $\varepsilon \geq \varepsilon_0$ ($F_1$ = {F1:g}, $\tau$ = {tau:g})")
@@ -46,5 +49,8 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
-                      prog=f"python -m rfrobust.figures.{NAME}"))
+    sys.exit(
+        run_main(
+            lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"python -m rfrobust.figures.{NAME}"
+        )
+    )

@@ -11,6 +11,7 @@ activation of the theory store; simulation points where the simulation store has
     python -m rfrobust.sweep simulations/simulate/se_ae_vs_psi1.toml
     python -m rfrobust.figures.gradnorm_vs_psi1          # -> results/figures/gradnorm_vs_psi1.pdf, .png
 """
+
 from __future__ import annotations
 
 import sys
@@ -46,10 +47,14 @@ def draw(data):
         pl.finish(ax, "psi1", "G", xscale="log", legend=False)
         ax.set_ylim(bottom=0)
         has_sim = sim is not None and act in set(sim.act)
-        ax.set_title(f"{ACT_NAMES.get(act, act)}, $\\lambda$ = {LAM:g}, $\\psi_2$ = {th.psi2.iloc[0]:g}"
-                     + (f"; sim. d = {int(sim.d.iloc[0])}" if has_sim else " (theory)"))
-    entries = {(r"$\varepsilon$ = 0 (ridge, $G_0$)" if e == 0 else rf"$\varepsilon$ = {e:g}"): pl.color(i)
-               for i, e in enumerate(epss)}
+        ax.set_title(
+            f"{ACT_NAMES.get(act, act)}, $\\lambda$ = {LAM:g}, $\\psi_2$ = {th.psi2.iloc[0]:g}"
+            + (f"; sim. d = {int(sim.d.iloc[0])}" if has_sim else " (theory)")
+        )
+    entries = {
+        (r"$\varepsilon$ = 0 (ridge, $G_0$)" if e == 0 else rf"$\varepsilon$ = {e:g}"): pl.color(i)
+        for i, e in enumerate(epss)
+    }
     common.figure_legend(fig, entries, simulation=sim is not None)
     return fig
 
@@ -57,5 +62,8 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
-                      prog=f"python -m rfrobust.figures.{NAME}"))
+    sys.exit(
+        run_main(
+            lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"python -m rfrobust.figures.{NAME}"
+        )
+    )

@@ -10,6 +10,7 @@ rise of AE with width at fixed ridge disappears when the ridge is tuned for each
     python -m rfrobust.sweep simulations/theory/lam_tuned.toml
     python -m rfrobust.figures.lam_phase_diagram         # -> results/figures/lam_phase_diagram.pdf, .png
 """
+
 from __future__ import annotations
 
 import sys
@@ -61,10 +62,24 @@ def draw(data):
 
     lg = np.ma.masked_array(np.log10(grid), mask=null)
     cmap = pl_cmap()
-    mesh = ax.pcolormesh(_edges(psi, True), _edges(eps, False), lg, cmap=cmap, shading="flat",
-                         vmin=np.log10(th.lam.min()), vmax=np.log10(th.lam.max()), rasterized=True)
-    ax.pcolormesh(_edges(psi, True), _edges(eps, False), np.ma.masked_array(np.ones(lg.shape), mask=~null),
-                  cmap=mcolors.ListedColormap(["0.82"]), shading="flat", rasterized=True)
+    mesh = ax.pcolormesh(
+        _edges(psi, True),
+        _edges(eps, False),
+        lg,
+        cmap=cmap,
+        shading="flat",
+        vmin=np.log10(th.lam.min()),
+        vmax=np.log10(th.lam.max()),
+        rasterized=True,
+    )
+    ax.pcolormesh(
+        _edges(psi, True),
+        _edges(eps, False),
+        np.ma.masked_array(np.ones(lg.shape), mask=~null),
+        cmap=mcolors.ListedColormap(["0.82"]),
+        shading="flat",
+        rasterized=True,
+    )
     pp, ee = np.meshgrid(psi, eps)
     ax.plot(pp[edge], ee[edge], "o", color="white", mec="k", mew=0.4, ms=2.2, zorder=3)
     e0 = th.drop_duplicates("psi1").sort_values("psi1")
@@ -92,8 +107,11 @@ def draw(data):
 
     pl.finish(ax2, "psi1", "AE", xscale="log", legend=False)
     handles, labels = ax2.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.2", lw=1.5), Line2D([], [], color="0.2", lw=1.5, ls="--"),
-                Line2D([], [], color="0.5", lw=0.8, ls=":")]
+    handles += [
+        Line2D([], [], color="0.2", lw=1.5),
+        Line2D([], [], color="0.2", lw=1.5, ls="--"),
+        Line2D([], [], color="0.5", lw=0.8, ls=":"),
+    ]
     labels += [r"tuned $\lambda$", rf"$\lambda$ = {FIXED_LAM:g}", "null predictor"]
     ax2.legend(handles, labels, loc="upper left", ncol=2)
     ax2.set_title(rf"AE at tuned vs fixed ridge (ReLU, $\psi_2$ = {th.psi2.iloc[0]:g})")
@@ -109,5 +127,8 @@ def pl_cmap():
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
-                      prog=f"python -m rfrobust.figures.{NAME}"))
+    sys.exit(
+        run_main(
+            lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"python -m rfrobust.figures.{NAME}"
+        )
+    )

@@ -12,6 +12,7 @@
     python -m rfrobust.sweep simulations/theory/linear_population.toml
     python -m rfrobust.figures.linear_cases              # -> results/figures/linear_cases.pdf, .png
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,8 +22,11 @@ import numpy as np
 from rfrobust.figures import common
 
 NAME = "linear_cases"
-SPECS = {"isotropic": "theory/linear_isotropic.toml", "min_norm": "theory/linear_min_norm.toml",
-         "population": "theory/linear_population.toml"}
+SPECS = {
+    "isotropic": "theory/linear_isotropic.toml",
+    "min_norm": "theory/linear_min_norm.toml",
+    "population": "theory/linear_population.toml",
+}
 
 
 def _two_metric_legend(ax, entries, loc, **kw):
@@ -57,8 +61,13 @@ def draw(data):
         t = common.subset(mn, eps=float(e)).sort_values("p_over_n")
         t = t[np.isfinite(t.AE)]
         for side in (t[t.p_over_n < 1], t[t.p_over_n > 1]):
-            pl.theory_curve(a2, side.p_over_n, side.AE, color=pl.color(i),
-                            label=rf"$\varepsilon$ = {e:g}" if (side.p_over_n < 1).all() else None)
+            pl.theory_curve(
+                a2,
+                side.p_over_n,
+                side.AE,
+                color=pl.color(i),
+                label=rf"$\varepsilon$ = {e:g}" if (side.p_over_n < 1).all() else None,
+            )
     a2.axvline(1.0, color="0.6", lw=0.8, ls=":", zorder=1)
     pl.finish(a2, None, "AE", xscale="log", yscale="log", legend="upper left")
     a2.set_xlabel(r"$p/n$")
@@ -83,5 +92,8 @@ def draw(data):
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
-                      prog=f"python -m rfrobust.figures.{NAME}"))
+    sys.exit(
+        run_main(
+            lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"python -m rfrobust.figures.{NAME}"
+        )
+    )

@@ -10,6 +10,7 @@ Stores first: every store the chosen figures need is checked before anything is 
 script with one line naming the sweep command that makes it (exit status 2) and nothing is written. The sweep
 commands are listed in simulations/README.md (``sh simulations/run_all.sh`` runs the default ones).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -21,8 +22,15 @@ from rfrobust.errors import InputError
 from rfrobust.figures import common
 
 #: the figure scripts, in drawing order
-FIGURES = ("double_descent", "se_ae_vs_psi1", "ae_vs_psi1_by_lam", "lam_phase_diagram", "gradnorm_vs_psi1",
-           "eps0_vs_psi1", "linear_cases")
+FIGURES = (
+    "double_descent",
+    "se_ae_vs_psi1",
+    "ae_vs_psi1_by_lam",
+    "lam_phase_diagram",
+    "gradnorm_vs_psi1",
+    "eps0_vs_psi1",
+    "linear_cases",
+)
 PROG = "python -m rfrobust.figures"
 
 
@@ -32,8 +40,7 @@ def modules(names: Sequence[str] = FIGURES) -> list:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = common.add_options(ArgumentParser(prog=PROG, description="Draw every figure from the sweep stores."))
-    p.add_argument("--only", default=None, help="comma list of figure names (default: all: " + ", ".join(FIGURES)
-                   + ")")
+    p.add_argument("--only", default=None, help="comma list of figure names (default: all: " + ", ".join(FIGURES) + ")")
     ns = p.parse_args(argv)
     names = list(FIGURES)
     if ns.only:

@@ -11,6 +11,7 @@ line is the null predictor ``a = 0`` (error ``tau^2 + F1^2``). A row per activat
     python -m rfrobust.sweep simulations/simulate/se_ae_vs_psi1.toml
     python -m rfrobust.figures.se_ae_vs_psi1             # -> results/figures/se_ae_vs_psi1.pdf, .png
 """
+
 from __future__ import annotations
 
 import sys
@@ -56,22 +57,35 @@ def draw(data):
                 null = float(ta.v_y.iloc[0])
                 ax.axhline(null, color="0.5", lw=0.8, ls=":", zorder=1)
                 if ty == "AE":
-                    ax.annotate("null predictor", xy=(0.99, null), xycoords=("axes fraction", "data"),
-                                xytext=(0, 2), textcoords="offset points", fontsize=7, color="0.4", va="bottom",
-                                ha="right")
+                    ax.annotate(
+                        "null predictor",
+                        xy=(0.99, null),
+                        xycoords=("axes fraction", "data"),
+                        xytext=(0, 2),
+                        textcoords="offset points",
+                        fontsize=7,
+                        color="0.4",
+                        va="bottom",
+                        ha="right",
+                    )
             pl.finish(ax, "psi1", lab, xscale="log", legend=False)
             ax.set_title(f"{ACT_NAMES.get(act, act)}, $\\lambda$ = {LAM:g}, $\\psi_2$ = {th.psi2.iloc[0]:g}")
     entries = {rf"$\varepsilon$ = {e:g}": pl.color(i) for i, e in enumerate(epss)}
     common.figure_legend(fig, entries, simulation=sim is not None)
     if sim is not None:
-        fig.suptitle(f"simulation: d = {int(sim.d.iloc[0])}, {sim.seed.nunique()} seeds, "
-                     f"AE by {int(sim.attack_steps.iloc[0]) if 'attack_steps' in sim else 20}-step PGD",
-                     fontsize=8)
+        fig.suptitle(
+            f"simulation: d = {int(sim.d.iloc[0])}, {sim.seed.nunique()} seeds, "
+            f"AE by {int(sim.attack_steps.iloc[0]) if 'attack_steps' in sim else 20}-step PGD",
+            fontsize=8,
+        )
     return fig
 
 
 if __name__ == "__main__":
     from rfrobust.cli import run_main
 
-    sys.exit(run_main(lambda argv: common.figure_main(sys.modules[__name__], argv),
-                      prog=f"python -m rfrobust.figures.{NAME}"))
+    sys.exit(
+        run_main(
+            lambda argv: common.figure_main(sys.modules[__name__], argv), prog=f"python -m rfrobust.figures.{NAME}"
+        )
+    )

@@ -20,6 +20,7 @@ All settings are returned in :class:`AttackSettings` and recorded with every res
 every attack default is recorded). Random starts come from numpy's generator (stream ``"attack"`` of the seed) so
 that every backend sees the same starts.
 """
+
 from __future__ import annotations
 
 import math
@@ -127,9 +128,19 @@ def _random_start(rng: np.random.Generator, m: int, d: int, eps: float, norm: st
     return g * (eps * rng.uniform(size=(m, 1)) ** (1.0 / d))
 
 
-def pgd_attack(a: Array, X: Array, y: Array, F: Array, act: Activation, backend: Backend, settings: AttackSettings,
-               seed: int = 0, chunk: int = 4096, warm: Array | None = None,
-               objective: SquaredLoss | Margin = SQUARED_LOSS) -> tuple[Array, Array]:
+def pgd_attack(
+    a: Array,
+    X: Array,
+    y: Array,
+    F: Array,
+    act: Activation,
+    backend: Backend,
+    settings: AttackSettings,
+    seed: int = 0,
+    chunk: int = 4096,
+    warm: Array | None = None,
+    objective: SquaredLoss | Margin = SQUARED_LOSS,
+) -> tuple[Array, Array]:
     """Worst-case squared loss per sample over PGD restarts (module docstring). Returns (losses, deltas).
 
     ``warm`` (an (m, d) backend array) is one more start, e.g. the previous perturbations in adversarial training.
@@ -157,8 +168,17 @@ def pgd_attack(a: Array, X: Array, y: Array, F: Array, act: Activation, backend:
     return bk.concat(out_loss), bk.concat(out_delta)
 
 
-def margin_attack(a: Array, X: Array, s: Array, F: Array, act: Activation, backend: Backend, settings: AttackSettings,
-                  seed: int = 0, chunk: int = 4096) -> tuple[Array, Array]:
+def margin_attack(
+    a: Array,
+    X: Array,
+    s: Array,
+    F: Array,
+    act: Activation,
+    backend: Backend,
+    settings: AttackSettings,
+    seed: int = 0,
+    chunk: int = 4096,
+) -> tuple[Array, Array]:
     """``min s f(x + delta)`` per sample over the ball/box, found by PGD (module docstring). Returns (margins,
     deltas); never more than the clean margin ``s f(x)``. ``s`` (backend array of signs): ``y`` for robust
     accuracy (``margin > 0``: correct under every perturbation found), ``sign f(x)`` for stability."""

@@ -14,6 +14,7 @@ Every array is drawn with numpy's ``Generator`` (PCG64) from ``SeedSequence([see
 ingredient, and only then moved to the requested backend: a seed gives identical data on numpy, torch and cupy,
 and changing ``n`` or ``n_test`` does not change ``F`` or ``beta1``.
 """
+
 from __future__ import annotations
 
 import math
@@ -98,15 +99,28 @@ def sizes(d: int, psi1: float, psi2: float) -> tuple[int, int]:
         if count < 1:
             raise InputError.message(
                 f"invalid {name}={psi:g}: must be > 0.5/d = {0.5 / d:g} at d={d} ({what} = round({name} d) = "
-                f"{count}; the smallest realisable {name} is 1/d = {1.0 / d:g})")
+                f"{count}; the smallest realisable {name} is 1/d = {1.0 / d:g})"
+            )
         out.append(count)
     return out[0], out[1]
 
 
-def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.0, Fstar: float = 0.0,
-              tau: float = 0.5, n_test: int = 2000, x_dist: str = "gaussian",
-              theta_dist: str = "sphere", labels: str = "linear", p_flip: float = 0.1,
-              beta_dist: str = "sphere") -> RFData:
+def make_data(
+    d: int,
+    psi1: float,
+    psi2: float,
+    seed: int = 0,
+    *,
+    F1: float = 1.0,
+    Fstar: float = 0.0,
+    tau: float = 0.5,
+    n_test: int = 2000,
+    x_dist: str = "gaussian",
+    theta_dist: str = "sphere",
+    labels: str = "linear",
+    p_flip: float = 0.1,
+    beta_dist: str = "sphere",
+) -> RFData:
     """Draw an RF instance with ``N = psi1 d`` features and ``n = psi2 d`` samples (see module doc).
 
     ``labels``: the label channel (:mod:`rfrobust.rf.labels`; ``linear`` is the regression target above,
@@ -122,8 +136,11 @@ def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.
         raise InputError("beta_dist", beta_dist, "one of " + ", ".join(BETA_DISTS))
     law = label_law(labels, Fstar=Fstar, tau=tau, p_flip=p_flip)
     N, n = sizes(d, psi1, psi2)
-    Theta = _sphere(rng_for(seed, "theta"), N, d) if theta_dist == "sphere" else \
-        rng_for(seed, "theta").standard_normal((N, d))
+    Theta = (
+        _sphere(rng_for(seed, "theta"), N, d)
+        if theta_dist == "sphere"
+        else rng_for(seed, "theta").standard_normal((N, d))
+    )
     F = Theta / math.sqrt(d)
     rt = rng_for(seed, "target")
     beta = rt.standard_normal(d)
@@ -138,7 +155,21 @@ def make_data(d: int, psi1: float, psi2: float, seed: int = 0, *, F1: float = 1.
     X_test = _inputs(rng_for(seed, "x_test"), n_test, d, x_dist)
     f_test = law.clean(X_test, beta, w)
     y_test = law.draw(X_test, beta, w, rng_for(seed, "noise_test"))
-    params = dict(d=d, N=N, n=n, psi1=psi1, psi2=psi2, seed=int(seed), F1=F1, Fstar=Fstar, tau=tau,
-                  n_test=n_test, x_dist=x_dist, theta_dist=theta_dist, labels=labels, p_flip=p_flip,
-                  beta_dist=beta_dist)
+    params = dict(
+        d=d,
+        N=N,
+        n=n,
+        psi1=psi1,
+        psi2=psi2,
+        seed=int(seed),
+        F1=F1,
+        Fstar=Fstar,
+        tau=tau,
+        n_test=n_test,
+        x_dist=x_dist,
+        theta_dist=theta_dist,
+        labels=labels,
+        p_flip=p_flip,
+        beta_dist=beta_dist,
+    )
     return RFData(X, y, F, X_test, y_test, f_test, beta, w, params)

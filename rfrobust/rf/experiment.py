@@ -23,6 +23,7 @@ the direction of the linear target of the same seed), train the same square-loss
 classification metrics ``acc, acc_rob_pgd, acc_rob_linear, stab_pgd, stab_linear``
 (:func:`rfrobust.rf.metrics.evaluate`; docs/theory_classification.md#cls-outputs).
 """
+
 from __future__ import annotations
 
 import math
@@ -94,9 +95,23 @@ def train_model(
         prog = ATProgram(Z, y, F, consts.mu1, consts.gamma, 0.0, 0.0, lamt, bk)
         return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1), Z
     if p["train"] == "pgd":
-        res = train_pgd(X, y, F, act, bk, eps=p["eps"], kappa=p["kappa"], lamt=lamt, mu1=consts.mu1,
-                        gamma=consts.gamma, norm=p["norm"], steps=p["train_pgd_steps"],
-                        outer=p["train_pgd_outer"], seed=int(p.get("seed") or 0), point=point)
+        res = train_pgd(
+            X,
+            y,
+            F,
+            act,
+            bk,
+            eps=p["eps"],
+            kappa=p["kappa"],
+            lamt=lamt,
+            mu1=consts.mu1,
+            gamma=consts.gamma,
+            norm=p["norm"],
+            steps=p["train_pgd_steps"],
+            outer=p["train_pgd_outer"],
+            seed=int(p.get("seed") or 0),
+            point=point,
+        )
         return res, Z
     variant = _program_variant(p)
     Delta = act.derivative(X @ F.T, bk) if variant != "reduced" else None
@@ -105,8 +120,17 @@ def train_model(
     return res, Z
 
 
-def training_loss(p: dict, res: SolveResult, Z: Array, y: Array, F: Array, X: Array, act: Activation, bk: Backend,
-                  consts: ActivationConstants) -> float:
+def training_loss(
+    p: dict,
+    res: SolveResult,
+    Z: Array,
+    y: Array,
+    F: Array,
+    X: Array,
+    act: Activation,
+    bk: Backend,
+    consts: ActivationConstants,
+) -> float:
     """Data term of the program trained with (surrogate for reduced/ridge; exact norms for per-sample/pgd)."""
     variant = "reduced" if p["train"] in ("reduced", "ridge") else ("linf" if p["norm"] == "linf" else "per-sample")
     eps = 0.0 if p["train"] == "ridge" else p["eps"]
@@ -126,47 +150,108 @@ def run_seed(params: dict, seed: int) -> dict:
     check_memory(p, bk)  # N, n >= 1 and the estimated peak fits, before anything is allocated
     act = get_activation(p["act"])
     consts = act.constants()
-    D = make_data(p["d"], p["psi1"], p["psi2"], p["seed"], F1=p["F1"], Fstar=p["Fstar"], tau=p["tau"],
-                  n_test=p["n_test"], x_dist=p["x_dist"], theta_dist=p["theta_dist"], labels=p["labels"],
-                  p_flip=p["p_flip"], beta_dist=p["beta_dist"])
+    D = make_data(
+        p["d"],
+        p["psi1"],
+        p["psi2"],
+        p["seed"],
+        F1=p["F1"],
+        Fstar=p["Fstar"],
+        tau=p["tau"],
+        n_test=p["n_test"],
+        x_dist=p["x_dist"],
+        theta_dist=p["theta_dist"],
+        labels=p["labels"],
+        p_flip=p["p_flip"],
+        beta_dist=p["beta_dist"],
+    )
     classify = label_law(p["labels"]).binary
     X, y, F = bk.asarray(D.X), bk.asarray(D.y), bk.asarray(D.F)
     t1 = time.perf_counter()
     res, Z = train_model(p, (X, y, F), bk, act, consts)
     bk.synchronize()
     t2 = time.perf_counter()
-    attack = AttackSettings(norm=p["norm"], eps=p["eps_test"], steps=p["pgd_steps"],
-                            random_starts=p["pgd_restarts"])
-    m = evaluate(res.a, bk.asarray(D.X_test), bk.asarray(D.y_test), bk.asarray(D.f_test), F, act, bk,
-                 eps_test=p["eps_test"], mu1=consts.mu1, gamma=consts.gamma, attack=attack, seed=p["seed"],
-                 classify=classify)
+    attack = AttackSettings(norm=p["norm"], eps=p["eps_test"], steps=p["pgd_steps"], random_starts=p["pgd_restarts"])
+    m = evaluate(
+        res.a,
+        bk.asarray(D.X_test),
+        bk.asarray(D.y_test),
+        bk.asarray(D.f_test),
+        F,
+        act,
+        bk,
+        eps_test=p["eps_test"],
+        mu1=consts.mu1,
+        gamma=consts.gamma,
+        attack=attack,
+        seed=p["seed"],
+        classify=classify,
+    )
     m["train_loss"] = training_loss(p, res, Z, y, F, X, act, bk, consts)
     t3 = time.perf_counter()
-    rec = {k: p[k] for k in ("psi1", "psi2", "lam", "eps", "eps_test", "kappa", "act", "F1", "Fstar", "tau",
-                             "target", "labels", "p_flip", "d", "norm", "train", "x_dist", "theta_dist", "beta_dist",
-                             "n_test")}
+    rec = {
+        k: p[k]
+        for k in (
+            "psi1",
+            "psi2",
+            "lam",
+            "eps",
+            "eps_test",
+            "kappa",
+            "act",
+            "F1",
+            "Fstar",
+            "tau",
+            "target",
+            "labels",
+            "p_flip",
+            "d",
+            "norm",
+            "train",
+            "x_dist",
+            "theta_dist",
+            "beta_dist",
+            "n_test",
+        )
+    }
     rec.update(N=D.N, n=D.n, seed=p["seed"])
     metrics = METRICS + (CLS_METRICS if classify else ())
     rec.update({k: float(m[k]) for k in metrics})
-    rec.update(zero=bool(res.zero), n_zero_residuals=int(res.n_zero_residuals), solver=res.method,
-               solver_iterations=int(res.iterations), solver_factorizations=int(res.factorizations),
-               solver_kkt=float(res.kkt), solver_stalled=bool(res.info.get("stalled", False)),
-               objective=float(res.objective))
+    rec.update(
+        zero=bool(res.zero),
+        n_zero_residuals=int(res.n_zero_residuals),
+        solver=res.method,
+        solver_iterations=int(res.iterations),
+        solver_factorizations=int(res.factorizations),
+        solver_kkt=float(res.kkt),
+        solver_stalled=bool(res.info.get("stalled", False)),
+        objective=float(res.objective),
+    )
     rec.update(attack.as_dict())
     if classify:
         rec["attack_margin"] = "margin s f(x + delta) minimised, s = sign f(x) (one attack: stab_pgd, acc_rob_pgd)"
-    rec.update(train_pgd_steps=p["train_pgd_steps"] if p["train"] == "pgd" else 0,
-               train_pgd_outer=p["train_pgd_outer"] if p["train"] == "pgd" else 0)
-    rec.update(data_s=t1 - t0, solve_s=t2 - t1, eval_s=t3 - t2, wall_s=time.perf_counter() - t0,
-               backend=bk.name, device=str(bk.device), dtype=p["dtype"])
+    rec.update(
+        train_pgd_steps=p["train_pgd_steps"] if p["train"] == "pgd" else 0,
+        train_pgd_outer=p["train_pgd_outer"] if p["train"] == "pgd" else 0,
+    )
+    rec.update(
+        data_s=t1 - t0,
+        solve_s=t2 - t1,
+        eval_s=t3 - t2,
+        wall_s=time.perf_counter() - t0,
+        backend=bk.name,
+        device=str(bk.device),
+        dtype=p["dtype"],
+    )
     prov = provenance()
     rec.update(package_version=prov["package_version"], git_commit=prov["git_commit"])
     for k in metrics:
         if not math.isfinite(rec[k]):
             from rfrobust.errors import ConvergenceError
 
-            raise ConvergenceError("simulation", {"seed": p["seed"], "psi1": p["psi1"], "eps": p["eps"]},
-                                   f"non-finite {k}")
+            raise ConvergenceError(
+                "simulation", {"seed": p["seed"], "psi1": p["psi1"], "eps": p["eps"]}, f"non-finite {k}"
+            )
     return rec
 
 
@@ -189,8 +274,17 @@ def theory_kwargs(p: dict) -> dict:
     The classification arguments are passed only where they matter, so that linear labels with l2 attacks give
     exactly the regression theory: ``labels, p_flip`` for +-1 labels; ``norm="linf", d`` for l_inf attacks
     (docs/theory_classification.md#cls-linf)."""
-    kw = dict(psi2=p["psi2"], lam=p["lam"], eps=p["eps"], act=p["act"], kappa=p["kappa"], F1=p["F1"],
-              Fstar=p["Fstar"], tau=p["tau"], eps_test=p["eps_test"])
+    kw = dict(
+        psi2=p["psi2"],
+        lam=p["lam"],
+        eps=p["eps"],
+        act=p["act"],
+        kappa=p["kappa"],
+        F1=p["F1"],
+        Fstar=p["Fstar"],
+        tau=p["tau"],
+        eps_test=p["eps_test"],
+    )
     if p.get("labels", "linear") != "linear":
         kw.update(labels=p["labels"], p_flip=p["p_flip"])
     if p["norm"] != "l2":
@@ -221,5 +315,11 @@ def simulate_point(psi1: float, *, seeds: int = 16, seed0: int = 0, progress=Non
         records.append(run_seed(p, s))
         if progress is not None:
             progress(records[-1])
-    return {"params": p, "records": records, "simulation": summarize(records),
-            "wall_s": time.perf_counter() - t0, "backend": records[0]["backend"], "device": records[0]["device"]}
+    return {
+        "params": p,
+        "records": records,
+        "simulation": summarize(records),
+        "wall_s": time.perf_counter() - t0,
+        "backend": records[0]["backend"],
+        "device": records[0]["device"],
+    }

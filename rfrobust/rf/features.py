@@ -4,6 +4,7 @@
 ``grad_x f = F^T D_x a`` with ``D_x = diag(sigma'(F x))`` (Lemma B). For a batch ``X (m, d)``:
 ``Z = sigma(X F^T)``, ``Delta = sigma'(X F^T)`` and the gradients are the rows of ``(Delta * a) F``.
 """
+
 from __future__ import annotations
 
 from rfrobust.activations import Activation

@@ -28,6 +28,7 @@ that new rows cost ``O(N^2)`` each and kept rows cost nothing:
 (``L`` the Cholesky factor of the factorised matrix; ``W Z0^T`` and ``Z_a Z_b^T`` are columns and blocks of the
 precomputed ``W W^T``).
 """
+
 from __future__ import annotations
 
 from rfrobust.backends import Array, Backend, NotPositiveDefinite
@@ -45,8 +46,11 @@ def ridge(Z: Array, y: Array, lamt: float, backend: Backend, point: dict | None 
         K = bk.diag_add((Z @ Z.T) / n, lamt)
         return Z.T @ bk.spd_solve(K, y) / n
     except NotPositiveDefinite:
-        raise ConvergenceError("ridge solve", point or {"N": N, "n": n, "lamt": lamt},
-                               "the regularised Gram matrix is singular (lam = 0 at psi1 = psi2?)") from None
+        raise ConvergenceError(
+            "ridge solve",
+            point or {"N": N, "n": n, "lamt": lamt},
+            "the regularised Gram matrix is singular (lam = 0 at psi1 = psi2?)",
+        ) from None
 
 
 class _H0:
@@ -70,8 +74,8 @@ class PrimalH0(_H0):
 
     def factor(self, rho: float) -> None:
         bk = self.bk
-        A = self.base + (2.0 * rho * self.mu1 ** 2) * self.P
-        A = bk.diag_add(A, 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2, inplace=True)
+        A = self.base + (2.0 * rho * self.mu1**2) * self.P
+        A = bk.diag_add(A, 2.0 * self.lamt + 2.0 * rho * self.gamma**2, inplace=True)
         self.L = bk.cholesky(A)
         self.rho = rho
 
@@ -102,15 +106,15 @@ class WoodburyH0(_H0):
 
     def factor(self, rho: float) -> None:
         bk = self.bk
-        alpha = 2.0 * self.lamt + 2.0 * rho * self.gamma ** 2
+        alpha = 2.0 * self.lamt + 2.0 * rho * self.gamma**2
         if alpha <= 0:
             raise NotPositiveDefinite("alpha = 2 lamt + 2 rho gamma^2 must be > 0 for the Woodbury form")
         k = self.n + self.d
         diag = bk.zeros(k)
         diag[: self.n] = alpha * self.n / 2.0
-        cf = 2.0 * rho * self.mu1 ** 2
+        cf = 2.0 * rho * self.mu1**2
         if cf > 0:
-            diag[self.n:] = alpha / cf
+            diag[self.n :] = alpha / cf
             self.use = k
         else:  # no F block: H0 = alpha I + (2/n) Z^T Z
             self.use = self.n

@@ -17,6 +17,7 @@ On fresh test data ``(x, y)`` with noiseless target ``f_d(x)``:
   ``s = y``, so the stability attack *is* the attack on the label, and a misclassified point has ``y f(x) <= 0``
   at ``delta = 0`` already; hence ``acc_rob_pgd = mean[correct and stable]`` exactly (robust = correct and stable).
 """
+
 from __future__ import annotations
 
 from rfrobust.activations import Activation
@@ -28,9 +29,23 @@ from rfrobust.rf.features import input_gradients
 CLASSIFICATION_METRICS = ("acc", "acc_rob_pgd", "acc_rob_linear", "stab_pgd", "stab_linear")
 
 
-def evaluate(a: Array, X_test: Array, y_test: Array, f_test: Array, F: Array, act: Activation, backend: Backend, *,
-             eps_test: float, mu1: float, gamma: float,
-             attack: AttackSettings | None = None, seed: int = 0, chunk: int = 4096, classify: bool = False) -> dict:
+def evaluate(
+    a: Array,
+    X_test: Array,
+    y_test: Array,
+    f_test: Array,
+    F: Array,
+    act: Activation,
+    backend: Backend,
+    *,
+    eps_test: float,
+    mu1: float,
+    gamma: float,
+    attack: AttackSettings | None = None,
+    seed: int = 0,
+    chunk: int = 4096,
+    classify: bool = False,
+) -> dict:
     """Metrics of ``f(x) = a^T sigma(F x)`` on a test set (backend arrays); PGD skipped when ``attack`` is None.
     ``classify``: also the classification metrics of +-1 labels (module doc)."""
     bk = backend
@@ -62,7 +77,7 @@ def evaluate(a: Array, X_test: Array, y_test: Array, f_test: Array, F: Array, ac
             counts["acc_rob_linear"] += bk.count(yf > t)
             counts["stab_linear"] += bk.count(bk.abs(f) > t)
             f_parts.append(f)
-    Ma = mu1 ** 2 * (F @ (F.T @ a)) + gamma ** 2 * a
+    Ma = mu1**2 * (F @ (F.T @ a)) + gamma**2 * a
     out = {
         "SE": se / m,
         "R": r_clean / m,
@@ -81,8 +96,20 @@ def evaluate(a: Array, X_test: Array, y_test: Array, f_test: Array, F: Array, ac
     if classify:
         out.update({k: v / m for k, v in counts.items()})
         if attack is not None:
-            out.update(_margin_metrics(a, X_test, y_test, bk.concat(f_parts) if len(f_parts) > 1 else f_parts[0],
-                                       F, act, bk, attack, seed, chunk))
+            out.update(
+                _margin_metrics(
+                    a,
+                    X_test,
+                    y_test,
+                    bk.concat(f_parts) if len(f_parts) > 1 else f_parts[0],
+                    F,
+                    act,
+                    bk,
+                    attack,
+                    seed,
+                    chunk,
+                )
+            )
     return out
 
 

@@ -21,6 +21,7 @@ The outer loss has kinks where a residual crosses zero (``max_delta`` gives ``(|
 settle into a small oscillation; the returned ``a`` is the Polyak average of the second half of the iterates.
 Cost per outer iteration: ``steps`` forward/backward passes (O(n N d) each) and one N x N Cholesky.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,9 +33,26 @@ from rfrobust.rf.linsys import ridge
 from rfrobust.rf.result import SolveResult
 
 
-def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt: float, mu1: float, gamma: float,
-              norm: str = "l2", steps: int = 10, outer: int = 40, a0=None, seed: int = 0,
-              point: dict | None = None, decay: float = 5.0) -> SolveResult:
+def train_pgd(
+    X,
+    y,
+    F,
+    act,
+    backend: Backend,
+    *,
+    eps: float,
+    kappa: float,
+    lamt: float,
+    mu1: float,
+    gamma: float,
+    norm: str = "l2",
+    steps: int = 10,
+    outer: int = 40,
+    a0=None,
+    seed: int = 0,
+    point: dict | None = None,
+    decay: float = 5.0,
+) -> SolveResult:
     """PGD adversarial training (module docstring); returns the averaged weights and the training history."""
     if int(outer) != outer or outer < 1:
         raise InputError("outer", outer, "an integer >= 1")
@@ -47,7 +65,7 @@ def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt:
         return SolveResult(a=a, objective=float("nan"), method="ridge")
     settings = AttackSettings(norm=norm, eps=eps, steps=steps, random_starts=0)
     eps2 = eps * (math.sqrt(2.0 * d / math.pi) if norm == "linf" else 1.0)
-    P_M = mu1 ** 2 * (F @ F.T)
+    P_M = mu1**2 * (F @ F.T)
     delta = None
     history: list[float] = []
     avg, n_avg = None, 0
@@ -59,12 +77,12 @@ def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt:
         phi = bk.item(((1 - kappa) * r * r + kappa * losses).mean()) + lamt * bk.item(bk.dot(a, a))
         history.append(phi)
         grad = (Z.T @ r) * (-2.0 * (1 - kappa) / n) + (Za.T @ ra) * (-2.0 * kappa / n) + (2.0 * lamt) * a
-        Ma = mu1 ** 2 * (F @ (F.T @ a)) + gamma ** 2 * a
+        Ma = mu1**2 * (F @ (F.T @ a)) + gamma**2 * a
         c = eps2 * math.sqrt(max(bk.item(bk.dot(a, Ma)), 1e-300))
         S1 = bk.item(bk.abs(ra).mean())
-        rho = kappa * eps2 ** 2 * (1.0 + S1 / c)
+        rho = kappa * eps2**2 * (1.0 + S1 / c)
         Pm = (1 - kappa) * G + kappa * (Za.T @ Za) / n + rho * P_M
-        Pm = bk.diag_add(Pm, lamt + rho * gamma ** 2)
+        Pm = bk.diag_add(Pm, lamt + rho * gamma**2)
         try:
             a = a - (0.5 * min(1.0, decay / it)) * bk.spd_solve(Pm, grad)
         except NotPositiveDefinite:
@@ -74,5 +92,11 @@ def train_pgd(X, y, F, act, backend: Backend, *, eps: float, kappa: float, lamt:
             n_avg += 1
     assert avg is not None  # outer >= 1: the last iterate is always averaged
     a_out = avg / n_avg
-    return SolveResult(a=a_out, objective=history[-1], method=f"pgd-at-{norm}", iterations=outer,
-                       factorizations=outer, info={"history": history, "attack_steps": steps})
+    return SolveResult(
+        a=a_out,
+        objective=history[-1],
+        method=f"pgd-at-{norm}",
+        iterations=outer,
+        factorizations=outer,
+        info={"history": history, "attack_steps": steps},
+    )

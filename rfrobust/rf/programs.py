@@ -16,6 +16,7 @@ the per-sample robust margin ``c_i(a) = eps * N_i(a)`` is
 ``kappa`` is the robust-regularisation weight (0 = ridge, 1 = adversarial training; Wu et al. eq. 1.1 with the
 square loss). For ``kappa <= 1`` every program is convex (``(1-kappa) r^2 + kappa (|r| + c)^2``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ class ATProgram:
     # ------------------------------------------------------------------ norms
     def M_apply(self, a: Array) -> Array:
         """``M a = mu1^2 F (F^T a) + gamma^2 a`` (O(N d))."""
-        return (self.mu1 ** 2) * (self.F @ (self.F.T @ a)) + (self.gamma ** 2) * a
+        return (self.mu1**2) * (self.F @ (self.F.T @ a)) + (self.gamma**2) * a
 
     def M_norm(self, a: Array) -> float:
         """``||a||_M``."""

@@ -47,6 +47,7 @@ The zero solution is decided first, exactly: ``a = 0`` is optimal iff
 ``||M^{-1/2} Z^T y / n|| <= kappa eps mean|y|`` (docs/theory.md#zero-threshold; the ridge term plays no role there).
 ``kappa = 0`` or ``eps = 0`` is ridge regression.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,7 +64,7 @@ from rfrobust.rf.result import SolveResult
 def M_inverse_quadratic(prog: ATProgram, b: Array) -> float:
     """``b^T M^{-1} b`` with ``M = mu1^2 F F^T + gamma^2 I`` through the d x d identity (Woodbury)."""
     bk, F = prog.backend, prog.F
-    m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
+    m2, g2 = prog.mu1**2, prog.gamma**2
     Ftb = F.T @ b
     if g2 > 0:
         K = bk.diag_add(m2 * (F.T @ F), g2)
@@ -73,12 +74,12 @@ def M_inverse_quadratic(prog: ATProgram, b: Array) -> float:
     if m2 == 0:
         return math.inf
     w = bk.spd_solve(F.T @ F, Ftb)
-    return bk.item(bk.dot(w, w)) / m2 if prog.N >= prog.d else \
-        bk.item(bk.dot(b, bk.spd_solve(m2 * (F @ F.T), b)))
+    return bk.item(bk.dot(w, w)) / m2 if prog.N >= prog.d else bk.item(bk.dot(b, bk.spd_solve(m2 * (F @ F.T), b)))
 
 
 def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
-    """Subgradient test at ``a = 0``: (optimal, a lower bound of or the value ``||M^{-1/2} Z^T y/n||``, ``kappa eps mean|y|``)."""
+    """Subgradient test at ``a = 0``: (optimal, a lower bound of or the value ``||M^{-1/2} Z^T y/n||``,
+    ``kappa eps mean|y|``)."""
     bk = prog.backend
     b = (prog.Z.T @ prog.y) / prog.n
     rhs = prog.kappa * prog.eps * bk.item(bk.abs(prog.y).mean())
@@ -93,7 +94,7 @@ def zero_is_optimal(prog: ATProgram) -> tuple[bool, float, float]:
 def M_inverse_apply(prog: ATProgram, b: Array) -> Array | None:
     """``M^{-1} b`` through the d x d identity (Woodbury); None when ``gamma = 0`` (``M`` may be singular)."""
     bk, F = prog.backend, prog.F
-    m2, g2 = prog.mu1 ** 2, prog.gamma ** 2
+    m2, g2 = prog.mu1**2, prog.gamma**2
     if g2 <= 0:
         return None
     w = bk.spd_solve(bk.diag_add(m2 * (F.T @ F), g2), F.T @ b)
@@ -166,9 +167,17 @@ def _ridge_result(prog: ATProgram, point: dict) -> SolveResult:
     return SolveResult(a=a, objective=prog.objective(a), method="ridge", factorizations=1)
 
 
-def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, refactor_tol: float = 0.2,
-                  rho_margin: float = 0.02, refine: int = 2, form: str = "auto",
-                  point: dict | None = None) -> SolveResult:
+def solve_reduced(
+    prog: ATProgram,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 200,
+    refactor_tol: float = 0.2,
+    rho_margin: float = 0.02,
+    refine: int = 2,
+    form: str = "auto",
+    point: dict | None = None,
+) -> SolveResult:
     """Minimise the reduced program exactly (module docstring). ``point`` names the parameters in errors."""
     bk = prog.backend
     point = point or {"eps": prog.eps, "kappa": prog.kappa, "lamt": prog.lamt, "N": prog.N, "n": prog.n}
@@ -177,8 +186,7 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
     zero, lhs, rhs = zero_is_optimal(prog)
     if zero:
         a = bk.zeros(prog.N)
-        return SolveResult(a=a, objective=prog.objective(a), method="zero", zero=True,
-                           info={"zero_test": (lhs, rhs)})
+        return SolveResult(a=a, objective=prog.objective(a), method="zero", zero=True, info={"zero_test": (lhs, rhs)})
     Z, y, n, k, eps = prog.Z, prog.y, prog.n, prog.kappa, prog.eps
     tol, mult_slack, ls_slack = bk.tolerances(tol)
     try:
@@ -192,8 +200,9 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
         try:
             H0.factor(rho)
         except NotPositiveDefinite:
-            raise ConvergenceError("reduced adversarial solver", point,
-                                   f"H0(rho={rho:.3g}) is not positive definite") from None
+            raise ConvergenceError(
+                "reduced adversarial solver", point, f"H0(rho={rho:.3g}) is not positive definite"
+            ) from None
         n_fact += 1
 
     # start: minimiser of the quadratic (1/n)||r||^2 + lamt ||a||^2 + rho0 ||a||_M^2 (rho0 = 3 kappa eps^2)
@@ -236,32 +245,41 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
         rho = k * eps * eps * (1.0 + max(S_A, 0.0) / c)
         # a stale factor may only overestimate the curvature rho M (then H stays positive definite and the step
         # is a damped Newton step); refactor slightly above rho so that small upward drifts do not refactor again
-        if H0.rho is None or rho > H0.rho or rho < H0.rho / (1.0 + refactor_tol) or \
-                (slow and H0.rho > rho * (1.0 + 1e-3)):
+        if (
+            H0.rho is None
+            or rho > H0.rho
+            or rho < H0.rho / (1.0 + refactor_tol)
+            or (slow and H0.rho > rho * (1.0 + 1e-3))
+        ):
             factor(rho * (1.0 + (1e-3 if slow else rho_margin)))
         zero_host = bk.to_numpy(zero_set)
         pattern = (zero_host.tobytes(), bk.sign_pattern(s))
         # on a settled pattern (convex case) correct the stale rho in the Newton step by refinement (step 2)
         local = pattern == prev_pattern and last_step == 1.0 and k <= 1.0
 
-        # the closure reads this iteration's values and is called only within this iteration
-        def direction(lowrank=True):
-            block.update(zero_host, n_fact)  # noqa: B023
-            shift = 2.0 * (H0.rho - rho) if local and H0.rho > rho else 0.0  # noqa: B023
+        # this iteration's values, bound as defaults: the closure is called only within this iteration
+        def direction(lowrank=True, zero_host=zero_host, local=local, rho=rho, r=r, g=g, gS=gS, gc=gc, S_A=S_A, c=c):
+            block.update(zero_host, n_fact)
+            shift = 2.0 * (H0.rho - rho) if local and H0.rho > rho else 0.0
             try:
-                return _newton_direction(bk, H0, r, g, gS, gc, block, k, S_A, c, lowrank,  # noqa: B023
-                                         prog.M_apply if shift else None, shift, refine)
+                return _newton_direction(
+                    bk, H0, r, g, gS, gc, block, k, S_A, c, lowrank, prog.M_apply if shift else None, shift, refine
+                )
             except NotPositiveDefinite:  # indefinite model (kappa > 1 far from the solution)
                 return None, None
 
         d_dir, mult = direction()
-        if (d_dir is None or bk.item(bk.dot(g, d_dir)) >= 0) and H0.rho != rho and \
-                (d_dir is None or bk.norm(d_dir) > 100 * tol * bk.norm(a)):
+        if (
+            (d_dir is None or bk.item(bk.dot(g, d_dir)) >= 0)
+            and H0.rho != rho
+            and (d_dir is None or bk.norm(d_dir) > 100 * tol * bk.norm(a))
+        ):
             factor(rho)  # not a descent direction: exact Hessian
             d_dir, mult = direction()
         L_cur = prog.objective_from(r, c, a) if L_old is None else L_old
-        step, a_new, r_new, L_new, Ma_new = (None,) * 5 if d_dir is None else \
-            _backtrack(prog, a, d_dir, L_cur, ls_slack)
+        step, a_new, r_new, L_new, Ma_new = (
+            (None,) * 5 if d_dir is None else _backtrack(prog, a, d_dir, L_cur, ls_slack)
+        )
         if a_new is None and (d_dir is None or bk.norm(d_dir) > 1e3 * tol * max(bk.norm(a), 1e-300)):
             # the rank-2 part made the model indefinite (possible for kappa > 1): majorise with H0 alone
             d_dir, mult = direction(lowrank=False)
@@ -295,12 +313,21 @@ def solve_reduced(prog: ATProgram, *, tol: float = 1e-10, max_iter: int = 200, r
     L_fin = prog.objective(a)
     if L_fin >= bk.item((y * y).mean()):
         # a = 0 is not optimal (tested above), so a minimiser is strictly better than it: never return this point
-        raise ConvergenceError("reduced adversarial solver", point,
-                               f"the iterate (L = {L_fin:.12g}) is no better than a = 0 although a = 0 is not optimal")
+        raise ConvergenceError(
+            "reduced adversarial solver",
+            point,
+            f"the iterate (L = {L_fin:.12g}) is no better than a = 0 although a = 0 is not optimal",
+        )
     nz = bk.count(bk.abs(r) <= 1e-9 * max(bk.item(bk.abs(y).max()), 1.0))
-    return SolveResult(a=a, objective=L_fin, method="reduced-active-set", iterations=it,
-                       factorizations=n_fact, n_zero_residuals=nz,
-                       kkt=left / max(bk.norm(a), 1e-300))
+    return SolveResult(
+        a=a,
+        objective=L_fin,
+        method="reduced-active-set",
+        iterations=it,
+        factorizations=n_fact,
+        n_zero_residuals=nz,
+        kkt=left / max(bk.norm(a), 1e-300),
+    )
 
 
 class _ZeroBlock:
@@ -358,8 +385,22 @@ class _ZeroBlock:
             self.idx = self.Z0 = self.V = self.K0 = None
 
 
-def _newton_direction(bk, H0, r, g, gS, gc, block: _ZeroBlock, k, S_A, c, lowrank: bool = True,
-                      M_apply=None, shift: float = 0.0, refine: int = 0):
+def _newton_direction(
+    bk,
+    H0,
+    r,
+    g,
+    gS,
+    gc,
+    block: _ZeroBlock,
+    k,
+    S_A,
+    c,
+    lowrank: bool = True,
+    M_apply=None,
+    shift: float = 0.0,
+    refine: int = 0,
+):
     """Equality-constrained Newton step on the current pattern (module docstring, step 2).
 
     ``H^{-1} = H0^{-1} - Y cap^{-1} U^T H0^{-1}`` (Woodbury, ``Y = H0^{-1} U``, ``U = [grad S1, grad c]``). With the

@@ -1,4 +1,5 @@
 """The result of one training run (any solver)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -33,6 +33,7 @@ One store row per (configuration, seed) holds the training record plus one colum
 
 :func:`long_table` turns such rows into a tidy table (one row per model, seed, attack and radius).
 """
+
 from __future__ import annotations
 
 import re
@@ -81,8 +82,17 @@ def evaluate_curves(model, batches, opts: dict, seed: int, device="cpu") -> dict
     out: dict = {}
     for i, (attack, radii) in enumerate(opts["grids"].items()):
         g = torch.Generator(device=device).manual_seed(int(seed) * 7 + 101 + i)
-        res = accuracy_curves(model, batches, attack, radii, norm=opts["norm"], steps=opts["steps"],
-                              step_size=opts["step_size"], nested=opts["nested"], generator=g)
+        res = accuracy_curves(
+            model,
+            batches,
+            attack,
+            radii,
+            norm=opts["norm"],
+            steps=opts["steps"],
+            step_size=opts["step_size"],
+            nested=opts["nested"],
+            generator=g,
+        )
         out.update(res)
         accs = [res[column(attack, r)] for r in radii]
         out[f"mean_acc_{attack}"] = sum(accs) / len(accs)
@@ -112,12 +122,15 @@ def run_record(params: dict, seed: int) -> dict:
     train.setdefault("val_size", 0)
     train.setdefault("progress", False)
     cfg = config_from_params(train, seed)
-    rec = run(cfg, log=lambda msg: None,   # no per-epoch lines from sweep workers (the record keeps epoch_log)
-              extra_eval=lambda model, batches, device: evaluate_curves(model, batches, opts, seed, device))
-    for key in ("fgsm_grid", "pgd_grid", "noise_grid"):   # the grids as given, for readers of the record
+    rec = run(
+        cfg,
+        log=lambda msg: None,  # no per-epoch lines from sweep workers (the record keeps epoch_log)
+        extra_eval=lambda model, batches, device: evaluate_curves(model, batches, opts, seed, device),
+    )
+    for key in ("fgsm_grid", "pgd_grid", "noise_grid"):  # the grids as given, for readers of the record
         if key in p:
             rec[key] = str(p[key])
-    rec["cpu_s"] = time.process_time() - cpu0   # CPU time of this point (load-independent cost, for budgets)
+    rec["cpu_s"] = time.process_time() - cpu0  # CPU time of this point (load-independent cost, for budgets)
     return rec
 
 

@@ -8,10 +8,10 @@
 
 Data flow (docs/design.md#layout): spec -> runner -> store -> validation / figures.
 """
+
 from rfrobust.sweep.kinds import KEY_COLUMNS, PROVENANCE_COLUMNS
 from rfrobust.sweep.runner import run_sweep
 from rfrobust.sweep.spec import SweepSpec, config_hash, load_spec
 from rfrobust.sweep.store import compact, load
 
-__all__ = ["run_sweep", "load", "load_spec", "SweepSpec", "compact", "config_hash", "KEY_COLUMNS",
-           "PROVENANCE_COLUMNS"]
+__all__ = ["run_sweep", "load", "load_spec", "SweepSpec", "compact", "config_hash", "KEY_COLUMNS", "PROVENANCE_COLUMNS"]

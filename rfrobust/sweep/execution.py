@@ -10,11 +10,11 @@ A spec may hold an ``[execution]`` table (a study driver sets the same settings 
     workers = 4         # local worker processes when the command line does not say (--workers wins)
 
 These settings are handed to the kind's function next to the parameters (only those the kind takes, see
-:attr:`rfrobust.sweep.kinds.Kind.execution`; a setting the kind cannot take is refused up front), recorded in every
-row (the provenance columns ``backend``, ``device``, ``dtype``, ``threads``), and are **not** part of the configuration key: a
-point computed on a CPU and the same point computed on a GPU are the same point, so a store filled on one machine
-can be completed on another. The same names written under ``[fixed]`` are accepted and moved here; under ``[grid]``
-they are refused (one value per sweep).
+:attr:`rfrobust.sweep.kinds.Kind.execution`; a setting the kind cannot take is refused up front), recorded in every row
+(the provenance columns ``backend``, ``device``, ``dtype``, ``threads``), and are **not** part of the configuration key:
+a point computed on a CPU and the same point computed on a GPU are the same point, so a store filled on one machine can
+be completed on another. The same names written under ``[fixed]`` are accepted and moved here; under ``[grid]`` they are
+refused (one value per sweep).
 """
 
 from __future__ import annotations

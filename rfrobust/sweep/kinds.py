@@ -47,6 +47,7 @@ Their configuration keys are hashed under the names these functions had before t
 (:attr:`Kind.key`), so stores written then are still recognised; specs that still name the old
 ``python:rfrobust.deep....`` strings run the registered kind (:data:`LEGACY_NAMES`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -103,8 +104,10 @@ class Kind:
             mod = importlib.import_module(self.module)
         except ModuleNotFoundError as err:
             if err.name and (self.module == err.name or self.module.startswith(err.name + ".")):
-                raise InputError.message(f"kind {self.name!r}: module {self.module} is not available"
-                                         + (" in this installation" if self.name in BUILTIN else "")) from None
+                raise InputError.message(
+                    f"kind {self.name!r}: module {self.module} is not available"
+                    + (" in this installation" if self.name in BUILTIN else "")
+                ) from None
             raise
         fn = getattr(mod, self.function, None)
         if not callable(fn):
@@ -136,29 +139,75 @@ def train_schema():
 
 
 BUILTIN = {
-    "theory": Kind("theory", "rfrobust.theory", "run_record", seeded=False, default_backend="numpy",
-                   default_device="cpu", execution=(), schema_ref="rfrobust.params:TheoryPoint"),
-    "simulate": Kind("simulate", "rfrobust.simulate", "run_record", seeded=True,
-                     execution=("backend", "device", "dtype"), schema_ref="rfrobust.params:RFPoint"),
-    "train": Kind("train", "rfrobust.train", "run_record", seeded=True, execution=("device", "threads"),
-                  schema_ref="rfrobust.sweep.kinds:train_schema"),
+    "theory": Kind(
+        "theory",
+        "rfrobust.theory",
+        "run_record",
+        seeded=False,
+        default_backend="numpy",
+        default_device="cpu",
+        execution=(),
+        schema_ref="rfrobust.params:TheoryPoint",
+    ),
+    "simulate": Kind(
+        "simulate",
+        "rfrobust.simulate",
+        "run_record",
+        seeded=True,
+        execution=("backend", "device", "dtype"),
+        schema_ref="rfrobust.params:RFPoint",
+    ),
+    "train": Kind(
+        "train",
+        "rfrobust.train",
+        "run_record",
+        seeded=True,
+        execution=("device", "threads"),
+        schema_ref="rfrobust.sweep.kinds:train_schema",
+    ),
     # study kinds (rfrobust.studies): keys kept from their former python: names, so existing stores resume
-    "train_curves": Kind("train_curves", "rfrobust.studies.curve_runs", "run_record", seeded=True,
-                         default_backend="torch", execution=("device", "threads"),
-                         key="python:rfrobust.deep.curve_runs:run_record"),
-    "random_fit": Kind("random_fit", "rfrobust.studies.universal_law.kind", "run_record", seeded=True,
-                       default_backend="torch", execution=("device", "threads"),
-                       key="python:rfrobust.deep.universal_law:run_record"),
-    "rf_real": Kind("rf_real", "rfrobust.studies.width_vs_theory.rf_real", "run_record", seeded=True,
-                    default_backend="numpy", execution=("backend", "device", "dtype"),
-                    schema_ref="rfrobust.studies.width_vs_theory.rf_real:RFRealPoint"),
-    "eval_panel": Kind("eval_panel", "rfrobust.studies.eval_phase", "run_record", seeded=True,
-                       default_backend="torch", execution=("device", "threads"),
-                       schema_ref="rfrobust.studies.eval_phase:PanelPoint"),
+    "train_curves": Kind(
+        "train_curves",
+        "rfrobust.studies.curve_runs",
+        "run_record",
+        seeded=True,
+        default_backend="torch",
+        execution=("device", "threads"),
+        key="python:rfrobust.deep.curve_runs:run_record",
+    ),
+    "random_fit": Kind(
+        "random_fit",
+        "rfrobust.studies.universal_law.kind",
+        "run_record",
+        seeded=True,
+        default_backend="torch",
+        execution=("device", "threads"),
+        key="python:rfrobust.deep.universal_law:run_record",
+    ),
+    "rf_real": Kind(
+        "rf_real",
+        "rfrobust.studies.width_vs_theory.rf_real",
+        "run_record",
+        seeded=True,
+        default_backend="numpy",
+        execution=("backend", "device", "dtype"),
+        schema_ref="rfrobust.studies.width_vs_theory.rf_real:RFRealPoint",
+    ),
+    "eval_panel": Kind(
+        "eval_panel",
+        "rfrobust.studies.eval_phase",
+        "run_record",
+        seeded=True,
+        default_backend="torch",
+        execution=("device", "threads"),
+        schema_ref="rfrobust.studies.eval_phase:PanelPoint",
+    ),
 }
 #: Kind strings of specs written before the study kinds were registered -> the registered kind.
-LEGACY_NAMES = {"python:rfrobust.deep.curve_runs:run_record": "train_curves",
-                "python:rfrobust.deep.universal_law:run_record": "random_fit"}
+LEGACY_NAMES = {
+    "python:rfrobust.deep.curve_runs:run_record": "train_curves",
+    "python:rfrobust.deep.universal_law:run_record": "random_fit",
+}
 
 
 def hash_name(name: str) -> str:
@@ -173,12 +222,11 @@ def parse_kind(name: str) -> Kind:
     if name in BUILTIN:
         return BUILTIN[name]
     if name.startswith(USER_PREFIX):
-        target = name[len(USER_PREFIX):]
+        target = name[len(USER_PREFIX) :]
         module, sep, function = target.rpartition(":")
         if sep and module and function.isidentifier() and all(p.isidentifier() for p in module.split(".")):
             return Kind(name, module, function, seeded=True)
-        raise InputError(
-            "kind", name, "python:package.module:function (a module path, a colon, a function name)")
+        raise InputError("kind", name, "python:package.module:function (a module path, a colon, a function name)")
     raise InputError("kind", name, "one of " + ", ".join(BUILTIN) + " or python:package.module:function")
 
 
@@ -248,19 +296,31 @@ class PointFailed(Exception):
 def _one_line(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, PointFailed) else f"{type(exc).__name__}: {exc}"
     text = text.replace("\r", " ").replace("\n", " | ")
-    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 3] + "..."
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
 
 
-def make_row(kind: Kind, config_hash: str, seed: int, params: Mapping[str, Any], record: Mapping[str, Any] | None,
-             error: BaseException | None, wall_time: float, execution: Mapping[str, Any] | None = None) -> dict:
+def make_row(
+    kind: Kind,
+    config_hash: str,
+    seed: int,
+    params: Mapping[str, Any],
+    record: Mapping[str, Any] | None,
+    error: BaseException | None,
+    wall_time: float,
+    execution: Mapping[str, Any] | None = None,
+) -> dict:
     """One tidy row: keys, parameters, metrics, provenance -- each column once (see the module docstring for how
     record keys that clash with the row's columns are treated).
 
     ``backend``, ``device``, ``dtype`` and ``threads`` come from the record, else from the execution settings
     (else from the parameters, for rows of stores that kept them there)."""
-    row: dict[str, Any] = {"config_hash": config_hash, "seed": int(seed),
-                           "status": "ok" if error is None else "error",
-                           "error": None if error is None else _one_line(error), "kind": kind.name}
+    row: dict[str, Any] = {
+        "config_hash": config_hash,
+        "seed": int(seed),
+        "status": "ok" if error is None else "error",
+        "error": None if error is None else _one_line(error),
+        "kind": kind.name,
+    }
     row.update(params)
     record = dict(record or {})
     execution = execution or {}
@@ -312,8 +372,9 @@ def fold_legacy_columns(df):
     return df
 
 
-def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
-              execution: Mapping[str, Any] | None = None) -> dict:
+def run_point(
+    kind_name: str, config_hash: str, seed: int, params: dict, execution: Mapping[str, Any] | None = None
+) -> dict:
     """Compute one point and return its row; an exception becomes a ``status="error"`` row, never propagates.
 
     ``execution``: the settings handed to the function with the parameters (already restricted to the kind's)."""
@@ -322,8 +383,9 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
     try:
         kind, fn = _function(kind_name)
     except Exception as load_err:  # the kind itself cannot be loaded in this process
-        return make_row(parse_kind(kind_name), config_hash, seed, params, None, load_err, time.perf_counter() - t0,
-                        execution)
+        return make_row(
+            parse_kind(kind_name), config_hash, seed, params, None, load_err, time.perf_counter() - t0, execution
+        )
     try:
         call = {**params, **execution}
         record = fn(call, int(seed)) if kind.seeded else fn(call)
@@ -335,7 +397,7 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
         err: Exception | None = None
         reported = record.get("status")
         if isinstance(reported, str) and reported.lower().startswith("error"):
-            err = PointFailed(reported)      # the kind reports its own failure (e.g. theory: "error: ...")
+            err = PointFailed(reported)  # the kind reports its own failure (e.g. theory: "error: ...")
         elif bad:
             err = PointFailed(f"NaN in the result: {', '.join(map(str, bad))}")
     except Exception as exc:  # recorded, the sweep goes on
@@ -343,7 +405,8 @@ def run_point(kind_name: str, config_hash: str, seed: int, params: dict,
     return make_row(kind, config_hash, seed, params, record, err, time.perf_counter() - t0, execution)
 
 
-def run_batch(kind_name: str, tasks: list[tuple[str, int, dict]],
-              execution: Mapping[str, Any] | None = None) -> list[dict]:
+def run_batch(
+    kind_name: str, tasks: list[tuple[str, int, dict]], execution: Mapping[str, Any] | None = None
+) -> list[dict]:
     """Compute several points (one task of the process pool or of a Dask worker)."""
     return [run_point(kind_name, h, s, p, execution) for h, s, p in tasks]

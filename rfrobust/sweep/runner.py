@@ -373,8 +373,11 @@ def check_engine(workers: Any = None, dask: Any = None) -> None:
         return
     if isinstance(dask, str):
         if not _SCHEDULER.match(dask.strip()):
-            raise InputError("scheduler", dask, "a Dask scheduler address PROTOCOL://HOST:PORT or HOST:PORT "
-                             "(PROTOCOL: tcp, tls, ucx, ws, wss)")
+            raise InputError(
+                "scheduler",
+                dask,
+                "a Dask scheduler address PROTOCOL://HOST:PORT or HOST:PORT (PROTOCOL: tcp, tls, ucx, ws, wss)",
+            )
         return
     if type(dask).__name__ != "Client":
         raise InputError("dask", dask, "a scheduler address tcp://HOST:PORT, a worker count, or a Client")

@@ -35,6 +35,7 @@ names, under ``[fixed]``; one value, never a ``[grid]`` axis), they are passed t
 parameters and recorded in the row's provenance columns, but they are NOT part of the configuration hash nor of the
 spec's identity -- the same sweep continued on a GPU finds the points computed on a CPU done.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -170,8 +171,11 @@ class SweepSpec:
                         raise _fail(self.source, f"{tag} {err}") from None
         missing = [p.name for p in schema if p.required and p.name not in seen]
         if missing:
-            raise _fail(self.source, f"parameter {missing[0]} is required by kind {self.kind} "
-                                     f"({schema[missing[0]].allowed()}): give it under [fixed] or [grid]")
+            raise _fail(
+                self.source,
+                f"parameter {missing[0]} is required by kind {self.kind} "
+                f"({schema[missing[0]].allowed()}): give it under [fixed] or [grid]",
+            )
         if schema.has_rule:
             for i, params in enumerate(self.configurations()):
                 if i >= MAX_RULE_CHECKS:
@@ -185,13 +189,16 @@ class SweepSpec:
     def canonical(self) -> dict:
         """What identifies the spec's set of points, in canonical form: values canonicalised, axis values and
         seeds sorted (the output path, the description and the order of axes and values do not count)."""
+
         def order(v):
             return (type(v).__name__, v)
 
-        return {"kind": hash_name(self.kind),
-                "fixed": {k: canonical_value(v, k) for k, v in self.fixed.items()},
-                "grid": {k: sorted((canonical_value(x, k) for x in v), key=order) for k, v in self.grid.items()},
-                "seeds": sorted(int(s) for s in self.seeds)}
+        return {
+            "kind": hash_name(self.kind),
+            "fixed": {k: canonical_value(v, k) for k, v in self.fixed.items()},
+            "grid": {k: sorted((canonical_value(x, k) for x in v), key=order) for k, v in self.grid.items()},
+            "seeds": sorted(int(s) for s in self.seeds),
+        }
 
     def spec_hash(self) -> str:
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
@@ -204,8 +211,11 @@ def _fail(source: str, text: str) -> InputError:
 
 def _fixed_value(source: str, name: str, value: Any) -> Any:
     if isinstance(value, (list, dict)):
-        raise _fail(source, f"fixed parameter {name} must be one number, string or boolean"
-                            + (" (put lists under [grid])" if isinstance(value, list) else ""))
+        raise _fail(
+            source,
+            f"fixed parameter {name} must be one number, string or boolean"
+            + (" (put lists under [grid])" if isinstance(value, list) else ""),
+        )
     try:
         canon = canonical_value(value, name)
     except InputError as err:
@@ -256,8 +266,11 @@ def _seeds(source: str, value: Any) -> list[int]:
         if value < 1:
             raise _fail(source, f"seeds={value!r}: must be a count >= 1 or a list of integers >= 0")
         return list(range(value))
-    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                 for s in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
         if len(set(value)) != len(value):
             raise _fail(source, f"seeds={value!r}: repeats a seed")
         return list(value)
@@ -275,8 +288,10 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
     for key, value in data.items():
         if key not in TOP_LEVEL_KEYS:
             what = "section" if isinstance(value, dict) else "key"
-            raise _fail(source, f"unknown {what} {key!r} (allowed: kind, output, seeds, description, "
-                                "[fixed], [grid], [execution])")
+            raise _fail(
+                source,
+                f"unknown {what} {key!r} (allowed: kind, output, seeds, description, [fixed], [grid], [execution])",
+            )
     for sec in SECTIONS:
         if sec in data and not isinstance(data[sec], dict):
             raise _fail(source, f"{sec} must be a section [{sec}] of parameter = value lines")
@@ -289,7 +304,7 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
         raise _fail(source, f"kind is empty ({KIND_HELP})")
     output = data.get("output")
     if not isinstance(output, str) or not output.strip():
-        raise _fail(source, "missing output (the path of the result store, e.g. \"results/name.parquet\")")
+        raise _fail(source, 'missing output (the path of the result store, e.g. "results/name.parquet")')
     description = data.get("description", "")
     if not isinstance(description, str):
         raise _fail(source, "description must be a string")
@@ -307,8 +322,11 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
         raise _fail(source, f"parameter {both[0]} is both in [fixed] and in [grid]")
     for name in grid_in:
         if name in EXECUTION_SETTINGS:
-            raise _fail(source, f"{name} is an execution setting: give one value under [execution], not a [grid] "
-                                "axis (it is not part of a configuration's identity)")
+            raise _fail(
+                source,
+                f"{name} is an execution setting: give one value under [execution], not a [grid] "
+                "axis (it is not part of a configuration's identity)",
+            )
     fixed = {name: _fixed_value(source, name, v) for name, v in fixed_in.items() if name not in EXECUTION_SETTINGS}
     execution = parse_execution(data.get("execution"), source)
     for name, value in fixed_in.items():  # the same settings written under [fixed]: accepted, moved
@@ -320,8 +338,16 @@ def spec_from_dict(data: Mapping[str, Any], base_dir: str | None = None, source:
     seeds = _seeds(source, data.get("seeds", [0]))
     base = base_dir if base_dir is not None else os.getcwd()
     out = os.path.abspath(os.path.join(base, os.path.expanduser(output)))
-    spec = SweepSpec(kind=kind.strip(), output=out, fixed=fixed, grid=grid, seeds=seeds,
-                     description=description, source=source, execution=execution)
+    spec = SweepSpec(
+        kind=kind.strip(),
+        output=out,
+        fixed=fixed,
+        grid=grid,
+        seeds=seeds,
+        description=description,
+        source=source,
+        execution=execution,
+    )
     builtin = BUILTIN.get(spec.kind)
     if builtin is not None and builtin.schema_ref is not None:  # known without importing user code (or torch)
         spec.check_params(builtin.schema())
@@ -358,8 +384,10 @@ def load_spec(spec: str | os.PathLike | Mapping | SweepSpec, base_dir: str | Non
     except tomllib.TOMLDecodeError as err:
         raise InputError.message(f"spec {path}: invalid TOML: {err}") from None
     except UnicodeDecodeError as err:
-        raise InputError.message(f"spec {path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
-                                 f"{err.start}); a spec is a UTF-8 TOML file") from None
+        raise InputError.message(
+            f"spec {path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
+            f"{err.start}); a spec is a UTF-8 TOML file"
+        ) from None
     except OSError as err:
         raise InputError.message(f"spec {path}: cannot read: {err.strerror}") from None
     base = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))

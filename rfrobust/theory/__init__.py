@@ -11,8 +11,16 @@ Everything here is formulas evaluated to machine precision (docs/theory.md; each
 
 Command line: ``python -m rfrobust.theory --psi1 0.5,1,2 --eps 0.5``.
 """
+
 from rfrobust.theory.adversarial import run_record, solve_point, theory_grid
 from rfrobust.theory.mm import DivergenceWarning, mm_closed_form, mm_spectral, ridge_grad_norm
 
-__all__ = ["solve_point", "theory_grid", "mm_closed_form", "mm_spectral", "ridge_grad_norm", "run_record",
-           "DivergenceWarning"]
+__all__ = [
+    "solve_point",
+    "theory_grid",
+    "mm_closed_form",
+    "mm_spectral",
+    "ridge_grad_norm",
+    "run_record",
+    "DivergenceWarning",
+]

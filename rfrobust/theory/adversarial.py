@@ -21,6 +21,7 @@ The solver (:mod:`rfrobust.theory.fixed_point`) is a vectorised Newton method wi
 each grid's eps axis; points it cannot reach fall back to the per-point recipe of docs/theory.md#solver-recipe
 (:mod:`rfrobust.theory.reference`) before a :class:`~rfrobust.errors.ConvergenceError` is raised.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -42,8 +43,23 @@ from rfrobust.theory.spectrum import Spectrum, rf_spectrum, stack
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 #: metric columns of every record, in order
-METRICS = ("SE", "R", "AE", "AE_clean", "G", "a_norm2", "T", "alpha2", "c", "train_loss", "eps0", "zero",
-           "status", "sigma_w2", "v_y")
+METRICS = (
+    "SE",
+    "R",
+    "AE",
+    "AE_clean",
+    "G",
+    "a_norm2",
+    "T",
+    "alpha2",
+    "c",
+    "train_loss",
+    "eps0",
+    "zero",
+    "status",
+    "sigma_w2",
+    "v_y",
+)
 
 
 class NonconvexWarning(RuntimeWarning):
@@ -80,8 +96,12 @@ def _points(kwargs: Mapping[str, Any]) -> tuple[list[dict], dict]:
     resolved = [resolve_act(a) for a in lists["act"]]
     for r in resolved:
         if r.name in acts and acts[r.name] != r:
-            raise InputError("act", r.name, "activations with distinct names (two different activations share "
-                                            "this name; give callables distinct __name__s)")
+            raise InputError(
+                "act",
+                r.name,
+                "activations with distinct names (two different activations share "
+                "this name; give callables distinct __name__s)",
+            )
         acts[r.name] = r
     lists["act"] = [r.name for r in resolved]
     return _product(lists, PARAMS), acts
@@ -101,22 +121,56 @@ def _product(lists: dict, names: tuple) -> list[dict]:
 # --------------------------------------------------------------------------- records
 def _zero_record(spec: Spectrum, eps0: float) -> dict:
     vy = spec.v_y
-    return {"SE": vy, "R": vy - spec.noise2, "G": 0.0, "a_norm2": 0.0, "T": 0.0,
-            "alpha2": float(np.dot(spec.sigma, spec.t)), "c": 0.0, "train_loss": vy, "eps0": eps0, "zero": True,
-            "status": "zero", "m_lin": 0.0}
+    return {
+        "SE": vy,
+        "R": vy - spec.noise2,
+        "G": 0.0,
+        "a_norm2": 0.0,
+        "T": 0.0,
+        "alpha2": float(np.dot(spec.sigma, spec.t)),
+        "c": 0.0,
+        "train_loss": vy,
+        "eps0": eps0,
+        "zero": True,
+        "status": "zero",
+        "m_lin": 0.0,
+    }
 
 
 def _diverged_record(spec: Spectrum, eps0: float) -> dict:
     inf = math.inf
-    return {"SE": inf, "R": inf, "G": inf, "a_norm2": inf, "T": inf, "alpha2": inf, "c": 0.0,
-            "train_loss": 0.0, "eps0": eps0, "zero": False, "status": "diverged", "m_lin": math.nan}
+    return {
+        "SE": inf,
+        "R": inf,
+        "G": inf,
+        "a_norm2": inf,
+        "T": inf,
+        "alpha2": inf,
+        "c": 0.0,
+        "train_loss": 0.0,
+        "eps0": eps0,
+        "zero": False,
+        "status": "diverged",
+        "m_lin": math.nan,
+    }
 
 
 def _error_record(eps0: float, msg: str) -> dict:
     nan = math.nan
-    return {"SE": nan, "R": nan, "G": nan, "a_norm2": nan, "T": nan, "alpha2": nan, "c": nan,
-            "train_loss": nan, "eps0": eps0, "zero": False, "status": "error: " + msg.replace("\n", " "),
-            "m_lin": nan}
+    return {
+        "SE": nan,
+        "R": nan,
+        "G": nan,
+        "a_norm2": nan,
+        "T": nan,
+        "alpha2": nan,
+        "c": nan,
+        "train_loss": nan,
+        "eps0": eps0,
+        "zero": False,
+        "status": "error: " + msg.replace("\n", " "),
+        "m_lin": nan,
+    }
 
 
 def _finish(rec: dict, eps_test: float, spec: Spectrum) -> dict:
@@ -179,8 +233,12 @@ def _solve_unique(keys: list[tuple], spectra: dict, on_error: str) -> dict:
         else:
             chain_pts.setdefault((sk, lam, kappa), []).append(eps)
     if n_div:
-        warnings.warn(f"{n_div} point(s) at lam = 0 and psi1 = psi2 (interpolation threshold) without robust term: "
-                      "the risk diverges; reported as inf with status 'diverged'", DivergenceWarning, stacklevel=4)
+        warnings.warn(
+            f"{n_div} point(s) at lam = 0 and psi1 = psi2 (interpolation threshold) without robust term: "
+            "the risk diverges; reported as inf with status 'diverged'",
+            DivergenceWarning,
+            stacklevel=4,
+        )
     for block in _blocks(sorted({(k[0], k[1]) for k in ridge_keys}, key=repr), spectra):
         members = set(block)
         _solve_ridge_block(block, [k for k in ridge_keys if (k[0], k[1]) in members], spectra, eps0_1, out)
@@ -204,17 +262,27 @@ def _solve_ridge_block(rk: list, keys: list, spectra: dict, eps0_1: dict, out: d
         sk, lam, kappa, eps = key
         i = idx[(sk, lam)]
         G = float(sol["G"][i])
-        out[key] = {"SE": float(sol["SE"][i]), "R": float(sol["SE"][i]) - spectra[sk].noise2, "G": G,
-                    "a_norm2": float(sol["a_norm2"][i]), "T": float(sol["T"][i]), "alpha2": float(sol["alpha2"][i]),
-                    "c": eps * G, "train_loss": float(sol["train_loss"][i]),
-                    "eps0": eps0_1[sk] / kappa if kappa > 0 else math.inf, "zero": False, "status": "ok",
-                    "m_lin": float(sol["m_lin"][i])}
+        out[key] = {
+            "SE": float(sol["SE"][i]),
+            "R": float(sol["SE"][i]) - spectra[sk].noise2,
+            "G": G,
+            "a_norm2": float(sol["a_norm2"][i]),
+            "T": float(sol["T"][i]),
+            "alpha2": float(sol["alpha2"][i]),
+            "c": eps * G,
+            "train_loss": float(sol["train_loss"][i]),
+            "eps0": eps0_1[sk] / kappa if kappa > 0 else math.inf,
+            "zero": False,
+            "status": "ok",
+            "m_lin": float(sol["m_lin"][i]),
+        }
 
 
 def _solve_chain_block(ck: list, targets: list, spectra: dict, eps0_1: dict, on_error: str, out: dict) -> None:
     """Adversarial points: one chain per (spectrum, lam, kappa) along its sorted eps targets (fixed_point)."""
-    b = _batch([spectra[s] for s, _, _ in ck], [_lam_t(spectra[s], lam) for s, lam, _ in ck],
-               [kappa for _, _, kappa in ck])
+    b = _batch(
+        [spectra[s] for s, _, _ in ck], [_lam_t(spectra[s], lam) for s, lam, _ in ck], [kappa for _, _, kappa in ck]
+    )
     w_pos = np.array([spectra[s].w_pos for s, _, _ in ck])
     with np.errstate(all="ignore"):
         res = fp.solve_chains(b, w_pos, targets)
@@ -234,10 +302,20 @@ def _solve_chain_block(ck: list, targets: list, spectra: dict, eps0_1: dict, on_
 
 def _record_from(o: dict, i: int, spec: Spectrum, e0: float) -> dict:
     SE = float(o["SE"][i])
-    return {"SE": SE, "R": SE - spec.noise2, "G": float(o["G"][i]), "a_norm2": float(o["a_norm2"][i]),
-            "T": float(o["T"][i]), "alpha2": float(o["alpha2"][i]), "c": float(o["c"][i]),
-            "train_loss": float(o["train_loss"][i]), "eps0": e0, "zero": False, "status": "ok",
-            "m_lin": float(o["m_lin"][i])}
+    return {
+        "SE": SE,
+        "R": SE - spec.noise2,
+        "G": float(o["G"][i]),
+        "a_norm2": float(o["a_norm2"][i]),
+        "T": float(o["T"][i]),
+        "alpha2": float(o["alpha2"][i]),
+        "c": float(o["c"][i]),
+        "train_loss": float(o["train_loss"][i]),
+        "eps0": e0,
+        "zero": False,
+        "status": "ok",
+        "m_lin": float(o["m_lin"][i]),
+    }
 
 
 def _fallback(key, spec: Spectrum, e0, on_error) -> dict:
@@ -247,13 +325,26 @@ def _fallback(key, spec: Spectrum, e0, on_error) -> dict:
     sk, lam, kappa, eps = key
     try:
         sol = reference.solve_spectrum(spec, _lam_t(spec, lam), eps, kappa)
-        rec = {"SE": sol["SE"], "R": sol["SE"] - spec.noise2, "G": sol["G"], "a_norm2": sol["a_norm2"],
-               "T": sol["T"], "alpha2": sol["alpha2"], "c": sol["c"], "train_loss": sol["train_loss"], "eps0": e0,
-               "zero": False, "status": "ok"}
+        rec = {
+            "SE": sol["SE"],
+            "R": sol["SE"] - spec.noise2,
+            "G": sol["G"],
+            "a_norm2": sol["a_norm2"],
+            "T": sol["T"],
+            "alpha2": sol["alpha2"],
+            "c": sol["c"],
+            "train_loss": sol["train_loss"],
+            "eps0": e0,
+            "zero": False,
+            "status": "ok",
+        }
         if all(math.isfinite(rec[k]) for k in ("SE", "G", "T")):
             b = _batch([spec], [_lam_t(spec, lam)], [kappa])
-            rec["m_lin"] = float(fp.outputs(b, fp.y_from(np.array([sol["alpha2"]]), np.array([sol["G"]]),
-                                                         np.array([sol["T"]])), np.array([eps]))["m_lin"][0])
+            rec["m_lin"] = float(
+                fp.outputs(
+                    b, fp.y_from(np.array([sol["alpha2"]]), np.array([sol["G"]]), np.array([sol["T"]])), np.array([eps])
+                )["m_lin"][0]
+            )
             return rec
         detail = "non-finite solution"
     except ConvergenceError as err:
@@ -268,22 +359,53 @@ def _point_of(key, spec: Spectrum) -> dict:
     sk, lam, kappa, eps = key
     if isinstance(sk, tuple) and len(sk) == 6:
         psi1, psi2, act, F1, Fstar, tau = sk
-        return {"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa, "act": act, "F1": F1,
-                "Fstar": Fstar, "tau": tau}
+        return {
+            "psi1": psi1,
+            "psi2": psi2,
+            "lam": lam,
+            "eps": eps,
+            "kappa": kappa,
+            "act": act,
+            "F1": F1,
+            "Fstar": Fstar,
+            "tau": tau,
+        }
     return {"spectrum": sk, "lam_t": lam, "eps": eps, "kappa": kappa}
 
 
 def _batch(specs: list[Spectrum], lam_t: Iterable[float], kappa: Iterable[float]) -> fp.Batch:
     st = stack(specs)
-    return fp.Batch(st["sigma"], st["m"], st["w"], st["t"], st["sigma_w2"], np.asarray(list(lam_t), dtype=float),
-                    np.asarray(list(kappa), dtype=float))
+    return fp.Batch(
+        st["sigma"],
+        st["m"],
+        st["w"],
+        st["t"],
+        st["sigma_w2"],
+        np.asarray(list(lam_t), dtype=float),
+        np.asarray(list(kappa), dtype=float),
+    )
 
 
 # --------------------------------------------------------------------------- public API
-def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["eps"], kappa=DEFAULTS["kappa"],
-                act=DEFAULTS["act"], F1=DEFAULTS["F1"], Fstar=DEFAULTS["Fstar"], tau=DEFAULTS["tau"],
-                eps_test=DEFAULTS["eps_test"], on_error: str = "raise", n_nodes: int | None = None, *,
-                labels=None, p_flip=None, norm=None, d=None) -> pd.DataFrame:
+def theory_grid(
+    psi1,
+    psi2=DEFAULTS["psi2"],
+    lam=DEFAULTS["lam"],
+    eps=DEFAULTS["eps"],
+    kappa=DEFAULTS["kappa"],
+    act=DEFAULTS["act"],
+    F1=DEFAULTS["F1"],
+    Fstar=DEFAULTS["Fstar"],
+    tau=DEFAULTS["tau"],
+    eps_test=DEFAULTS["eps_test"],
+    on_error: str = "raise",
+    n_nodes: int | None = None,
+    *,
+    labels=None,
+    p_flip=None,
+    norm=None,
+    d=None,
+) -> pd.DataFrame:
     """Adversarial RF theory on the cartesian product of the arguments; one row per point.
 
     Every argument may be a scalar or a list (numeric ones also a grid string such as ``"0.1:20:40:log"``);
@@ -305,14 +427,27 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
         raise InputError("on_error", on_error, "'raise' or 'record'")
     if n_nodes is not None:
         n_nodes = check_nodes(n_nodes)
-    kwargs = {"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa, "act": act, "F1": F1,
-              "Fstar": Fstar, "tau": tau, "eps_test": eps_test}
+    kwargs = {
+        "psi1": psi1,
+        "psi2": psi2,
+        "lam": lam,
+        "eps": eps,
+        "kappa": kappa,
+        "act": act,
+        "F1": F1,
+        "Fstar": Fstar,
+        "tau": tau,
+        "eps_test": eps_test,
+    }
     rows, acts = _points(kwargs)
     extended = any(v is not None for v in (labels, p_flip, norm, d))
     if any(r["kappa"] > 1 for r in rows):
-        warnings.warn("kappa > 1: the training objective (y-f)^2 + kappa[(|y-f| + eps||grad f||)^2 - (y-f)^2] is not "
-                      "convex; the theory returns the stationary point of the scalar system (not validated)",
-                      NonconvexWarning, stacklevel=2)
+        warnings.warn(
+            "kappa > 1: the training objective (y-f)^2 + kappa[(|y-f| + eps||grad f||)^2 - (y-f)^2] is not "
+            "convex; the theory returns the stationary point of the scalar system (not validated)",
+            NonconvexWarning,
+            stacklevel=2,
+        )
     if extended:
         from rfrobust.theory.classification import extended_grid
 
@@ -323,8 +458,9 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
         sk = (r["psi1"], r["psi2"], r["act"], r["F1"], r["Fstar"], r["tau"])
         if sk not in spectra:
             a: ActConstants = acts[r["act"]]
-            spectra[sk] = rf_spectrum(r["psi1"], r["psi2"], a.mu1, a.mu_star, a.gamma, r["F1"], r["Fstar"], r["tau"],
-                                      n_nodes)
+            spectra[sk] = rf_spectrum(
+                r["psi1"], r["psi2"], a.mu1, a.mu_star, a.gamma, r["F1"], r["Fstar"], r["tau"], n_nodes
+            )
         keys.add((sk, r["lam"], r["kappa"], r["eps"]))
     solved = _solve_unique(sorted(keys, key=repr), spectra, on_error)
     records = []
@@ -335,8 +471,9 @@ def theory_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["
     return pd.DataFrame.from_records(records, columns=list(PARAMS) + list(METRICS))
 
 
-def spectrum_grid(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=None,
-                  on_error: str = "raise") -> pd.DataFrame:
+def spectrum_grid(
+    spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=None, on_error: str = "raise"
+) -> pd.DataFrame:
     """The adversarial fixed point (docs/theory.md#adv-scalar-system) of problem (P) on a user-given discrete spectrum.
 
     ``lam_t`` is the ridge penalty ``lam_t ||theta||^2`` itself (no psi1 factor). Any of ``lam_t, eps, kappa,
@@ -366,28 +503,70 @@ def spectrum_grid(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=No
     return pd.DataFrame.from_records(recs, columns=list(names) + list(METRICS))
 
 
-def solve_point(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["eps"], act=DEFAULTS["act"],
-                kappa=DEFAULTS["kappa"], F1=DEFAULTS["F1"], Fstar=DEFAULTS["Fstar"], tau=DEFAULTS["tau"],
-                eps_test=DEFAULTS["eps_test"], on_error: str = "raise", n_nodes: int | None = None, *,
-                labels=None, p_flip=None, norm=None, d=None) -> dict:
+def solve_point(
+    psi1,
+    psi2=DEFAULTS["psi2"],
+    lam=DEFAULTS["lam"],
+    eps=DEFAULTS["eps"],
+    act=DEFAULTS["act"],
+    kappa=DEFAULTS["kappa"],
+    F1=DEFAULTS["F1"],
+    Fstar=DEFAULTS["Fstar"],
+    tau=DEFAULTS["tau"],
+    eps_test=DEFAULTS["eps_test"],
+    on_error: str = "raise",
+    n_nodes: int | None = None,
+    *,
+    labels=None,
+    p_flip=None,
+    norm=None,
+    d=None,
+) -> dict:
     """One point of :func:`theory_grid` as a dict (inputs, with ``act`` as its name, and all metrics).
 
     ``eps = 0`` gives the ridge (MM) values, with ``G = G0`` of docs/theory.md#ridge-grad-norm and ``AE`` at
     ``eps_test`` from it (docs/theory.md#adv-extensions). ``labels, p_flip, norm, d``: classification labels and l_inf
     attacks, with the outputs ``acc, acc_rob, stab, G_dual`` (:func:`theory_grid`; docs/theory_classification.md).
     """
-    for name, v in (("psi1", psi1), ("psi2", psi2), ("lam", lam), ("eps", eps), ("kappa", kappa), ("F1", F1),
-                    ("Fstar", Fstar), ("tau", tau)) + ((("eps_test", eps_test),) if eps_test is not None else ()) + \
-            tuple((n, v) for n, v in (("labels", labels), ("p_flip", p_flip), ("norm", norm), ("d", d))
-                  if v is not None):
-        if isinstance(v, (list, tuple, np.ndarray)) or (name in ("labels", "norm") and isinstance(v, str)
-                                                          and "," in v):
+    for name, v in (
+        (
+            ("psi1", psi1),
+            ("psi2", psi2),
+            ("lam", lam),
+            ("eps", eps),
+            ("kappa", kappa),
+            ("F1", F1),
+            ("Fstar", Fstar),
+            ("tau", tau),
+        )
+        + ((("eps_test", eps_test),) if eps_test is not None else ())
+        + tuple((n, v) for n, v in (("labels", labels), ("p_flip", p_flip), ("norm", norm), ("d", d)) if v is not None)
+    ):
+        if isinstance(v, (list, tuple, np.ndarray)) or (name in ("labels", "norm") and isinstance(v, str) and "," in v):
             raise InputError(name, v, "a single value for solve_point (use theory_grid for grids)")
-    df = theory_grid(psi1, psi2, lam, eps, kappa, act, F1, Fstar, tau, eps_test, on_error=on_error, n_nodes=n_nodes,
-                     labels=labels, p_flip=p_flip, norm=norm, d=d)
+    df = theory_grid(
+        psi1,
+        psi2,
+        lam,
+        eps,
+        kappa,
+        act,
+        F1,
+        Fstar,
+        tau,
+        eps_test,
+        on_error=on_error,
+        n_nodes=n_nodes,
+        labels=labels,
+        p_flip=p_flip,
+        norm=norm,
+        d=d,
+    )
     rec = df.iloc[0].to_dict()
-    return {k: (bool(v) if k == "zero" else (float(v) if isinstance(v, (np.floating, np.integer)) else v))
-            for k, v in rec.items()}
+    return {
+        k: (bool(v) if k == "zero" else (float(v) if isinstance(v, (np.floating, np.integer)) else v))
+        for k, v in rec.items()
+    }
 
 
 def run_record(params: Mapping[str, Any]) -> dict:

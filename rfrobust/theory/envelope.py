@@ -36,6 +36,7 @@ Partial derivatives used by the Newton solver (derived by hand; checked against 
 Because ``S u + c = c (1 + 2T)`` the ``u``-dependence of ``Psi_c`` and ``beta^2`` cancels exactly, and
 ``dA/du = 2 phi(u) / (T (1+2T))``.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,8 +77,8 @@ def _core(S, c, T, derivatives=False):
     u = 2.0 * c * T / S
     phi = _INV_SQRT2PI * np.exp(-0.5 * u * u)
     P = erfc(u / _SQRT2)
-    omP = gammainc(0.5, 0.5 * u * u)          # 1 - P
-    omQ = gammainc(1.5, 0.5 * u * u)          # 1 - Q = 1 - P - 2 u phi
+    omP = gammainc(0.5, 0.5 * u * u)  # 1 - P
+    omQ = gammainc(1.5, 0.5 * u * u)  # 1 - Q = 1 - P - 2 u phi
     Q = 1.0 - omQ
     S2 = S * S
     K = S2 * Q + 4.0 * c * S * phi + c * c * P

@@ -29,6 +29,7 @@ from the ridge solution at ``lam_t = lam_start > 0`` and follow the straight pat
 Points with ``kappa eps >= eps0`` are the zero solution (docs/theory.md#zero-threshold) and are never part of a chain,
 so a neighbour across the threshold never serves as a warm start.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,17 +68,17 @@ class Batch:
         return int(self.sigma.shape[0])
 
     def take(self, idx) -> Batch:
-        return Batch(self.sigma[idx], self.m[idx], self.w[idx], self.t[idx], self.sigma_w2[idx],
-                     self.lam_t[idx], self.kappa[idx])
+        return Batch(
+            self.sigma[idx], self.m[idx], self.w[idx], self.t[idx], self.sigma_w2[idx], self.lam_t[idx], self.kappa[idx]
+        )
 
     def with_lam(self, lam_t) -> Batch:
-        return Batch(self.sigma, self.m, self.w, self.t, self.sigma_w2, np.asarray(lam_t, dtype=float),
-                     self.kappa)
+        return Batch(self.sigma, self.m, self.w, self.t, self.sigma_w2, np.asarray(lam_t, dtype=float), self.kappa)
 
     def eps0(self) -> np.ndarray:
         """Zero-solution threshold for kappa = 1 (docs/theory.md#zero-threshold), vectorised."""
         vy = self.sigma_w2 + np.sum(self.sigma * self.t, axis=1)
-        num = np.sum(self.sigma ** 2 * self.t / self.m, axis=1) + vy * np.sum(self.w * self.sigma / self.m, axis=1)
+        num = np.sum(self.sigma**2 * self.t / self.m, axis=1) + vy * np.sum(self.w * self.sigma / self.m, axis=1)
         return np.sqrt(num) / np.sqrt(2.0 * vy / math.pi)
 
     def v_y(self) -> np.ndarray:
@@ -114,7 +115,7 @@ def solve_k_spec(b: Batch, w_pos: np.ndarray, iters: int = 200) -> np.ndarray:
 
     def g(kv):
         W, dW = _W(sub, kv)
-        return 1.0 - W - lam_s / kv, -dW + lam_s / kv ** 2
+        return 1.0 - W - lam_s / kv, -dW + lam_s / kv**2
 
     # make sure g(lo) < 0 (ridgeless: shrink lo until W(lo) > 1)
     for _ in range(80):
@@ -130,7 +131,7 @@ def solve_k_spec(b: Batch, w_pos: np.ndarray, iters: int = 200) -> np.ndarray:
         gv, dg = g(kv)
         llo = np.where(gv < 0, x, llo)
         lhi = np.where(gv >= 0, x, lhi)
-        step = gv / (dg * kv)           # Newton in log k
+        step = gv / (dg * kv)  # Newton in log k
         xn = x - step
         outside = ~((xn > llo) & (xn < lhi)) | ~np.isfinite(xn)
         xn = np.where(outside, 0.5 * (llo + lhi), xn)
@@ -155,7 +156,7 @@ def ridge_solution(b: Batch, w_pos: np.ndarray) -> dict:
     kk = np.where(diverged, 0.0, k)[:, None]
     den = b.sigma + kk
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(b.sigma > 0, b.sigma / den, 0.0)          # sigma/(sigma+k)
+        r = np.where(b.sigma > 0, b.sigma / den, 0.0)  # sigma/(sigma+k)
         W = np.sum(b.w * r, axis=1)
         V = np.sum(b.w * r * r, axis=1)
         Bsum = np.sum(b.t * b.sigma * np.where(b.sigma > 0, (kk / den) ** 2, 1.0), axis=1)
@@ -163,7 +164,7 @@ def ridge_solution(b: Batch, w_pos: np.ndarray) -> dict:
         SE = b.sigma_w2 + alpha2
         G2 = np.sum(b.t * r * r * b.m, axis=1) + SE * np.sum(b.w * b.m * r / np.where(den > 0, den, 1.0), axis=1)
         a2 = np.sum(b.t * r * r, axis=1) + SE * np.sum(b.w * r / np.where(den > 0, den, 1.0), axis=1)
-        m_lin = np.sum(b.t * b.sigma * r, axis=1)           # E[f <beta1, x>] (docs/theory_classification.md)
+        m_lin = np.sum(b.t * b.sigma * r, axis=1)  # E[f <beta1, x>] (docs/theory_classification.md)
         overp = (b.lam_t <= 0) & (w_pos > 1)
         T = np.where(overp, np.inf, W / (2.0 * (1.0 - W)))
         A = np.where(overp, 0.0, 2.0 * (1.0 - W))
@@ -172,9 +173,22 @@ def ridge_solution(b: Batch, w_pos: np.ndarray) -> dict:
     for arr in (alpha2, SE, G2, a2):
         arr[diverged] = np.inf
     m_lin[diverged] = np.nan
-    return {"k": k, "alpha2": alpha2, "SE": SE, "G": np.sqrt(G2), "T": T, "A": A, "beta2": A * A * SE,
-            "a_norm2": a2, "train_loss": train, "V": V, "B": Bsum, "diverged": diverged, "overparam": overp,
-            "m_lin": m_lin}
+    return {
+        "k": k,
+        "alpha2": alpha2,
+        "SE": SE,
+        "G": np.sqrt(G2),
+        "T": T,
+        "A": A,
+        "beta2": A * A * SE,
+        "a_norm2": a2,
+        "train_loss": train,
+        "V": V,
+        "B": Bsum,
+        "diverged": diverged,
+        "overparam": overp,
+        "m_lin": m_lin,
+    }
 
 
 # --------------------------------------------------------------------------- residual and Jacobian
@@ -184,7 +198,7 @@ def _state(b: Batch, y, eps, derivatives):
     T = np.exp(y[:, 2])
     S = np.sqrt(b.sigma_w2 + alpha2)
     ke = b.kappa * eps
-    cp = ke * G                                   # kappa c
+    cp = ke * G  # kappa c
     env = _core(S, cp, T, derivatives)
     Psic = env["Psi_c"]
     C = ke * Psic / G + 2.0 * b.kappa * (1.0 - b.kappa) * eps * eps
@@ -204,10 +218,10 @@ def evaluate(b: Batch, y: np.ndarray, eps: np.ndarray, jac: bool = True):
     wsD2 = ws * iD2
     tsD2 = tsig * iD2
     R1 = np.sum(ws * iD, axis=1)
-    s_wss = np.sum(wsD2 * b.sigma, axis=1)            # sum w sigma^2 / D^2
-    s_wsm = np.sum(wsD2 * b.m, axis=1)                # sum w sigma m / D^2
-    s_tsNN = np.sum(tsD2 * N * N, axis=1)             # sum t sigma N^2 / D^2
-    s_tssm = np.sum(tsD2 * b.sigma * b.m, axis=1)     # sum t sigma^2 m / D^2
+    s_wss = np.sum(wsD2 * b.sigma, axis=1)  # sum w sigma^2 / D^2
+    s_wsm = np.sum(wsD2 * b.m, axis=1)  # sum w sigma m / D^2
+    s_tsNN = np.sum(tsD2 * N * N, axis=1)  # sum t sigma N^2 / D^2
+    s_tssm = np.sum(tsD2 * b.sigma * b.m, axis=1)  # sum t sigma^2 m / D^2
     R2 = s_tsNN + beta2 * s_wss
     R3 = A * A * s_tssm + beta2 * s_wsm
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -237,8 +251,10 @@ def evaluate(b: Batch, y: np.ndarray, eps: np.ndarray, jac: bool = True):
     ke = b.kappa * eps
     A_y = np.stack([env["A_S"] * dS, env["A_c"] * cp, env["A_T"] * T], axis=1)
     b_y = np.stack([env["beta2_S"] * dS, env["beta2_c"] * cp, env["beta2_T"] * T], axis=1)
-    C_y = np.stack([ke * env["Psi_c_S"] * dS / G, ke * (env["Psi_c_c"] * cp - env["Psi_c"]) / G,
-                    ke * env["Psi_c_T"] * T / G], axis=1)
+    C_y = np.stack(
+        [ke * env["Psi_c_S"] * dS / G, ke * (env["Psi_c_c"] * cp - env["Psi_c"]) / G, ke * env["Psi_c_T"] * T / G],
+        axis=1,
+    )
     J = np.empty((b.size, 3, 3))
     J[:, 0, :] = (R1_A[:, None] * A_y + R1_C[:, None] * C_y) / R1[:, None]
     J[:, 1, :] = (R2_A[:, None] * A_y + R2_C[:, None] * C_y + R2_b[:, None] * b_y) / R2[:, None]
@@ -334,13 +350,24 @@ def outputs(b: Batch, y: np.ndarray, eps: np.ndarray) -> dict:
     A, beta2 = env["A"], env["beta2"]
     D = 2.0 * b.lam_t[:, None] + C[:, None] * b.m + A[:, None] * b.sigma
     iD2 = 1.0 / (D * D)
-    a2 = A * A * np.sum(b.t * b.sigma ** 2 * iD2, axis=1) + beta2 * np.sum(b.w * b.sigma * iD2, axis=1)
+    a2 = A * A * np.sum(b.t * b.sigma**2 * iD2, axis=1) + beta2 * np.sum(b.w * b.sigma * iD2, axis=1)
     c = eps * G
     Psi = env["Psi"] + b.kappa * (1.0 - b.kappa) * c * c
     train = Psi - 0.5 * T * beta2
-    m_lin = A * np.sum(b.t * b.sigma ** 2 / D, axis=1)
-    return {"alpha2": alpha2, "SE": S * S, "G": G, "T": T, "c": c, "a_norm2": a2, "train_loss": train,
-            "A": A, "C": C, "beta2": beta2, "m_lin": m_lin}
+    m_lin = A * np.sum(b.t * b.sigma**2 / D, axis=1)
+    return {
+        "alpha2": alpha2,
+        "SE": S * S,
+        "G": G,
+        "T": T,
+        "c": c,
+        "a_norm2": a2,
+        "train_loss": train,
+        "A": A,
+        "C": C,
+        "beta2": beta2,
+        "m_lin": m_lin,
+    }
 
 
 def y_from(alpha2, G, T) -> np.ndarray:
@@ -350,8 +377,8 @@ def y_from(alpha2, G, T) -> np.ndarray:
 # --------------------------------------------------------------------------- continuation over chains
 @dataclass
 class ChainResult:
-    y: np.ndarray          # (n_targets, 3) solutions (NaN where failed)
-    ok: np.ndarray         # (n_targets,) bool
+    y: np.ndarray  # (n_targets, 3) solutions (NaN where failed)
+    ok: np.ndarray  # (n_targets,) bool
     newton_calls: int = 0
 
 
@@ -377,8 +404,14 @@ class GaussianSystem:
         return newton(b, y0, eps)
 
 
-def solve_chains(b: Batch | ChannelBatch, w_pos: np.ndarray, eps_targets: list, lam_start_factor: float = 1e-2,
-                 max_attempts: int = 400, system=GaussianSystem) -> list[ChainResult]:
+def solve_chains(
+    b: Batch | ChannelBatch,
+    w_pos: np.ndarray,
+    eps_targets: list,
+    lam_start_factor: float = 1e-2,
+    max_attempts: int = 400,
+    system=GaussianSystem,
+) -> list[ChainResult]:
     """Solve every chain ``i`` (problem ``b.take(i)``) at its increasing eps targets ``eps_targets[i]`` (> 0).
 
     All chains advance together (module doc). A chain that cannot make progress marks its remaining targets
@@ -395,8 +428,7 @@ def solve_chains(b: Batch | ChannelBatch, w_pos: np.ndarray, eps_targets: list, 
         scale = np.sum(b.w * b.sigma, axis=1) / np.maximum(np.sum(b.w, axis=1), 1e-300)
         lam0[singular] = lam_start_factor * scale[singular]
     y_cur = system.start(b, w_pos, lam0, singular)
-    results = [ChainResult(np.full((len(e), system.size), np.nan), np.zeros(len(e), dtype=bool))
-               for e in eps_targets]
+    results = [ChainResult(np.full((len(e), system.size), np.nan), np.zeros(len(e), dtype=bool)) for e in eps_targets]
     n_t = np.array([len(e) for e in eps_targets])
     j = np.zeros(P, dtype=int)
     eps_cur = np.zeros(P)
@@ -404,7 +436,7 @@ def solve_chains(b: Batch | ChannelBatch, w_pos: np.ndarray, eps_targets: list, 
     lam_ref = np.where(lam0 > 0, lam0, 1.0)
     y_prev = np.full_like(y_cur, np.nan)
     d_prev = np.full(P, np.nan)
-    frac = np.ones(P)            # step as a fraction of the remaining distance to the current target
+    frac = np.ones(P)  # step as a fraction of the remaining distance to the current target
     attempts = np.zeros(P, dtype=int)
     alive = (n_t > 0) & np.all(np.isfinite(y_cur), axis=1)
     for i in np.nonzero((n_t > 0) & ~alive)[0]:
@@ -420,8 +452,9 @@ def solve_chains(b: Batch | ChannelBatch, w_pos: np.ndarray, eps_targets: list, 
         l_try = np.where(full, tgt_lam, lam_cur[act] + f * (tgt_lam - lam_cur[act]))
         dist = np.abs(e_try - eps_cur[act]) + np.abs(l_try - lam_cur[act]) / lam_ref[act]
         # secant predictor
-        ratio = np.where(np.isfinite(d_prev[act]) & (d_prev[act] > 0), dist / np.where(d_prev[act] > 0,
-                                                                                         d_prev[act], 1.0), 0.0)
+        ratio = np.where(
+            np.isfinite(d_prev[act]) & (d_prev[act] > 0), dist / np.where(d_prev[act] > 0, d_prev[act], 1.0), 0.0
+        )
         ratio = np.minimum(ratio, 4.0)
         slope = np.where(np.isfinite(y_prev[act]), y_cur[act] - y_prev[act], 0.0)
         y_pred = y_cur[act] + ratio[:, None] * slope
@@ -451,7 +484,7 @@ def solve_chains(b: Batch | ChannelBatch, w_pos: np.ndarray, eps_targets: list, 
             else:
                 frac[i] = f[pos] / 4.0
                 if frac[i] * max(dist[pos], 1e-300) < 1e-12 or frac[i] < 1e-9 or attempts[i] > max_attempts:
-                    alive[i] = False      # remaining targets stay ok = False
+                    alive[i] = False  # remaining targets stay ok = False
     for r in results:
         r.newton_calls = calls
     return results

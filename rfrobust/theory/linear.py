@@ -11,6 +11,7 @@
 * Interpolation threshold of Ribeiro et al. (docs/theory.md#ribeiro) for a finite sample (:func:`ribeiro_threshold`).
 * Robust risk of the min-norm interpolator (docs/theory.md#min-norm, :func:`min_norm_robust_risk`).
 """
+
 from __future__ import annotations
 
 import math
@@ -53,7 +54,7 @@ def population_risks(theta, theta0, Sigma, sigma: float, eps: float, q: float = 
     S = _cov(Sigma)
     th = np.asarray(theta, dtype=float)
     e = th - np.asarray(theta0, dtype=float)
-    SR = sigma ** 2 + float(e @ S @ e)
+    SR = sigma**2 + float(e @ S @ e)
     nq = _dual_norm(th, q)
     return {"SR": SR, "AR": float(adversarial_risk(SR, nq, eps)), "theta_norm": nq}
 
@@ -72,7 +73,7 @@ def ridge_path_tradeoff(Sigma, theta0, sigma: float, eps: float, nu) -> pd.DataF
             raise InputError("nu", v, "a number >= 0")
         shrink = np.zeros_like(evals) if math.isinf(v) else np.where(evals + v > 0, evals / (evals + v), 0.0)
         coef = shrink * a0
-        SR = sigma ** 2 + float(np.sum(evals * (coef - a0) ** 2))
+        SR = sigma**2 + float(np.sum(evals * (coef - a0) ** 2))
         nrm = float(np.linalg.norm(coef))
         rows.append({"nu": float(v), "SR": SR, "AR": float(adversarial_risk(SR, nrm, eps)), "theta_norm": nrm})
     return pd.DataFrame(rows)
@@ -94,8 +95,11 @@ def population_adversarial_training(Sigma, theta0, sigma: float, eps: float) -> 
 
     hi = math.log1p(1e6 * max(top, 1e-12))
     res = minimize_scalar(ar, bounds=(0.0, hi), method="bounded", options={"xatol": 1e-12})
-    cands = [(res.fun, math.expm1(res.x)), (ar(0.0), 0.0),
-             (float(ridge_path_tradeoff(S, th0, sigma, eps, math.inf)["AR"].iloc[0]), math.inf)]
+    cands = [
+        (res.fun, math.expm1(res.x)),
+        (ar(0.0), 0.0),
+        (float(ridge_path_tradeoff(S, th0, sigma, eps, math.inf)["AR"].iloc[0]), math.inf),
+    ]
     best_ar, nu = min(cands, key=lambda c: c[0])
     theta = np.zeros_like(th0) if math.isinf(nu) else np.linalg.solve(S + nu * np.eye(len(th0)), S @ th0)
     out = ridge_path_tradeoff(S, th0, sigma, eps, nu).iloc[0].to_dict()
@@ -105,8 +109,8 @@ def population_adversarial_training(Sigma, theta0, sigma: float, eps: float) -> 
 def isotropic_shrinkage_risk(rho, B: float, sigma: float, eps: float):
     """``h(rho) = AR(rho theta0)`` for ``Sigma = I``, ``||theta0||^2 = B`` (docs/theory.md#linear-population)."""
     rho = np.asarray(rho, dtype=float)
-    SR = sigma ** 2 + (1.0 - rho) ** 2 * B
-    return SR + 2.0 * SQRT_2_OVER_PI * eps * rho * math.sqrt(B) * np.sqrt(SR) + eps ** 2 * rho ** 2 * B
+    SR = sigma**2 + (1.0 - rho) ** 2 * B
+    return SR + 2.0 * SQRT_2_OVER_PI * eps * rho * math.sqrt(B) * np.sqrt(SR) + eps**2 * rho**2 * B
 
 
 # --------------------------------------------------------------------------- 4.2 high-dimensional AT
@@ -114,8 +118,10 @@ def _as_dict_or_frame(df: pd.DataFrame, grid: bool):
     if grid:
         return df
     rec = df.iloc[0].to_dict()
-    return {k: (bool(v) if k == "zero" else (float(v) if isinstance(v, (np.floating, np.integer)) else v))
-            for k, v in rec.items()}
+    return {
+        k: (bool(v) if k == "zero" else (float(v) if isinstance(v, (np.floating, np.integer)) else v))
+        for k, v in rec.items()
+    }
 
 
 def discrete_adversarial(spectrum: Spectrum, lam_t=0.0, eps=0.0, kappa=1.0, eps_test=None, on_error="raise"):
@@ -180,7 +186,7 @@ def min_norm_robust_risk(gamma, r: float = 1.0, sigma: float = 0.5, delta=0.0) -
     g = float(gamma)
     if not g > 0:
         raise InputError("gamma", gamma, "a number > 0 (p/n)")
-    s2, r2 = sigma ** 2, r ** 2
+    s2, r2 = sigma**2, r**2
     if g == 1:
         SR = nb2 = math.inf
     elif g > 1:

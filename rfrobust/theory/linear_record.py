@@ -23,6 +23,7 @@ docs/theory.md#linear-population. ``p_over_n`` is ``p/n`` (``gamma`` of the min-
 high-dimensional one -- renamed here because ``kappa`` is the robust weight), ``sigma_w`` the noise standard deviation,
 ``theta_norm = ||theta_star||``.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,15 @@ def run_record(params: Mapping[str, Any]) -> dict:
         from rfrobust.theory.linear import isotropic_adversarial
 
         eps_test = eps if p["eps_test"] is None else p["eps_test"]
-        r = isotropic_adversarial(p["p_over_n"], eps, lam_t=p["lam_t"], sigma_w=sigma_w, theta_norm=theta_norm,
-                                  kappa=p["kappa"], eps_test=eps_test)
+        r = isotropic_adversarial(
+            p["p_over_n"],
+            eps,
+            lam_t=p["lam_t"],
+            sigma_w=sigma_w,
+            theta_norm=theta_norm,
+            kappa=p["kappa"],
+            eps_test=eps_test,
+        )
         keep = ("SE", "AE", "alpha2", "G", "T", "c", "eps0", "zero", "a_norm2", "train_loss", "status")
         out = {k: r[k] for k in keep if k in r}
         out["theta_hat_norm"] = float(r["G"])
@@ -95,10 +103,13 @@ def run_record(params: Mapping[str, Any]) -> dict:
         from rfrobust.theory.linear import min_norm_robust_risk
 
         r = min_norm_robust_risk(p["p_over_n"], r=theta_norm, sigma=sigma_w, delta=eps)
-        return {"SE": r["SR"], "AE": float(r["AR"]), "theta_hat_norm": math.sqrt(r["beta_norm2"]),
-                "status": "ok" if math.isfinite(r["SR"]) else "diverged"}
+        return {
+            "SE": r["SR"],
+            "AE": float(r["AR"]),
+            "theta_hat_norm": math.sqrt(r["beta_norm2"]),
+            "status": "ok" if math.isfinite(r["SR"]) else "diverged",
+        }
     from rfrobust.theory.linear import population_adversarial_training
 
     r = population_adversarial_training([1.0], [theta_norm], sigma_w, eps)
-    return {"SE": float(r["SR"]), "AE": float(r["AR"]), "theta_hat_norm": float(r["theta_norm"]),
-            "nu": float(r["nu"])}
+    return {"SE": float(r["SR"]), "AE": float(r["AR"]), "theta_hat_norm": float(r["theta_norm"]), "nu": float(r["nu"])}

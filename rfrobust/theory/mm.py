@@ -10,6 +10,7 @@ Both forms return MM's bias ``B`` and variance ``V`` with
 ``R = F1^2 B + (tau^2 + Fstar^2) V + Fstar^2`` and ``SE = R + tau^2``. At lam = 0 and psi1 = psi2 (the
 interpolation threshold) the risk is infinite: the functions return ``inf`` and warn.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,14 @@ class DivergenceWarning(RuntimeWarning):
 
 
 def _check(psi1, psi2, lam, F1, Fstar, tau):
-    return (check_param("psi1", psi1), check_param("psi2", psi2), check_param("lam", lam),
-            check_param("F1", F1), check_param("Fstar", Fstar), check_param("tau", tau))
+    return (
+        check_param("psi1", psi1),
+        check_param("psi2", psi2),
+        check_param("lam", lam),
+        check_param("F1", F1),
+        check_param("Fstar", Fstar),
+        check_param("tau", tau),
+    )
 
 
 def _diverged(psi1, psi2, lam) -> bool:
@@ -37,8 +44,11 @@ def _diverged(psi1, psi2, lam) -> bool:
 
 
 def _warn_divergence(psi1, psi2, where):
-    warnings.warn(f"{where}: lam = 0 at the interpolation threshold psi1 = psi2 = {psi1:g}: the risk is infinite",
-                  DivergenceWarning, stacklevel=3)
+    warnings.warn(
+        f"{where}: lam = 0 at the interpolation threshold psi1 = psi2 = {psi1:g}: the risk is infinite",
+        DivergenceWarning,
+        stacklevel=3,
+    )
 
 
 def mm_chi(psi1: float, psi2: float, lam_bar: float, zeta: float) -> float:
@@ -70,20 +80,38 @@ def mm_chi(psi1: float, psi2: float, lam_bar: float, zeta: float) -> float:
 
 def mm_polynomials(chi: float, zeta: float, psi1: float, psi2: float) -> tuple[float, float, float]:
     """``E0, E1, E2`` of docs/theory.md#mm-closed-form."""
-    z2, z4, z6 = zeta ** 2, zeta ** 4, zeta ** 6
-    c2, c3, c4, c5 = chi ** 2, chi ** 3, chi ** 4, chi ** 5
+    z2, z4, z6 = zeta**2, zeta**4, zeta**6
+    c2, c3, c4, c5 = chi**2, chi**3, chi**4, chi**5
     p12 = psi1 * psi2
-    E0 = (-c5 * z6 + 3 * c4 * z4 + (p12 - psi2 - psi1 + 1) * c3 * z6 - 2 * c3 * z4 - 3 * c3 * z2
-          + (psi1 + psi2 - 3 * p12 + 1) * c2 * z4 + 2 * c2 * z2 + c2 + 3 * p12 * chi * z2 - p12)
+    E0 = (
+        -c5 * z6
+        + 3 * c4 * z4
+        + (p12 - psi2 - psi1 + 1) * c3 * z6
+        - 2 * c3 * z4
+        - 3 * c3 * z2
+        + (psi1 + psi2 - 3 * p12 + 1) * c2 * z4
+        + 2 * c2 * z2
+        + c2
+        + 3 * p12 * chi * z2
+        - p12
+    )
     E1 = psi2 * c3 * z4 - psi2 * c2 * z2 + p12 * chi * z2 - p12
-    E2 = (c5 * z6 - 3 * c4 * z4 + (psi1 - 1) * c3 * z6 + 2 * c3 * z4 + 3 * c3 * z2 + (-psi1 - 1) * c2 * z4
-          - 2 * c2 * z2 - c2)
+    E2 = (
+        c5 * z6
+        - 3 * c4 * z4
+        + (psi1 - 1) * c3 * z6
+        + 2 * c3 * z4
+        + 3 * c3 * z2
+        + (-psi1 - 1) * c2 * z4
+        - 2 * c2 * z2
+        - c2
+    )
     return E0, E1, E2
 
 
 def _risk(B, V, F1, Fstar, tau):
-    R = F1 ** 2 * B + (tau ** 2 + Fstar ** 2) * V + Fstar ** 2
-    return R, R + tau ** 2
+    R = F1**2 * B + (tau**2 + Fstar**2) * V + Fstar**2
+    return R, R + tau**2
 
 
 def mm_closed_form(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5) -> dict:
@@ -95,13 +123,12 @@ def mm_closed_form(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5) -> d
     psi1, psi2, lam, F1, Fstar, tau = _check(psi1, psi2, lam, F1, Fstar, tau)
     a = resolve_act(act)
     zeta = a.zeta
-    out = {"psi1": psi1, "psi2": psi2, "lam": lam, "act": a.name, "F1": F1, "Fstar": Fstar, "tau": tau,
-           "zeta": zeta}
+    out = {"psi1": psi1, "psi2": psi2, "lam": lam, "act": a.name, "F1": F1, "Fstar": Fstar, "tau": tau, "zeta": zeta}
     if _diverged(psi1, psi2, lam):
         _warn_divergence(psi1, psi2, "mm_closed_form")
         chi = mm_chi(psi1, psi2, 0.0, zeta)
         return {**out, "chi": chi, "B": math.inf, "V": math.inf, "R": math.inf, "SE": math.inf}
-    chi = mm_chi(psi1, psi2, lam / a.mu_star ** 2, zeta)
+    chi = mm_chi(psi1, psi2, lam / a.mu_star**2, zeta)
     E0, E1, E2 = mm_polynomials(chi, zeta, psi1, psi2)
     B, V = E1 / E0, E2 / E0
     R, SE = _risk(B, V, F1, Fstar, tau)
@@ -110,8 +137,15 @@ def mm_closed_form(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5) -> d
 
 def _ridge_point(psi1, psi2, lam, a, F1, Fstar, tau, n_nodes=None):
     spec = rf_spectrum(psi1, psi2, a.mu1, a.mu_star, a.gamma, F1, Fstar, tau, n_nodes)
-    b = Batch(spec.sigma[None], spec.m[None], spec.w[None], spec.t[None], np.array([spec.sigma_w2]),
-              np.array([psi1 * lam]), np.array([1.0]))
+    b = Batch(
+        spec.sigma[None],
+        spec.m[None],
+        spec.w[None],
+        spec.t[None],
+        np.array([spec.sigma_w2]),
+        np.array([psi1 * lam]),
+        np.array([1.0]),
+    )
     sol = ridge_solution(b, np.array([spec.w_pos]))
     return spec, {k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in sol.items()}
 
@@ -131,15 +165,37 @@ def mm_spectral(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nodes
     if _diverged(psi1, psi2, lam):
         _warn_divergence(psi1, psi2, "mm_spectral")
         inf = math.inf
-        return {**out, "R": inf, "SE": inf, "k_spec": 0.0, "V_spec": 1.0, "B_spec": 0.0, "B": inf, "V": inf,
-                "sigma_w2": rf_spectrum(psi1, psi2, a.mu1, a.mu_star, a.gamma, F1, Fstar, tau, n_nodes).sigma_w2,
-                "alpha2": inf, "G0": inf, "T": inf}
+        return {
+            **out,
+            "R": inf,
+            "SE": inf,
+            "k_spec": 0.0,
+            "V_spec": 1.0,
+            "B_spec": 0.0,
+            "B": inf,
+            "V": inf,
+            "sigma_w2": rf_spectrum(psi1, psi2, a.mu1, a.mu_star, a.gamma, F1, Fstar, tau, n_nodes).sigma_w2,
+            "alpha2": inf,
+            "G0": inf,
+            "T": inf,
+        }
     spec, sol = _ridge_point(psi1, psi2, lam, a, F1, Fstar, tau, n_nodes)
     _, unit = _ridge_point(psi1, psi2, lam, a, 1.0, 0.0, 0.0, n_nodes)
     Vs = float(sol["V"])
-    return {**out, "R": float(sol["SE"]) - tau ** 2, "SE": float(sol["SE"]), "k_spec": float(sol["k"]),
-            "V_spec": Vs, "B_spec": float(sol["B"]), "B": float(unit["SE"]), "V": Vs / (1.0 - Vs),
-            "sigma_w2": spec.sigma_w2, "alpha2": float(sol["alpha2"]), "G0": float(sol["G"]), "T": float(sol["T"])}
+    return {
+        **out,
+        "R": float(sol["SE"]) - tau**2,
+        "SE": float(sol["SE"]),
+        "k_spec": float(sol["k"]),
+        "V_spec": Vs,
+        "B_spec": float(sol["B"]),
+        "B": float(unit["SE"]),
+        "V": Vs / (1.0 - Vs),
+        "sigma_w2": spec.sigma_w2,
+        "alpha2": float(sol["alpha2"]),
+        "G0": float(sol["G"]),
+        "T": float(sol["T"]),
+    }
 
 
 def ridge_grad_norm(psi1, psi2, lam, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nodes=None) -> float:

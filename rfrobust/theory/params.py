@@ -5,6 +5,7 @@ Conventions (docs/design.md#parameters): ``psi1 = N/d``, ``psi2 = n/d``, ``lam``
 ``act``, ``F1``, ``Fstar``, ``tau``. Each is declared once, in :class:`rfrobust.params.TheoryPoint` (type, default,
 bounds, help); the names below are views of that declaration kept for the theory modules.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,11 @@ PARAMS = tuple(name for name in _SCHEMA.columns() if name not in CLASSIFICATION_
 DEFAULTS = {name: _SCHEMA[name].default for name in PARAMS if not _SCHEMA[name].required}
 
 #: bounds of the numeric parameters (documented in ``python -m rfrobust.theory --help``)
-BOUNDS = {p.name: {k: getattr(p, k) for k in ("gt", "ge", "lt", "le") if getattr(p, k) is not None}
-          for p in _SCHEMA if p.numeric and p.name in PARAMS}
+BOUNDS = {
+    p.name: {k: getattr(p, k) for k in ("gt", "ge", "lt", "le") if getattr(p, k) is not None}
+    for p in _SCHEMA
+    if p.numeric and p.name in PARAMS
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,9 @@ def resolve_act(act: Any) -> ActConstants:
         out = act
     elif isinstance(act, Mapping):
         try:
-            out = ActConstants(str(act.get("name", "custom")), float(act["mu1"]), float(act["mu_star"]),
-                               float(act["gamma"]))
+            out = ActConstants(
+                str(act.get("name", "custom")), float(act["mu1"]), float(act["mu_star"]), float(act["gamma"])
+            )
         except (KeyError, TypeError, ValueError):
             raise InputError("act", dict(act), "a mapping with numeric mu1, mu_star, gamma") from None
     elif isinstance(act, ActivationConstants):
@@ -78,8 +83,11 @@ def resolve_act(act: Any) -> ActConstants:
         if not math.isfinite(getattr(out, key)):
             raise InputError("act", out.name, f"an activation with a finite {key}")
     if not out.mu_star > 0:
-        raise InputError("act", out.name, "an activation with mu_star > 0 (a nonlinear part); for linear models "
-                                          "use rfrobust.theory.linear")
+        raise InputError(
+            "act",
+            out.name,
+            "an activation with mu_star > 0 (a nonlinear part); for linear models use rfrobust.theory.linear",
+        )
     if out.gamma < 0:
         raise InputError("act", out.name, "constants with gamma >= 0")
     return out

@@ -12,6 +12,7 @@ docs/theory.md#mm-spectral; (3) the threshold eps0 (docs/theory.md#zero-threshol
 from the eps = 0 solution with ``c = eps_min G0`` (for lam = 0 from the ridge solution at lam = 1e-6). The robust weight
 kappa enters through :func:`~rfrobust.theory.envelope.envelope_average`.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,14 @@ def _ridge(spec: Spectrum, lam_t: float) -> dict:
         return float(np.sum(w * sig / (sig + k)))
 
     if lam_t > 0:
-        k = brentq(lambda k: k * (1.0 - W(k)) - lam_t, 0.0, lam_t + float(np.sum(w * sig)) + 1.0,
-                   xtol=1e-300, rtol=1e-15, maxiter=500)
+        k = brentq(
+            lambda k: k * (1.0 - W(k)) - lam_t,
+            0.0,
+            lam_t + float(np.sum(w * sig)) + 1.0,
+            xtol=1e-300,
+            rtol=1e-15,
+            maxiter=500,
+        )
     elif spec.w_pos > 1:
         k = brentq(lambda k: W(k) - 1.0, 1e-300, float(np.sum(w * sig)) + 1.0, xtol=1e-300, rtol=1e-15)
     else:
@@ -67,14 +74,29 @@ def _system(spec: Spectrum, lam_t: float, eps: float, kappa: float, alpha: float
     return e1, e2, e3, env, A, beta2, D
 
 
-def solve_spectrum(spec: Spectrum, lam_t: float, eps: float, kappa: float = 1.0, eps_min: float = 1e-3,
-                   steps: int = 40, xtol: float = 1e-13) -> dict:
+def solve_spectrum(
+    spec: Spectrum,
+    lam_t: float,
+    eps: float,
+    kappa: float = 1.0,
+    eps_min: float = 1e-3,
+    steps: int = 40,
+    xtol: float = 1e-13,
+) -> dict:
     """docs/theory.md#solver-recipe on a given spectrum. Returns SE, G, T, alpha2, c, a_norm2, train_loss, zero."""
     e0 = spec.eps0()
     if kappa > 0 and kappa * eps >= e0:
         vy = spec.v_y
-        return {"SE": vy, "G": 0.0, "T": 0.0, "alpha2": float(np.dot(spec.sigma, spec.t)), "c": 0.0,
-                "a_norm2": 0.0, "train_loss": vy, "zero": True}
+        return {
+            "SE": vy,
+            "G": 0.0,
+            "T": 0.0,
+            "alpha2": float(np.dot(spec.sigma, spec.t)),
+            "c": 0.0,
+            "a_norm2": 0.0,
+            "train_loss": vy,
+            "zero": True,
+        }
     lam_init = lam_t if lam_t > 0 else 1e-6 * spec.info.get("lam_factor", 1.0)
     r0 = _ridge(spec, lam_init)
     if eps == 0:
@@ -99,34 +121,66 @@ def solve_spectrum(spec: Spectrum, lam_t: float, eps: float, kappa: float = 1.0,
                 z, ok = sol.x, True
                 break
         if not ok:
-            raise ConvergenceError("reference solver (docs/theory.md#solver-recipe)",
-                                   {"lam_t": lam_t, "eps": eps, "kappa": kappa}, f"continuation failed at eps={e:.6g}")
+            raise ConvergenceError(
+                "reference solver (docs/theory.md#solver-recipe)",
+                {"lam_t": lam_t, "eps": eps, "kappa": kappa},
+                f"continuation failed at eps={e:.6g}",
+            )
     a, c, T = np.exp(z)
     e1, e2, e3, env, A, beta2, D = _system(spec, lam_t, eps, kappa, a, c, T)
-    a_norm2 = float(np.sum(spec.t * A * A * spec.sigma ** 2 / D ** 2) + beta2 * np.sum(spec.w * spec.sigma / D ** 2))
+    a_norm2 = float(np.sum(spec.t * A * A * spec.sigma**2 / D**2) + beta2 * np.sum(spec.w * spec.sigma / D**2))
     train = float(env["Psi"]) + T * float(env["Psi_T"])
-    return {"SE": spec.sigma_w2 + a * a, "G": c / eps, "T": T, "alpha2": a * a, "c": c, "a_norm2": a_norm2,
-            "train_loss": train, "zero": False}
+    return {
+        "SE": spec.sigma_w2 + a * a,
+        "G": c / eps,
+        "T": T,
+        "alpha2": a * a,
+        "c": c,
+        "a_norm2": a_norm2,
+        "train_loss": train,
+        "zero": False,
+    }
 
 
 def reference_spectrum(psi1, psi2, act="relu", F1=1.0, Fstar=0.0, tau=0.5, n_nodes: int = 500) -> Spectrum:
     """RF spectrum on the quadrature of docs/theory.md#mp-quadrature (Gauss--Legendre in the angle, ``n_nodes``)."""
     a = resolve_act(act)
     s, omega = mp_rule_gl_phi(psi1, n_nodes)
-    mu1_2, ms2 = a.mu1 ** 2, a.mu_star ** 2
+    mu1_2, ms2 = a.mu1**2, a.mu_star**2
     sig = mu1_2 * s + ms2
-    m = mu1_2 * s + a.gamma ** 2
-    sigma_w2 = tau ** 2 + Fstar ** 2 + F1 ** 2 * (1.0 - psi1 * float(np.dot(omega, mu1_2 * s / sig)))
-    base = rf_spectrum(psi1, psi2, a.mu1, a.mu_star, a.gamma, F1, Fstar, tau, 8)   # for w_pos / scale / info
-    return Spectrum(sig, m, (psi1 / psi2) * omega, F1 ** 2 * psi1 * mu1_2 * s / sig ** 2 * omega, sigma_w2,
-                    tau ** 2, base.w_pos, base.scale, {**base.info, "nodes": s, "omega": omega})
+    m = mu1_2 * s + a.gamma**2
+    sigma_w2 = tau**2 + Fstar**2 + F1**2 * (1.0 - psi1 * float(np.dot(omega, mu1_2 * s / sig)))
+    base = rf_spectrum(psi1, psi2, a.mu1, a.mu_star, a.gamma, F1, Fstar, tau, 8)  # for w_pos / scale / info
+    return Spectrum(
+        sig,
+        m,
+        (psi1 / psi2) * omega,
+        F1**2 * psi1 * mu1_2 * s / sig**2 * omega,
+        sigma_w2,
+        tau**2,
+        base.w_pos,
+        base.scale,
+        {**base.info, "nodes": s, "omega": omega},
+    )
 
 
-def solve_reference(psi1, psi2=2.0, lam=0.01, eps=0.5, act="relu", kappa=1.0, F1=1.0, Fstar=0.0, tau=0.5,
-                    eps_test=None, n_nodes: int = 500) -> dict:
+def solve_reference(
+    psi1,
+    psi2=2.0,
+    lam=0.01,
+    eps=0.5,
+    act="relu",
+    kappa=1.0,
+    F1=1.0,
+    Fstar=0.0,
+    tau=0.5,
+    eps_test=None,
+    n_nodes: int = 500,
+) -> dict:
     """One point by the plain recipe of docs/theory.md#solver-recipe (module doc): SE, R, AE, G, T, eps0, zero."""
-    psi1, psi2, lam, eps, kappa = (check_param(n, v) for n, v in
-                                   (("psi1", psi1), ("psi2", psi2), ("lam", lam), ("eps", eps), ("kappa", kappa)))
+    psi1, psi2, lam, eps, kappa = (
+        check_param(n, v) for n, v in (("psi1", psi1), ("psi2", psi2), ("lam", lam), ("eps", eps), ("kappa", kappa))
+    )
     spec = reference_spectrum(psi1, psi2, act, F1, Fstar, tau, n_nodes)
     eps0 = spec.eps0() / kappa if kappa > 0 else math.inf
     if eps == 0:
@@ -137,4 +191,4 @@ def solve_reference(psi1, psi2=2.0, lam=0.01, eps=0.5, act="relu", kappa=1.0, F1
     et = eps if eps_test is None else eps_test
     SE, G = sol["SE"], sol["G"]
     AE = SE + 2.0 * math.sqrt(2.0 / math.pi) * et * G * math.sqrt(SE) + (et * G) ** 2
-    return {"SE": SE, "R": SE - tau ** 2, "AE": AE, "G": G, "T": sol["T"], "eps0": eps0, "zero": sol["zero"]}
+    return {"SE": SE, "R": SE - tau**2, "AE": AE, "G": G, "T": sol["T"], "eps0": eps0, "zero": sol["zero"]}

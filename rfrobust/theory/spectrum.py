@@ -29,6 +29,7 @@ Chebyshev on ``h``, i.e. ``O(rho^{-2n})`` with ``rho`` the Bernstein ellipse thr
 machine precision. :func:`mp_rule_gl_phi` is the rule of docs/theory.md#mp-quadrature (Gauss--Legendre in
 the angle), kept for the reference solver and the benchmark.
 """
+
 from __future__ import annotations
 
 import functools
@@ -156,13 +157,30 @@ class Spectrum:
         if extra == 0:
             return self
         one, zero = np.ones(extra), np.zeros(extra)
-        return Spectrum(np.concatenate([self.sigma, one]), np.concatenate([self.m, one]),
-                        np.concatenate([self.w, zero]), np.concatenate([self.t, zero]),
-                        self.sigma_w2, self.noise2, self.w_pos, self.scale, self.info)
+        return Spectrum(
+            np.concatenate([self.sigma, one]),
+            np.concatenate([self.m, one]),
+            np.concatenate([self.w, zero]),
+            np.concatenate([self.t, zero]),
+            self.sigma_w2,
+            self.noise2,
+            self.w_pos,
+            self.scale,
+            self.info,
+        )
 
 
-def rf_spectrum(psi1: float, psi2: float, mu1: float, mu_star: float, gamma: float, F1: float = 1.0,
-                Fstar: float = 0.0, tau: float = 0.5, n_nodes: int | None = None) -> Spectrum:
+def rf_spectrum(
+    psi1: float,
+    psi2: float,
+    mu1: float,
+    mu_star: float,
+    gamma: float,
+    F1: float = 1.0,
+    Fstar: float = 0.0,
+    tau: float = 0.5,
+    n_nodes: int | None = None,
+) -> Spectrum:
     """The random-features spectrum (docs/theory.md#gaussian-equivalence, #adv-scalar-system) on the MP rule of
     :func:`mp_rule`.
 
@@ -174,8 +192,11 @@ def rf_spectrum(psi1: float, psi2: float, mu1: float, mu_star: float, gamma: flo
     mu1_2 = float(mu1) ** 2
     ms2 = float(mu_star) ** 2
     if not ms2 > 0:
-        raise InputError("act", "mu_star=0", "an activation with mu_star > 0 (a nonlinear part); "
-                         "linear models: use rfrobust.theory.linear")
+        raise InputError(
+            "act",
+            "mu_star=0",
+            "an activation with mu_star > 0 (a nonlinear part); linear models: use rfrobust.theory.linear",
+        )
     if n_nodes is None:
         pole = min(ms2, float(gamma) ** 2 if gamma > 0 else ms2) / mu1_2 if mu1_2 > 0 else 1e6
         n_nodes = mp_nodes_needed(psi1, pole)
@@ -183,16 +204,37 @@ def rf_spectrum(psi1: float, psi2: float, mu1: float, mu_star: float, gamma: flo
     sig = mu1_2 * s + ms2
     m = mu1_2 * s + float(gamma) ** 2
     w = (psi1 / psi2) * omega
-    t = F1 ** 2 * psi1 * mu1_2 * s / sig ** 2 * omega
-    sigma_w2 = tau ** 2 + Fstar ** 2 + F1 ** 2 * (1.0 - psi1 * np.dot(omega, mu1_2 * s / sig))
-    return Spectrum(sig, m, w, t, float(max(sigma_w2, 0.0)), tau ** 2,
-                    psi1 / psi2, scale=float(mu1_2 + ms2),
-                    info={"psi1": psi1, "psi2": psi2, "nodes": s, "omega": omega, "lam_factor": psi1,
-                          "v_y": tau ** 2 + Fstar ** 2 + F1 ** 2})
+    t = F1**2 * psi1 * mu1_2 * s / sig**2 * omega
+    sigma_w2 = tau**2 + Fstar**2 + F1**2 * (1.0 - psi1 * np.dot(omega, mu1_2 * s / sig))
+    return Spectrum(
+        sig,
+        m,
+        w,
+        t,
+        float(max(sigma_w2, 0.0)),
+        tau**2,
+        psi1 / psi2,
+        scale=float(mu1_2 + ms2),
+        info={
+            "psi1": psi1,
+            "psi2": psi2,
+            "nodes": s,
+            "omega": omega,
+            "lam_factor": psi1,
+            "v_y": tau**2 + Fstar**2 + F1**2,
+        },
+    )
 
 
-def discrete_spectrum(sigma, theta_star, n: float | None = None, p_over_n: float | None = None, m=None,
-                      sigma_w: float = 0.5, multiplicity=None) -> Spectrum:
+def discrete_spectrum(
+    sigma,
+    theta_star,
+    n: float | None = None,
+    p_over_n: float | None = None,
+    m=None,
+    sigma_w: float = 0.5,
+    multiplicity=None,
+) -> Spectrum:
     """A general discrete spectrum for the linear problem (P) of docs/theory.md#cgmt, #linear-high-dim.
 
     Parameters
@@ -225,16 +267,28 @@ def discrete_spectrum(sigma, theta_star, n: float | None = None, p_over_n: float
         assert p_over_n is not None  # exactly one of n, p_over_n (checked above)
         if not p_over_n > 0:
             raise InputError("p_over_n", p_over_n, "a number > 0")
-        mult = np.ones_like(sig) / sig.size if multiplicity is None else \
-            np.atleast_1d(np.asarray(multiplicity, dtype=float))
+        mult = (
+            np.ones_like(sig) / sig.size
+            if multiplicity is None
+            else np.atleast_1d(np.asarray(multiplicity, dtype=float))
+        )
         if mult.shape != sig.shape or np.any(mult < 0) or abs(mult.sum() - 1) > 1e-12:
             raise InputError("multiplicity", "given", "fractions >= 0 summing to 1, one per eigenvalue")
         w = p_over_n * mult
     if not sigma_w >= 0:
         raise InputError("sigma_w", sigma_w, "a number >= 0")
     pos = sig > 0
-    return Spectrum(sig, mm, w, th ** 2, float(sigma_w) ** 2, float(sigma_w) ** 2, float(np.sum(w[pos])),
-                    scale=float(np.mean(sig[pos])) if pos.any() else 1.0, info={"kind": "discrete"})
+    return Spectrum(
+        sig,
+        mm,
+        w,
+        th**2,
+        float(sigma_w) ** 2,
+        float(sigma_w) ** 2,
+        float(np.sum(w[pos])),
+        scale=float(np.mean(sig[pos])) if pos.any() else 1.0,
+        info={"kind": "discrete"},
+    )
 
 
 def stack(spectra: list[Spectrum]) -> dict:

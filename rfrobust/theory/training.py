@@ -38,6 +38,7 @@ ratio grows with kappa (larger kappa, smaller c and larger residuals), so the ro
 gives a ratio above zeta, WAR's update ``lambda_t = max(lambda_{t-1} + alpha (zeta - ratio), 0)`` settles at 0, and so
 does :func:`kappa_for_ratio`.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,15 @@ from rfrobust.theory.params import DEFAULTS
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 #: columns added by :func:`training_components`
-COMPONENTS = ("natural_train_risk", "robust_reg", "abs_residual", "zero_residual_frac", "train_ratio",
-              "kappa_weighted_loss", "objective")
+COMPONENTS = (
+    "natural_train_risk",
+    "robust_reg",
+    "abs_residual",
+    "zero_residual_frac",
+    "train_ratio",
+    "kappa_weighted_loss",
+    "objective",
+)
 
 
 def residual_moments(S, T, c, kappa):
@@ -101,8 +109,11 @@ def training_components(df: pd.DataFrame) -> pd.DataFrame:
     refused with an InputError.
     """
     if "labels" in df.columns and (df["labels"] != "linear").any():
-        raise InputError("labels", sorted(set(df["labels"]) - {"linear"}),
-                         "linear (the training components use the Gaussian residual law of the linear target)")
+        raise InputError(
+            "labels",
+            sorted(set(df["labels"]) - {"linear"}),
+            "linear (the training components use the Gaussian residual law of the linear target)",
+        )
     out = df.copy()
     S = np.sqrt(out["SE"].to_numpy(float))
     T = out["T"].to_numpy(float)
@@ -121,8 +132,12 @@ def training_components(df: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(rob > 0, m2 / np.where(rob > 0, rob, 1.0), np.inf)
     cols = {
-        "natural_train_risk": m2, "robust_reg": rob, "abs_residual": m1, "zero_residual_frac": p0,
-        "train_ratio": ratio, "kappa_weighted_loss": m2 + kappa * rob,
+        "natural_train_risk": m2,
+        "robust_reg": rob,
+        "abs_residual": m1,
+        "zero_residual_frac": p0,
+        "train_ratio": ratio,
+        "kappa_weighted_loss": m2 + kappa * rob,
         "objective": out["train_loss"].to_numpy(float) + _lam_t(out) * np.where(zero, 0.0, out["a_norm2"]),
     }
     for k, v in cols.items():
@@ -130,12 +145,33 @@ def training_components(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def training_grid(psi1, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=DEFAULTS["eps"], kappa=DEFAULTS["kappa"],
-                  act=DEFAULTS["act"], F1=DEFAULTS["F1"], Fstar=DEFAULTS["Fstar"], tau=DEFAULTS["tau"],
-                  eps_test=DEFAULTS["eps_test"], on_error: str = "raise") -> pd.DataFrame:
+def training_grid(
+    psi1,
+    psi2=DEFAULTS["psi2"],
+    lam=DEFAULTS["lam"],
+    eps=DEFAULTS["eps"],
+    kappa=DEFAULTS["kappa"],
+    act=DEFAULTS["act"],
+    F1=DEFAULTS["F1"],
+    Fstar=DEFAULTS["Fstar"],
+    tau=DEFAULTS["tau"],
+    eps_test=DEFAULTS["eps_test"],
+    on_error: str = "raise",
+) -> pd.DataFrame:
     """:func:`theory_grid` on the same arguments plus the training components (:func:`training_components`)."""
-    df = theory_grid(psi1, psi2=psi2, lam=lam, eps=eps, kappa=kappa, act=act, F1=F1, Fstar=Fstar, tau=tau,
-                     eps_test=eps_test, on_error=on_error)
+    df = theory_grid(
+        psi1,
+        psi2=psi2,
+        lam=lam,
+        eps=eps,
+        kappa=kappa,
+        act=act,
+        F1=F1,
+        Fstar=Fstar,
+        tau=tau,
+        eps_test=eps_test,
+        on_error=on_error,
+    )
     return training_components(df)
 
 
@@ -165,9 +201,21 @@ class WarPoint:
         return bool(self.kappa > 1.0)
 
 
-def kappa_for_ratio(zeta: float, psi1: float, *, psi2=DEFAULTS["psi2"], lam=DEFAULTS["lam"], eps=0.5,
-                    act=DEFAULTS["act"], F1=DEFAULTS["F1"], Fstar=DEFAULTS["Fstar"], tau=DEFAULTS["tau"],
-                    kappa_max: float | None = None, n_scan: int = 161, xtol: float = 1e-10) -> WarPoint:
+def kappa_for_ratio(
+    zeta: float,
+    psi1: float,
+    *,
+    psi2=DEFAULTS["psi2"],
+    lam=DEFAULTS["lam"],
+    eps=0.5,
+    act=DEFAULTS["act"],
+    F1=DEFAULTS["F1"],
+    Fstar=DEFAULTS["Fstar"],
+    tau=DEFAULTS["tau"],
+    kappa_max: float | None = None,
+    n_scan: int = 161,
+    xtol: float = 1e-10,
+) -> WarPoint:
     """WAR's robust weight in theory: the smallest kappa >= 0 at which ``natural_train_risk / robust_reg``
     reaches ``zeta`` (module doc); a :class:`WarPoint`.
 

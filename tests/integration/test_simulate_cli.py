@@ -1,5 +1,6 @@
 """`python -m rfrobust.simulate` in a child process: bad input is one line + exit 2; --json prints one object with the
 documented keys; the table, l_inf and classification outputs; a device node given as --out is never replaced."""
+
 import importlib.util
 import json
 import os
@@ -17,20 +18,35 @@ SMALL = ["--d", "16", "--seeds", "2", "--n-test", "60", "--pgd-steps", "2"]
 
 def run(*args, timeout=120):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "rfrobust.simulate", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "rfrobust.simulate", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 BAD = [
-    (["--psi", "0"], "psi1"), (["--psi", "-1"], "psi1"), (["--psi", "0.5", "--d", "1"], "d"),
-    (["--psi", "0.5", "--seeds", "0"], "seeds"), (["--psi", "0.5", "--backend", "jax"], "backend"),
-    (["--psi", "0.5", "--psi2", "abc"], "psi2"), (["--psi", "0.5,1"], "psi1"), (["--eps", "0.1"], "psi"),
-    (["--psi", "0.5", "--norm", "l1"], "norm"), (["--psi", "0.5", "--act", "swishy"], "act"),
-    (["--psi", "0.5", "--dtype", "float16"], "dtype"), (["--psi", "0.5", "--out", "/nonexistent/dir/x.json"], "out"),
-    (["--psi", "0.5", "--seeds", "nan"], "seeds"), (["--psi", "0.5", "--n-test", "inf"], "n_test='inf'"),
-    (["--psi1", "0.5", "--psi", "1"], "psi1"), (["--psi", "0.5", "--out", "x.xlsx"], "out"),
-    (["--psi", "0.5", "--labels", "logit"], "labels"), (["--psi", "0.5", "--labels", "flip", "--p-flip", "0.5"],
-                                                         "p_flip"),
+    (["--psi", "0"], "psi1"),
+    (["--psi", "-1"], "psi1"),
+    (["--psi", "0.5", "--d", "1"], "d"),
+    (["--psi", "0.5", "--seeds", "0"], "seeds"),
+    (["--psi", "0.5", "--backend", "jax"], "backend"),
+    (["--psi", "0.5", "--psi2", "abc"], "psi2"),
+    (["--psi", "0.5,1"], "psi1"),
+    (["--eps", "0.1"], "psi"),
+    (["--psi", "0.5", "--norm", "l1"], "norm"),
+    (["--psi", "0.5", "--act", "swishy"], "act"),
+    (["--psi", "0.5", "--dtype", "float16"], "dtype"),
+    (["--psi", "0.5", "--out", "/nonexistent/dir/x.json"], "out"),
+    (["--psi", "0.5", "--seeds", "nan"], "seeds"),
+    (["--psi", "0.5", "--n-test", "inf"], "n_test='inf'"),
+    (["--psi1", "0.5", "--psi", "1"], "psi1"),
+    (["--psi", "0.5", "--out", "x.xlsx"], "out"),
+    (["--psi", "0.5", "--labels", "logit"], "labels"),
+    (["--psi", "0.5", "--labels", "flip", "--p-flip", "0.5"], "p_flip"),
     (["--psi", "0.5", "--labels", "sign", "--target", "he2"], "target"),
 ]
 if not cuda_available():

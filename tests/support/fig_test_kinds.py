@@ -4,6 +4,7 @@ so the figure and validation plumbing can be tested without the simulation engin
 Used as ``kind = "python:tests.support.fig_test_kinds:fake_simulate"`` (importable from the repository
 root, where pytest and the subprocess tests' ``PYTHONPATH`` point).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,6 +25,15 @@ def fake_simulate(params: dict, seed: int) -> dict:
     def draw(v):
         return float(v) + bias + noise * float(rng.standard_normal())
 
-    return {"SE": draw(t["SE"]), "R": draw(t["R"]), "AE_pgd": draw(t["AE"]), "AE_linear": draw(t["AE"]),
-            "G": draw(t["G"]), "G_M": draw(t["G"]), "attack_steps": 20, "wall_s": 0.0, "backend": "numpy",
-            "device": "cpu"}
+    return {
+        "SE": draw(t["SE"]),
+        "R": draw(t["R"]),
+        "AE_pgd": draw(t["AE"]),
+        "AE_linear": draw(t["AE"]),
+        "G": draw(t["G"]),
+        "G_M": draw(t["G"]),
+        "attack_steps": 20,
+        "wall_s": 0.0,
+        "backend": "numpy",
+        "device": "cpu",
+    }

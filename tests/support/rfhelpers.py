@@ -1,4 +1,5 @@
 """Small RF instances and the cvxpy oracle of the tests of :mod:`rfrobust.rf`."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,20 @@ from rfrobust.backends import make_backend
 from rfrobust.rf import ATProgram, make_data
 
 
-def build_program(d=12, psi1=2.0, psi2=2.0, eps=0.5, lam=0.01, act="relu", kappa=1.0, seed=0, variant="reduced",
-                  backend="numpy", device=None, x_dist="gaussian"):
+def build_program(
+    d=12,
+    psi1=2.0,
+    psi2=2.0,
+    eps=0.5,
+    lam=0.01,
+    act="relu",
+    kappa=1.0,
+    seed=0,
+    variant="reduced",
+    backend="numpy",
+    device=None,
+    x_dist="gaussian",
+):
     """An :class:`ATProgram` on a freshly drawn instance (``variant``: reduced | per-sample | linf; ``backend``: a
     name or a :class:`rfrobust.backends.Backend`)."""
     D = make_data(d, psi1, psi2, seed, x_dist=x_dist, n_test=200)

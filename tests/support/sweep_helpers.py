@@ -1,4 +1,5 @@
 """Helpers shared by the sweep tests (not a test module)."""
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,18 @@ def write_spec(path, text: str) -> str:
     return path
 
 
-def square_spec(output: str = "out.parquet", *, x: str = "0:1:11", seeds: int = 2, sleep: float = 0.0,
-                extra_fixed: str = "fail_at = 0.3\n") -> str:
-    return (f'kind = "{KIND}"\noutput = "{output}"\nseeds = {seeds}\n[fixed]\nsleep = {sleep}\n{extra_fixed}'
-            f'[grid]\nx = "{x}"\n')
+def square_spec(
+    output: str = "out.parquet",
+    *,
+    x: str = "0:1:11",
+    seeds: int = 2,
+    sleep: float = 0.0,
+    extra_fixed: str = "fail_at = 0.3\n",
+) -> str:
+    return (
+        f'kind = "{KIND}"\noutput = "{output}"\nseeds = {seeds}\n[fixed]\nsleep = {sleep}\n{extra_fixed}'
+        f'[grid]\nx = "{x}"\n'
+    )
 
 
 def env(**extra) -> dict:
@@ -37,8 +46,14 @@ def env(**extra) -> dict:
 
 def cli(*args, cwd=None, timeout=120, **extra_env) -> subprocess.CompletedProcess:
     """Run ``python -m rfrobust.sweep ARGS`` in a subprocess with this worktree and the test kinds importable."""
-    return subprocess.run([sys.executable, "-m", "rfrobust.sweep", *map(str, args)], cwd=cwd, env=env(**extra_env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "rfrobust.sweep", *map(str, args)],
+        cwd=cwd,
+        env=env(**extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def science(df: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 Used in specs as ``kind = "python:tests.support.sweep_test_kinds:square"`` (importable from the repository root: pytest
 puts it on the path, subprocess tests put it on ``PYTHONPATH``).
 """
+
 from __future__ import annotations
 
 import math
@@ -64,5 +65,9 @@ self_reported.seeded = False
 
 def echo_execution(params: dict, seed: int) -> dict:
     """Reports the execution settings it was handed (a user kind receives every one of them)."""
-    return {"y": float(params["x"]), "seen_device": params.get("device"), "seen_threads": params.get("threads"),
-            "seen_backend": params.get("backend")}
+    return {
+        "y": float(params["x"]),
+        "seen_device": params.get("device"),
+        "seen_threads": params.get("threads"),
+        "seen_backend": params.get("backend"),
+    }

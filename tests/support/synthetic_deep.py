@@ -1,5 +1,6 @@
 """A small synthetic width x lambda study in the exported schema of ``rfrobust.studies.width_lambda.tables`` (v. 1):
 ``runs.csv`` and ``epochs.csv`` with the same columns, numbers made up with chosen trends (tests only)."""
+
 from __future__ import annotations
 
 import math
@@ -12,21 +13,79 @@ import pandas as pd
 # must keep
 # reading tables written under version 1, so a column renamed or dropped there fails
 # test_synthetic_study_is_schema_version_1 instead of silently changing this fixture along with it.
-RUN_COLUMNS = ("run_id", "phase", "method", "model", "width", "n_params", "lam", "war_zeta", "lam_final", "seed",
-               "natural_acc", "robust_acc", "stability", "local_lipschitz", "fgsm_acc", "final_natural_risk",
-               "final_robust_reg", "final_ratio", "best_epoch", "epochs", "dataset", "eps", "norm", "eval_steps",
-               "n_train", "n_test", "train_s", "wall_s")
-EPOCH_COLUMNS = ("run_id", "phase", "method", "model", "width", "lam", "war_zeta", "seed", "epoch", "lr",
-                 "train_eps", "natural_risk", "robust_reg", "lam_t", "lam_last", "train_nat_acc", "train_adv_acc",
-                 "val_natural_acc", "val_robust_acc", "val_stability", "val_local_lipschitz", "epoch_s")
+RUN_COLUMNS = (
+    "run_id",
+    "phase",
+    "method",
+    "model",
+    "width",
+    "n_params",
+    "lam",
+    "war_zeta",
+    "lam_final",
+    "seed",
+    "natural_acc",
+    "robust_acc",
+    "stability",
+    "local_lipschitz",
+    "fgsm_acc",
+    "final_natural_risk",
+    "final_robust_reg",
+    "final_ratio",
+    "best_epoch",
+    "epochs",
+    "dataset",
+    "eps",
+    "norm",
+    "eval_steps",
+    "n_train",
+    "n_test",
+    "train_s",
+    "wall_s",
+)
+EPOCH_COLUMNS = (
+    "run_id",
+    "phase",
+    "method",
+    "model",
+    "width",
+    "lam",
+    "war_zeta",
+    "seed",
+    "epoch",
+    "lr",
+    "train_eps",
+    "natural_risk",
+    "robust_reg",
+    "lam_t",
+    "lam_last",
+    "train_nat_acc",
+    "train_adv_acc",
+    "val_natural_acc",
+    "val_robust_acc",
+    "val_stability",
+    "val_local_lipschitz",
+    "epoch_s",
+)
 
 WIDTHS = (1.0, 2.0, 4.0)
 LAMS = (1.0, 3.0, 6.0, 9.0)
 
 
-def make_runs(*, widths=WIDTHS, lams=LAMS, seeds=(0, 1, 2), methods=("trades", "gat"), lip_slope=1.0,
-              best_lam_grows=True, war_slope=2.0, noise=0.002, rng_seed=0, family="wrn",
-              n_train=59000) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_runs(
+    *,
+    widths=WIDTHS,
+    lams=LAMS,
+    seeds=(0, 1, 2),
+    methods=("trades", "gat"),
+    lip_slope=1.0,
+    best_lam_grows=True,
+    war_slope=2.0,
+    noise=0.002,
+    rng_seed=0,
+    family="wrn",
+    n_train=59000,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Runs and epochs tables. ``lip_slope``: local Lipschitz ~ (1 + lip_slope log2 width) (0: flat);
     ``best_lam_grows``: robust accuracy peaks at lambda = 3 * width (else at 3 for every width);
     ``war_slope``: WAR's final lambda = 3 + war_slope * log2(width). ``family``: ``wrn`` (models ``wrn-10-K``,
@@ -54,24 +113,65 @@ def make_runs(*, widths=WIDTHS, lams=LAMS, seeds=(0, 1, 2), methods=("trades", "
                         lip = (1.0 + lip_slope * lw) * (1.0 + e()) / (1.0 + 0.1 * lam_f)
                         nat, reg = 0.5 - 0.05 * lw + e(), 0.1 + 0.03 * lw + e()
                         rid = f"{method}{w:g}{phase}{lam}-{seed}"
-                        runs.append({"run_id": rid, "phase": phase, "method": method, "model": model,
-                                     "width": w, "n_params": n_params, "lam": lam if phase == "grid" else math.nan,
-                                     "war_zeta": zeta, "lam_final": lam_f, "seed": seed, "natural_acc": rob + 0.2,
-                                     "robust_acc": rob, "stability": stab, "local_lipschitz": lip,
-                                     "fgsm_acc": rob + 0.05, "final_natural_risk": nat, "final_robust_reg": reg,
-                                     "final_ratio": nat / reg, "best_epoch": 3, "epochs": 3,
-                                     "dataset": "fashion-mnist", "eps": 0.1, "norm": "linf", "eval_steps": 20,
-                                     "n_train": n_train, "n_test": 10000, "train_s": 1.0, "wall_s": 1.5})
+                        runs.append(
+                            {
+                                "run_id": rid,
+                                "phase": phase,
+                                "method": method,
+                                "model": model,
+                                "width": w,
+                                "n_params": n_params,
+                                "lam": lam if phase == "grid" else math.nan,
+                                "war_zeta": zeta,
+                                "lam_final": lam_f,
+                                "seed": seed,
+                                "natural_acc": rob + 0.2,
+                                "robust_acc": rob,
+                                "stability": stab,
+                                "local_lipschitz": lip,
+                                "fgsm_acc": rob + 0.05,
+                                "final_natural_risk": nat,
+                                "final_robust_reg": reg,
+                                "final_ratio": nat / reg,
+                                "best_epoch": 3,
+                                "epochs": 3,
+                                "dataset": "fashion-mnist",
+                                "eps": 0.1,
+                                "norm": "linf",
+                                "eval_steps": 20,
+                                "n_train": n_train,
+                                "n_test": 10000,
+                                "train_s": 1.0,
+                                "wall_s": 1.5,
+                            }
+                        )
                         for ep in (1, 2, 3):
-                            epochs.append({"run_id": rid, "phase": phase, "method": method,
-                                           "model": model, "width": w,
-                                           "lam": lam if phase == "grid" else math.nan, "war_zeta": zeta,
-                                           "seed": seed, "epoch": ep, "lr": 0.1, "train_eps": 0.1,
-                                           "natural_risk": nat * (1 + 1 / ep), "robust_reg": reg * (1 + 0.5 / ep),
-                                           "lam_t": lam_f * ep / 3, "lam_last": lam_f * ep / 3,
-                                           "train_nat_acc": 0.7, "train_adv_acc": 0.5, "val_natural_acc": 0.7,
-                                           "val_robust_acc": rob, "val_stability": stab,
-                                           "val_local_lipschitz": lip * ep / 3, "epoch_s": 0.5})
+                            epochs.append(
+                                {
+                                    "run_id": rid,
+                                    "phase": phase,
+                                    "method": method,
+                                    "model": model,
+                                    "width": w,
+                                    "lam": lam if phase == "grid" else math.nan,
+                                    "war_zeta": zeta,
+                                    "seed": seed,
+                                    "epoch": ep,
+                                    "lr": 0.1,
+                                    "train_eps": 0.1,
+                                    "natural_risk": nat * (1 + 1 / ep),
+                                    "robust_reg": reg * (1 + 0.5 / ep),
+                                    "lam_t": lam_f * ep / 3,
+                                    "lam_last": lam_f * ep / 3,
+                                    "train_nat_acc": 0.7,
+                                    "train_adv_acc": 0.5,
+                                    "val_natural_acc": 0.7,
+                                    "val_robust_acc": rob,
+                                    "val_stability": stab,
+                                    "val_local_lipschitz": lip * ep / 3,
+                                    "epoch_s": 0.5,
+                                }
+                            )
     return (pd.DataFrame(runs, columns=list(RUN_COLUMNS)), pd.DataFrame(epochs, columns=list(EPOCH_COLUMNS)))
 
 

@@ -1,4 +1,5 @@
 """Exact finite-sample solution of the generalized adversarial-training program with cvxpy (test oracle)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,14 +16,17 @@ def solve_kappa_program(Z, y, eps, kappa, lam_t=0.0, m=None):
     r = y - Z @ th
     Mh = np.ones(p) if m is None else np.sqrt(np.asarray(m, dtype=float))
     nrm = cp.norm(cp.multiply(Mh, th), 2)
-    obj = (1 - kappa) / n * cp.sum_squares(r) + kappa / n * cp.sum_squares(cp.abs(r) + eps * nrm) \
+    obj = (
+        (1 - kappa) / n * cp.sum_squares(r)
+        + kappa / n * cp.sum_squares(cp.abs(r) + eps * nrm)
         + lam_t * cp.sum_squares(th)
+    )
     prob = cp.Problem(cp.Minimize(obj))
     prob.solve(solver=cp.CLARABEL)
     theta = np.asarray(th.value).ravel()
     res = y - Z @ theta
     c = eps * np.linalg.norm(Mh * theta)
-    data = float(np.mean(res ** 2 + 2 * kappa * c * np.abs(res) + kappa * c * c))
+    data = float(np.mean(res**2 + 2 * kappa * c * np.abs(res) + kappa * c * c))
     return theta, data
 
 
@@ -48,15 +52,15 @@ def simulate_linear(p, p_over_n, eps, lam_t, kappa, sigma_w=0.5, seeds=range(100
         ts = np.concatenate([rng.standard_normal(k) for k in sizes])
         start = 0
         for k, t2 in zip(sizes, th2_g):
-            blk = ts[start:start + k]
-            ts[start:start + k] = blk / np.linalg.norm(blk) * np.sqrt(t2)
+            blk = ts[start : start + k]
+            ts[start : start + k] = blk / np.linalg.norm(blk) * np.sqrt(t2)
             start += k
         Z = rng.standard_normal((n, p)) * np.sqrt(sig)
         y = Z @ ts + sigma_w * rng.standard_normal(n)
         est, data = solve_kappa_program(Z, y, eps, kappa, lam_t, m=m)
         a2 = float(np.sum(sig * (est - ts) ** 2))
-        g = float(np.sqrt(np.sum(m * est ** 2)))
-        SE = sigma_w ** 2 + a2
+        g = float(np.sqrt(np.sum(m * est**2)))
+        SE = sigma_w**2 + a2
         out["alpha2"].append(a2)
         out["G"].append(g)
         out["AE"].append(SE + 2 * np.sqrt(2 / np.pi) * eps * g * np.sqrt(SE) + (eps * g) ** 2)

@@ -1,4 +1,5 @@
 """Activation registry and Gaussian constants (docs/theory.md#setup)."""
+
 import math
 
 import numpy as np
@@ -16,8 +17,8 @@ def test_quadrature_matches_sympy_closed_form(name):
     c = A.constants(name)
     assert c.mu0 == pytest.approx(exact["mu0"], abs=1e-10)
     assert c.mu1 == pytest.approx(exact["mu1"], abs=1e-10)
-    assert c.mu_star ** 2 == pytest.approx(exact["mu_star2"], abs=1e-10)
-    assert c.gamma ** 2 == pytest.approx(exact["gamma2"], abs=1e-10)
+    assert c.mu_star**2 == pytest.approx(exact["mu_star2"], abs=1e-10)
+    assert c.gamma**2 == pytest.approx(exact["gamma2"], abs=1e-10)
 
 
 def test_relu_closed_form_values():
@@ -28,11 +29,14 @@ def test_relu_closed_form_values():
     assert float(ex["gamma2"]) == pytest.approx(0.25, abs=1e-15)
 
 
-@pytest.mark.parametrize("name,mu0,mu1,mu_star,gamma", [
-    ("relu", 0.398942, 0.5, 0.301405, 0.5),
-    ("tanh", 0.0, 0.605706, 0.165576, 0.312288),
-    ("softplus", 0.806059, 0.5, 0.146678, 0.208276),
-])
+@pytest.mark.parametrize(
+    "name,mu0,mu1,mu_star,gamma",
+    [
+        ("relu", 0.398942, 0.5, 0.301405, 0.5),
+        ("tanh", 0.0, 0.605706, 0.165576, 0.312288),
+        ("softplus", 0.806059, 0.5, 0.146678, 0.208276),
+    ],
+)
 def test_theory_md_table(name, mu0, mu1, mu_star, gamma):
     c = A.constants(name)
     assert c.mu0 == pytest.approx(mu0, abs=1e-6)
@@ -52,8 +56,8 @@ def test_smooth_constants_agree_with_panel_quadrature(name):
     c = A.constants(name)
     assert c.mu0 == pytest.approx(mu0, abs=1e-10)
     assert c.mu1 == pytest.approx(mu1, abs=1e-10)
-    assert c.mu_star ** 2 == pytest.approx(w @ f ** 2 - mu0 ** 2 - mu1 ** 2, abs=1e-10)
-    assert c.gamma ** 2 == pytest.approx(w @ df ** 2 - mu1 ** 2, abs=1e-10)
+    assert c.mu_star**2 == pytest.approx(w @ f**2 - mu0**2 - mu1**2, abs=1e-10)
+    assert c.gamma**2 == pytest.approx(w @ df**2 - mu1**2, abs=1e-10)
 
 
 def test_stein_identity_mu1_equals_mean_derivative():
@@ -81,8 +85,7 @@ def test_user_callable_matches_registry():
 
 
 def test_user_callable_with_breakpoints():
-    user = A.get_activation(lambda x: np.maximum(x, 0.0), derivative=lambda x: (x > 0) * 1.0,
-                            breakpoints=(0.0,))
+    user = A.get_activation(lambda x: np.maximum(x, 0.0), derivative=lambda x: (x > 0) * 1.0, breakpoints=(0.0,))
     assert user.constants().mu_star == pytest.approx(A.constants("relu").mu_star, abs=1e-12)
 
 
@@ -105,5 +108,6 @@ def test_activation_on_torch_matches_numpy():
         out = act(B.asarray(x), B)
         assert isinstance(out, torch.Tensor)
         np.testing.assert_allclose(B.to_numpy(out), act(x), atol=1e-13, err_msg=name)
-        np.testing.assert_allclose(B.to_numpy(act.derivative(B.asarray(x), B)), act.derivative(x),
-                                   atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(
+            B.to_numpy(act.derivative(B.asarray(x), B)), act.derivative(x), atol=1e-13, err_msg=name
+        )

@@ -1,4 +1,5 @@
 """Grid parsing and one-line input errors shared by all CLIs."""
+
 import numpy as np
 import pytest
 
@@ -62,7 +63,9 @@ def test_import_rfrobust_does_not_import_torch_or_cupy():
     import subprocess
     import sys
 
-    code = ("import sys, rfrobust, rfrobust.activations, rfrobust.backends, rfrobust.cli; "
-            "print('torch' in sys.modules, 'cupy' in sys.modules)")
+    code = (
+        "import sys, rfrobust, rfrobust.activations, rfrobust.backends, rfrobust.cli; "
+        "print('torch' in sys.modules, 'cupy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"

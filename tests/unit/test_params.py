@@ -192,8 +192,22 @@ def test_train_config_has_a_schema_today():
 
 def test_theory_point_declares_the_conventions():
     s = TheoryPoint.schema()
-    assert s.columns() == ("psi1", "psi2", "lam", "eps", "kappa", "act", "F1", "Fstar", "tau", "eps_test",
-                           "labels", "p_flip", "norm", "d")
+    assert s.columns() == (
+        "psi1",
+        "psi2",
+        "lam",
+        "eps",
+        "kappa",
+        "act",
+        "F1",
+        "Fstar",
+        "tau",
+        "eps_test",
+        "labels",
+        "p_flip",
+        "norm",
+        "d",
+    )
     assert all(s[name].default is None for name in ("labels", "p_flip", "norm", "d"))  # absent: regression theory
     assert s["psi"] is s["psi1"] and s["psi1"].required and s["psi1"].grid
     assert not s["on_error"].in_spec and not s["n_nodes"].column

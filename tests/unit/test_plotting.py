@@ -1,4 +1,5 @@
 """The shared figure style and helpers (rfrobust.plotting)."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,7 +19,7 @@ def test_palette_is_okabe_ito_and_the_style_uses_it():
     with plotting.style():
         assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] == list(plotting.PALETTE)
         assert matplotlib.rcParams["pdf.fonttype"] == 42 and matplotlib.rcParams["font.size"] >= 8
-    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] == before   # scoped
+    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] == before  # scoped
 
 
 def test_labels_use_parameter_names():
@@ -36,17 +37,22 @@ def test_mean_sem():
 def test_theory_vs_simulation_draws_lines_and_error_bars_per_group():
     psi = np.linspace(0.5, 3, 6)
     theory = pd.DataFrame({"psi1": np.tile(psi, 2), "eps": np.repeat([0.1, 0.3], 6), "SE": np.tile(psi, 2) ** 2})
-    sim = pd.DataFrame({"psi1": np.repeat([1.0, 2.0], 4), "eps": [0.1, 0.1, 0.3, 0.3] * 2,
-                        "SE": [1.0, 1.2, 3.0, 3.4, 4.0, 4.2, 9.0, 9.4]})
+    sim = pd.DataFrame(
+        {
+            "psi1": np.repeat([1.0, 2.0], 4),
+            "eps": [0.1, 0.1, 0.3, 0.3] * 2,
+            "SE": [1.0, 1.2, 3.0, 3.4, 4.0, 4.2, 9.0, 9.4],
+        }
+    )
     fig, ax = plotting.figure()
     groups = plotting.theory_vs_simulation(ax, theory, sim, x="psi1", y="SE", group="eps")
     assert groups == [0.1, 0.3]
-    assert len(ax.lines) >= 2 and len(ax.containers) == 2          # 2 theory lines, 2 error-bar sets
+    assert len(ax.lines) >= 2 and len(ax.containers) == 2  # 2 theory lines, 2 error-bar sets
     line = [ln for ln in ax.lines if ln.get_label() == "theory, $\\varepsilon$ (train) = 0.1"][0]
     np.testing.assert_allclose(line.get_xdata(), psi)
-    np.testing.assert_allclose(line.get_ydata(), psi ** 2)
+    np.testing.assert_allclose(line.get_ydata(), psi**2)
     eb = ax.containers[1]
-    np.testing.assert_allclose(eb.lines[0].get_ydata(), [3.2, 9.2])   # means over seeds at eps = 0.3
+    np.testing.assert_allclose(eb.lines[0].get_ydata(), [3.2, 9.2])  # means over seeds at eps = 0.3
     assert matplotlib.colors.to_hex(eb.lines[0].get_color()).upper() == plotting.PALETTE[1]
     assert ax.get_xlabel() == plotting.label("psi1") and ax.get_ylabel() == plotting.label("SE")
     assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 4

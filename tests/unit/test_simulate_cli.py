@@ -1,6 +1,7 @@
 """`python -m rfrobust.simulate` in process (through ``run_main``): bad values are one line + exit 2 before any work;
 --out writes the format its extension names and never replaces a directory or a special file. The command in a child
 process: ``tests/integration/test_simulate_cli.py``."""
+
 import json
 
 import pytest
@@ -20,13 +21,24 @@ def run_in_process(argv, capsys):
     return rc, out.out, out.err
 
 
-@pytest.mark.parametrize("args,word", [
-    (["--d", "nan"], "d='nan'"), (["--seeds", "nan"], "seeds='nan'"), (["--n-test", "inf"], "n_test='inf'"),
-    (["--d", "1.5"], "d='1.5'"), (["--seeds", "2.5"], "seeds"), (["--seed0", "-1"], "seed0"),
-    (["--pgd-steps", "inf"], "pgd_steps"), (["--psi1", "0.5", "--psi", "2"], "given once"),
-    (["--psi", "1e-6"], "psi1"), (["--psi2", "1e-9"], "psi2"), (["--lam", "inf"], "lam"),
-    (["--out", "res.xlsx"], ".json, .csv, .parquet"), (["--device", "gpu"], "device"),
-])
+@pytest.mark.parametrize(
+    "args,word",
+    [
+        (["--d", "nan"], "d='nan'"),
+        (["--seeds", "nan"], "seeds='nan'"),
+        (["--n-test", "inf"], "n_test='inf'"),
+        (["--d", "1.5"], "d='1.5'"),
+        (["--seeds", "2.5"], "seeds"),
+        (["--seed0", "-1"], "seed0"),
+        (["--pgd-steps", "inf"], "pgd_steps"),
+        (["--psi1", "0.5", "--psi", "2"], "given once"),
+        (["--psi", "1e-6"], "psi1"),
+        (["--psi2", "1e-9"], "psi2"),
+        (["--lam", "inf"], "lam"),
+        (["--out", "res.xlsx"], ".json, .csv, .parquet"),
+        (["--device", "gpu"], "device"),
+    ],
+)
 def test_bad_values_are_refused_before_any_work(args, word, capsys, monkeypatch):
     import rfrobust.rf.experiment as experiment
 

@@ -19,6 +19,7 @@ Training (as in the talk: Adam, least squares, "epsilon = 0.1 for thresholding")
 ``check_every`` steps, or ``max_steps``. The record says whether it converged and how well it fits (``fit_frac``:
 fraction of points within tol; ``sign_acc``: fraction with ``sign f = y``), so a net that does not fit is visible.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,8 +77,18 @@ def two_layer(d: int, k: int, seed: int, device="cpu", dtype=None):
     return nn.Sequential(nn.Linear(d, k), nn.ReLU(), nn.Linear(k, 1)).to(device=device, dtype=dtype or torch.float32)
 
 
-def fit(model, x, y, *, lr: float = 1e-3, max_steps: int = 5000, tol: float = 0.1, batch_size: int | None = None,
-        check_every: int = 10, seed: int = 0) -> dict:
+def fit(
+    model,
+    x,
+    y,
+    *,
+    lr: float = 1e-3,
+    max_steps: int = 5000,
+    tol: float = 0.1,
+    batch_size: int | None = None,
+    check_every: int = 10,
+    seed: int = 0,
+) -> dict:
     """Adam on the least-squares loss until ``max |f(x_i) - y_i| < tol`` or ``max_steps``; returns the fit record."""
     import torch
 
@@ -109,9 +120,14 @@ def fit(model, x, y, *, lr: float = 1e-3, max_steps: int = 5000, tol: float = 0.
                 converged = True
                 break
     r = residuals()
-    return {"steps": steps, "converged": converged, "train_mse": float((r ** 2).mean()),
-            "max_residual": float(r.abs().max()), "fit_frac": float((r.abs() < tol).float().mean()),
-            "sign_acc": float(((r + y).sign() == y.sign()).float().mean())}
+    return {
+        "steps": steps,
+        "converged": converged,
+        "train_mse": float((r**2).mean()),
+        "max_residual": float(r.abs().max()),
+        "fit_frac": float((r.abs() < tol).float().mean()),
+        "sign_acc": float(((r + y).sign() == y.sign()).float().mean()),
+    }
 
 
 def gradient_norms(model, z):
@@ -166,17 +182,29 @@ def run_record(params: dict, seed: int) -> dict:
     k = hidden_units(net, n, d)
     x, y = random_data(n, d, seed, device, dtype)
     model = two_layer(d, k, seed + 1, device, dtype)
-    rec = fit(model, x, y, lr=lr, max_steps=max_steps, tol=tol, batch_size=batch_size, check_every=check_every,
-              seed=seed)
+    rec = fit(
+        model, x, y, lr=lr, max_steps=max_steps, tol=tol, batch_size=batch_size, check_every=check_every, seed=seed
+    )
     train_s = time.perf_counter() - t0
     gz = torch.Generator(device="cpu").manual_seed(int(seed) + 1_000_003)
     z = (torch.randn(n_probe, d, generator=gz, dtype=dtype) / math.sqrt(d)).to(device)
     gn = gradient_norms(model, z)
     gt = gradient_norms(model, x)
-    rec.update({"k": k, "n_params": n_parameters(k, d), "p_over_n": n_parameters(k, d) / n,
-                "max_grad_norm": float(gn.max()), "mean_grad_norm": float(gn.mean()),
-                "median_grad_norm": float(gn.median()), "max_grad_norm_train": float(gt.max()),
-                "mean_grad_norm_train": float(gt.mean()), "sqrt_nd_over_p": math.sqrt(n * d / n_parameters(k, d)),
-                "train_s": train_s, "wall_s": time.perf_counter() - t0,
-                "cpu_s": time.process_time() - cpu0, "device": device})
+    rec.update(
+        {
+            "k": k,
+            "n_params": n_parameters(k, d),
+            "p_over_n": n_parameters(k, d) / n,
+            "max_grad_norm": float(gn.max()),
+            "mean_grad_norm": float(gn.mean()),
+            "median_grad_norm": float(gn.median()),
+            "max_grad_norm_train": float(gt.max()),
+            "mean_grad_norm_train": float(gt.mean()),
+            "sqrt_nd_over_p": math.sqrt(n * d / n_parameters(k, d)),
+            "train_s": train_s,
+            "wall_s": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - cpu0,
+            "device": device,
+        }
+    )
     return rec

@@ -11,6 +11,7 @@ version 1 of :mod:`rfrobust.studies.width_lambda.tables` (its module docstring i
 
 Summaries are mean +- standard error over seeds (``sem = sd / sqrt(n)``, ddof = 1; NaN for one seed).
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,17 @@ import pandas as pd
 from rfrobust.errors import InputError
 
 RUN_REQUIRED = ("phase", "method", "width", "lam", "seed", "natural_acc", "robust_acc", "stability")
-RUN_OPTIONAL = ("model", "n_params", "n_train", "war_zeta", "lam_final", "local_lipschitz", "final_natural_risk",
-                "final_robust_reg", "final_ratio")
+RUN_OPTIONAL = (
+    "model",
+    "n_params",
+    "n_train",
+    "war_zeta",
+    "lam_final",
+    "local_lipschitz",
+    "final_natural_risk",
+    "final_robust_reg",
+    "final_ratio",
+)
 EPOCH_REQUIRED = ("phase", "method", "width", "seed", "epoch", "natural_risk", "robust_reg")
 
 
@@ -52,8 +62,9 @@ class DeepTables:
 def _check_columns(df: pd.DataFrame, required, path: str) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise InputError("deep-dir", path, f"a table with the columns {', '.join(required)} (missing: "
-                                           f"{', '.join(missing)})")
+        raise InputError(
+            "deep-dir", path, f"a table with the columns {', '.join(required)} (missing: {', '.join(missing)})"
+        )
 
 
 def normalize_runs(runs: pd.DataFrame, path: str = "runs.csv") -> pd.DataFrame:
@@ -63,8 +74,21 @@ def normalize_runs(runs: pd.DataFrame, path: str = "runs.csv") -> pd.DataFrame:
     for c in RUN_OPTIONAL:
         if c not in out.columns:
             out[c] = np.nan
-    for c in ("width", "lam", "war_zeta", "lam_final", "n_params", "n_train", "natural_acc", "robust_acc",
-              "stability", "local_lipschitz", "final_natural_risk", "final_robust_reg", "final_ratio"):
+    for c in (
+        "width",
+        "lam",
+        "war_zeta",
+        "lam_final",
+        "n_params",
+        "n_train",
+        "natural_acc",
+        "robust_acc",
+        "stability",
+        "local_lipschitz",
+        "final_natural_risk",
+        "final_robust_reg",
+        "final_ratio",
+    ):
         out[c] = pd.to_numeric(out[c], errors="coerce")
     miss = out["final_ratio"].isna() & (out["final_robust_reg"] > 0)
     out.loc[miss, "final_ratio"] = out.loc[miss, "final_natural_risk"] / out.loc[miss, "final_robust_reg"]
@@ -78,8 +102,11 @@ def load_deep(deep_dir: str) -> DeepTables:
     """Read ``runs.csv`` (required) and ``epochs.csv`` (optional) from ``deep_dir``."""
     runs_path = os.path.join(deep_dir, "runs.csv")
     if not os.path.isfile(runs_path):
-        raise InputError("deep-dir", deep_dir, "a directory holding the width x lambda study's runs.csv "
-                                               "(python -m rfrobust.study width_lambda writes it)")
+        raise InputError(
+            "deep-dir",
+            deep_dir,
+            "a directory holding the width x lambda study's runs.csv (python -m rfrobust.study width_lambda writes it)",
+        )
     runs = normalize_runs(pd.read_csv(runs_path), runs_path)
     ep_path = os.path.join(deep_dir, "epochs.csv")
     epochs = None
@@ -132,7 +159,7 @@ def best_lambda(grid: pd.DataFrame, metric: str = "robust_acc") -> list[BestLamb
     out = []
     for w, sub in stats.groupby("width", sort=True):
         sub = sub.sort_values("lam")
-        i = int(np.argmax(sub["mean"].to_numpy()))   # first maximum: the smaller lambda on ties
+        i = int(np.argmax(sub["mean"].to_numpy()))  # first maximum: the smaller lambda on ties
         best = sub.iloc[i]
         s_best = 0.0 if math.isnan(best["sem"]) else float(best["sem"])
         tied = []
@@ -169,6 +196,8 @@ def best_lambda_direction(best: list[BestLambda]) -> tuple[str, str]:
     if d in ("grows", "falls") and not math.isnan(rho) and (rho <= 0 if d == "grows" else rho >= 0):
         d = "non-monotone"
     seq = ", ".join(f"{b.width:g}: {b.lam:g}" for b in best)
-    why = (f"best lambda by width {seq}; tied at width {thin.width:g}: {list(thin.tied)}, at {wide.width:g}: "
-           f"{list(wide.tied)}" + ("" if math.isnan(rho) else f"; rho = {rho:+.2f}"))
+    why = (
+        f"best lambda by width {seq}; tied at width {thin.width:g}: {list(thin.tied)}, at {wide.width:g}: "
+        f"{list(wide.tied)}" + ("" if math.isnan(rho) else f"; rho = {rho:+.2f}")
+    )
     return d, why

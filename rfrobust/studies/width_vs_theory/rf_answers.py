@@ -14,6 +14,7 @@ lambda, and the RF ridge ``lam`` (penalty ``psi1 lam ||a||^2``) that of weight d
 Numbers at kappa > 1 rest on the non-convex part of the theory (stationary point of the scalar system, not
 validated); every table carries a ``nonconvex`` column for them.
 """
+
 from __future__ import annotations
 
 import math
@@ -102,10 +103,22 @@ def best_kappa(psi1s, s: RFSetting, eps: float | None = None, lam: float | None 
         conv = sub[sub["kappa"] <= 1.0]
         j = int(np.argmin(conv["AE"].to_numpy()))
         at = lambda k, sub=sub: float(sub.loc[np.isclose(sub["kappa"], k), "AE"].iloc[0])  # noqa: E731
-        rows.append({"psi1": float(p), "eps": eps, "lam": lam, "kappa_best": k_best, "AE_best": ae_best,
-                     "zero_best": zero_best, "kappa_best_convex": float(conv["kappa"].iloc[j]),
-                     "AE_best_convex": float(conv["AE"].iloc[j]), "AE_kappa0": at(0.0), "AE_kappa1": at(1.0),
-                     "kappa0": kappa0, "v_y": vy})
+        rows.append(
+            {
+                "psi1": float(p),
+                "eps": eps,
+                "lam": lam,
+                "kappa_best": k_best,
+                "AE_best": ae_best,
+                "zero_best": zero_best,
+                "kappa_best_convex": float(conv["kappa"].iloc[j]),
+                "AE_best_convex": float(conv["AE"].iloc[j]),
+                "AE_kappa0": at(0.0),
+                "AE_kappa1": at(1.0),
+                "kappa0": kappa0,
+                "v_y": vy,
+            }
+        )
     out = pd.DataFrame(rows)
     out["nonconvex"] = out["kappa_best"] > 1 + 1e-9
     out.attrs["grid"] = df
@@ -122,17 +135,27 @@ def best_lam(psi1s, s: RFSetting, kappa: float | None = None, eps: float | None 
     for p, sub in df.groupby("psi1", sort=True):
         i = int(np.argmin(sub["AE"].to_numpy()))
         lam = float(sub["lam"].iloc[i])
-        rows.append({"psi1": float(p), "kappa": kappa, "eps": eps, "lam_best": lam, "total_best": lam * float(p),
-                     "AE_best": float(sub["AE"].iloc[i]), "zero_best": bool(sub["zero"].iloc[i]),
-                     "at_grid_edge": i in (0, len(sub) - 1)})
+        rows.append(
+            {
+                "psi1": float(p),
+                "kappa": kappa,
+                "eps": eps,
+                "lam_best": lam,
+                "total_best": lam * float(p),
+                "AE_best": float(sub["AE"].iloc[i]),
+                "zero_best": bool(sub["zero"].iloc[i]),
+                "at_grid_edge": i in (0, len(sub) - 1),
+            }
+        )
     out = pd.DataFrame(rows)
     out["nonconvex"] = kappa > 1
     out.attrs["grid"] = df
     return out
 
 
-def war_theory(psi1s, s: RFSetting, convex: bool = True, eps: float | None = None,
-               thin: tuple | None = None) -> pd.DataFrame:
+def war_theory(
+    psi1s, s: RFSetting, convex: bool = True, eps: float | None = None, thin: tuple | None = None
+) -> pd.DataFrame:
     """WAR in theory (module doc). ``convex=True`` takes the thinnest psi1's best kappa in ``[0, 1]`` (the
     validated range), ``False`` over the whole grid. Columns: ``psi1, zeta, kappa_thin, kappa_war, war_kind``
     (:class:`~rfrobust.theory.training.WarPoint` kind), ``ratio_war``, ``AE_war`` (AE at kappa_war; the null value
@@ -153,17 +176,39 @@ def war_theory(psi1s, s: RFSetting, convex: bool = True, eps: float | None = Non
     for p, (_, b) in zip(psi1s, bk.iterrows()):
         wp = kappa_for_ratio(zeta, p, lam=s.lam, eps=eps, **s.problem()) if math.isfinite(zeta) else None
         if wp is None or math.isnan(wp.kappa):
-            rows.append({"psi1": p, "zeta": zeta, "kappa_thin": k_thin, "kappa_war": math.nan,
-                         "war_kind": "none" if wp is None else wp.kind, "ratio_war": math.nan, "AE_war": math.nan,
-                         "kappa_best": float(b[kcol]), "AE_best": float(b[acol]), "AE_best_any": float(b["AE_best"])})
+            rows.append(
+                {
+                    "psi1": p,
+                    "zeta": zeta,
+                    "kappa_thin": k_thin,
+                    "kappa_war": math.nan,
+                    "war_kind": "none" if wp is None else wp.kind,
+                    "ratio_war": math.nan,
+                    "AE_war": math.nan,
+                    "kappa_best": float(b[kcol]),
+                    "AE_best": float(b[acol]),
+                    "AE_best_any": float(b["AE_best"]),
+                }
+            )
             continue
         if wp.kind == "collapse":
             ae = float(b["v_y"])
         else:
             ae = float(grid(psi1=p, lam=s.lam, eps=eps, kappa=wp.kappa, **s.problem())["AE"].iloc[0])
-        rows.append({"psi1": p, "zeta": zeta, "kappa_thin": k_thin, "kappa_war": wp.kappa, "war_kind": wp.kind,
-                     "ratio_war": wp.ratio, "AE_war": ae, "kappa_best": float(b[kcol]), "AE_best": float(b[acol]),
-                     "AE_best_any": float(b["AE_best"])})
+        rows.append(
+            {
+                "psi1": p,
+                "zeta": zeta,
+                "kappa_thin": k_thin,
+                "kappa_war": wp.kappa,
+                "war_kind": wp.kind,
+                "ratio_war": wp.ratio,
+                "AE_war": ae,
+                "kappa_best": float(b[kcol]),
+                "AE_best": float(b[acol]),
+                "AE_best_any": float(b["AE_best"]),
+            }
+        )
     out = pd.DataFrame(rows)
     out["regret"] = out["AE_war"] - np.minimum(out["AE_best"], out["AE_best_any"])
     out["nonconvex"] = (out["kappa_war"] > 1 + 1e-9) | (k_thin > 1 + 1e-9)

@@ -12,6 +12,7 @@ For each seed: draw an RF instance (:func:`rfrobust.rf.make_data`), train with t
 :func:`compare` returns, per quantity, the mean +- standard error over seeds, the theory value and
 ``z = (mean - theory) / sem``.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,19 @@ import pandas as pd
 QUANTITIES = ("natural_train_risk", "abs_residual", "robust_reg", "zero_residual_frac", "c", "objective")
 
 
-def simulate_components(psi1: float, psi2: float, lam: float, eps: float, kappa: float, *, act: str = "relu",
-                        d: int = 100, seeds=range(8), tau: float = 0.5, F1: float = 1.0) -> pd.DataFrame:
+def simulate_components(
+    psi1: float,
+    psi2: float,
+    lam: float,
+    eps: float,
+    kappa: float,
+    *,
+    act: str = "relu",
+    d: int = 100,
+    seeds=range(8),
+    tau: float = 0.5,
+    F1: float = 1.0,
+) -> pd.DataFrame:
     """One row per seed with the measured training components (module doc)."""
     from rfrobust.activations import get_activation
     from rfrobust.backends import make_backend
@@ -37,19 +49,40 @@ def simulate_components(psi1: float, psi2: float, lam: float, eps: float, kappa:
         D = make_data(d, psi1, psi2, int(seed), F1=F1, tau=tau, n_test=1)
         Z = a_(D.X @ D.F.T, bk)
         prog = ATProgram(Z, D.y, D.F, consts.mu1, consts.gamma, eps, kappa, psi1 * lam, bk)
-        res = solve_reduced(prog, point={"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa,
-                                         "d": d, "seed": int(seed)})
+        res = solve_reduced(
+            prog, point={"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa, "d": d, "seed": int(seed)}
+        )
         r = D.y - Z @ res.a
         c = eps * prog.M_norm(res.a)
         m1 = float(np.mean(np.abs(r)))
-        rows.append({"seed": int(seed), "natural_train_risk": float(np.mean(r * r)), "abs_residual": m1,
-                     "robust_reg": 2.0 * c * m1 + c * c, "zero_residual_frac": res.n_zero_residuals / len(r),
-                     "c": c, "objective": float(res.objective), "zero": bool(res.zero)})
+        rows.append(
+            {
+                "seed": int(seed),
+                "natural_train_risk": float(np.mean(r * r)),
+                "abs_residual": m1,
+                "robust_reg": 2.0 * c * m1 + c * c,
+                "zero_residual_frac": res.n_zero_residuals / len(r),
+                "c": c,
+                "objective": float(res.objective),
+                "zero": bool(res.zero),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def compare(psi1: float, psi2: float, lam: float, eps: float, kappa: float, *, act: str = "relu", d: int = 100,
-            seeds=range(8), tau: float = 0.5, F1: float = 1.0) -> pd.DataFrame:
+def compare(
+    psi1: float,
+    psi2: float,
+    lam: float,
+    eps: float,
+    kappa: float,
+    *,
+    act: str = "relu",
+    d: int = 100,
+    seeds=range(8),
+    tau: float = 0.5,
+    F1: float = 1.0,
+) -> pd.DataFrame:
     """Theory vs simulation of the training components at one point: columns ``quantity, sim_mean, sim_sem,
     theory, z`` plus the point's parameters, ``d`` and ``seeds`` (count)."""
     from rfrobust.studies.width_vs_theory.rf_answers import grid
@@ -64,14 +97,40 @@ def compare(psi1: float, psi2: float, lam: float, eps: float, kappa: float, *, a
         sem = float(v.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
         t = float(th[q])
         z = (mean - t) / sem if sem and sem > 0 else math.nan
-        rows.append({"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": kappa, "act": act, "d": d,
-                     "seeds": k, "quantity": q, "sim_mean": mean, "sim_sem": sem, "theory": t, "z": z})
+        rows.append(
+            {
+                "psi1": psi1,
+                "psi2": psi2,
+                "lam": lam,
+                "eps": eps,
+                "kappa": kappa,
+                "act": act,
+                "d": d,
+                "seeds": k,
+                "quantity": q,
+                "sim_mean": mean,
+                "sim_sem": sem,
+                "theory": t,
+                "z": z,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def paired_robust_error(psi1: float, psi2: float, lam: float, eps: float, kappas, *, act: str = "relu",
-                        d: int = 100, seeds=range(8), tau: float = 0.5, F1: float = 1.0,
-                        n_test: int = 2000) -> pd.DataFrame:
+def paired_robust_error(
+    psi1: float,
+    psi2: float,
+    lam: float,
+    eps: float,
+    kappas,
+    *,
+    act: str = "relu",
+    d: int = 100,
+    seeds=range(8),
+    tau: float = 0.5,
+    F1: float = 1.0,
+    n_test: int = 2000,
+) -> pd.DataFrame:
     """Test robust error (first-order formula, docs/theory.md#linearisation) of the reduced program at several kappa on
     the *same* data per seed (paired: differences between kappas have a much smaller standard error than each AE). One
     row per (seed, kappa): ``seed, kappa, AE, SE, G``."""
@@ -88,10 +147,19 @@ def paired_robust_error(psi1: float, psi2: float, lam: float, eps: float, kappas
         Z = a_(D.X @ D.F.T, bk)
         for k in kappas:
             prog = ATProgram(Z, D.y, D.F, consts.mu1, consts.gamma, eps, float(k), psi1 * lam, bk)
-            res = solve_reduced(prog, point={"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": k,
-                                             "d": d, "seed": int(seed)})
-            m = evaluate(res.a, D.X_test, D.y_test, D.f_test, D.F, a_, bk, eps_test=eps, mu1=consts.mu1,
-                         gamma=consts.gamma)
-            rows.append({"seed": int(seed), "kappa": float(k), "AE": float(m["AE_linear"]), "SE": float(m["SE"]),
-                         "G": float(m["G_M"])})
+            res = solve_reduced(
+                prog, point={"psi1": psi1, "psi2": psi2, "lam": lam, "eps": eps, "kappa": k, "d": d, "seed": int(seed)}
+            )
+            m = evaluate(
+                res.a, D.X_test, D.y_test, D.f_test, D.F, a_, bk, eps_test=eps, mu1=consts.mu1, gamma=consts.gamma
+            )
+            rows.append(
+                {
+                    "seed": int(seed),
+                    "kappa": float(k),
+                    "AE": float(m["AE_linear"]),
+                    "SE": float(m["SE"]),
+                    "G": float(m["G_M"]),
+                }
+            )
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ grows or falls, ``mixed`` otherwise.
 ``disagree`` when one grows and the other falls, ``inconclusive`` otherwise (flat within noise, non-monotone,
 mixed or missing on either side).
 """
+
 from __future__ import annotations
 
 import math
@@ -45,10 +46,10 @@ class Trend:
     y_first: float = math.nan
     y_last: float = math.nan
     delta: float = math.nan
-    delta_se: float = math.nan      # NaN for theory
-    z: float = math.nan             # delta / delta_se (measured data)
-    rho: float = math.nan           # Spearman rank correlation (NaN with 2 points)
-    x_peak: float = math.nan        # x of the largest y
+    delta_se: float = math.nan  # NaN for theory
+    z: float = math.nan  # delta / delta_se (measured data)
+    rho: float = math.nan  # Spearman rank correlation (NaN with 2 points)
+    x_peak: float = math.nan  # x of the largest y
     monotone: bool = False
 
     @property
@@ -73,8 +74,15 @@ class Trend:
         return f"{self.direction}: {self.y_first:{fmt}} -> {self.y_last:{fmt}} ({'; '.join(parts)})"
 
 
-def trend(x: Sequence[float], y: Sequence[float], se: Sequence[float] | None = None, *, z_min: float = Z_MIN,
-          rho_min: float = RHO_MIN, rel_tol: float = REL_TOL) -> Trend:
+def trend(
+    x: Sequence[float],
+    y: Sequence[float],
+    se: Sequence[float] | None = None,
+    *,
+    z_min: float = Z_MIN,
+    rho_min: float = RHO_MIN,
+    rel_tol: float = REL_TOL,
+) -> Trend:
     """Classify the trend of ``y`` along ``x`` (module doc). ``se``: standard errors of ``y`` (measured data)."""
     xa = np.asarray(x, dtype=float)
     ya = np.asarray(y, dtype=float)
@@ -112,8 +120,20 @@ def trend(x: Sequence[float], y: Sequence[float], se: Sequence[float] | None = N
         direction = "falls"
     else:
         direction = "non-monotone"
-    return Trend(direction, int(xs.size), float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]), delta, dse, z, rho,
-                 float(xs[int(np.argmax(ys))]), monotone)
+    return Trend(
+        direction,
+        int(xs.size),
+        float(xs[0]),
+        float(xs[-1]),
+        float(ys[0]),
+        float(ys[-1]),
+        delta,
+        dse,
+        z,
+        rho,
+        float(xs[int(np.argmax(ys))]),
+        monotone,
+    )
 
 
 def aggregate(directions: Iterable[str]) -> str:

@@ -8,6 +8,7 @@ within 1 point:
   round-off;
 * with one uniform random start each, the two draw different starts, so agreement is statistical (1 point).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,18 +17,34 @@ import torch
 
 from rfrobust.deep.attacks import AttackConfig, attack
 
-art = pytest.importorskip("art", reason="adversarial-robustness-toolbox is not installed "
-                                        "(pip install adversarial-robustness-toolbox)")
+art = pytest.importorskip(
+    "art", reason="adversarial-robustness-toolbox is not installed (pip install adversarial-robustness-toolbox)"
+)
 
 
 def _art_pgd(model, x, y, eps, step, steps, random_init):
     from art.attacks.evasion import ProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
-    clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]),
-                            nb_classes=10, clip_values=(0.0, 1.0), device_type="cpu")
-    pgd = ProjectedGradientDescent(clf, norm=np.inf, eps=eps, eps_step=step, max_iter=steps, targeted=False,
-                                   num_random_init=random_init, batch_size=len(x), verbose=False)
+    clf = PyTorchClassifier(
+        model=model,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=tuple(x.shape[1:]),
+        nb_classes=10,
+        clip_values=(0.0, 1.0),
+        device_type="cpu",
+    )
+    pgd = ProjectedGradientDescent(
+        clf,
+        norm=np.inf,
+        eps=eps,
+        eps_step=step,
+        max_iter=steps,
+        targeted=False,
+        num_random_init=random_init,
+        batch_size=len(x),
+        verbose=False,
+    )
     np.random.seed(0)
     x_adv = pgd.generate(x=x.numpy(), y=y.numpy())
     return torch.from_numpy(x_adv)

@@ -28,4 +28,3 @@ def test_out_checked_in_a_fresh_process_within_seconds(tmp_path):
     wall = time.perf_counter() - t0
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "/nonexistent" in p.stderr, p.stderr
     assert wall < 10, wall  # one second on an idle machine (no torch import); generous for a loaded CI box
-

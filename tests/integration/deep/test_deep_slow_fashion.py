@@ -1,8 +1,9 @@
 """Slow: adversarial training on a real Fashion-MNIST subset, sanity checks and ART agreement at eps = 0.1.
 
-Run with ``python -m pytest -m slow tests/integration/deep``. Needs Debian's dataset-fashion-mnist (skips with that reason
-otherwise) and adversarial-robustness-toolbox.
+Run with ``python -m pytest -m slow tests/integration/deep``. Needs Debian's dataset-fashion-mnist (skips with that
+reason otherwise) and adversarial-robustness-toolbox.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,25 @@ def fmnist_model(tmp_path_factory):
     from rfrobust.train import run_record
 
     ckpt = str(tmp_path_factory.mktemp("fm"))
-    rec = run_record({"dataset": "fashion-mnist", "model": "nettest-1-0", "dropout": False, "method": "pgd-at",
-                      "eps": "0.1", "eps_warmup": 1, "epochs": 3, "lr": 0.05, "train_size": 6000, "val_size": 500, "test_size": 1000,
-                      "attack_steps": 10, "ckpt_dir": ckpt, "checks": True}, seed=0)
+    rec = run_record(
+        {
+            "dataset": "fashion-mnist",
+            "model": "nettest-1-0",
+            "dropout": False,
+            "method": "pgd-at",
+            "eps": "0.1",
+            "eps_warmup": 1,
+            "epochs": 3,
+            "lr": 0.05,
+            "train_size": 6000,
+            "val_size": 500,
+            "test_size": 1000,
+            "attack_steps": 10,
+            "ckpt_dir": ckpt,
+            "checks": True,
+        },
+        seed=0,
+    )
     model, _ = load_checkpoint(os.path.join(ckpt, "best.pt"))
     return rec, model.eval()
 

@@ -7,8 +7,9 @@ def _cli(*args):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "rfrobust.simulate", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "rfrobust.simulate", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_psi_rounding_to_zero_exits_2_in_one_line():

@@ -8,6 +8,7 @@ PGD: 10 steps from the two first-order starts):
 
 Run with ``python -m pytest -m slow tests/integration/rf/test_statistical.py`` (needs :mod:`rfrobust.theory`).
 """
+
 import numpy as np
 import pytest
 
@@ -19,8 +20,13 @@ SEEDS = 64  # 8-16 seeds are too few: the seed block 0..15 sits 2.5-3.3 sem low 
 SIM = dict(d=200, n_test=1000, pgd_steps=10, pgd_restarts=0)
 
 # docs/theory.md#adv-simulation (d = 200): act, psi1, psi2, lam, eps
-POINTS_3_10 = [("tanh", 1.0, 2.0, 0.01, 0.5), ("tanh", 3.0, 2.0, 0.01, 0.5), ("relu", 3.0, 2.0, 0.01, 0.5),
-               ("relu", 1.5, 1.0, 1e-3, 0.3), ("tanh", 2.0, 3.0, 0.1, 1.0)]
+POINTS_3_10 = [
+    ("tanh", 1.0, 2.0, 0.01, 0.5),
+    ("tanh", 3.0, 2.0, 0.01, 0.5),
+    ("relu", 3.0, 2.0, 0.01, 0.5),
+    ("relu", 1.5, 1.0, 1e-3, 0.3),
+    ("tanh", 2.0, 3.0, 0.1, 1.0),
+]
 
 
 def _compare(act, psi1, psi2, lam, eps, kappa=1.0):
@@ -55,8 +61,8 @@ def test_kappa_theory(kappa):
 @pytest.mark.slow
 def test_finite_d_error_shrinks():
     """From d = 100 to d = 800 (8 seeds each, 8 d test points; tanh, psi1 = 1.5, psi2 = 2, lam = 0.01, eps = 0.5 as in
-    docs/theory.md#adv-simulation's finite-d table) the seed-to-seed spread of SE, AE and ||a||_M shrinks by more than 2x, the RMS
-    relative error against the theory shrinks, and at d = 800 every quantity is within 3 sem."""
+    docs/theory.md#adv-simulation's finite-d table) the seed-to-seed spread of SE, AE and ||a||_M shrinks by more than
+    2x, the RMS relative error against the theory shrinks, and at d = 800 every quantity is within 3 sem."""
     from rfrobust.activations import get_activation
     from rfrobust.backends import make_backend
     from rfrobust.rf import check_params, evaluate, make_data
@@ -73,14 +79,22 @@ def test_finite_d_error_shrinks():
             D = make_data(d, 1.5, 2.0, seed, n_test=8 * d)
             p = dict(check_params(dict(psi1=1.5, eps=0.5, act="tanh")), seed=seed)
             res, _ = train_model(p, (D.X, D.y, D.F), make_backend(), act, c)
-            m = evaluate(res.a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.5, mu1=c.mu1,
-                         gamma=c.gamma)
+            m = evaluate(
+                res.a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.5, mu1=c.mu1, gamma=c.gamma
+            )
             vals.append([m["SE"], m["AE_linear"], m["G_M"]])
         v = np.array(vals)
         mean, sem = v.mean(0), v.std(0, ddof=1) / np.sqrt(len(v))
         stats[d] = (mean, sem, np.sqrt(np.mean((mean / target - 1) ** 2)))
-        print(d, "rel err", np.round(mean / target - 1, 4), "rel sem", np.round(sem / target, 4),
-              "rms rel err", round(stats[d][2], 4))
+        print(
+            d,
+            "rel err",
+            np.round(mean / target - 1, 4),
+            "rel sem",
+            np.round(sem / target, 4),
+            "rms rel err",
+            round(stats[d][2], 4),
+        )
     assert np.all(stats[800][1] < 0.5 * stats[100][1])
     assert stats[800][2] < stats[100][2]
     assert np.all(np.abs(stats[800][0] - target) <= 3 * stats[800][1])

@@ -1,6 +1,7 @@
 """The capacity and universal-law studies end to end (``python -m rfrobust.study capacity | universal_law``) on
 synthetic data with tiny settings: sweep -> store -> figures, tables and report; a second run computes nothing
 (resume)."""
+
 from __future__ import annotations
 
 import pytest
@@ -97,8 +98,7 @@ def test_capacity_driver_end_to_end_and_resume(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sweep: 6 of 6 points computed" in out
     assert "mean accuracy, PGD-20" in out and "slope =" in out
-    for name in ("capacity_mean_acc", "capacity_mean_acc_normalised", "capacity_curves",
-                 "capacity_curves_normalised"):
+    for name in ("capacity_mean_acc", "capacity_mean_acc_normalised", "capacity_curves", "capacity_curves_normalised"):
         for ext in ("pdf", "png"):
             assert (figs / f"{name}.{ext}").stat().st_size > 1000
     import pandas as pd
@@ -106,8 +106,7 @@ def test_capacity_driver_end_to_end_and_resume(tmp_path, capsys):
     models = pd.read_csv(figs / "capacity_models.csv")
     stats = pd.read_csv(figs / "capacity_stats.csv")
     assert list(models["model"]) == ["nettest-1-0", "nettest-4-0", "nettest-5-0"] and (models["seeds"] == 2).all()
-    assert set(stats["quantity"]) == {"natural_acc", "mean_acc_fgsm", "mean_acc_pgd", "mean_nacc_fgsm",
-                                      "mean_nacc_pgd"}
+    assert set(stats["quantity"]) == {"natural_acc", "mean_acc_fgsm", "mean_acc_pgd", "mean_nacc_fgsm", "mean_nacc_pgd"}
     assert stats["r"].between(-1, 1).all() and (stats["n_models"] == 3).all()
     report = (tmp_path / "figs.md").read_text()
     assert report.startswith("# Capacity study") and "![capacity_mean_acc](figs/capacity_mean_acc.png)" in report
@@ -129,12 +128,23 @@ def test_universal_law_driver_end_to_end_and_resume(tmp_path, capsys):
     mspec = _write(tmp_path / "mlp.toml", MLP)
     figs = tmp_path / "figs"
     run = _driver("universal_law")
-    argv = ["--random-spec", rspec, "--mlp-spec", mspec, "--data-dir", data, "--workers", "1",
-            "--out", str(figs) + ".md", "--quiet"]
+    argv = [
+        "--random-spec",
+        rspec,
+        "--mlp-spec",
+        mspec,
+        "--data-dir",
+        data,
+        "--workers",
+        "1",
+        "--out",
+        str(figs) + ".md",
+        "--quiet",
+    ]
     assert run.main(argv) == 0
     out = capsys.readouterr().out
     assert "random sweep: 12 of 12 points computed" in out and "mlp sweep: 4 of 4 points computed" in out
-    assert "log-log slope in d" in out and "large - small" not in out   # models here are mlp-16 / mlp-64
+    assert "log-log slope in d" in out and "large - small" not in out  # models here are mlp-16 / mlp-64
     for name in ("rd_gradnorm", "mlp_curves"):
         for ext in ("pdf", "png"):
             assert (figs / f"{name}.{ext}").stat().st_size > 1000

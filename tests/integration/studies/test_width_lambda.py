@@ -1,6 +1,7 @@
 """The width x lambda study (Wu et al. 2021) end to end (``python -m rfrobust.study width_lambda``) on synthetic data
 (tiny settings), including the resume (a second run computes nothing) and the exported schema; bad input to the
 driver in a child process. Tables and zeta on hand-made results: ``tests/unit/studies/test_width_lambda.py``."""
+
 from __future__ import annotations
 
 import json
@@ -65,12 +66,28 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
     run = _driver()
     cfg_path, store, report = tmp_path / "tiny.toml", tmp_path / "store", tmp_path / "report"
     _tiny_config(cfg_path, idx_dir)
-    argv = ["--config", str(cfg_path), "--data-dir", idx_dir, "--store", str(store), "--out", str(report) + ".md",
-            "--workers", "1"]
+    argv = [
+        "--config",
+        str(cfg_path),
+        "--data-dir",
+        idx_dir,
+        "--store",
+        str(store),
+        "--out",
+        str(report) + ".md",
+        "--workers",
+        "1",
+    ]
     assert run.main(argv) == 0
     info = json.loads((report / "run_info.json").read_text())
-    assert info["computed_runs"] == {"grid_trades": 4, "war_trades": 2, "eval_trades": 4, "grid_gat": 4,
-                                     "war_gat": 2, "eval_gat": 4}
+    assert info["computed_runs"] == {
+        "grid_trades": 4,
+        "war_trades": 2,
+        "eval_trades": 4,
+        "grid_gat": 4,
+        "war_gat": 2,
+        "eval_gat": 4,
+    }
     runs = pd.read_csv(report / "runs.csv")
     epochs = pd.read_csv(report / "epochs.csv")
     assert list(runs.columns) == list(wl.RUN_COLUMNS) and len(runs) == 12
@@ -83,8 +100,9 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
     t1 = pd.read_csv(report / "table1.csv")
     for method in ("trades", "gat"):
         best = t1[(t1["method"] == method) & (t1["model"] == "mlp-4") & t1["best_lam"]]["lam"].item()
-        thin = runs[(runs["phase"] == "grid") & (runs["method"] == method) & (runs["model"] == "mlp-4")
-                    & (runs["lam"] == best)]
+        thin = runs[
+            (runs["phase"] == "grid") & (runs["method"] == method) & (runs["model"] == "mlp-4") & (runs["lam"] == best)
+        ]
         assert zeta.at[method, "thin_best_lam"] == best
         assert zeta.at[method, "zeta"] == pytest.approx(thin["final_ratio"].mean(), rel=5e-3)
         war = runs[(runs["phase"] == "war") & (runs["method"] == method)]
@@ -108,7 +126,7 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
         assert set(panel[(panel["method"] == method) & (panel["tuning"] == "war")]["run_id"]) == war_ids
     wide = panel.pivot_table(index="run_id", columns="attack", values="robust_acc")
     nat = panel.groupby("run_id")["natural_acc"].first()
-    assert (wide.le(nat, axis=0)).all().all()                        # no attack above natural accuracy
+    assert (wide.le(nat, axis=0)).all().all()  # no attack above natural accuracy
     assert (wide["worst"] <= wide.drop(columns="worst").min(axis=1) + 1e-12).all()
     t2, t4 = pd.read_csv(report / "table2.csv"), pd.read_csv(report / "table4.csv")
     assert list(t2.columns) == list(SUMMARY_COLUMNS) and list(t4.columns) == list(SUMMARY_COLUMNS)
@@ -128,19 +146,37 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
         shutil.rmtree(store / f"war_{method}.parquet")
     assert run.main(argv + ["--no-figures"]) == 0
     info = json.loads((report / "run_info.json").read_text())
-    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 2, "eval_trades": 0, "grid_gat": 0,
-                                     "war_gat": 2, "eval_gat": 0}
+    assert info["computed_runs"] == {
+        "grid_trades": 0,
+        "war_trades": 2,
+        "eval_trades": 0,
+        "grid_gat": 0,
+        "war_gat": 2,
+        "eval_gat": 0,
+    }
     # and a third run computes nothing and reports the same grid results
     assert run.main(argv + ["--no-figures"]) == 0
     info = json.loads((report / "run_info.json").read_text())
-    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 0, "eval_trades": 0, "grid_gat": 0,
-                                     "war_gat": 0, "eval_gat": 0}
+    assert info["computed_runs"] == {
+        "grid_trades": 0,
+        "war_trades": 0,
+        "eval_trades": 0,
+        "grid_gat": 0,
+        "war_gat": 0,
+        "eval_gat": 0,
+    }
     # the evaluation phase alone, killed and re-run: only its missing points are computed (no training)
     shutil.rmtree(store / "eval_gat.parquet")
     assert run.main(argv + ["--no-figures"]) == 0
     info = json.loads((report / "run_info.json").read_text())
-    assert info["computed_runs"] == {"grid_trades": 0, "war_trades": 0, "eval_trades": 0, "grid_gat": 0,
-                                     "war_gat": 0, "eval_gat": 4}
+    assert info["computed_runs"] == {
+        "grid_trades": 0,
+        "war_trades": 0,
+        "eval_trades": 0,
+        "grid_gat": 0,
+        "war_gat": 0,
+        "eval_gat": 4,
+    }
     after = pd.read_csv(report / "runs.csv").sort_values("run_id").reset_index(drop=True)
     grid = before["phase"] == "grid"
     pd.testing.assert_frame_equal(before[grid], after[grid])
@@ -150,10 +186,17 @@ def test_driver_end_to_end_resumes_and_writes_the_schema(idx_dir, tmp_path, caps
 def test_driver_bad_input_is_one_line(tmp_path):
     import subprocess
 
-    for args, word in ((["--scale", "huge"], "scale"), (["--workers", "0"], "workers"),
-                       (["--config", str(tmp_path / "none.toml")], "config")):
-        p = subprocess.run([sys.executable, "-m", "rfrobust.study", "width_lambda", *args, "--dry-run"],
-                           capture_output=True, text=True, timeout=60)
+    for args, word in (
+        (["--scale", "huge"], "scale"),
+        (["--workers", "0"], "workers"),
+        (["--config", str(tmp_path / "none.toml")], "config"),
+    ):
+        p = subprocess.run(
+            [sys.executable, "-m", "rfrobust.study", "width_lambda", *args, "--dry-run"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert p.returncode == 2, p.stderr
         assert len(p.stderr.strip().splitlines()) == 1 and word in p.stderr
 
@@ -168,10 +211,26 @@ def test_driver_on_cuda(idx_dir, tmp_path):
     run = _driver()
     cfg_path = tmp_path / "tiny.toml"
     _tiny_config(cfg_path, idx_dir)
-    text = cfg_path.read_text().replace('val_lipschitz = true', 'val_lipschitz = true\nchannels_last = true')
+    text = cfg_path.read_text().replace("val_lipschitz = true", "val_lipschitz = true\nchannels_last = true")
     cfg_path.write_text(text.replace("threads = 1", 'threads = 1\ndevice = "cuda"'))
     report = tmp_path / "report"
-    assert run.main(["--config", str(cfg_path), "--data-dir", idx_dir, "--store", str(tmp_path / "store"),
-                     "--out", str(report) + ".md", "--workers", "1", "--no-figures"]) == 0
+    assert (
+        run.main(
+            [
+                "--config",
+                str(cfg_path),
+                "--data-dir",
+                idx_dir,
+                "--store",
+                str(tmp_path / "store"),
+                "--out",
+                str(report) + ".md",
+                "--workers",
+                "1",
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     runs = pd.read_csv(report / "runs.csv")
     assert len(runs) == 12 and runs["robust_acc"].between(0, 1).all()

@@ -1,5 +1,6 @@
 """``python -m rfrobust.sweep`` in subprocesses: SIGKILL mid-run then re-run equals an uninterrupted run; bad specs
 exit 2 with one line and write nothing; Dask LocalCluster equals the local pool; --dry-run computes nothing."""
+
 import glob
 import os
 import random
@@ -14,16 +15,21 @@ import pytest
 from rfrobust.sweep import load
 from tests.support.sweep_helpers import cli, env, listing, science, square_spec, write_spec
 
-N_POINTS = 40   # x = 0..19, two seeds
+N_POINTS = 40  # x = 0..19, two seeds
 
 
 def _start(spec, *args, **extra_env):
-    return subprocess.Popen([sys.executable, "-m", "rfrobust.sweep", str(spec), *args], env=env(**extra_env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rfrobust.sweep", str(spec), *args],
+        env=env(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def _kill(proc):
-    os.killpg(proc.pid, signal.SIGKILL)   # the sweep and its worker processes (its own session)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes (its own session)
     proc.communicate(timeout=30)
 
 
@@ -43,8 +49,10 @@ def _computed(log) -> int:
 
 def test_sigkill_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
     # points with x >= 12 wait for a gate file, so the first run cannot finish before it is killed
-    spec = write_spec(tmp_path / "s.toml", square_spec("killed.parquet", x="0:19:20", seeds=2, sleep=0.05,
-                                                       extra_fixed="gate_from = 12\n"))
+    spec = write_spec(
+        tmp_path / "s.toml",
+        square_spec("killed.parquet", x="0:19:20", seeds=2, sleep=0.05, extra_fixed="gate_from = 12\n"),
+    )
     gate, log, store = tmp_path / "gate", tmp_path / "log", str(tmp_path / "killed.parquet")
     proc = _start(spec, "--workers", "2", "--quiet", SWEEP_TEST_GATE=gate)
     deadline = time.monotonic() + 120
@@ -59,15 +67,15 @@ def test_sigkill_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
     gate.touch()
     r = cli(spec, "--workers", "2", "--quiet", SWEEP_TEST_GATE=gate, SWEEP_TEST_LOG=log)
     assert r.returncode == 0, r.stderr
-    assert _computed(log) == N_POINTS - stored                   # only the missing points ran
+    assert _computed(log) == N_POINTS - stored  # only the missing points ran
     ref = cli(spec, "--workers", "2", "--quiet", "--output", tmp_path / "ref.parquet", SWEEP_TEST_GATE=gate)
     assert ref.returncode == 0, ref.stderr
     killed, fresh = load(store), load(tmp_path / "ref.parquet")
     assert len(killed) == N_POINTS and not killed.duplicated(["config_hash", "seed"]).any()
-    assert _raw_rows(store) == N_POINTS                          # not even on disk: compaction cleaned up
+    assert _raw_rows(store) == N_POINTS  # not even on disk: compaction cleaned up
     pd.testing.assert_frame_equal(science(killed), science(fresh))
     r = cli(spec, "--workers", "2", "--quiet", SWEEP_TEST_GATE=gate, SWEEP_TEST_LOG=log)
-    assert r.returncode == 0 and _computed(log) == N_POINTS - stored   # a finished sweep computes nothing
+    assert r.returncode == 0 and _computed(log) == N_POINTS - stored  # a finished sweep computes nothing
 
 
 @pytest.mark.slow
@@ -105,7 +113,7 @@ def test_dask_local_cluster_cli_equals_local_pool(tmp_path):
     spec = write_spec(tmp_path / "s.toml", square_spec("pool.parquet", x="0:1:11", seeds=1))
     a = cli(spec, "--workers", "2", "--quiet")
     b = cli(spec, "--dask-local", "2", "--quiet", "--output", tmp_path / "dask.parquet")
-    assert a.returncode == 1 and b.returncode == 1, (a.stderr, b.stderr)   # the point x = 0.3 fails on purpose
+    assert a.returncode == 1 and b.returncode == 1, (a.stderr, b.stderr)  # the point x = 0.3 fails on purpose
     assert "11 points, 10 ok, 1 failed" in b.stderr
     pool, dask = load(tmp_path / "pool.parquet"), load(tmp_path / "dask.parquet")
     assert len(pool) == 11 and (pool.status == "error").sum() == 1
@@ -114,19 +122,14 @@ def test_dask_local_cluster_cli_equals_local_pool(tmp_path):
 
 SQ = 'kind = "python:tests.support.sweep_test_kinds:square"\n'
 BAD_SPECS = {
-    "unknown key": (SQ + 'output = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n',
-                    "unknown key 'workers'"),
-    "unknown section": (SQ + 'output = "o.parquet"\n[grid]\nx = [1]\n'
-                        '[params]\ny = 1\n', "unknown section 'params'"),
+    "unknown key": (SQ + 'output = "o.parquet"\nworkers = 2\n[grid]\nx = [1]\n', "unknown key 'workers'"),
+    "unknown section": (SQ + 'output = "o.parquet"\n[grid]\nx = [1]\n[params]\ny = 1\n', "unknown section 'params'"),
     "empty grid": (SQ + 'output = "o.parquet"\n[grid]\n', "grid is empty"),
-    "empty axis": (SQ + 'output = "o.parquet"\n[grid]\nx = []\n',
-                   "grid axis x is empty"),
-    "bad grid string": (SQ + 'output = "o.parquet"\n[grid]\nx = "1:2"\n',
-                        "x='1:2'"),
+    "empty axis": (SQ + 'output = "o.parquet"\n[grid]\nx = []\n', "grid axis x is empty"),
+    "bad grid string": (SQ + 'output = "o.parquet"\n[grid]\nx = "1:2"\n', "x='1:2'"),
     "unknown kind": ('kind = "montecarlo"\noutput = "o.parquet"\n[grid]\nx = [1]\n', "kind='montecarlo'"),
-    "unwritable output": (SQ + 'output = "afile/sub/o.parquet"\n[grid]\n'
-                          'x = [1]\n', "not writable"),
-    "bad toml": (SQ + 'output = \n', "invalid TOML"),
+    "unwritable output": (SQ + 'output = "afile/sub/o.parquet"\n[grid]\nx = [1]\n', "not writable"),
+    "bad toml": (SQ + "output = \n", "invalid TOML"),
 }
 
 

@@ -5,6 +5,7 @@ Figure modules on the stores in process: ``tests/unit/validation_figures/test_fi
 The simulation overlays use a fake kind (theory + seeded noise, ``fig_test_kinds``) so these tests do not depend
 on the simulation engine and run in seconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,7 +71,7 @@ def test_make_all_checks_every_store_before_drawing(tiny_stores, tmp_path, capsy
     """One store of several missing: exit 2, one line, and no figure written (not even those whose stores exist)."""
     import shutil
 
-    shutil.copytree(os.path.dirname(tiny_stores), tmp_path / "copy")   # the specs and their stores
+    shutil.copytree(os.path.dirname(tiny_stores), tmp_path / "copy")  # the specs and their stores
     spec_dir = str(tmp_path / "copy" / "specs")
     with open(os.path.join(spec_dir, "theory", "eps0_vs_psi1.toml")) as fh:
         text = fh.read()
@@ -84,8 +85,11 @@ def test_make_all_checks_every_store_before_drawing(tiny_stores, tmp_path, capsy
     assert rc == 2 and len(err) == 1 and "not_run_yet.parquet" in err[0] and "rfrobust.sweep" in err[0]
     assert not out.exists()
     # --theory-only needs no simulation store; --only limits the figures to draw
-    rc = run_main(make_all.main, ["--spec-dir", spec_dir, "--out", str(out), "--theory-only", "--only",
-                                  "double_descent"], prog="make_all")
+    rc = run_main(
+        make_all.main,
+        ["--spec-dir", spec_dir, "--out", str(out), "--theory-only", "--only", "double_descent"],
+        prog="make_all",
+    )
     assert rc == 0 and sorted(os.listdir(out)) == ["double_descent.pdf", "double_descent.png"]
 
 
@@ -95,7 +99,7 @@ def test_partial_store_is_drawn_with_a_note(tmp_path, capsys):
     rel = "theory/eps0_vs_psi1.toml"
     spec_dir = write_specs(str(tmp_path), {rel: TINY_SPECS[rel]})
     run_sweep(os.path.join(spec_dir, rel), workers=1, progress=False)
-    with open(os.path.join(spec_dir, rel), "w") as fh:   # a grid extended after the run: 3 of 5 psi1 values held
+    with open(os.path.join(spec_dir, rel), "w") as fh:  # a grid extended after the run: 3 of 5 psi1 values held
         fh.write(TINY_SPECS[rel].replace('"0.5:5:3:log"', '"0.5:5:5:log"'))
     rc = make_all.main(["--spec-dir", spec_dir, "--out", str(tmp_path / "figs"), "--only", "eps0_vs_psi1"])
     err = capsys.readouterr().err

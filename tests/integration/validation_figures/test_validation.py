@@ -1,6 +1,7 @@
 """validation/theory_vs_simulation.py (table, exit status, store re-use, bad input in a child process) and
 validation/finite_size.py end to end on tiny sets; the fake kind ``tests.support.fig_test_kinds.fake_simulate``
 (theory + seeded noise + optional bias) stands in for the simulation where the engine itself is not under test."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,9 @@ def test_main_table_exit_status_and_store_reuse(tmp_path, capsys):
     rc = tvs.main(["--points", str(points), "--workers", "1", "--quiet"])
     out = capsys.readouterr().out
     assert rc == 1
-    lines = {ln.split()[0] + " " + ln.split()[3]: ln for ln in out.splitlines()
-             if ln.startswith(("unbiased", "biased"))}
+    lines = {
+        ln.split()[0] + " " + ln.split()[3]: ln for ln in out.splitlines() if ln.startswith(("unbiased", "biased"))
+    }
     assert len(lines) == 5
     assert all(ln.rstrip().endswith("pass") for k, ln in lines.items() if k.startswith("unbiased"))
     assert all("FAIL" in ln for k, ln in lines.items() if k.startswith("biased"))
@@ -74,8 +76,10 @@ def test_main_table_exit_status_and_store_reuse(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "| unbiased | " in out and "3 of 3 comparisons pass" in out
     after = sweep.load(str(store))
-    pd.testing.assert_frame_equal(before.sort_values(["config_hash", "seed"]).reset_index(drop=True),
-                                  after.sort_values(["config_hash", "seed"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        before.sort_values(["config_hash", "seed"]).reset_index(drop=True),
+        after.sort_values(["config_hash", "seed"]).reset_index(drop=True),
+    )
     # --no-run with more seeds than stored: the missing seeds are not computed, the point fails
     rc = tvs.main(["--points", str(points), "--quiet", "--only", "1", "--seeds", "8", "--no-run"])
     assert rc == 1 and "FAIL" in capsys.readouterr().out
@@ -86,16 +90,36 @@ def test_bad_points_file_and_options_exit_2(tmp_path):
     bad.write_text(POINTS.replace("tolerance = 3.0", "tolerance = 3.0\nworkers = 2"))
     env = dict(os.environ, PYTHONPATH=REPO)
     script = os.path.join(REPO, "validation", "theory_vs_simulation.py")
-    for args, word in ((["--points", str(bad)], "workers"), (["--points", str(tmp_path / "none.toml")], "no such"),
-                       (["--seeds", "1"], "seeds")):
+    for args, word in (
+        (["--points", str(bad)], "workers"),
+        (["--points", str(tmp_path / "none.toml")], "no such"),
+        (["--seeds", "1"], "seeds"),
+    ):
         r = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env, timeout=60)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and word in r.stderr, (args, r.stderr)
 
 
 def test_finite_size_script_end_to_end(tmp_path, capsys):
     """Tiny dimensions with the real simulation kind: a table per (d, metric), a slope, a figure, exit 0."""
-    rc = fsz.main(["--d", "20,40", "--seeds", "3", "--train", "ridge", "--eps", "0", "--workers", "1", "--quiet",
-                   "--output", str(tmp_path / "fs.parquet"), "--figure", str(tmp_path / "fs")])
+    rc = fsz.main(
+        [
+            "--d",
+            "20,40",
+            "--seeds",
+            "3",
+            "--train",
+            "ridge",
+            "--eps",
+            "0",
+            "--workers",
+            "1",
+            "--quiet",
+            "--output",
+            str(tmp_path / "fs.parquet"),
+            "--figure",
+            str(tmp_path / "fs"),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "fitted slope of log(rms deviation) vs log(d), SE:" in out and "G:" in out

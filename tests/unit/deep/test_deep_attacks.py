@@ -1,5 +1,6 @@
 """Attacks: epsilon parsing, exact projections, feasibility, FGSM formula, restarts, Lipschitz tracking,
 metrics from one pass, and the sanity checks on a trained tiny model."""
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,11 @@ def test_l2_projection_is_exact():
 @pytest.mark.parametrize("norm,eps", [("linf", 0.05), ("l2", 1.0)])
 def test_attacks_stay_in_ball_and_box(trained_model, test_batch, norm, eps):
     x, y = test_batch[0][:100], test_batch[1][:100]
-    for cfg in (AttackConfig("pgd", norm, eps, steps=5, restarts=2), AttackConfig("fgsm", norm, eps),
-                AttackConfig("trades", norm, eps, steps=5)):
+    for cfg in (
+        AttackConfig("pgd", norm, eps, steps=5, restarts=2),
+        AttackConfig("fgsm", norm, eps),
+        AttackConfig("trades", norm, eps, steps=5),
+    ):
         xa = attack(trained_model, x, y, cfg, generator=torch.Generator().manual_seed(0)).x_adv
         d = (xa - x).flatten(1)
         dist = d.abs().max(1).values if norm == "linf" else d.norm(dim=1)
@@ -81,10 +85,22 @@ def test_pgd_without_random_start_is_deterministic_and_restarts_keep_worst_case(
     a = pgd(trained_model, x, y, 0.03, steps=10, random_start=False).x_adv
     b = pgd(trained_model, x, y, 0.03, steps=10, random_start=False).x_adv
     assert torch.equal(a, b)
-    one = attack(trained_model, x, y, AttackConfig("pgd", "linf", 0.03, steps=10), return_logits=True,
-                 generator=torch.Generator().manual_seed(5))
-    three = attack(trained_model, x, y, AttackConfig("pgd", "linf", 0.03, steps=10, restarts=3), return_logits=True,
-                   generator=torch.Generator().manual_seed(5))
+    one = attack(
+        trained_model,
+        x,
+        y,
+        AttackConfig("pgd", "linf", 0.03, steps=10),
+        return_logits=True,
+        generator=torch.Generator().manual_seed(5),
+    )
+    three = attack(
+        trained_model,
+        x,
+        y,
+        AttackConfig("pgd", "linf", 0.03, steps=10, restarts=3),
+        return_logits=True,
+        generator=torch.Generator().manual_seed(5),
+    )
     wrong1, wrong3 = one.logits.argmax(1) != y, three.logits.argmax(1) != y
     assert bool((wrong3 | ~wrong1).all())  # every point broken by restart 1 stays broken
     assert int(wrong3.sum()) >= int(wrong1.sum())
@@ -149,8 +165,14 @@ def test_sanity_checks_hold_on_trained_tiny_model(trained_model, test_batch):
     x, y = test_batch[0][:200], test_batch[1][:200]
     rep = sanity_checks(trained_model, x, y, 0.03, steps=(1, 5, 10), restarts=2)
     assert rep.passed, rep.summary()
-    assert {c.name for c in rep.checks} == {"feasible", "robust_le_natural", "more_steps", "more_restarts",
-                                            "pgd_le_fgsm", "gradients"}
+    assert {c.name for c in rep.checks} == {
+        "feasible",
+        "robust_le_natural",
+        "more_steps",
+        "more_restarts",
+        "pgd_le_fgsm",
+        "gradients",
+    }
     rec = rep.record()
     assert rec["checks_passed"] is True and rec["check_more_restarts"] is True
 
@@ -179,8 +201,14 @@ def test_white_noise_attack(trained_model, test_batch):
 
 
 def test_attack_config_validation():
-    for kw in (dict(kind="deepfool"), dict(norm="l1"), dict(eps=-1.0), dict(steps=0), dict(restarts=0),
-               dict(loss="hinge")):
+    for kw in (
+        dict(kind="deepfool"),
+        dict(norm="l1"),
+        dict(eps=-1.0),
+        dict(steps=0),
+        dict(restarts=0),
+        dict(loss="hinge"),
+    ):
         with pytest.raises(InputError):
             AttackConfig(**kw)
     assert AttackConfig("fgsm", eps=0.1).step_size == 0.1

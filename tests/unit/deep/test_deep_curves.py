@@ -1,5 +1,6 @@
 """Accuracy curves over a radius grid (rfrobust.deep.curves); the train-then-curves sweep kind is tested in
 tests/unit/studies/test_curve_runs.py."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,7 @@ from rfrobust.errors import InputError
 
 
 def _batches(x, y, size=100):
-    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(y), size)]
+    return [(x[i : i + size], y[i : i + size]) for i in range(0, len(y), size)]
 
 
 def test_parse_radii_fractions_grids_and_errors():
@@ -29,8 +30,9 @@ def test_early_stopped_pgd_equals_any_iterate_of_full_batch_pgd(trained_model, t
     x, y = test_batch
     x, y = x[:200], y[:200]
     eps, steps, alpha = 0.06, 8, 0.015
-    wrong, evals = _pgd_broken(trained_model, x, y, eps, steps, alpha, "linf",
-                               torch.Generator().manual_seed(3), early_stop=True)
+    wrong, evals = _pgd_broken(
+        trained_model, x, y, eps, steps, alpha, "linf", torch.Generator().manual_seed(3), early_stop=True
+    )
     # reference: the same random start (same generator draw), all points, every iterate checked
     g = torch.Generator().manual_seed(3)
     xa = (x + (2 * torch.rand(x.shape, generator=g) - 1) * eps).clamp(0, 1)
@@ -41,13 +43,14 @@ def test_early_stopped_pgd_equals_any_iterate_of_full_batch_pgd(trained_model, t
         logits = trained_model(xa)
         (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), xa)
         ref |= logits.argmax(1) != y
-        xa = torch.minimum(torch.maximum(xa.detach() + alpha * grad.sign(), (x - eps).clamp(min=0)),
-                           (x + eps).clamp(max=1))
+        xa = torch.minimum(
+            torch.maximum(xa.detach() + alpha * grad.sign(), (x - eps).clamp(min=0)), (x + eps).clamp(max=1)
+        )
     with torch.no_grad():
         ref |= trained_model(xa).argmax(1) != y
     assert torch.equal(wrong, ref)
-    assert 0 < int(ref.sum()) < len(y)            # the check is not vacuous
-    assert evals < steps * len(y)                  # and points did leave early
+    assert 0 < int(ref.sum()) < len(y)  # the check is not vacuous
+    assert evals < steps * len(y)  # and points did leave early
 
 
 def test_curves_radius_zero_monotone_and_fgsm_formula(trained_model, test_batch):
@@ -56,11 +59,12 @@ def test_curves_radius_zero_monotone_and_fgsm_formula(trained_model, test_batch)
     radii = [0.0, 0.02, 0.05, 0.1]
     with torch.no_grad():
         nat = float((trained_model(x).argmax(1) == y).float().mean())
-    pgd = accuracy_curves(trained_model, batches, "pgd", radii, steps=5, step_size=0.02,
-                          generator=torch.Generator().manual_seed(0))
+    pgd = accuracy_curves(
+        trained_model, batches, "pgd", radii, steps=5, step_size=0.02, generator=torch.Generator().manual_seed(0)
+    )
     accs = [pgd[column("pgd", r)] for r in radii]
     assert accs[0] == pytest.approx(nat)
-    assert all(a >= b for a, b in zip(accs, accs[1:])) and accs[-1] < accs[0]   # nested: non-increasing
+    assert all(a >= b for a, b in zip(accs, accs[1:])) and accs[-1] < accs[0]  # nested: non-increasing
     assert pgd["n_curve"] == len(y) and pgd["grad_evals_pgd"] > 0
     # independent FGSM = accuracy at clip(x + eps sign(grad)) for each eps
     fg = accuracy_curves(trained_model, batches, "fgsm", radii, nested=False)
@@ -79,12 +83,13 @@ def test_curves_radius_zero_monotone_and_fgsm_formula(trained_model, test_batch)
 
 def test_noise_curve_and_bad_arguments(trained_model, test_batch):
     x, y = test_batch
-    out = accuracy_curves(trained_model, _batches(x, y), "noise", [0.0, 0.3, 3.0],
-                          generator=torch.Generator().manual_seed(1))
+    out = accuracy_curves(
+        trained_model, _batches(x, y), "noise", [0.0, 0.3, 3.0], generator=torch.Generator().manual_seed(1)
+    )
     with torch.no_grad():
         nat = float((trained_model(x).argmax(1) == y).float().mean())
     assert out[column("noise", 0.0)] == pytest.approx(nat)
-    assert out[column("noise", 3.0)] < nat - 0.2    # heavy noise destroys the signal
+    assert out[column("noise", 3.0)] < nat - 0.2  # heavy noise destroys the signal
     with pytest.raises(InputError):
         accuracy_curves(trained_model, [], "cw", [0.1])
     with pytest.raises(InputError):

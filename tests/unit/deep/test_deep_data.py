@@ -1,4 +1,5 @@
 """Data readers: IDX, CIFAR python batches (safe unpickling), synthetic data in those formats, splits, batches."""
+
 from __future__ import annotations
 
 import os
@@ -121,7 +122,7 @@ def test_batches_scale_shuffle_and_augment(cifar_dir):
     assert xa.shape == x0.shape
     # each augmented image is a (possibly flipped) 32x32 window of the zero-padded original
     pad = torch.nn.functional.pad(x0[0], (4, 4, 4, 4))
-    windows = [pad[:, i:i + 32, j:j + 32] for i in range(9) for j in range(9)]
+    windows = [pad[:, i : i + 32, j : j + 32] for i in range(9) for j in range(9)]
     assert any(torch.equal(xa[0], w) or torch.equal(xa[0], w.flip(2)) for w in windows)
 
 

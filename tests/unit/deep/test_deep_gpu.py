@@ -1,4 +1,5 @@
 """CUDA paths (channels-last, bfloat16 autocast); skipped cleanly without a GPU (marker ``gpu``)."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,7 @@ def test_pgd_on_cuda_matches_cpu(trained_model, test_batch):
         assert abs(acc_cpu - acc_gpu) <= 0.01
         # channels-last + bfloat16 autocast: same threat model, close accuracy
         xcl = x.cuda().contiguous(memory_format=torch.channels_last)
-        amp = attack(gpu_model.to(memory_format=torch.channels_last), xcl, y.cuda(), cfg, return_logits=True,
-                     amp=True)
+        amp = attack(gpu_model.to(memory_format=torch.channels_last), xcl, y.cuda(), cfg, return_logits=True, amp=True)
         assert float((amp.x_adv - xcl).abs().max()) <= 0.03 + 1e-5
         assert abs(float((amp.logits.argmax(1).cpu() == y).float().mean()) - acc_cpu) <= 0.05
     finally:

@@ -1,4 +1,5 @@
 """Training objectives (Wu et al. eq. 1.1 + appendix D, TRADES, Madry), WAR (Algorithm 1), LR schedules."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Model families: parameter counts from independent layer formulas, shapes, names, normalisation."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,7 @@ def nettest_expected(cfg: dict, res: int, cin: int, classes: int = 10) -> int:
     res_pool2 = int((res_conv2 - p2) / p2 + 1)
     conv1 = cin * n1 * k1 * k1 + n1
     conv2 = n1 * n2 * k2 * k2 + n2
-    fc1 = res_pool2 ** 2 * n2 * hid + hid
+    fc1 = res_pool2**2 * n2 * hid + hid
     fc2 = hid * classes + classes
     return conv1 + conv2 + fc1 + fc2
 
@@ -27,8 +28,9 @@ def test_nettest_has_26_configurations_in_5_families():
     assert [len(NETTEST_CONFIGS[f]) for f in range(1, 6)] == [5, 5, 4, 6, 6]
     assert sum(len(v) for v in NETTEST_CONFIGS.values()) == 26
     # spot checks of the transcription (Borji appendix A)
-    assert NETTEST_CONFIGS[1][4] == dict(conv1_size=5, conv2_size=5, pool1_size=2, pool2_size=2, num_conv1=200,
-                                         num_conv2=200, num_hid=200, dilation_1=1)
+    assert NETTEST_CONFIGS[1][4] == dict(
+        conv1_size=5, conv2_size=5, pool1_size=2, pool2_size=2, num_conv1=200, num_conv2=200, num_hid=200, dilation_1=1
+    )
     assert NETTEST_CONFIGS[3][0]["conv1_size"] == 2 and NETTEST_CONFIGS[3][0]["pool1_size"] == 1
     assert NETTEST_CONFIGS[4][4]["num_hid"] == 100 and NETTEST_CONFIGS[4][5]["num_hid"] == 200
     assert all(c["dilation_1"] == 2 for c in NETTEST_CONFIGS[5])
@@ -114,8 +116,10 @@ def test_mlp_sizes_of_seed_001():
     assert count_parameters(build_model("mlp-64", 3, 32)) == 3072 * 64 + 64 + 650
 
 
-@pytest.mark.parametrize("bad", ["nettest-6-0", "nettest-3-4", "nettest-1", "wrn-33-10", "wrn-34-0", "resnet-18",
-                                 "densenet-bc-41-12", "mlp-0", ""])
+@pytest.mark.parametrize(
+    "bad",
+    ["nettest-6-0", "nettest-3-4", "nettest-1", "wrn-33-10", "wrn-34-0", "resnet-18", "densenet-bc-41-12", "mlp-0", ""],
+)
 def test_bad_model_names_one_line(bad):
     with pytest.raises(InputError) as ei:
         parse_model_name(bad)

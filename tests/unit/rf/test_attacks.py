@@ -1,4 +1,5 @@
 """PGD on the nonlinear RF model: feasibility, sanity (never below the clean loss), agreement with Lemma A."""
+
 import numpy as np
 import pytest
 
@@ -35,8 +36,19 @@ def test_pgd_agrees_with_first_order_formula(act_name):
     """Lemma A (docs/theory.md#linearisation): the worst case equals (|r| + eps ||grad f||)^2 up to about 0.5%."""
     D, act, a = _model(act_name, d=150)
     c = act.constants()
-    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.5, mu1=c.mu1, gamma=c.gamma,
-                 attack=AttackSettings(eps=0.5, steps=20))
+    m = evaluate(
+        a,
+        D.X_test,
+        D.y_test,
+        D.f_test,
+        D.F,
+        act,
+        make_backend(),
+        eps_test=0.5,
+        mu1=c.mu1,
+        gamma=c.gamma,
+        attack=AttackSettings(eps=0.5, steps=20),
+    )
     assert m["AE_pgd"] >= m["SE"]
     assert abs(m["AE_pgd"] - m["AE_linear"]) < 0.01 * m["AE_linear"]
 
@@ -46,8 +58,19 @@ def test_linear_model_attack_is_exact(norm, eps):
     """For f linear in x the first-order formula is the exact inner maximum; PGD must reach it."""
     D, act, a = _model("linear", d=40)
     c = act.constants()
-    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=eps, mu1=c.mu1, gamma=c.gamma,
-                 attack=AttackSettings(norm=norm, eps=eps, steps=5))
+    m = evaluate(
+        a,
+        D.X_test,
+        D.y_test,
+        D.f_test,
+        D.F,
+        act,
+        make_backend(),
+        eps_test=eps,
+        mu1=c.mu1,
+        gamma=c.gamma,
+        attack=AttackSettings(norm=norm, eps=eps, steps=5),
+    )
     assert abs(m["AE_pgd"] - m["AE_linear"]) < 1e-10 * m["AE_linear"]
 
 
@@ -80,8 +103,9 @@ def test_margin_attack_stays_in_the_ball_and_never_raises_the_margin(norm, eps):
 
     D, act, a = _classifier()
     s = np.sign(act(D.X_test @ D.F.T) @ a)
-    margins, delta = margin_attack(a, D.X_test, s, D.F, act, make_backend(),
-                                   AttackSettings(norm=norm, eps=eps, steps=8, random_starts=2), seed=1)
+    margins, delta = margin_attack(
+        a, D.X_test, s, D.F, act, make_backend(), AttackSettings(norm=norm, eps=eps, steps=8, random_starts=2), seed=1
+    )
     bound = np.linalg.norm(delta, axis=1).max() if norm == "l2" else np.abs(delta).max()
     assert bound <= eps * (1 + 1e-12)
     clean = s * (act(D.X_test @ D.F.T) @ a)
@@ -111,8 +135,21 @@ def test_robust_accuracy_is_the_attack_on_the_label():
     D, act, a = _classifier("relu", d=80, labels="flip")
     c = act.constants()
     st = AttackSettings(eps=0.4, steps=10, random_starts=1)
-    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.4, mu1=c.mu1, gamma=c.gamma,
-                 attack=st, seed=3, classify=True)
+    m = evaluate(
+        a,
+        D.X_test,
+        D.y_test,
+        D.f_test,
+        D.F,
+        act,
+        make_backend(),
+        eps_test=0.4,
+        mu1=c.mu1,
+        gamma=c.gamma,
+        attack=st,
+        seed=3,
+        classify=True,
+    )
     label_margins, _ = margin_attack(a, D.X_test, D.y_test, D.F, act, make_backend(), st, seed=3)
     assert m["acc_rob_pgd"] == np.mean(label_margins > 0)
     assert m["acc_rob_pgd"] <= m["stab_pgd"] and m["acc_rob_pgd"] <= m["acc"]
@@ -124,8 +161,20 @@ def test_classification_metrics_of_the_zero_model():
     """f = 0: a tie on every point (acc = 1/2, the theory's fair coin), nothing robust, nothing stable."""
     D, act, a = _classifier()
     c = act.constants()
-    m = evaluate(0 * a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.3, mu1=c.mu1,
-                 gamma=c.gamma, attack=AttackSettings(eps=0.3, steps=3), classify=True)
+    m = evaluate(
+        0 * a,
+        D.X_test,
+        D.y_test,
+        D.f_test,
+        D.F,
+        act,
+        make_backend(),
+        eps_test=0.3,
+        mu1=c.mu1,
+        gamma=c.gamma,
+        attack=AttackSettings(eps=0.3, steps=3),
+        classify=True,
+    )
     assert m["acc"] == 0.5
     assert m["acc_rob_pgd"] == m["acc_rob_linear"] == m["stab_pgd"] == m["stab_linear"] == 0.0
 
@@ -139,13 +188,37 @@ def test_classification_metrics_by_hand():
     P = D.X_test @ D.F.T
     f = act(P) @ a
     g = np.linalg.norm(input_gradients(a, act.derivative(P, make_backend()), D.F), axis=1)
-    m = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.2, mu1=c.mu1, gamma=c.gamma,
-                 classify=True, chunk=64)
+    m = evaluate(
+        a,
+        D.X_test,
+        D.y_test,
+        D.f_test,
+        D.F,
+        act,
+        make_backend(),
+        eps_test=0.2,
+        mu1=c.mu1,
+        gamma=c.gamma,
+        classify=True,
+        chunk=64,
+    )
     assert m["acc"] == np.mean(D.y_test * f > 0)
     assert m["acc_rob_linear"] == np.mean(D.y_test * f > 0.2 * g) and m["stab_linear"] == np.mean(np.abs(f) > 0.2 * g)
     assert "stab_pgd" not in m  # no attack, no PGD metrics
-    m0 = evaluate(a, D.X_test, D.y_test, D.f_test, D.F, act, make_backend(), eps_test=0.0, mu1=c.mu1, gamma=c.gamma,
-                  attack=AttackSettings(eps=0.0), classify=True)
+    m0 = evaluate(
+        a,
+        D.X_test,
+        D.y_test,
+        D.f_test,
+        D.F,
+        act,
+        make_backend(),
+        eps_test=0.0,
+        mu1=c.mu1,
+        gamma=c.gamma,
+        attack=AttackSettings(eps=0.0),
+        classify=True,
+    )
     assert m0["stab_pgd"] == 1.0 and m0["acc_rob_pgd"] == m0["acc"]
 
 

@@ -26,7 +26,8 @@ VARIANTS = ["reduced", "per-sample", "linf"]
 
 
 def _program(bk, variant: str, d: int = 16, psi1: float = 2.5, psi2: float = 2.0, seed: int = 3) -> ATProgram:
-    """A tanh RF program on ``bk`` (eps 0.4 in l2; 0.4 / sqrt(d) per coordinate for linf, docs/theory.md#adv-extensions)."""
+    """A tanh RF program on ``bk`` (eps 0.4 in l2; 0.4 / sqrt(d) per coordinate for linf,
+    docs/theory.md#adv-extensions)."""
     D = make_data(d, psi1, psi2, seed, n_test=10)
     act = get_activation("tanh")
     c = act.constants()

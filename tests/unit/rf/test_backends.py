@@ -114,7 +114,9 @@ def test_elementwise_and_constructors_match_numpy(backend):
         ("step", lambda v: (v > 0) * 1.0),
         ("softplus", lambda v: np.log1p(np.exp(v))),
     ]:
-        np.testing.assert_allclose(host(getattr(backend, op)(x)), ref(x_np), rtol=F64.elementwise_rtol, atol=1e-14, err_msg=op)
+        np.testing.assert_allclose(
+            host(getattr(backend, op)(x)), ref(x_np), rtol=F64.elementwise_rtol, atol=1e-14, err_msg=op
+        )
     np.testing.assert_allclose(host(backend.sqrt(backend.abs(x))), np.sqrt(np.abs(x_np)), rtol=1e-15)
     np.testing.assert_allclose(host(backend.log1p(backend.abs(x))), np.log1p(np.abs(x_np)), rtol=1e-15)
     np.testing.assert_array_equal(host(backend.clip(x, -1.0, 2.0)), np.clip(x_np, -1.0, 2.0))

@@ -1,4 +1,5 @@
 """Data generation: shapes, norms, seed streams, target moments, identical data on every backend."""
+
 import math
 
 import numpy as np
@@ -30,7 +31,8 @@ def test_seed_streams_are_independent_of_sizes():
 
 
 def test_target_moments():
-    """Linear part has variance F1^2, the He2 part variance Fstar^2 and is uncorrelated with x (docs/theory.md#mm-simulation)."""
+    """Linear part has variance F1^2, the He2 part variance Fstar^2 and is uncorrelated with x
+    (docs/theory.md#mm-simulation)."""
     rng = np.random.default_rng(0)
     d, m = 30, 200_000
     X = rng.standard_normal((m, d))

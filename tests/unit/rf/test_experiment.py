@@ -1,4 +1,5 @@
 """Per-seed records, parameter validation and the simulate_point summary."""
+
 import math
 
 import numpy as np
@@ -13,9 +14,39 @@ SMALL = dict(d=20, n_test=100, pgd_steps=3)
 
 def test_run_record_is_flat_and_complete():
     rec = run_record(dict(psi=1.0, eps=0.3, **SMALL), 3)
-    for k in ("psi1", "psi2", "lam", "eps", "eps_test", "kappa", "act", "F1", "Fstar", "tau", "d", "N", "n", "seed",
-              "SE", "R", "AE_linear", "AE_pgd", "G", "G_M", "G_max", "train_loss", "wall_s", "backend", "device",
-              "attack_norm", "attack_eps", "attack_steps", "package_version", "git_commit", "solver"):
+    for k in (
+        "psi1",
+        "psi2",
+        "lam",
+        "eps",
+        "eps_test",
+        "kappa",
+        "act",
+        "F1",
+        "Fstar",
+        "tau",
+        "d",
+        "N",
+        "n",
+        "seed",
+        "SE",
+        "R",
+        "AE_linear",
+        "AE_pgd",
+        "G",
+        "G_M",
+        "G_max",
+        "train_loss",
+        "wall_s",
+        "backend",
+        "device",
+        "attack_norm",
+        "attack_eps",
+        "attack_steps",
+        "package_version",
+        "git_commit",
+        "solver",
+    ):
         assert k in rec, k
     assert all(isinstance(v, (int, float, str, bool)) for v in rec.values())
     assert rec["N"] == 20 and rec["n"] == 40 and rec["seed"] == 3 and rec["eps_test"] == 0.3
@@ -32,10 +63,19 @@ def test_records_are_reproducible():
     assert a["SE"] != c["SE"]
 
 
-@pytest.mark.parametrize("extra", [dict(train="ridge"), dict(train="per-sample"), dict(train="pgd", train_pgd_outer=4),
-                                   dict(norm="linf", eps=0.05), dict(norm="linf", eps=0.05, train="pgd",
-                                                                     train_pgd_outer=4),
-                                   dict(target="he2"), dict(kappa=0.5, eps_test=0.6), dict(act="tanh", kappa=0)])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        dict(train="ridge"),
+        dict(train="per-sample"),
+        dict(train="pgd", train_pgd_outer=4),
+        dict(norm="linf", eps=0.05),
+        dict(norm="linf", eps=0.05, train="pgd", train_pgd_outer=4),
+        dict(target="he2"),
+        dict(kappa=0.5, eps_test=0.6),
+        dict(act="tanh", kappa=0),
+    ],
+)
 def test_every_training_option_runs(extra):
     p = dict(psi1=1.5, eps=0.4, **SMALL)
     p.update(extra)
@@ -45,16 +85,31 @@ def test_every_training_option_runs(extra):
         assert rec["solver"] == "ridge"
 
 
-@pytest.mark.parametrize("bad,param", [
-    (dict(psi1=0), "psi1"), (dict(psi1=-1), "psi1"), (dict(psi1=1, d=1), "d"), (dict(psi1=1, psi2=0), "psi2"),
-    (dict(psi1=1, lam=-0.1), "lam"), (dict(psi1=1, eps=-1), "eps"), (dict(psi1=1, train="sgd"), "train"),
-    (dict(psi1=1, norm="l1"), "norm"), (dict(psi1=1, norm="linf", train="reduced"), "train"),
-    (dict(psi1=1, Fstar=0.5), "Fstar"), (dict(psi1=1, target="cubic"), "target"), (dict(psi1=1, act="nope"), "act"),
-    (dict(psi1=1, backend="jax"), "backend"), (dict(psi1=1, dtype="float16"), "dtype"), (dict(psi1=1, spam=1), "spam"),
-    (dict(psi1=1, labels="logit"), "labels"), (dict(psi1=1, labels="flip", p_flip=0.5), "p_flip"),
-    (dict(psi1=1, p_flip=-0.1), "p_flip"), (dict(psi1=1, labels="sign", target="he2"), "target"),
-    (dict(psi1=1, labels="probit", F1=2.0), "F1"),
-])
+@pytest.mark.parametrize(
+    "bad,param",
+    [
+        (dict(psi1=0), "psi1"),
+        (dict(psi1=-1), "psi1"),
+        (dict(psi1=1, d=1), "d"),
+        (dict(psi1=1, psi2=0), "psi2"),
+        (dict(psi1=1, lam=-0.1), "lam"),
+        (dict(psi1=1, eps=-1), "eps"),
+        (dict(psi1=1, train="sgd"), "train"),
+        (dict(psi1=1, norm="l1"), "norm"),
+        (dict(psi1=1, norm="linf", train="reduced"), "train"),
+        (dict(psi1=1, Fstar=0.5), "Fstar"),
+        (dict(psi1=1, target="cubic"), "target"),
+        (dict(psi1=1, act="nope"), "act"),
+        (dict(psi1=1, backend="jax"), "backend"),
+        (dict(psi1=1, dtype="float16"), "dtype"),
+        (dict(psi1=1, spam=1), "spam"),
+        (dict(psi1=1, labels="logit"), "labels"),
+        (dict(psi1=1, labels="flip", p_flip=0.5), "p_flip"),
+        (dict(psi1=1, p_flip=-0.1), "p_flip"),
+        (dict(psi1=1, labels="sign", target="he2"), "target"),
+        (dict(psi1=1, labels="probit", F1=2.0), "F1"),
+    ],
+)
 def test_bad_parameters_raise_one_line(bad, param):
     with pytest.raises(InputError) as ei:
         check_params(bad)
@@ -81,8 +136,10 @@ def test_simulate_point_summary():
     assert summarize(out["records"][:1])["SE"]["sem"] == 0.0
 
 
-@pytest.mark.parametrize("kw,name,count", [(dict(psi1=1e-6), "psi1", "N"), (dict(psi1=1.0, psi2=1e-4), "psi2", "n"),
-                                           (dict(psi1=0.0024), "psi1", "N")])
+@pytest.mark.parametrize(
+    "kw,name,count",
+    [(dict(psi1=1e-6), "psi1", "N"), (dict(psi1=1.0, psi2=1e-4), "psi2", "n"), (dict(psi1=0.0024), "psi1", "N")],
+)
 def test_a_ratio_that_rounds_to_zero_is_refused(kw, name, count):
     """N = round(psi1 d) and n = round(psi2 d) must be >= 1: psi1 = 1e-6 is not silently simulated with N = 1."""
     from rfrobust.rf import make_data
@@ -105,8 +162,12 @@ def test_memory_estimate_tracks_the_measured_peak():
 
     from rfrobust.rf.memory import memory_estimate
 
-    for kw in (dict(psi1=2, psi2=2, d=150, n_test=20), dict(psi1=6, psi2=1, d=60, n_test=20),
-               dict(psi1=2, psi2=2, d=50, n_test=20, train="per-sample"), dict(psi1=1, psi2=1, d=60, n_test=3000)):
+    for kw in (
+        dict(psi1=2, psi2=2, d=150, n_test=20),
+        dict(psi1=6, psi2=1, d=60, n_test=20),
+        dict(psi1=2, psi2=2, d=50, n_test=20, train="per-sample"),
+        dict(psi1=1, psi2=1, d=60, n_test=3000),
+    ):
         p = check_params(dict(kw, eps=0.3, pgd_steps=2))
         est = memory_estimate(p)
         tracemalloc.start()
@@ -138,9 +199,18 @@ def test_a_simulation_that_cannot_fit_is_refused_before_allocating(monkeypatch):
 CLS_KEYS = ("acc", "acc_rob_pgd", "acc_rob_linear", "stab_pgd", "stab_linear")
 
 
-@pytest.mark.parametrize("labels,extra", [("sign", {}), ("flip", dict(p_flip=0.2)), ("probit", dict(tau=0.3)),
-                                          ("sign", dict(train="per-sample")), ("flip", dict(norm="linf", eps=0.05)),
-                                          ("sign", dict(train="pgd", train_pgd_outer=4)), ("sign", dict(kappa=0))])
+@pytest.mark.parametrize(
+    "labels,extra",
+    [
+        ("sign", {}),
+        ("flip", dict(p_flip=0.2)),
+        ("probit", dict(tau=0.3)),
+        ("sign", dict(train="per-sample")),
+        ("flip", dict(norm="linf", eps=0.05)),
+        ("sign", dict(train="pgd", train_pgd_outer=4)),
+        ("sign", dict(kappa=0)),
+    ],
+)
 def test_classification_records(labels, extra):
     """+-1 labels: the record carries the channel and the classification metrics, consistent with each other
     (robust = correct and stable; PGD never finds fewer attacks than none)."""

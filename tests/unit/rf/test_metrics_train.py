@@ -1,4 +1,5 @@
 """Metrics (Lemma B, first-order AE) and true PGD adversarial training against the exact program."""
+
 import numpy as np
 import pytest
 
@@ -20,16 +21,17 @@ def test_metrics_by_hand():
     r = D.y_test - np.tanh(P) @ a
     g = np.stack([D.F.T @ ((1 - np.tanh(p) ** 2) * a) for p in P])
     gn = np.linalg.norm(g, axis=1)
-    assert abs(m["SE"] - np.mean(r ** 2)) < 1e-12
+    assert abs(m["SE"] - np.mean(r**2)) < 1e-12
     assert abs(m["AE_linear"] - np.mean((np.abs(r) + 0.3 * gn) ** 2)) < 1e-12
     assert abs(m["G"] - gn.mean()) < 1e-12 and abs(m["G_max"] - gn.max()) < 1e-12
-    Ma = c.mu1 ** 2 * D.F @ (D.F.T @ a) + c.gamma ** 2 * a
+    Ma = c.mu1**2 * D.F @ (D.F.T @ a) + c.gamma**2 * a
     assert abs(m["G_M"] - np.sqrt(a @ Ma)) < 1e-12
     np.testing.assert_allclose(input_gradients(a, 1 - np.tanh(P) ** 2, D.F), g, atol=1e-13)
 
 
 def test_gradient_norm_concentrates_on_M_norm():
-    """Lemma B (docs/theory.md#grad-norm-concentration): mean ||grad f|| ~ ||a||_M for a delocalised adversarially trained a."""
+    """Lemma B (docs/theory.md#grad-norm-concentration): mean ||grad f|| ~ ||a||_M for a delocalised adversarially
+    trained a."""
     D = make_data(150, 2.0, 2.0, seed=1, n_test=400)
     act = get_activation("tanh")
     c = act.constants()
@@ -49,12 +51,13 @@ def test_pgd_training_reaches_the_per_sample_optimum():
     P = D.X @ D.F.T
     ps = ATProgram(act(P), D.y, D.F, c.mu1, c.gamma, 0.5, 1.0, 0.02, la, "per-sample", act.derivative(P))
     best = solve_dense(ps).objective
-    res = train_pgd(D.X, D.y, D.F, act, la, eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma, steps=10,
-                    outer=30)
+    res = train_pgd(D.X, D.y, D.F, act, la, eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma, steps=10, outer=30)
     gap = (ps.objective(res.a) - best) / best
     assert 0 <= gap < 0.01
-    ridge_gap = (ps.objective(train_pgd(D.X, D.y, D.F, act, la, eps=0.0, kappa=1.0, lamt=0.02, mu1=c.mu1,
-                                        gamma=c.gamma).a) - best) / best
+    ridge_gap = (
+        ps.objective(train_pgd(D.X, D.y, D.F, act, la, eps=0.0, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma).a)
+        - best
+    ) / best
     assert ridge_gap > 5 * gap  # adversarial training moved far from ridge towards the optimum
 
 
@@ -65,8 +68,10 @@ def test_train_pgd_refuses_no_outer_iteration():
     c = act.constants()
     for outer in (0, -1, 2.5):
         with pytest.raises(InputError, match="outer"):
-            train_pgd(D.X, D.y, D.F, act, make_backend(), eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma,
-                      outer=outer)
-    res = train_pgd(D.X, D.y, D.F, act, make_backend(), eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma,
-                    steps=2, outer=1)
+            train_pgd(
+                D.X, D.y, D.F, act, make_backend(), eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma, outer=outer
+            )
+    res = train_pgd(
+        D.X, D.y, D.F, act, make_backend(), eps=0.5, kappa=1.0, lamt=0.02, mu1=c.mu1, gamma=c.gamma, steps=2, outer=1
+    )
     assert res.iterations == 1 and len(res.info["history"]) == 1 and np.all(np.isfinite(res.a))

@@ -1,4 +1,5 @@
 """Exact solvers of the adversarial-training programs against cvxpy/Clarabel (oracle) and first principles."""
+
 import numpy as np
 import pytest
 
@@ -11,12 +12,16 @@ from tests.support.rfhelpers import build_program, clarabel_objective
 ORACLE_TOL = 1e-6  # relative objective difference allowed against the conic reference solver
 
 
-@pytest.mark.parametrize("kw", [
-    dict(d=12, psi1=2.0, psi2=2.0, eps=0.5, lam=0.01, act="relu"),
-    dict(d=10, psi1=3.0, psi2=1.5, eps=0.3, lam=1e-3, act="tanh"),
-    dict(d=12, psi1=1.0, psi2=2.0, eps=0.5, lam=0.01, act="relu", kappa=0.5),
-    dict(d=10, psi1=2.5, psi2=2.0, eps=0.8, lam=0.0, act="softplus"),  # ridgeless
-], ids=["relu", "tanh", "kappa0.5", "ridgeless"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(d=12, psi1=2.0, psi2=2.0, eps=0.5, lam=0.01, act="relu"),
+        dict(d=10, psi1=3.0, psi2=1.5, eps=0.3, lam=1e-3, act="tanh"),
+        dict(d=12, psi1=1.0, psi2=2.0, eps=0.5, lam=0.01, act="relu", kappa=0.5),
+        dict(d=10, psi1=2.5, psi2=2.0, eps=0.8, lam=0.0, act="softplus"),  # ridgeless
+    ],
+    ids=["relu", "tanh", "kappa0.5", "ridgeless"],
+)
 def test_reduced_matches_clarabel(kw):
     prog, _ = build_program(**kw)
     res = solve_reduced(prog)
@@ -27,10 +32,14 @@ def test_reduced_matches_clarabel(kw):
 
 
 @pytest.mark.parametrize("variant", ["per-sample", "linf"])
-@pytest.mark.parametrize("kw", [
-    dict(d=8, psi1=2.0, psi2=2.0, eps=0.5, lam=0.01, act="relu"),
-    dict(d=8, psi1=1.5, psi2=2.5, eps=0.4, lam=0.01, act="tanh", kappa=0.5),
-], ids=["relu", "tanh-kappa0.5"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(d=8, psi1=2.0, psi2=2.0, eps=0.5, lam=0.01, act="relu"),
+        dict(d=8, psi1=1.5, psi2=2.5, eps=0.4, lam=0.01, act="tanh", kappa=0.5),
+    ],
+    ids=["relu", "tanh-kappa0.5"],
+)
 def test_per_sample_programs_match_clarabel(variant, kw):
     kw = dict(kw)
     if variant == "linf":
@@ -45,8 +54,9 @@ def test_per_sample_programs_match_clarabel(variant, kw):
 def test_zero_solution_threshold():
     """a = 0 exactly iff ||M^{-1/2} Z^T y/n|| <= kappa eps mean|y| (docs/theory.md#zero-threshold)."""
     prog, _ = build_program(d=15, psi1=1.0, psi2=2.0, eps=1.0, act="tanh")
-    _, lhs, rhs = zero_is_optimal(ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, 1.0, 1.0, prog.lamt,
-                                            prog.backend))
+    _, lhs, rhs = zero_is_optimal(
+        ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, 1.0, 1.0, prog.lamt, prog.backend)
+    )
     eps0 = lhs / rhs  # rhs is mean|y| at eps = kappa = 1
     above = ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, 1.01 * eps0, 1.0, prog.lamt, prog.backend)
     res = solve_reduced(above)
@@ -111,7 +121,8 @@ def test_local_optimality_without_oracle(kappa):
 
 
 def test_dense_variant_close_to_reduced():
-    """Exact per-sample norms vs the ||a||_M surrogate: same objective to a few percent (docs/theory.md#reduced-program)."""
+    """Exact per-sample norms vs the ||a||_M surrogate: same objective to a few percent
+    (docs/theory.md#reduced-program)."""
     prog, _ = build_program(d=40, psi1=2.0, psi2=2.0, eps=0.5, act="tanh", variant="per-sample")
     red = ATProgram(prog.Z, prog.y, prog.F, prog.mu1, prog.gamma, prog.eps, 1.0, prog.lamt, prog.backend)
     L_ps = solve_dense(prog).objective
@@ -124,8 +135,12 @@ def test_reduced_solver_grid_converges():
     point no random direction improves (1056 such points pass in the development sweep; this is a sample)."""
     import itertools
 
-    for psi1, psi2, lam, eps, act, kappa in itertools.islice(itertools.product(
-            [0.25, 2.0, 10.0], [0.5, 3.0], [0.0, 0.1], [0.05, 1.0, 1.5], ["relu", "tanh"], [0.5, 1.0]), 0, None, 3):
+    for psi1, psi2, lam, eps, act, kappa in itertools.islice(
+        itertools.product([0.25, 2.0, 10.0], [0.5, 3.0], [0.0, 0.1], [0.05, 1.0, 1.5], ["relu", "tanh"], [0.5, 1.0]),
+        0,
+        None,
+        3,
+    ):
         prog, _ = build_program(d=20, psi1=psi1, psi2=psi2, lam=lam, eps=eps, act=act, kappa=kappa)
         res = solve_reduced(prog)
         rng = np.random.default_rng(0)
@@ -141,9 +156,14 @@ def test_reduced_regression_stale_factor():
     assert res.iterations < 40 and res.kkt < 1e-9
 
 
-@pytest.mark.parametrize("kw", [dict(psi1=5.0, psi2=2.0, lam=0.0, eps=0.15),   # singular Hessian (lam = 0, N > n)
-                                dict(psi1=0.5, psi2=2.0, lam=0.01, eps=0.45)],  # next to the zero solution
-                         ids=["ridgeless-overparametrised", "near-zero"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(psi1=5.0, psi2=2.0, lam=0.0, eps=0.15),  # singular Hessian (lam = 0, N > n)
+        dict(psi1=0.5, psi2=2.0, lam=0.01, eps=0.45),
+    ],  # next to the zero solution
+    ids=["ridgeless-overparametrised", "near-zero"],
+)
 def test_linf_hard_cases_match_clarabel(kw):
     prog, _ = build_program(d=12, variant="linf", **kw)
     res = solve_dense(prog)
@@ -162,7 +182,11 @@ def test_zero_block_incremental_update_equals_fresh(backend, form):
     H0 = make_H0(prog.Z, prog.F, prog.mu1, prog.gamma, prog.lamt, la, form)
     H0.factor(0.3)
     Zn = la.to_numpy(prog.Z)
-    H = 2 * Zn.T @ Zn / prog.n + 2 * prog.lamt * np.eye(prog.N) + 0.6 * la.to_numpy(prog.M_apply(la.asarray(np.eye(prog.N))))
+    H = (
+        2 * Zn.T @ Zn / prog.n
+        + 2 * prog.lamt * np.eye(prog.N)
+        + 0.6 * la.to_numpy(prog.M_apply(la.asarray(np.eye(prog.N))))
+    )
     block = _ZeroBlock(la, H0, prog.Z)
     rng = np.random.default_rng(1)
     mask = rng.random(prog.n) < 0.4
@@ -200,8 +224,9 @@ def test_refinement_gives_the_exact_newton_step():
         H0.factor(rho_f)
         block = _ZeroBlock(la, H0, prog.Z)
         block.update(mask, 1)
-        return _newton_direction(la, H0, r, g, gS, gc, block, k, S_A, c, True, prog.M_apply,
-                                 2 * (rho_f - rho), refine)[0]
+        return _newton_direction(la, H0, r, g, gS, gc, block, k, S_A, c, True, prog.M_apply, 2 * (rho_f - rho), refine)[
+            0
+        ]
 
     exact = step(rho, 0)
     errs = [np.linalg.norm(step(1.1 * rho, j) - exact) / np.linalg.norm(exact) for j in range(7)]
@@ -239,11 +264,11 @@ def test_cholesky_operations_match_numpy(backend):
 # at a = 0). Before the smoothing rescue these were returned as success with objectives up to 0.86 % (first case,
 # reported as solver_stalled) or 2e-4 / 1e-5 (silently, as converged) above Clarabel's, or raised a traceback.
 HARD_CASES = [
-    ("per-sample", dict(d=30, psi1=0.2237, psi2=0.1342, lam=0.1, eps=1.7214, seed=14)),      # N=7, n=4: stalled
-    ("per-sample", dict(d=10, psi1=1.0216, psi2=1.4542, lam=0.1, eps=1.1144, seed=9)),       # false convergence
-    ("per-sample", dict(d=20, psi1=0.2207, psi2=1.1794, lam=0.0, eps=1.0337, seed=17)),      # optimum a = 0
-    ("linf", dict(d=30, psi1=0.3354, psi2=0.2952, lam=0.001, eps=0.0234, seed=41)),          # false convergence
-    ("linf", dict(d=30, psi1=0.2129, psi2=1.7809, lam=0.0, eps=0.033026, seed=45)),          # singular model
+    ("per-sample", dict(d=30, psi1=0.2237, psi2=0.1342, lam=0.1, eps=1.7214, seed=14)),  # N=7, n=4: stalled
+    ("per-sample", dict(d=10, psi1=1.0216, psi2=1.4542, lam=0.1, eps=1.1144, seed=9)),  # false convergence
+    ("per-sample", dict(d=20, psi1=0.2207, psi2=1.1794, lam=0.0, eps=1.0337, seed=17)),  # optimum a = 0
+    ("linf", dict(d=30, psi1=0.3354, psi2=0.2952, lam=0.001, eps=0.0234, seed=41)),  # false convergence
+    ("linf", dict(d=30, psi1=0.2129, psi2=1.7809, lam=0.0, eps=0.033026, seed=45)),  # singular model
 ]
 
 
@@ -266,8 +291,9 @@ def test_stalled_command_line_point_is_correct_not_stalled():
     the record is not stalled and its objective is Clarabel's."""
     from rfrobust.rf import run_seed
 
-    rec = run_seed(dict(psi1=0.2237, psi2=0.1342, lam=0.1, eps=1.7214, d=30, train="per-sample", n_test=50,
-                        pgd_steps=2), 14)
+    rec = run_seed(
+        dict(psi1=0.2237, psi2=0.1342, lam=0.1, eps=1.7214, d=30, train="per-sample", n_test=50, pgd_steps=2), 14
+    )
     prog, _ = build_program(variant="per-sample", d=30, psi1=0.2237, psi2=0.1342, lam=0.1, eps=1.7214, seed=14)
     L_ref, _ = clarabel_objective(prog)
     assert rec["solver_stalled"] is False and rec["solver_kkt"] <= 1e-9
@@ -316,7 +342,7 @@ def test_near_the_zero_threshold_the_solver_does_not_collapse_into_a_zero():
     prog = _sign_label_program()
     zero, lhs, rhs = zero_is_optimal(prog)
     assert not zero and lhs < 1.05 * rhs  # close to the threshold
-    L0 = float(np.mean(prog.y ** 2))
+    L0 = float(np.mean(prog.y**2))
     start = descent_ray_start(prog)
     assert start is not None and prog.objective(start) < L0
     res = solve_reduced(prog)
@@ -331,8 +357,21 @@ def test_through_the_simulation_path_near_the_zero_threshold():
     same minimiser as the direct solve."""
     from rfrobust.rf import run_seed
 
-    rec = run_seed(dict(psi1=0.5, psi2=2.0, lam=1e-3, eps=0.5, act="relu", labels="sign", d=256, n_test=50,
-                        pgd_steps=1, pgd_restarts=0), 4)
+    rec = run_seed(
+        dict(
+            psi1=0.5,
+            psi2=2.0,
+            lam=1e-3,
+            eps=0.5,
+            act="relu",
+            labels="sign",
+            d=256,
+            n_test=50,
+            pgd_steps=1,
+            pgd_restarts=0,
+        ),
+        4,
+    )
     res = solve_reduced(_sign_label_program())
     assert not rec["zero"] and rec["objective"] == pytest.approx(res.objective, rel=1e-12)
     assert rec["solver"] == "reduced-active-set" and rec["solver_kkt"] <= 1e-9

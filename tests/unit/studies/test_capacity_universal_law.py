@@ -1,6 +1,7 @@
 """The capacity and universal-law study drivers (``python -m rfrobust.study capacity | universal_law``): bad options
 are one-line errors; the shipped specs are valid, and the CPU ones sized as documented. The studies end to end on
 synthetic data: ``tests/integration/studies/test_capacity_universal_law.py``."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,12 +50,12 @@ def test_shipped_specs_are_valid(rel, tmp_path):
     assert any(f.endswith("_cpu") for f in files) and any(f.endswith("_paper") for f in files)
     for f in files:
         spec = package_spec(f"rfrobust.studies.{rel}", f, str(tmp_path / "results"))
-        assert spec.output.startswith(str(tmp_path / "results")), f   # a store under --store, never in the package
+        assert spec.output.startswith(str(tmp_path / "results")), f  # a store under --store, never in the package
         assert spec.kind in ("train_curves", "random_fit"), f
         if spec.kind == "train_curves":
             curve_options(spec.fixed)
         if f.endswith("_paper"):
-            assert spec.execution == {"device": "cuda"}, f           # a GPU job, and a dry run works without one
+            assert spec.execution == {"device": "cuda"}, f  # a GPU job, and a dry run works without one
         if rel == "capacity":
             assert len(spec.grid["model"]) == 26 and spec.fixed["pgd_steps"] == 20
             assert spec.fixed["pgd_step_size"] == "2/255"

@@ -1,4 +1,5 @@
 """The random-data sweep kind of the universal-law study (rfrobust.studies.universal_law.kind)."""
+
 from __future__ import annotations
 
 import math
@@ -25,9 +26,9 @@ def test_widths_and_parameter_counts():
         with pytest.raises(InputError):
             parse_net(bad)
     assert hidden_units("nd", 1000, 50) == 1000
-    assert hidden_units("n", 1000, 48) == 20 and n_parameters(20, 48) == 1001      # about n
+    assert hidden_units("n", 1000, 48) == 20 and n_parameters(20, 48) == 1001  # about n
     assert hidden_units("10n", 1000, 98) == 100 and n_parameters(100, 98) == 10001  # about 10 n
-    assert hidden_units("n", 1000, 5000) == 1                                        # at least one unit
+    assert hidden_units("n", 1000, 5000) == 1  # at least one unit
     model = two_layer(7, 5, seed=0)
     assert sum(p.numel() for p in model.parameters()) == n_parameters(5, 7)
 
@@ -35,7 +36,7 @@ def test_widths_and_parameter_counts():
 def test_random_data_distribution():
     x, y = random_data(4000, 50, seed=1)
     assert x.shape == (4000, 50) and set(y.unique().tolist()) == {-1.0, 1.0}
-    assert float((x ** 2).sum(1).mean()) == pytest.approx(1.0, abs=0.02)     # E||x||^2 = 1 for N(0, I/d)
+    assert float((x**2).sum(1).mean()) == pytest.approx(1.0, abs=0.02)  # E||x||^2 = 1 for N(0, I/d)
     assert abs(float(y.mean())) < 0.05
     x2, y2 = random_data(4000, 50, seed=1)
     assert torch.equal(x, x2) and torch.equal(y, y2)
@@ -61,7 +62,7 @@ def test_wide_net_fits_and_record():
     assert rec["sqrt_nd_over_p"] == pytest.approx(math.sqrt(60 * 20 / rec["n_params"]))
     assert rec["cpu_s"] > 0 and rec["device"] == "cpu"
     again = run_record({"n": 60, "d": 20, "net": "nd", "lr": 0.01, "max_steps": 2000, "n_probe": 200}, seed=0)
-    assert again["max_grad_norm"] == rec["max_grad_norm"]                     # seeded: reproducible
+    assert again["max_grad_norm"] == rec["max_grad_norm"]  # seeded: reproducible
     small = run_record({"n": 60, "d": 20, "net": "n", "lr": 0.01, "max_steps": 30}, seed=0)
     assert small["k"] == 3 and small["steps"] == 30 and not small["converged"]
     with pytest.raises(InputError):

@@ -2,6 +2,7 @@
 (rfrobust.studies.width_vs_theory): verdict logic on synthetic tables, the deep-table reader, the theory's answers,
 and an end-to-end run on a tiny synthetic study in the exported schema of the width x lambda study
 (tests/support/synthetic_deep.py)."""
+
 import math
 import re
 
@@ -38,18 +39,18 @@ def test_trend_directions_for_theory_curves():
     x = [1, 2, 4, 8]
     assert trend(x, [1.0, 1.2, 1.5, 2.0]).direction == "grows"
     assert trend(x, [2.0, 1.5, 1.2, 1.0]).direction == "falls"
-    assert trend(x, [1.0, 1.0, 1.0, 1.0000001]).direction == "flat"          # |delta| <= 1e-3 max|y|
-    t = trend(x, [1.0, 3.0, 2.5, 1.2])                                        # a peak inside the range
+    assert trend(x, [1.0, 1.0, 1.0, 1.0000001]).direction == "flat"  # |delta| <= 1e-3 max|y|
+    t = trend(x, [1.0, 3.0, 2.5, 1.2])  # a peak inside the range
     assert t.direction == "non-monotone" and t.x_peak == 2 and not t.monotone
     assert trend([1], [1.0]).direction == "no data"
-    assert trend([1, 2, np.nan], [1.0, np.nan, 2.0]).direction == "no data"   # NaNs dropped
-    assert trend([4, 1, 2], [3.0, 1.0, 2.0]).direction == "grows"             # sorted by x first
+    assert trend([1, 2, np.nan], [1.0, np.nan, 2.0]).direction == "no data"  # NaNs dropped
+    assert trend([4, 1, 2], [3.0, 1.0, 2.0]).direction == "grows"  # sorted by x first
 
 
 def test_trend_with_standard_errors_needs_two_se():
     x, y = [1, 2, 4], [0.50, 0.52, 0.55]
-    assert trend(x, y, [0.01, 0.01, 0.01]).direction == "grows"               # delta 0.05 = 3.5 SE
-    t = trend(x, y, [0.02, 0.02, 0.02])                                       # 0.05 = 1.8 SE
+    assert trend(x, y, [0.01, 0.01, 0.01]).direction == "grows"  # delta 0.05 = 3.5 SE
+    t = trend(x, y, [0.02, 0.02, 0.02])  # 0.05 = 1.8 SE
     assert t.direction == "flat" and t.z == pytest.approx(0.05 / math.hypot(0.02, 0.02))
     assert trend(x, [0.55, 0.52, 0.50], [0.01] * 3).direction == "falls"
     assert "SE" in t.criterion and "rank" in trend(x, y).criterion
@@ -57,7 +58,7 @@ def test_trend_with_standard_errors_needs_two_se():
 
 def test_aggregate_and_agreement():
     assert aggregate(["grows", "grows", "flat"]) == "grows"
-    assert aggregate(["grows", "flat", "flat", "flat"]) == "mixed"            # fewer than half
+    assert aggregate(["grows", "flat", "flat", "flat"]) == "mixed"  # fewer than half
     assert aggregate(["grows", "falls"]) == "mixed"
     assert aggregate(["flat", "non-monotone"]) == "flat"
     assert aggregate(["no data"]) == "no data" and aggregate(["falls", "no data"]) == "falls"
@@ -65,7 +66,7 @@ def test_aggregate_and_agreement():
     for other in ("flat", "mixed", "non-monotone", "no data"):
         assert agreement("grows", other) == "inconclusive" == agreement(other, "falls")
     assert agreement("yes", "no", decided=("yes", "no")) == "disagree"
-    assert agreement("yes", "yes") == "inconclusive"                          # not decided by default
+    assert agreement("yes", "yes") == "inconclusive"  # not decided by default
 
 
 # ---------------------------------------------------------------------------------------------------- deep tables
@@ -78,7 +79,7 @@ def test_best_lambda_and_its_direction(tmp_path):
     flat, _ = make_runs(methods=("trades",), best_lam_grows=False)
     d, _ = dt.best_lambda_direction(dt.best_lambda(dt.normalize_runs(flat[flat["phase"] == "grid"])))
     assert d == "flat"
-    noisy, _ = make_runs(methods=("trades",), noise=0.05)                   # accuracies within noise: ties
+    noisy, _ = make_runs(methods=("trades",), noise=0.05)  # accuracies within noise: ties
     b = dt.best_lambda(dt.normalize_runs(noisy[noisy["phase"] == "grid"]))
     assert any(len(x.tied) > 1 for x in b)
     assert dt.best_lambda_direction(b)[0] in ("flat", "grows")
@@ -139,11 +140,13 @@ def test_war_theory_holds_the_thin_ratio():
     s = ra.RFSetting(psi2=10.0, eps=0.06, kappa_grid=tuple(np.linspace(0, 3, 31)))
     wt = ra.war_theory([0.02, 0.1, 0.5], s)
     assert (wt["war_kind"] == "crossing").all()
-    assert wt["kappa_war"].iloc[0] == pytest.approx(wt["kappa_thin"].iloc[0], abs=1e-8)   # zeta's own width
+    assert wt["kappa_war"].iloc[0] == pytest.approx(wt["kappa_thin"].iloc[0], abs=1e-8)  # zeta's own width
     assert wt["AE_war"].iloc[0] == pytest.approx(wt["AE_best"].iloc[0], rel=1e-9)
     assert (wt["regret"] >= -1e-12).all() and (wt["AE_best_any"] <= wt["AE_best"] + 1e-12).all()
-    ratios = [float(ra.grid(psi1=p, psi2=10.0, eps=0.06, kappa=k)["train_ratio"].iloc[0])
-              for p, k in zip(wt["psi1"], wt["kappa_war"])]
+    ratios = [
+        float(ra.grid(psi1=p, psi2=10.0, eps=0.06, kappa=k)["train_ratio"].iloc[0])
+        for p, k in zip(wt["psi1"], wt["kappa_war"])
+    ]
     np.testing.assert_allclose(ratios, wt["zeta"].iloc[0], rtol=1e-6)
     assert wt["kappa_war"].is_monotonic_increasing and wt["nonconvex"].iloc[-1]
 
@@ -171,7 +174,7 @@ def test_report_end_to_end_on_a_synthetic_study(tmp_path, capsys):
     for f in figs:
         assert (out.parent / f).is_file() and (out.parent / f).stat().st_size > 5000, f
     rows = [ln for ln in text.splitlines() if re.match(r"\| (a1|a2|b1|b2|c0|c1|c2|c3) \|", ln)]
-    assert len(rows) == 16                                          # 8 questions x 2 methods
+    assert len(rows) == 16  # 8 questions x 2 methods
     # the synthetic nets' local Lipschitz grows with width, as G does for psi1 << psi2: a1 agrees
     assert all("**agree**" in r for r in rows if r.startswith("| a1 |"))
     assert "κ > 1" in text and "z = (sim − theory)/SE" in text
@@ -181,8 +184,9 @@ def test_report_end_to_end_on_a_synthetic_study(tmp_path, capsys):
 
 
 def test_report_says_disagree_when_the_nets_go_the_other_way(tmp_path):
-    deep = write_study(str(tmp_path / "deep"), family="mlp", n_train=8000, seeds=(0, 1), lip_slope=-0.2,
-                       methods=("gat",))
+    deep = write_study(
+        str(tmp_path / "deep"), family="mlp", n_train=8000, seeds=(0, 1), lip_slope=-0.2, methods=("gat",)
+    )
     out = tmp_path / "r.md"
     assert _run(["--deep-dir", deep, "--out", str(out), "--quick", "--sim-seeds", "0"]) == 0
     text = out.read_text()
@@ -191,8 +195,15 @@ def test_report_says_disagree_when_the_nets_go_the_other_way(tmp_path):
     assert "Finite-size simulation skipped" in text
 
 
-@pytest.mark.parametrize("argv,needle", [(["--sim-seeds", "1"], "sim-seeds"), (["--eps", "-1"], "eps"),
-                                         (["--psi-map", "bogus"], "psi-map"), (["--act", "nope"], "act")])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--sim-seeds", "1"], "sim-seeds"),
+        (["--eps", "-1"], "eps"),
+        (["--psi-map", "bogus"], "psi-map"),
+        (["--act", "nope"], "act"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, needle):
     deep = write_study(str(tmp_path / "deep"), seeds=(0,))
     assert _run(["--deep-dir", deep, "--out", str(tmp_path / "r.md")] + argv) == 2
@@ -212,6 +223,6 @@ def test_paired_robust_error_uses_the_same_data_for_every_kappa():
     assert len(df) == 6 and set(df["kappa"]) == {0.0, 1.0}
     for _, sub in df.groupby("seed"):
         same = sub[sub["kappa"] == 1.0]["AE"].to_numpy()
-        assert same[0] == same[1]                                    # same data and program: identical
+        assert same[0] == same[1]  # same data and program: identical
         ridge = sub[sub["kappa"] == 0.0].iloc[0]
-        assert ridge["G"] > sub[sub["kappa"] == 1.0]["G"].iloc[0]    # adversarial training lowers ||a||_M
+        assert ridge["G"] > sub[sub["kappa"] == 1.0]["G"].iloc[0]  # adversarial training lowers ||a||_M

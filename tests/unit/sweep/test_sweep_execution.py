@@ -42,8 +42,10 @@ def test_execution_settings_are_never_parameters(name, value):
     assert [p.config_hash for p in spec.points()] == [p.config_hash for p in plain.points()]
     assert all(name not in p.params for p in spec.points())
     with pytest.raises(InputError, match=rf"{name} is given under \[fixed\] and under \[execution\]"):
-        spec_from_dict({"kind": ECHO, "output": "o", "fixed": {name: value}, "execution": {name: value},
-                        "grid": {"x": [1]}}, source="s.toml")
+        spec_from_dict(
+            {"kind": ECHO, "output": "o", "fixed": {name: value}, "execution": {name: value}, "grid": {"x": [1]}},
+            source="s.toml",
+        )
     with pytest.raises(InputError, match=rf"{name} is an execution setting.*\[execution\]"):
         spec_from_dict({"kind": ECHO, "output": "o", "grid": {"x": [1], name: [value]}}, source="s.toml")
 

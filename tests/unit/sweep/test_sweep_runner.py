@@ -1,5 +1,6 @@
 """The runner in process: failures are recorded and retried; re-runs compute only what is missing; a store written by
 another spec is protected. Worker pools, Dask and kills: ``tests/integration/sweep/test_sweep_runner.py``."""
+
 import json
 import os
 
@@ -46,17 +47,20 @@ def test_rerun_computes_nothing_when_done_and_retries_only_failures(tmp_path, mo
     first = run_sweep(spec, workers=1, progress=False)
     assert len(computed(log)) == 22
     second = run_sweep(spec, workers=1, progress=False)
-    assert computed(log)[22:] == ["0.3 0", "0.3 1"]          # only the failed points ran again
+    assert computed(log)[22:] == ["0.3 0", "0.3 1"]  # only the failed points ran again
     pd.testing.assert_frame_equal(science(first), science(second))
     assert len(load(tmp_path / "out.parquet")) == 22
     run_sweep(spec, workers=1, progress=False)
-    assert len(computed(log)) == 26                               # still only the failures, nothing else
+    assert len(computed(log)) == 26  # still only the failures, nothing else
 
 
 def test_fixed_failure_is_replaced_on_rerun(tmp_path, monkeypatch):
     # a point fails (NaN result counts as a failure), the cause is fixed, the re-run replaces the error row
-    spec = {"kind": "python:tests.support.sweep_test_kinds:returns_nan", "output": str(tmp_path / "o.parquet"),
-            "grid": {"x": [1, 2]}}
+    spec = {
+        "kind": "python:tests.support.sweep_test_kinds:returns_nan",
+        "output": str(tmp_path / "o.parquet"),
+        "grid": {"x": [1, 2]},
+    }
     df = run_sweep(spec, workers=1, progress=False)
     assert (df.status == "error").all() and (df["error"] == "NaN in the result: y").all()
     assert (df["z"] == 1.0).all()
@@ -77,13 +81,13 @@ def test_store_of_another_spec_is_refused_unless_resume(tmp_path, monkeypatch):
     spec = write_spec(tmp_path / "s.toml", square_spec(x="0:1:3"))
     run_sweep(spec, workers=1, progress=False)
     before = listing(tmp_path / "out.parquet")
-    write_spec(spec, square_spec(x="0:1:5"))                    # the grid was extended
+    write_spec(spec, square_spec(x="0:1:5"))  # the grid was extended
     with pytest.raises(InputError, match=r"different spec \(grid.x differs\).*--resume"):
         run_sweep(spec, workers=1, progress=False)
     assert listing(tmp_path / "out.parquet") == before
     n0 = len(computed(log))
     df = run_sweep(spec, workers=1, progress=False, resume=True)
-    assert len(computed(log)) - n0 == 2 * 2                      # x = 0.25, 0.75, two seeds each
+    assert len(computed(log)) - n0 == 2 * 2  # x = 0.25, 0.75, two seeds each
     assert sorted(df["x"].unique()) == [0.0, 0.25, 0.5, 0.75, 1.0] and len(df) == 10
     specs = json.load(open(tmp_path / "out.parquet" / "_spec.json"))["specs"]
     assert [len(s["grid"]["x"]) for s in specs] == [3, 5]
@@ -107,9 +111,12 @@ def test_dry_run_writes_nothing_and_reports_states(tmp_path):
 
 def test_deterministic_kind_runs_once_per_configuration(tmp_path):
     msgs = []
-    spec = {"kind": "python:tests.support.sweep_test_kinds:deterministic", "output": str(tmp_path / "o.parquet"),
-            "seeds": 4,
-            "grid": {"x": [1, 2, 3]}}
+    spec = {
+        "kind": "python:tests.support.sweep_test_kinds:deterministic",
+        "output": str(tmp_path / "o.parquet"),
+        "seeds": 4,
+        "grid": {"x": [1, 2, 3]},
+    }
     df = run_sweep(spec, workers=1, progress=False, log=msgs.append)
     assert df["seed"].tolist() == [0, 0, 0] and df["y"].tolist() == [2.0, 4.0, 6.0]
     assert any("seeds are ignored" in m for m in msgs)
@@ -120,18 +127,22 @@ def test_bad_workers_and_bad_kind(tmp_path):
     with pytest.raises(InputError, match="workers"):
         run_sweep(spec, workers=0)
     with pytest.raises(InputError, match="has no function nosuch"):
-        run_sweep({"kind": "python:tests.support.sweep_test_kinds:nosuch", "output": str(tmp_path / "o"),
-                   "grid": {"x": [1]}})
+        run_sweep(
+            {"kind": "python:tests.support.sweep_test_kinds:nosuch", "output": str(tmp_path / "o"), "grid": {"x": [1]}}
+        )
     with pytest.raises(InputError, match="not available"):
         run_sweep({"kind": "python:no_such_module_xyz:f", "output": str(tmp_path / "o"), "grid": {"x": [1]}})
     assert listing(tmp_path) == ["s.toml"]
 
 
 def test_a_record_reporting_its_own_error_is_a_failed_point(tmp_path):
-    spec = {"kind": "python:tests.support.sweep_test_kinds:self_reported", "output": str(tmp_path / "o.parquet"),
-            "grid": {"x": [1, 2, 3]}}
+    spec = {
+        "kind": "python:tests.support.sweep_test_kinds:self_reported",
+        "output": str(tmp_path / "o.parquet"),
+        "grid": {"x": [1, 2, 3]},
+    }
     df = run_sweep(spec, workers=1, progress=False).set_index("x")
     assert df.loc[1.0, "status"] == "ok" and df.loc[1.0, "result_status"] == "zero"
     assert df.loc[2.0, "status"] == "error" and df.loc[2.0, "error"] == "error: no convergence after 200 steps"
-    assert pd.isna(df.loc[2.0, "y"])                             # the NaN metric is not stored
+    assert pd.isna(df.loc[2.0, "y"])  # the NaN metric is not stored
     assert df.loc[3.0, "status"] == "ok" and df.loc[3.0, "result_status"] == "ok" and df.loc[3.0, "y"] == 3.0

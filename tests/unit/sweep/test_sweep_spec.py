@@ -1,4 +1,5 @@
 """Sweep spec parsing, validation and configuration keys."""
+
 import os
 
 import numpy as np
@@ -20,7 +21,11 @@ def test_grid_is_cartesian_product_in_written_order_with_seeds_innermost():
     pts = s.points()
     assert len(pts) == 2 * 2 * 2 and s.n_configurations == 4
     assert [(p.params["psi1"], p.params["lam"], p.seed) for p in pts[:4]] == [
-        (0.5, 1e-8, 0), (0.5, 1e-8, 1), (0.5, 1e-3, 0), (0.5, 1e-3, 1)]
+        (0.5, 1e-8, 0),
+        (0.5, 1e-8, 1),
+        (0.5, 1e-3, 0),
+        (0.5, 1e-3, 1),
+    ]
     assert pts[0].params == {"psi2": 3.0, "act": "relu", "psi1": 0.5, "lam": 1e-8}
     assert pts[0].config_hash == pts[1].config_hash != pts[2].config_hash
 
@@ -33,7 +38,7 @@ def test_range_strings_use_parse_grid():
 
 def test_values_from_ranges_and_typed_values_give_the_same_key():
     grid_vals = spec(grid={"x": "0:1:11"}).grid["x"]
-    assert np.linspace(0, 1, 11)[3] != 0.3 and grid_vals[3] == 0.3   # 0.30000000000000004 -> 0.3
+    assert np.linspace(0, 1, 11)[3] != 0.3 and grid_vals[3] == 0.3  # 0.30000000000000004 -> 0.3
     for i, typed in enumerate([0.0, 0.1, 0.2, 0.3, 0.7]):
         from_range = float(np.linspace(0, 1, 11)[[0, 1, 2, 3, 7][i]])
         assert config_hash("theory", {"x": from_range}) == config_hash("theory", {"x": typed})
@@ -82,29 +87,32 @@ def test_spec_hash_ignores_order_and_typing_but_not_values():
     assert a.spec_hash() == b.spec_hash() != c.spec_hash()
 
 
-@pytest.mark.parametrize("data, words", [
-    ({**BASE, "grid": {"x": [1]}, "foo": 1}, ["unknown key 'foo'"]),
-    ({**BASE, "grid": {"x": [1]}, "extra": {"a": 1}}, ["unknown section 'extra'"]),
-    ({**BASE}, ["grid is empty"]),
-    ({**BASE, "grid": {}}, ["grid is empty"]),
-    ({**BASE, "grid": {"x": []}}, ["grid axis x is empty"]),
-    ({**BASE, "grid": {"x": "1:2"}}, ["x", "start:stop:num"]),
-    ({**BASE, "grid": {"x": "a,b"}}, ["x"]),
-    ({**BASE, "grid": {"x": [1, "a"]}}, ["x mixes value types"]),
-    ({**BASE, "grid": {"x": [1, 1.0]}}, ["x repeats the value"]),
-    ({**BASE, "grid": {"x": [float("inf")]}}, ["x", "finite"]),
-    ({**BASE, "grid": {"x": [[1, 2]]}}, ["x"]),
-    ({**BASE, "grid": {"x": [1]}, "fixed": {"y": [1, 2]}}, ["fixed parameter y", "[grid]"]),
-    ({**BASE, "grid": {"x": [1]}, "fixed": {"x": 2}}, ["x is both"]),
-    ({**BASE, "grid": {"seed": [1]}}, ["'seed' is reserved"]),
-    ({**BASE, "grid": {"status": [1]}}, ["'status' is reserved"]),
-    ({**BASE, "grid": {"x": [1]}, "seeds": 0}, ["seeds=0"]),
-    ({**BASE, "grid": {"x": [1]}, "seeds": [1, 1]}, ["repeats"]),
-    ({**BASE, "grid": {"x": [1]}, "seeds": [-1]}, ["seeds"]),
-    ({"output": "o", "grid": {"x": [1]}}, ["missing kind"]),
-    ({"kind": "theory", "grid": {"x": [1]}}, ["missing output"]),
-    ({**BASE, "grid": [1, 2]}, ["[grid]"]),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({**BASE, "grid": {"x": [1]}, "foo": 1}, ["unknown key 'foo'"]),
+        ({**BASE, "grid": {"x": [1]}, "extra": {"a": 1}}, ["unknown section 'extra'"]),
+        ({**BASE}, ["grid is empty"]),
+        ({**BASE, "grid": {}}, ["grid is empty"]),
+        ({**BASE, "grid": {"x": []}}, ["grid axis x is empty"]),
+        ({**BASE, "grid": {"x": "1:2"}}, ["x", "start:stop:num"]),
+        ({**BASE, "grid": {"x": "a,b"}}, ["x"]),
+        ({**BASE, "grid": {"x": [1, "a"]}}, ["x mixes value types"]),
+        ({**BASE, "grid": {"x": [1, 1.0]}}, ["x repeats the value"]),
+        ({**BASE, "grid": {"x": [float("inf")]}}, ["x", "finite"]),
+        ({**BASE, "grid": {"x": [[1, 2]]}}, ["x"]),
+        ({**BASE, "grid": {"x": [1]}, "fixed": {"y": [1, 2]}}, ["fixed parameter y", "[grid]"]),
+        ({**BASE, "grid": {"x": [1]}, "fixed": {"x": 2}}, ["x is both"]),
+        ({**BASE, "grid": {"seed": [1]}}, ["'seed' is reserved"]),
+        ({**BASE, "grid": {"status": [1]}}, ["'status' is reserved"]),
+        ({**BASE, "grid": {"x": [1]}, "seeds": 0}, ["seeds=0"]),
+        ({**BASE, "grid": {"x": [1]}, "seeds": [1, 1]}, ["repeats"]),
+        ({**BASE, "grid": {"x": [1]}, "seeds": [-1]}, ["seeds"]),
+        ({"output": "o", "grid": {"x": [1]}}, ["missing kind"]),
+        ({"kind": "theory", "grid": {"x": [1]}}, ["missing output"]),
+        ({**BASE, "grid": [1, 2]}, ["[grid]"]),
+    ],
+)
 def test_bad_specs_raise_one_line_naming_the_problem(data, words):
     with pytest.raises(InputError) as ei:
         spec_from_dict(data, source="s.toml")
@@ -129,26 +137,29 @@ def theory_spec(**kw):
     return spec_from_dict({"kind": "theory", "output": "r/x.parquet", **kw}, base_dir="/base", source="s.toml")
 
 
-@pytest.mark.parametrize("kind, fixed, grid, words", [
-    ("theory", {"lamda": 10}, {"psi1": [1]}, ["[fixed] unknown parameter 'lamda'", "did you mean 'lam'?"]),
-    ("theory", {}, {"psi1": [1], "epsilon": [0.1]}, ["[grid] unknown parameter 'epsilon'", "'eps'"]),
-    ("theory", {"lam": -1}, {"psi1": [1]}, ["[fixed] invalid lam=-1", ">= 0"]),
-    ("theory", {}, {"psi1": "0.5,1e308"}, ["[grid] invalid psi1=1e+308", "<= 1e+06"]),
-    ("theory", {"act": "swishy"}, {"psi1": [1]}, ["act"]),
-    ("theory", {"act": 3}, {"psi1": [1]}, ["invalid act=3", "a string"]),
-    ("theory", {}, {"lam": [0.1]}, ["parameter psi1 is required by kind theory"]),
-    ("theory", {"psi": 1}, {"psi1": [2]}, ["psi1 given twice"]),
-    ("theory", {"on_error": "raise"}, {"psi1": [1]}, ["on_error cannot be set in a spec"]),
-    ("simulate", {"d": 1}, {"psi1": [1]}, ["invalid d=1", "an integer >= 2"]),
-    ("simulate", {"d": 1.5}, {"psi1": [1]}, ["invalid d=1.5"]),
-    ("simulate", {"n_test": "many"}, {"psi1": [1]}, ["n_test='many'"]),
-    ("simulate", {"Fstar": 0.5}, {"psi1": [1]}, ["Fstar", "target=linear"]),
-    ("simulate", {"norm": "linf"}, {"psi1": [1], "train": ["reduced", "pgd"]}, ["train", "train='reduced')"]),
-    ("simulate", {"backend": "jax"}, {"psi1": [1]}, ["backend='jax'"]),
-    ("simulate", {}, {"psi1": [1], "device": ["cpu", "cuda"]}, ["device is an execution setting", "[execution]"]),
-    ("train", {"epochz": 3}, {"model": ["mlp-16"]}, ["unknown parameter 'epochz'", "'epochs'"]),
-    ("train", {"epochs": "ten"}, {"model": ["mlp-16"]}, ["epochs='ten'"]),
-])
+@pytest.mark.parametrize(
+    "kind, fixed, grid, words",
+    [
+        ("theory", {"lamda": 10}, {"psi1": [1]}, ["[fixed] unknown parameter 'lamda'", "did you mean 'lam'?"]),
+        ("theory", {}, {"psi1": [1], "epsilon": [0.1]}, ["[grid] unknown parameter 'epsilon'", "'eps'"]),
+        ("theory", {"lam": -1}, {"psi1": [1]}, ["[fixed] invalid lam=-1", ">= 0"]),
+        ("theory", {}, {"psi1": "0.5,1e308"}, ["[grid] invalid psi1=1e+308", "<= 1e+06"]),
+        ("theory", {"act": "swishy"}, {"psi1": [1]}, ["act"]),
+        ("theory", {"act": 3}, {"psi1": [1]}, ["invalid act=3", "a string"]),
+        ("theory", {}, {"lam": [0.1]}, ["parameter psi1 is required by kind theory"]),
+        ("theory", {"psi": 1}, {"psi1": [2]}, ["psi1 given twice"]),
+        ("theory", {"on_error": "raise"}, {"psi1": [1]}, ["on_error cannot be set in a spec"]),
+        ("simulate", {"d": 1}, {"psi1": [1]}, ["invalid d=1", "an integer >= 2"]),
+        ("simulate", {"d": 1.5}, {"psi1": [1]}, ["invalid d=1.5"]),
+        ("simulate", {"n_test": "many"}, {"psi1": [1]}, ["n_test='many'"]),
+        ("simulate", {"Fstar": 0.5}, {"psi1": [1]}, ["Fstar", "target=linear"]),
+        ("simulate", {"norm": "linf"}, {"psi1": [1], "train": ["reduced", "pgd"]}, ["train", "train='reduced')"]),
+        ("simulate", {"backend": "jax"}, {"psi1": [1]}, ["backend='jax'"]),
+        ("simulate", {}, {"psi1": [1], "device": ["cpu", "cuda"]}, ["device is an execution setting", "[execution]"]),
+        ("train", {"epochz": 3}, {"model": ["mlp-16"]}, ["unknown parameter 'epochz'", "'epochs'"]),
+        ("train", {"epochs": "ten"}, {"model": ["mlp-16"]}, ["epochs='ten'"]),
+    ],
+)
 def test_specs_are_validated_against_the_kind_schema_at_load(kind, fixed, grid, words):
     with pytest.raises(InputError) as ei:
         spec_from_dict({"kind": kind, "output": "o", "fixed": fixed, "grid": grid}, source="s.toml")
@@ -161,8 +172,9 @@ def test_specs_are_validated_against_the_kind_schema_at_load(kind, fixed, grid, 
 def test_valid_builtin_specs_load_with_aliases_and_integer_floats():
     s = theory_spec(fixed={"psi": 0.5, "eps": 0.1}, grid={"lam": [0, 1e-3]})
     assert s.n_configurations == 2
-    s = spec_from_dict({"kind": "simulate", "output": "o", "fixed": {"d": 200.0, "target": "he2"},
-                        "grid": {"psi1": "0.5,1"}})
+    s = spec_from_dict(
+        {"kind": "simulate", "output": "o", "fixed": {"d": 200.0, "target": "he2"}, "grid": {"psi1": "0.5,1"}}
+    )
     assert s.fixed == {"d": 200.0, "target": "he2"} and s.grid["psi1"] == [0.5, 1.0]  # values are not rewritten
 
 

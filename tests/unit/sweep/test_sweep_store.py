@@ -1,4 +1,5 @@
 """The Parquet store: atomic parts, deduplicating reader, atomic compaction, lock, output checks."""
+
 import os
 
 import pandas as pd
@@ -12,8 +13,18 @@ from tests.support.sweep_helpers import listing
 
 
 def row(h, seed, status="ok", y=1.0, **kw):
-    return {"config_hash": h, "seed": seed, "status": status, "error": None if status == "ok" else "E: boom",
-            "kind": "k", "x": 0.5, "y": y if status == "ok" else None, "wall_time": 0.1, "timestamp": "t", **kw}
+    return {
+        "config_hash": h,
+        "seed": seed,
+        "status": status,
+        "error": None if status == "ok" else "E: boom",
+        "kind": "k",
+        "x": 0.5,
+        "y": y if status == "ok" else None,
+        "wall_time": 0.1,
+        "timestamp": "t",
+        **kw,
+    }
 
 
 def test_append_and_read_round_trip_with_column_order(tmp_path):
@@ -36,9 +47,9 @@ def test_ok_beats_error_and_later_beats_earlier(tmp_path):
         st.append([row("a", 0, status="error"), row("b", 0, y=3.0), row("c", 0, y=6.0), row("c", 0, y=7.0)])
     df = load(st.path).set_index("config_hash")
     assert len(df) == 3
-    assert df.loc["a", "status"] == "ok" and df.loc["a", "y"] == 1.0   # a later error never hides an ok row
-    assert df.loc["b", "status"] == "ok" and df.loc["b", "y"] == 3.0   # a retried point replaces its error
-    assert df.loc["c", "y"] == 7.0                                     # among equals, the latest row
+    assert df.loc["a", "status"] == "ok" and df.loc["a", "y"] == 1.0  # a later error never hides an ok row
+    assert df.loc["b", "status"] == "ok" and df.loc["b", "y"] == 3.0  # a retried point replaces its error
+    assert df.loc["c", "y"] == 7.0  # among equals, the latest row
 
 
 def test_compaction_keeps_the_table_and_survives_a_kill_before_deleting_parts(tmp_path, monkeypatch):
@@ -65,7 +76,7 @@ def test_compaction_keeps_the_table_and_survives_a_kill_before_deleting_parts(tm
         with st.lock():
             st.compact()
     monkeypatch.setattr(os, "remove", real_remove)
-    assert len(st.part_files()) == 5            # 6 old - 2 removed + 1 compacted: rows are on disk twice
+    assert len(st.part_files()) == 5  # 6 old - 2 removed + 1 compacted: rows are on disk twice
     pd.testing.assert_frame_equal(load(st.path), before)
     with st.lock():
         assert st.compact() == 5
@@ -78,7 +89,7 @@ def test_temporaries_are_ignored_and_cleaned(tmp_path):
     with st.lock():
         p = st.append([row("a", 0)])
     with open(p + ".tmp", "wb") as fh:
-        fh.write(b"half a parquet file")            # what a kill during a write leaves behind
+        fh.write(b"half a parquet file")  # what a kill during a write leaves behind
     assert len(load(st.path)) == 1
     with st.lock():
         st.remove_temporaries()
@@ -108,7 +119,7 @@ def test_second_writer_is_refused(tmp_path):
 
 
 def test_check_output(tmp_path):
-    check_output(str(tmp_path / "new" / "deeper" / "s.parquet"))   # creatable: fine, and nothing created
+    check_output(str(tmp_path / "new" / "deeper" / "s.parquet"))  # creatable: fine, and nothing created
     assert listing(tmp_path) == []
     (tmp_path / "afile").write_text("x")
     with pytest.raises(InputError, match="not writable.*not a directory"):

@@ -1,4 +1,6 @@
-"""Adversarially trained RF theory (docs/theory.md#adv-scalar-system to #solver-recipe, #conventions) and the robust weight kappa (docs/theory.md#kappa)."""
+"""Adversarially trained RF theory (docs/theory.md#adv-scalar-system to #solver-recipe, #conventions) and the robust
+weight kappa (docs/theory.md#kappa)."""
+
 import math
 import subprocess
 import sys
@@ -24,13 +26,15 @@ from rfrobust.theory.reference import solve_reference
 S2PI = math.sqrt(2 / math.pi)
 
 # docs/theory.md#conventions: act, psi1, lam, eps, SE, AE, G, T, eps0   (psi2 = 2, F1 = 1, Fstar = 0, tau = 0.5)
-TABLE_6 = [("relu", 1, 0.01, 0.5, 0.94759, 1.46984, 0.56841, 0.10531, 0.9779),
-           ("relu", 3, 0.01, 0.5, 0.77743, 1.63947, 0.92275, 0.44806, 1.4426),
-           ("relu", 5, 0.01, 1.0, 0.81649, 1.97398, 0.57413, 0.26598, 1.6868),
-           ("relu", 2, 0.1, 0.3, 0.78472, 1.11542, 0.68131, 0.21818, 1.2648),
-           ("tanh", 1, 0.01, 0.5, 0.75060, 1.32456, 0.66862, 0.12349, 1.1465),
-           ("tanh", 3, 0.01, 0.5, 0.56328, 1.26009, 0.85701, 0.34652, 1.5100),
-           ("tanh", 2, 0.1, 0.3, 0.60651, 0.90416, 0.68507, 0.18597, 1.3888)]
+TABLE_6 = [
+    ("relu", 1, 0.01, 0.5, 0.94759, 1.46984, 0.56841, 0.10531, 0.9779),
+    ("relu", 3, 0.01, 0.5, 0.77743, 1.63947, 0.92275, 0.44806, 1.4426),
+    ("relu", 5, 0.01, 1.0, 0.81649, 1.97398, 0.57413, 0.26598, 1.6868),
+    ("relu", 2, 0.1, 0.3, 0.78472, 1.11542, 0.68131, 0.21818, 1.2648),
+    ("tanh", 1, 0.01, 0.5, 0.75060, 1.32456, 0.66862, 0.12349, 1.1465),
+    ("tanh", 3, 0.01, 0.5, 0.56328, 1.26009, 0.85701, 0.34652, 1.5100),
+    ("tanh", 2, 0.1, 0.3, 0.60651, 0.90416, 0.68507, 0.18597, 1.3888),
+]
 
 
 def close(x, table, decimals, rel=1e-4):
@@ -60,12 +64,18 @@ def test_eps0_examples_section_3_8_do_not_depend_on_lam():
 PSI_311 = [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50, 200]
 TABLE_311 = {  # (lam, eps): (SE row, AE row or None)
     (1e-2, 0.0): ([1.227, 1.214, 1.215, 1.177, 1.056, 0.829, 0.642, 0.527, 0.480, 0.454, 0.441], None),
-    (1e-2, 0.5): ([1.234, 1.110, 0.948, 0.858, 0.813, 0.777, 0.733, 0.684, 0.677, 0.684, 0.693],
-                  [1.264, 1.362, 1.470, 1.534, 1.584, 1.639, 1.558, 1.318, 1.178, 1.090, 1.044]),
-    (1e-2, 1.0): ([1.250, 1.250, 1.250, 1.122, 1.016, 0.894, 0.816, 0.818, 0.862, 0.922, 0.977],
-                  [1.250, 1.250, 1.250, 1.382, 1.506, 1.707, 1.974, 2.081, 1.892, 1.634, 1.415]),
-    (1e-3, 0.5): ([1.234, 1.109, 0.946, 0.861, 0.829, 0.835, 0.821, 0.828, 0.911, 1.008, 1.078],
-                  [1.264, 1.364, 1.485, 1.577, 1.672, 1.846, 1.784, 1.503, 1.402, 1.335, 1.258]),
+    (1e-2, 0.5): (
+        [1.234, 1.110, 0.948, 0.858, 0.813, 0.777, 0.733, 0.684, 0.677, 0.684, 0.693],
+        [1.264, 1.362, 1.470, 1.534, 1.584, 1.639, 1.558, 1.318, 1.178, 1.090, 1.044],
+    ),
+    (1e-2, 1.0): (
+        [1.250, 1.250, 1.250, 1.122, 1.016, 0.894, 0.816, 0.818, 0.862, 0.922, 0.977],
+        [1.250, 1.250, 1.250, 1.382, 1.506, 1.707, 1.974, 2.081, 1.892, 1.634, 1.415],
+    ),
+    (1e-3, 0.5): (
+        [1.234, 1.109, 0.946, 0.861, 0.829, 0.835, 0.821, 0.828, 0.911, 1.008, 1.078],
+        [1.264, 1.364, 1.485, 1.577, 1.672, 1.846, 1.784, 1.503, 1.402, 1.335, 1.258],
+    ),
 }
 
 
@@ -114,7 +124,7 @@ def test_eps_zero_equals_mm_and_ridge_gradient_norm():
         G0 = ridge_grad_norm(psi1, psi2, lam, act, Fstar=0.2)
         assert abs(r["SE"] / cf["SE"] - 1) < 1e-8 and abs(r["R"] / cf["R"] - 1) < 1e-8
         assert abs(r["G"] / G0 - 1) < 1e-12 and r["c"] == 0
-        AE = cf["SE"] + 2 * S2PI * 0.3 * G0 * math.sqrt(cf["SE"]) + 0.09 * G0 ** 2
+        AE = cf["SE"] + 2 * S2PI * 0.3 * G0 * math.sqrt(cf["SE"]) + 0.09 * G0**2
         assert abs(r["AE"] / AE - 1) < 1e-8
 
 
@@ -134,8 +144,15 @@ def _one_batch(psi1, lam, kappa=1.0, act=(0.5, math.sqrt(0.25 - 1 / (2 * math.pi
     from rfrobust.theory.spectrum import rf_spectrum
 
     sp = rf_spectrum(psi1, 2.0, *act, 1.0, 0.0, 0.5)
-    return fp.Batch(sp.sigma[None], sp.m[None], sp.w[None], sp.t[None], np.array([sp.sigma_w2]),
-                    np.array([psi1 * lam]), np.array([kappa]))
+    return fp.Batch(
+        sp.sigma[None],
+        sp.m[None],
+        sp.w[None],
+        sp.t[None],
+        np.array([sp.sigma_w2]),
+        np.array([psi1 * lam]),
+        np.array([kappa]),
+    )
 
 
 def test_kappa_zero_is_ridge():
@@ -146,12 +163,13 @@ def test_kappa_zero_is_ridge():
         assert (df.status == "ok").all() and np.isinf(df.eps0).all() and not df.zero.any()
         np.testing.assert_allclose(df.SE, mm["SE"], rtol=1e-8)
         np.testing.assert_allclose(df.G, G0, rtol=1e-8)
-        AE = mm["SE"] + 2 * S2PI * 0.4 * G0 * math.sqrt(mm["SE"]) + 0.16 * G0 ** 2
+        AE = mm["SE"] + 2 * S2PI * 0.4 * G0 * math.sqrt(mm["SE"]) + 0.16 * G0**2
         np.testing.assert_allclose(df.AE, AE, rtol=1e-8)
 
 
 def _literal_section_3_7_residual(psi1, psi2, lam, eps, r, act="relu"):
-    """docs/theory.md#adv-scalar-system transcribed literally (E2out, E1out, K, Psi, A, Psi_c, Psi_T; E1-E3) on a fine MP rule."""
+    """docs/theory.md#adv-scalar-system transcribed literally (E2out, E1out, K, Psi, A, Psi_c, Psi_T; E1-E3) on a fine
+    MP rule."""
     from scipy.special import erfc
 
     from rfrobust.activations import constants
@@ -159,26 +177,28 @@ def _literal_section_3_7_residual(psi1, psi2, lam, eps, r, act="relu"):
 
     c0 = constants(act)
     s, w = mp_rule(psi1, 400)
-    sig = c0.mu1 ** 2 * s + c0.mu_star ** 2
-    m = c0.mu1 ** 2 * s + c0.gamma ** 2
+    sig = c0.mu1**2 * s + c0.mu_star**2
+    m = c0.mu1**2 * s + c0.gamma**2
     alpha2, c, T = r["alpha2"], r["c"], r["T"]
     S = math.sqrt(r["sigma_w2"] + alpha2)
     u = 2 * c * T / S
     phi = math.exp(-u * u / 2) / math.sqrt(2 * math.pi)
     P = float(erfc(u / math.sqrt(2)))
-    E2out, E1out, E2in = S ** 2 * (P + 2 * u * phi), 2 * S * phi, S ** 2 * (1 - P - 2 * u * phi)
+    E2out, E1out, E2in = S**2 * (P + 2 * u * phi), 2 * S * phi, S**2 * (1 - P - 2 * u * phi)
     K = E2out + 2 * c * E1out + c * c * P
     A = 2 * P / (1 + 2 * T) + (1 - P) / T
     Psi_c = (2 * E1out + 2 * c * P) / (1 + 2 * T) + 2 * c * (1 - P)
     Psi_T = -2 * K / (1 + 2 * T) ** 2 - E2in / (2 * T * T)
-    C, beta2, lt = eps ** 2 * Psi_c / c, -2 * Psi_T, psi1 * lam
+    C, beta2, lt = eps**2 * Psi_c / c, -2 * Psi_T, psi1 * lam
     D = 2 * lt + A * sig + C * m
     E1 = psi1 / psi2 * np.sum(w * sig / D)
-    E2 = psi1 * np.sum(w * c0.mu1 ** 2 * s * (2 * lt + C * m) ** 2 / (sig * D ** 2)) \
-        + beta2 * psi1 / psi2 * np.sum(w * sig ** 2 / D ** 2)
-    E3 = eps ** 2 * (psi1 * np.sum(w * c0.mu1 ** 2 * s * A * A * m / D ** 2)
-                     + beta2 * psi1 / psi2 * np.sum(w * m * sig / D ** 2))
-    return max(abs(E1 / T - 1), abs(E2 / alpha2 - 1), abs(E3 / c ** 2 - 1))
+    E2 = psi1 * np.sum(w * c0.mu1**2 * s * (2 * lt + C * m) ** 2 / (sig * D**2)) + beta2 * psi1 / psi2 * np.sum(
+        w * sig**2 / D**2
+    )
+    E3 = eps**2 * (
+        psi1 * np.sum(w * c0.mu1**2 * s * A * A * m / D**2) + beta2 * psi1 / psi2 * np.sum(w * m * sig / D**2)
+    )
+    return max(abs(E1 / T - 1), abs(E2 / alpha2 - 1), abs(E3 / c**2 - 1))
 
 
 def test_kappa_one_is_the_section_3_7_system():
@@ -212,7 +232,7 @@ def test_kappa_threshold_scales_as_one_over_kappa():
 
 def test_kappa_interpolates_monotonically_in_gradient_norm():
     df = theory_grid(3.0, eps=0.5, kappa=[0.0, 0.25, 0.5, 0.75, 1.0])
-    assert np.all(np.diff(df.G.to_numpy()) < 0)      # more robust weight, smaller gradient norm
+    assert np.all(np.diff(df.G.to_numpy()) < 0)  # more robust weight, smaller gradient norm
 
 
 def test_kappa_above_one_warns():
@@ -235,7 +255,7 @@ def test_divergence_is_reported_not_garbage():
     with pytest.warns(DivergenceWarning):
         df = theory_grid(2.0, psi2=2.0, lam=0.0, eps=[0.0, 0.5])
     assert df.status[0] == "diverged" and np.isinf(df.SE[0]) and np.isinf(df.AE[0])
-    assert df.status[1] == "ok" and 0 < df.SE[1] < 2        # the robust term regularises
+    assert df.status[1] == "ok" and 0 < df.SE[1] < 2  # the robust term regularises
 
 
 def test_near_threshold_is_accurate():
@@ -307,8 +327,31 @@ def test_fallback_reference_gives_the_same_numbers(monkeypatch):
 # ----------------------------------------------------------------------------- API contract
 def test_solve_point_keys_and_derived_quantities():
     r = solve_point(1.5, eps=0.4, eps_test=0.2)
-    for key in ("psi1", "psi2", "lam", "eps", "act", "kappa", "F1", "Fstar", "tau", "eps_test", "SE", "R", "AE",
-                "AE_clean", "G", "a_norm2", "T", "alpha2", "c", "train_loss", "eps0", "zero", "status"):
+    for key in (
+        "psi1",
+        "psi2",
+        "lam",
+        "eps",
+        "act",
+        "kappa",
+        "F1",
+        "Fstar",
+        "tau",
+        "eps_test",
+        "SE",
+        "R",
+        "AE",
+        "AE_clean",
+        "G",
+        "a_norm2",
+        "T",
+        "alpha2",
+        "c",
+        "train_loss",
+        "eps0",
+        "zero",
+        "status",
+    ):
         assert key in r
     assert r["act"] == "relu" and isinstance(r["zero"], bool) and r["status"] == "ok"
     assert abs(r["R"] - (r["SE"] - 0.25)) < 1e-14 and abs(r["c"] - 0.4 * r["G"]) < 1e-14
@@ -328,10 +371,22 @@ def test_grid_arguments_and_eps_test():
     assert df2.SE.nunique() == 1 and np.all(np.diff(df2.AE) > 0) and df2.AE[0] == df2.SE[0]
 
 
-@pytest.mark.parametrize("kwargs", [{"psi1": -1}, {"psi1": 1, "psi2": 0}, {"psi1": 1, "lam": -0.1},
-                                    {"psi1": 1, "eps": -1}, {"psi1": 1, "tau": -0.5}, {"psi1": 1, "kappa": -1},
-                                    {"psi1": 1, "act": "nope"}, {"psi1": "1:2"}, {"psi1": 1, "act": "linear"},
-                                    {"psi1": float("nan")}, {"psi1": 1, "on_error": "ignore"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"psi1": -1},
+        {"psi1": 1, "psi2": 0},
+        {"psi1": 1, "lam": -0.1},
+        {"psi1": 1, "eps": -1},
+        {"psi1": 1, "tau": -0.5},
+        {"psi1": 1, "kappa": -1},
+        {"psi1": 1, "act": "nope"},
+        {"psi1": "1:2"},
+        {"psi1": 1, "act": "linear"},
+        {"psi1": float("nan")},
+        {"psi1": 1, "on_error": "ignore"},
+    ],
+)
 def test_bad_input_raises_input_error(kwargs):
     with pytest.raises(InputError):
         theory_grid(**kwargs)
@@ -351,7 +406,7 @@ def test_import_does_not_pull_torch():
 def test_training_loss_values():
     from rfrobust.theory.linear import isotropic_adversarial
 
-    assert abs(isotropic_adversarial(0.5, 1.0, 0.0)["train_loss"] - 1.10064) < 5e-6   # docs/theory.md#adv-scalar-system
+    assert abs(isotropic_adversarial(0.5, 1.0, 0.0)["train_loss"] - 1.10064) < 5e-6  # docs/theory.md#adv-scalar-system
     r = solve_point(0.8, lam=0.05, eps=0.0)
     mm = mm_spectral(0.8, 2.0, 0.05)
     assert abs(r["train_loss"] - mm["SE"] / (1 + 2 * mm["T"]) ** 2) < 1e-12
@@ -362,7 +417,7 @@ def test_large_grids_are_solved_in_blocks_with_the_same_result(monkeypatch):
 
     kw = dict(psi1=[0.5, 1.5, 4.0], lam=[0.0, 0.01], eps=[0.0, 0.2, 0.7], act=["relu", "tanh"])
     whole = theory_grid(**kw)
-    monkeypatch.setattr(adversarial, "BLOCK_ELEMENTS", 1)       # one problem per block
+    monkeypatch.setattr(adversarial, "BLOCK_ELEMENTS", 1)  # one problem per block
     blocks = theory_grid(**kw)
     np.testing.assert_allclose(blocks.SE, whole.SE, rtol=1e-12)
     np.testing.assert_allclose(blocks.AE, whole.AE, rtol=1e-12)
@@ -375,7 +430,7 @@ def test_user_callable_and_constants_mapping():
     df = theory_grid(1.0, eps=0.5, act=[my_tanh, "tanh"])
     assert list(df.act) == ["user:my_tanh", "tanh"] and abs(df.SE[0] - df.SE[1]) < 1e-9
     with pytest.raises(InputError):
-        theory_grid(1.0, act=[lambda x: np.tanh(x), lambda x: np.maximum(x, 0)])   # same name, different act
+        theory_grid(1.0, act=[lambda x: np.tanh(x), lambda x: np.maximum(x, 0)])  # same name, different act
     from rfrobust.activations import constants
 
     c = constants("relu")

@@ -1,5 +1,6 @@
 """``python -m rfrobust.theory`` in process: grids, formats, files, bad input (one line, exit 2); the command in a child
 process: ``tests/integration/theory/test_theory_cli.py``."""
+
 import json
 
 import pandas as pd
@@ -19,14 +20,27 @@ def run(argv, capsys):
     return rc, out.out, out.err
 
 
-@pytest.mark.parametrize("args,param", [
-    (["--psi1", "0"], "psi1"), (["--psi", "-2"], "psi1"), (["--psi1", "1", "--psi2", "0"], "psi2"),
-    (["--psi1", "1", "--eps", "-0.5"], "eps"), (["--psi1", "1", "--tau", "-1"], "tau"),
-    (["--psi1", "1", "--kappa", "-1"], "kappa"), (["--psi1", "1", "--eps-test", "-1"], "eps_test"),
-    (["--psi1", "1:2"], "psi1"), (["--psi1", "0.1:20:x:log"], "psi1"), (["--psi1", "a,b"], "psi1"),
-    (["--psi1", "1", "--lam", "0:-1:3:log"], "lam"), (["--psi1", "1", "--act", "relu,"], "act"),
-    (["--psi1", "1", "--format", "xml"], "format"), (["--eps", "0.1"], "psi1"),
-    (["--psi1", "1", "--act", "linear"], "act"), (["--psi1", "1", "--format", "parquet"], "parquet")])
+@pytest.mark.parametrize(
+    "args,param",
+    [
+        (["--psi1", "0"], "psi1"),
+        (["--psi", "-2"], "psi1"),
+        (["--psi1", "1", "--psi2", "0"], "psi2"),
+        (["--psi1", "1", "--eps", "-0.5"], "eps"),
+        (["--psi1", "1", "--tau", "-1"], "tau"),
+        (["--psi1", "1", "--kappa", "-1"], "kappa"),
+        (["--psi1", "1", "--eps-test", "-1"], "eps_test"),
+        (["--psi1", "1:2"], "psi1"),
+        (["--psi1", "0.1:20:x:log"], "psi1"),
+        (["--psi1", "a,b"], "psi1"),
+        (["--psi1", "1", "--lam", "0:-1:3:log"], "lam"),
+        (["--psi1", "1", "--act", "relu,"], "act"),
+        (["--psi1", "1", "--format", "xml"], "format"),
+        (["--eps", "0.1"], "psi1"),
+        (["--psi1", "1", "--act", "linear"], "act"),
+        (["--psi1", "1", "--format", "parquet"], "parquet"),
+    ],
+)
 def test_bad_input_one_line_exit_2(args, param, capsys):
     rc, out, err = run(args, capsys)
     assert rc == 2 and out == ""
@@ -95,11 +109,14 @@ def test_out_is_checked_before_any_work_and_never_replaces_a_special_file(tmp_pa
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
     (tmp_path / "dir.csv").mkdir()
-    for target, word in ((fifo, "regular file"), (tmp_path / "dir.csv", "directory"),
-                         (tmp_path / "missing" / "r.csv", "existing directory")):
+    for target, word in (
+        (fifo, "regular file"),
+        (tmp_path / "dir.csv", "directory"),
+        (tmp_path / "missing" / "r.csv", "existing directory"),
+    ):
         rc, out, err = run(["--psi1", "1", "--out", str(target)], capsys)
         assert rc == 2 and err.count("\n") == 1 and word in err
-    assert os.path.exists(fifo) and not os.path.isfile(fifo)   # still the FIFO, not replaced
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)  # still the FIFO, not replaced
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.csv", "pipe.csv"]
 
 
@@ -122,8 +139,9 @@ def test_classification_columns_only_when_asked(capsys):
     regression columns are all there is."""
     from rfrobust.theory import solve_point
 
-    rc, out, _ = run(["--labels", "sign", "--psi", "0.5,3", "--eps", "0.3", "--eps-test", "0.3", "--format", "json"],
-                     capsys)
+    rc, out, _ = run(
+        ["--labels", "sign", "--psi", "0.5,3", "--eps", "0.3", "--eps-test", "0.3", "--format", "json"], capsys
+    )
     assert rc == 0
     recs = json.loads(out)
     for rec in recs:
@@ -137,9 +155,15 @@ def test_classification_columns_only_when_asked(capsys):
     assert rc == 0 and "acc_rob" in table.splitlines()[1] and "p_flip=0.2" in table.splitlines()[0]
 
 
-@pytest.mark.parametrize("args,param", [(["--labels", "sgn"], "labels"), (["--labels", "flip", "--p-flip", "0.5"],
-                                                                           "p_flip"),
-                                        (["--norm", "linf", "--eps", "0.01"], "d"), (["--norm", "l3"], "norm")])
+@pytest.mark.parametrize(
+    "args,param",
+    [
+        (["--labels", "sgn"], "labels"),
+        (["--labels", "flip", "--p-flip", "0.5"], "p_flip"),
+        (["--norm", "linf", "--eps", "0.01"], "d"),
+        (["--norm", "l3"], "norm"),
+    ],
+)
 def test_classification_bad_input_one_line_exit_2(args, param, capsys):
     rc, out, err = run(["--psi", "1", *args], capsys)
     assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and f"{param}=" in err

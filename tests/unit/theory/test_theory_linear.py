@@ -1,4 +1,5 @@
 """Linear-regression cases (docs/theory.md#linear-population to #min-norm, #conventions)."""
+
 import math
 
 import numpy as np
@@ -19,8 +20,12 @@ from rfrobust.theory.linear import (
 from rfrobust.theory.spectrum import discrete_spectrum
 
 # docs/theory.md#conventions (sigma_w = 0.5, ||theta*|| = 1): p/n, eps, lam_t -> alpha^2 / ||theta_hat|| / AE
-TABLE_6_LINEAR = [(0.5, 0.3, 0.0, 0.18181, 0.92298, 0.79883), (0.5, 1.0, 0.0, 0.49455, 0.38450, 1.42183),
-                  (2.0, 0.3, 0.0, 0.74968, 0.86566, 1.48147), (1.0, 0.5, 0.05, 0.40504, 0.83463, 1.36817)]
+TABLE_6_LINEAR = [
+    (0.5, 0.3, 0.0, 0.18181, 0.92298, 0.79883),
+    (0.5, 1.0, 0.0, 0.49455, 0.38450, 1.42183),
+    (2.0, 0.3, 0.0, 0.74968, 0.86566, 1.48147),
+    (1.0, 0.5, 0.05, 0.40504, 0.83463, 1.36817),
+]
 
 
 @pytest.mark.parametrize("pn,eps,lam,a2,norm,AE", TABLE_6_LINEAR)
@@ -41,15 +46,16 @@ def test_section_4_2_table_rows_and_zero_solution():
 
 @pytest.mark.parametrize("pn,eps,lam,kappa", [(0.5, 1.0, 0.0, 1.0), (2.0, 0.3, 0.0, 0.6), (1.0, 0.5, 0.05, 0.3)])
 def test_one_node_spectrum_gives_section_4_2_formulas(pn, eps, lam, kappa):
-    """T = (p/n)/D, D = 2 lam + A + C, alpha^2 = ((2 lam + C)^2 + beta^2 p/n)/D^2, c^2 = eps^2 (A^2 + beta^2 p/n)/D^2."""
+    """T = (p/n)/D, D = 2 lam + A + C, alpha^2 = ((2 lam + C)^2 + beta^2 p/n)/D^2, c^2 = eps^2 (A^2 + beta^2
+    p/n)/D^2."""
     r = isotropic_adversarial(pn, eps, lam, sigma_w=0.5, kappa=kappa)
     S = math.sqrt(0.25 + r["alpha2"])
     e = envelope_average(S, r["c"], r["T"], kappa)
-    A, C, b2 = float(e["A"]), eps ** 2 * float(e["Psi_c"]) / r["c"], float(e["beta2"])
+    A, C, b2 = float(e["A"]), eps**2 * float(e["Psi_c"]) / r["c"], float(e["beta2"])
     D = 2 * lam + A + C
     assert abs(r["T"] - pn / D) < 1e-12
-    assert abs(r["alpha2"] - ((2 * lam + C) ** 2 + b2 * pn) / D ** 2) < 1e-12
-    assert abs(r["c"] ** 2 - eps ** 2 * (A ** 2 + b2 * pn) / D ** 2) < 1e-12
+    assert abs(r["alpha2"] - ((2 * lam + C) ** 2 + b2 * pn) / D**2) < 1e-12
+    assert abs(r["c"] ** 2 - eps**2 * (A**2 + b2 * pn) / D**2) < 1e-12
 
 
 @pytest.mark.parametrize("gamma", [4.0, 0.5, 2.0])
@@ -66,8 +72,13 @@ def test_min_norm_closed_forms_equal_cgmt_at_zero_eps_and_lam(gamma):
 def test_discrete_spectrum_groups_are_consistent():
     """Splitting the isotropic spectrum into identical groups changes nothing; a grid returns a frame."""
     iso = isotropic_adversarial(1.5, 0.4, 0.02, sigma_w=0.5, kappa=0.7)
-    sp = discrete_spectrum([1.0, 1.0, 1.0], [math.sqrt(0.2), math.sqrt(0.3), math.sqrt(0.5)], p_over_n=1.5,
-                           multiplicity=[0.2, 0.3, 0.5], sigma_w=0.5)
+    sp = discrete_spectrum(
+        [1.0, 1.0, 1.0],
+        [math.sqrt(0.2), math.sqrt(0.3), math.sqrt(0.5)],
+        p_over_n=1.5,
+        multiplicity=[0.2, 0.3, 0.5],
+        sigma_w=0.5,
+    )
     grp = discrete_adversarial(sp, 0.02, 0.4, kappa=0.7)
     for key in ("SE", "AE", "G", "T", "eps0", "train_loss"):
         assert abs(iso[key] - grp[key]) < 1e-12
@@ -85,8 +96,8 @@ def test_anisotropic_spectrum_ridge_limit():
     r = discrete_adversarial(sp, lam, 0.0)
     w = pn * mult
     k = brentq(lambda k: k * (1 - np.sum(w * sig / (sig + k))) - lam, 1e-12, 10, xtol=1e-15)
-    V = np.sum(w * sig ** 2 / (sig + k) ** 2)
-    B = np.sum(th2 * sig * k ** 2 / (sig + k) ** 2)
+    V = np.sum(w * sig**2 / (sig + k) ** 2)
+    B = np.sum(th2 * sig * k**2 / (sig + k) ** 2)
     assert abs(r["SE"] - (0.16 + (B + 0.16 * V) / (1 - V))) < 1e-12
 
 
@@ -100,8 +111,9 @@ def test_population_adversarial_training_is_on_the_ridge_path():
     def ar(th):
         return population_risks(th, theta0, Sigma, sigma, eps)["AR"]
 
-    direct = minimize(ar, theta0 * 0.5, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14,
-                                                                         "maxiter": 20000})
+    direct = minimize(
+        ar, theta0 * 0.5, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000}
+    )
     assert abs(direct.fun - best["AR"]) < 1e-8
     assert np.linalg.norm(direct.x - best["theta"]) < 1e-4
     # Pareto: random estimators are dominated by some point of the ridge path
@@ -142,9 +154,9 @@ def test_kappa_equals_adversarial_training_at_kappa_eps_plus_ridge(kappa):
     adversarial training at radius kappa*eps with ridge lam + kappa (1 - kappa) eps^2 (docs/theory.md#kappa)."""
     pn, eps, lam = 0.7, 0.6, 0.01
     a = isotropic_adversarial(pn, eps, lam, kappa=kappa)
-    b = isotropic_adversarial(pn, kappa * eps, lam + kappa * (1 - kappa) * eps ** 2, kappa=1.0)
+    b = isotropic_adversarial(pn, kappa * eps, lam + kappa * (1 - kappa) * eps**2, kappa=1.0)
     for key in ("SE", "alpha2", "G", "T", "a_norm2"):
         assert abs(a[key] - b[key]) < 1e-10, key
-    extra = kappa * (1 - kappa) * eps ** 2 * a["G"] ** 2
+    extra = kappa * (1 - kappa) * eps**2 * a["G"] ** 2
     assert abs(a["train_loss"] - (b["train_loss"] + extra)) < 1e-10
     assert (a["eps0"] == math.inf) if kappa == 0 else abs(a["eps0"] - b["eps0"] / kappa) < 1e-12

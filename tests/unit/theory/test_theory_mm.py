@@ -1,4 +1,6 @@
-"""Mei--Montanari closed form vs spectral form vs the oracle tables of docs/theory.md#mm-ridgeless, #ridge-grad-norm, #mm-anchors."""
+"""Mei--Montanari closed form vs spectral form vs the oracle tables of docs/theory.md#mm-ridgeless, #ridge-grad-norm,
+#mm-anchors."""
+
 import math
 import warnings
 
@@ -18,10 +20,16 @@ def close(x, table, rel=1e-4, decimals=None):
 
 
 # docs/theory.md#mm-anchors (ReLU): psi1, psi2, lam, chi, B, V
-TABLE_26 = [(0.5, 2, 0.1, -0.135274, 0.822601, 0.200179), (1.0, 2, 0.1, -0.233864, 0.635371, 0.263086),
-            (3.0, 2, 0.1, -0.365735, 0.378029, 0.241898), (3.0, 2, 1e-3, -1.165795, 0.470616, 1.990826),
-            (2.0, 2, 1e-3, -1.043840, 1.157988, 4.036903), (10, 3, 1e-3, -2.054655, 0.089457, 0.700058),
-            (1.5, 3, 1e-8, -0.809752, 0.619504, 0.999999), (6, 3, 1e-8, -2.144872, 0.172627, 1.322306)]
+TABLE_26 = [
+    (0.5, 2, 0.1, -0.135274, 0.822601, 0.200179),
+    (1.0, 2, 0.1, -0.233864, 0.635371, 0.263086),
+    (3.0, 2, 0.1, -0.365735, 0.378029, 0.241898),
+    (3.0, 2, 1e-3, -1.165795, 0.470616, 1.990826),
+    (2.0, 2, 1e-3, -1.043840, 1.157988, 4.036903),
+    (10, 3, 1e-3, -2.054655, 0.089457, 0.700058),
+    (1.5, 3, 1e-8, -0.809752, 0.619504, 0.999999),
+    (6, 3, 1e-8, -2.144872, 0.172627, 1.322306),
+]
 
 
 @pytest.mark.parametrize("psi1,psi2,lam,chi,B,V", TABLE_26)
@@ -34,8 +42,10 @@ def test_table_2_6_chi_B_V(psi1, psi2, lam, chi, B, V):
 
 
 NN = [0.1, 0.5, 0.9, 1.1, 2, 5, 10]
-R_TABLE = {1e-8: [0.88242, 0.61950, 1.63195, 1.47641, 0.17263, 0.06397, 0.04385],
-           1e-3: [0.88219, 0.59940, 0.62604, 0.49680, 0.16197, 0.06483, 0.04517]}
+R_TABLE = {
+    1e-8: [0.88242, 0.61950, 1.63195, 1.47641, 0.17263, 0.06397, 0.04385],
+    1e-3: [0.88219, 0.59940, 0.62604, 0.49680, 0.16197, 0.06483, 0.04517],
+}
 
 
 @pytest.mark.parametrize("lam", [1e-8, 1e-3])
@@ -52,7 +62,7 @@ def test_chi0_section_2_3():
     assert abs(mm_closed_form(3, 2, 0)["chi"] - (-1.2282998)) < 1e-7
     for psi1, psi2 in ((0.5, 2), (3, 2), (7, 0.4)):
         psi = min(psi1, psi2)
-        lit = -((psi * z ** 2 - z ** 2 - 1) + math.sqrt((psi * z ** 2 - z ** 2 - 1) ** 2 + 4 * z ** 2 * psi)) / (2 * z ** 2)
+        lit = -((psi * z**2 - z**2 - 1) + math.sqrt((psi * z**2 - z**2 - 1) ** 2 + 4 * z**2 * psi)) / (2 * z**2)
         assert abs(mm_chi(psi1, psi2, 0.0, z) - lit) < 1e-14
         # the lam -> 0 fixed point approaches chi0
         assert abs(mm_chi(psi1, psi2, 1e-12, z) - lit) < 1e-5
@@ -62,11 +72,11 @@ def test_chi_solves_the_fixed_point_of_2_1():
     z, psi1, psi2, lb = 1.7, 1.3, 2.2, 0.4
     s = math.sqrt(psi1 * psi2 * lb)
     chi = mm_chi(psi1, psi2, lb, z)
-    h = -chi + z ** 2 * (-chi) / (1 - z ** 2 * chi)
+    h = -chi + z**2 * (-chi) / (1 - z**2 * chi)
     a, b = (psi1 - h) / s, (psi2 - h) / s
     assert abs(a * b + chi) < 1e-13
-    assert abs(a - psi1 / (s + b + z ** 2 * b / (1 + z ** 2 * a * b))) < 1e-13
-    assert abs(b - psi2 / (s + a + z ** 2 * a / (1 + z ** 2 * a * b))) < 1e-13
+    assert abs(a - psi1 / (s + b + z**2 * b / (1 + z**2 * a * b))) < 1e-13
+    assert abs(b - psi2 / (s + a + z**2 * a / (1 + z**2 * a * b))) < 1e-13
 
 
 def _random_points(rng, n, ridgeless):
@@ -95,9 +105,16 @@ def test_closed_form_equals_spectral_on_100_random_points(ridgeless):
 
 
 # docs/theory.md#ridge-grad-norm: E||grad f||^2 theory column
-G0_TABLE = [("relu", 0.5, 2, 0.01, 0.9364), ("relu", 2, 2, 0.01, 1.7772), ("relu", 3, 2, 1e-3, 2.3389),
-            ("relu", 5, 2, 0.1, 0.4885), ("tanh", 0.5, 2, 0.01, 0.8558), ("tanh", 2, 2, 0.01, 1.2805),
-            ("tanh", 3, 2, 1e-3, 1.9264), ("tanh", 5, 2, 0.1, 0.5816)]
+G0_TABLE = [
+    ("relu", 0.5, 2, 0.01, 0.9364),
+    ("relu", 2, 2, 0.01, 1.7772),
+    ("relu", 3, 2, 1e-3, 2.3389),
+    ("relu", 5, 2, 0.1, 0.4885),
+    ("tanh", 0.5, 2, 0.01, 0.8558),
+    ("tanh", 2, 2, 0.01, 1.2805),
+    ("tanh", 3, 2, 1e-3, 1.9264),
+    ("tanh", 5, 2, 0.1, 0.5816),
+]
 
 
 @pytest.mark.parametrize("act,psi1,psi2,lam,G02", G0_TABLE)
@@ -117,9 +134,9 @@ def test_ridge_gradient_norm_formula_by_direct_quadrature():
     k = sp["k_spec"]
     a, b = (1 - math.sqrt(psi1)) ** 2, (1 + math.sqrt(psi1)) ** 2
     dens = lambda s: math.sqrt((b - s) * (s - a)) / (2 * math.pi * psi1 * s)  # noqa: E731
-    sig = lambda s: c.mu1 ** 2 * s + c.mu_star ** 2  # noqa: E731
-    m = lambda s: c.mu1 ** 2 * s + c.gamma ** 2  # noqa: E731
-    I1 = quad(lambda s: c.mu1 ** 2 * s * m(s) / (sig(s) + k) ** 2 * dens(s), a, b, epsabs=1e-13)[0]
+    sig = lambda s: c.mu1**2 * s + c.mu_star**2  # noqa: E731
+    m = lambda s: c.mu1**2 * s + c.gamma**2  # noqa: E731
+    I1 = quad(lambda s: c.mu1**2 * s * m(s) / (sig(s) + k) ** 2 * dens(s), a, b, epsabs=1e-13)[0]
     I2 = quad(lambda s: m(s) * sig(s) / (sig(s) + k) ** 2 * dens(s), a, b, epsabs=1e-13)[0]
     G02 = psi1 * I1 + sp["SE"] * psi1 / psi2 * I2
     assert abs(ridge_grad_norm(psi1, psi2, lam, act="tanh") ** 2 - G02) < 1e-9
@@ -134,7 +151,7 @@ def test_divergence_at_interpolation_threshold_is_inf_with_warning():
         assert ridge_grad_norm(2, 2, 0) == math.inf
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert math.isfinite(mm_closed_form(2, 2, 1e-6)["SE"])   # finite (large) with any ridge
+        assert math.isfinite(mm_closed_form(2, 2, 1e-6)["SE"])  # finite (large) with any ridge
         assert mm_spectral(2.0001, 2, 0)["SE"] > 50
 
 

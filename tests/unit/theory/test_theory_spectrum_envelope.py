@@ -1,4 +1,6 @@
-"""MP quadrature (docs/theory.md#setup, #solver-recipe) and the kappa-generalized Moreau envelope (3.6-3.7, docs/theory.md#kappa)."""
+"""MP quadrature (docs/theory.md#setup, #solver-recipe) and the kappa-generalized Moreau envelope (3.6-3.7,
+docs/theory.md#kappa)."""
+
 import math
 
 import numpy as np
@@ -17,7 +19,7 @@ def test_mp_rule_moments_and_stieltjes(psi1):
     s, w = mp_rule(psi1, 120)
     assert abs(w.sum() - 1) < 1e-14
     # MP moments of F F^T: 1, 1 + psi1, 1 + 3 psi1 + psi1^2
-    np.testing.assert_allclose([w @ s, w @ s ** 2, w @ s ** 3], [1, 1 + psi1, 1 + 3 * psi1 + psi1 ** 2], rtol=1e-13)
+    np.testing.assert_allclose([w @ s, w @ s**2, w @ s**3], [1, 1 + psi1, 1 + 3 * psi1 + psi1**2], rtol=1e-13)
     # Stieltjes transform m = int 1/(s + x) dmu solves psi1 x m^2 + (x + 1 - psi1) m - 1 = 0
     for x in (0.02, 0.5, 3.0):
         a, b = psi1 * x, x + 1 - psi1
@@ -64,10 +66,11 @@ def test_loss_identity():
     r = np.linspace(-3, 3, 13)
     for kappa in (0, 0.3, 1, 2):
         c = 0.7
-        expected = r ** 2 + kappa * ((np.abs(r) + c) ** 2 - r ** 2)
+        expected = r**2 + kappa * ((np.abs(r) + c) ** 2 - r**2)
         np.testing.assert_allclose(loss_kappa(r, c, kappa), expected, rtol=1e-14)
-        np.testing.assert_allclose(loss_kappa(r, c, kappa), (np.abs(r) + kappa * c) ** 2 + kappa * (1 - kappa) * c * c,
-                                   rtol=1e-13)
+        np.testing.assert_allclose(
+            loss_kappa(r, c, kappa), (np.abs(r) + kappa * c) ** 2 + kappa * (1 - kappa) * c * c, rtol=1e-13
+        )
 
 
 @pytest.mark.parametrize("kappa", [0.0, 0.4, 1.0])
@@ -86,11 +89,14 @@ def _gauss_avg(fun, kinks):
     return sum(quad(dens, a, b, epsabs=1e-14, epsrel=1e-13)[0] for a, b in zip(pts[:-1], pts[1:]))
 
 
-@pytest.mark.parametrize("S,c,T,kappa", [(1.1, 0.3, 0.4, 1.0), (0.8, 0.05, 2.0, 0.5), (1.3, 0.7, 0.01, 0.2),
-                                         (1.0, 0.4, 0.3, 0.0), (0.9, 0.5, 0.2, 1.6)])
+@pytest.mark.parametrize(
+    "S,c,T,kappa",
+    [(1.1, 0.3, 0.4, 1.0), (0.8, 0.05, 2.0, 0.5), (1.3, 0.7, 0.01, 0.2), (1.0, 0.4, 0.3, 0.0), (0.9, 0.5, 0.2, 1.6)],
+)
 def test_envelope_average_against_quadrature_and_differences(S, c, T, kappa):
     """Psi_kappa, A = Psi_S/S, Psi_c, Psi_T: closed forms vs quadrature of the scalar envelope + finite differences
     (the numerical check of the kappa derivation, as docs/theory.md#cgmt did for kappa = 1)."""
+
     def Psi(S_, c_, T_):
         k = 2 * kappa * c_ * T_ / S_
         return _gauss_avg(lambda z: moreau_kappa(S_ * z, T_, c_, kappa), [-k, k])
@@ -130,10 +136,13 @@ def test_envelope_small_u_has_no_cancellation():
         phi = mp.exp(-u * u / 2) / mp.sqrt(2 * mp.pi)
         P = mp.erfc(u / mp.sqrt(2))
         Q = P + 2 * u * phi
-        K = Sm ** 2 * Q + 4 * cm * Sm * phi + cm ** 2 * P
+        K = Sm**2 * Q + 4 * cm * Sm * phi + cm**2 * P
         q = 1 + 2 * Tm
-        exact = {"A": 2 * P / q + (1 - P) / Tm, "beta2": 4 * K / q ** 2 + Sm ** 2 * (1 - Q) / Tm ** 2,
-                 "Psi_c": (4 * Sm * phi + 2 * cm * P) / q + 2 * cm * (1 - P)}
+        exact = {
+            "A": 2 * P / q + (1 - P) / Tm,
+            "beta2": 4 * K / q**2 + Sm**2 * (1 - Q) / Tm**2,
+            "Psi_c": (4 * Sm * phi + 2 * cm * P) / q + 2 * cm * (1 - P),
+        }
         e = _core(S, c, T)
         for key, val in exact.items():
             assert abs(e[key] / float(val) - 1) < 1e-13, key

@@ -4,11 +4,12 @@ Deterministic checks: the residual moments against quadrature of the prox, the l
 risk = ridge training error, robust regularization = 0; kappa = 0; the zero solution; ridgeless interpolation),
 the bookkeeping natural + kappa * robust = the theory's train_loss, and WAR's fixed point.
 
-Statistical checks (fixed seeds; tolerance in measured standard errors of the mean over seeds, z = (sim -
-theory)/sem): the reduced adversarial program solved exactly at finite size (rfrobust.studies.width_vs_theory.rf_check) and
-finite-size ridge regression. Default: d = 100, 12 seeds, |z| <= 3.5. ``-m slow``: d = 200, 24 seeds, |z| <= 3.5
-(kappa <= 1) at four points and the kappa = 2 point (non-convex; reported, asserted at |z| <= 4).
+Statistical checks (fixed seeds; tolerance in measured standard errors of the mean over seeds, z = (sim - theory)/sem):
+the reduced adversarial program solved exactly at finite size (rfrobust.studies.width_vs_theory.rf_check) and
+finite-size ridge regression. Default: d = 100, 12 seeds, |z| <= 3.5. ``-m slow``: d = 200, 24 seeds, |z| <= 3.5 (kappa
+<= 1) at four points and the kappa = 2 point (non-convex; reported, asserted at |z| <= 4).
 """
+
 import math
 import warnings
 
@@ -30,8 +31,10 @@ def _grid(**kw):
 
 
 # ---------------------------------------------------------------------------------------------------- formulas
-@pytest.mark.parametrize("S,T,c,kappa", [(1.0, 0.3, 0.4, 1.0), (0.8, 2.0, 0.25, 0.5), (1.3, 0.05, 0.9, 1.6),
-                                         (0.7, 1.0, 0.0, 1.0), (1.1, 0.4, 0.6, 0.0)])
+@pytest.mark.parametrize(
+    "S,T,c,kappa",
+    [(1.0, 0.3, 0.4, 1.0), (0.8, 2.0, 0.25, 0.5), (1.3, 0.05, 0.9, 1.6), (0.7, 1.0, 0.0, 1.0), (1.1, 0.4, 0.6, 0.0)],
+)
 def test_residual_moments_match_quadrature_of_the_prox(S, T, c, kappa):
     phi = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
     r = lambda z: float(prox_kappa(S * z, T, c, kappa))  # noqa: E731
@@ -78,14 +81,14 @@ def test_kappa_zero_is_ridge_whatever_eps():
         row = _grid(psi1=2.0, lam=0.01, eps=eps, kappa=0.0).iloc[0]
         assert row["natural_train_risk"] == pytest.approx(ridge["natural_train_risk"], rel=1e-12)
         q = 1 + 2 * row["T"]
-        e1 = math.sqrt(2 / math.pi) * math.sqrt(row["SE"]) / q       # E|Z| S/(1+2T): no thresholding
-        c = eps * ridge["G"]                                          # G0 of docs/theory.md#ridge-grad-norm
+        e1 = math.sqrt(2 / math.pi) * math.sqrt(row["SE"]) / q  # E|Z| S/(1+2T): no thresholding
+        c = eps * ridge["G"]  # G0 of docs/theory.md#ridge-grad-norm
         assert row["abs_residual"] == pytest.approx(e1, rel=1e-12)
         assert row["robust_reg"] == pytest.approx(2 * c * e1 + c * c, rel=1e-10)
 
 
 def test_zero_solution_components():
-    df = _grid(psi1=1.0, psi2=2.0, lam=0.01, eps=1.0, kappa=1.0)   # eps0 = 0.978 < 1 (docs/theory.md#zero-threshold)
+    df = _grid(psi1=1.0, psi2=2.0, lam=0.01, eps=1.0, kappa=1.0)  # eps0 = 0.978 < 1 (docs/theory.md#zero-threshold)
     row = df.iloc[0]
     assert bool(row["zero"])
     assert row["natural_train_risk"] == pytest.approx(row["v_y"], rel=1e-14)
@@ -100,13 +103,22 @@ def test_ridgeless_overparametrized_interpolates():
 
 # ---------------------------------------------------------------------------------------------------- bookkeeping
 def test_weighted_sum_is_the_theory_train_loss_and_objective_adds_the_ridge():
-    df = _grid(psi1=[0.5, 1.0, 2.0, 5.0, 20.0], psi2=[1.0, 3.0], lam=[0.001, 0.1], eps=[0.1, 0.5, 1.0],
-               kappa=[0.0, 0.3, 1.0, 1.5], act=["relu", "tanh"])
+    df = _grid(
+        psi1=[0.5, 1.0, 2.0, 5.0, 20.0],
+        psi2=[1.0, 3.0],
+        lam=[0.001, 0.1],
+        eps=[0.1, 0.5, 1.0],
+        kappa=[0.0, 0.3, 1.0, 1.5],
+        act=["relu", "tanh"],
+    )
     assert len(df) == 480 and df["zero"].any() and (~df["zero"]).any()
     np.testing.assert_allclose(df["kappa_weighted_loss"], df["train_loss"], rtol=1e-10)
     ok = ~df["zero"]
-    np.testing.assert_allclose(df.loc[ok, "objective"] - df.loc[ok, "train_loss"],
-                               df.loc[ok, "psi1"] * df.loc[ok, "lam"] * df.loc[ok, "a_norm2"], rtol=1e-10)
+    np.testing.assert_allclose(
+        df.loc[ok, "objective"] - df.loc[ok, "train_loss"],
+        df.loc[ok, "psi1"] * df.loc[ok, "lam"] * df.loc[ok, "a_norm2"],
+        rtol=1e-10,
+    )
     # natural risk <= E l_kappa and robust reg >= 0; zero residuals only with a robust term
     assert (df["robust_reg"] >= 0).all() and (df["natural_train_risk"] <= df["train_loss"] + 1e-15).all()
     assert (df.loc[df["kappa"] == 0, "zero_residual_frac"] == 0).all()
@@ -131,7 +143,7 @@ def test_kappa_for_ratio_crossing_is_the_first_root():
 
 
 def test_kappa_for_ratio_zero_weight_and_collapse():
-    assert kappa_for_ratio(0.5, 0.5, eps=0.3).kind == "zero-weight"     # ratio(0) = 1.48 > 0.5
+    assert kappa_for_ratio(0.5, 0.5, eps=0.3).kind == "zero-weight"  # ratio(0) = 1.48 > 0.5
     wp = kappa_for_ratio(0.5, 8.0, eps=0.3)
     # over-parametrized: the ratio falls with kappa (residuals thresholded to 0) until the jump to a = 0
     r = _grid(psi1=8.0, eps=0.3, kappa=[0.0, 0.5, 1.0])["train_ratio"].to_numpy()
@@ -152,8 +164,9 @@ def test_war_controller_on_the_theory_comes_to_rest_at_kappa_for_ratio():
     assert k == pytest.approx(target, abs=1e-4)
 
 
-@pytest.mark.parametrize("kw", [dict(zeta=0.0), dict(zeta=math.inf), dict(zeta=1.0, eps=0.0),
-                                dict(zeta=1.0, kappa_max=-1.0)])
+@pytest.mark.parametrize(
+    "kw", [dict(zeta=0.0), dict(zeta=math.inf), dict(zeta=1.0, eps=0.0), dict(zeta=1.0, kappa_max=-1.0)]
+)
 def test_kappa_for_ratio_bad_input(kw):
     zeta = kw.pop("zeta")
     with pytest.raises(InputError):
@@ -195,8 +208,10 @@ def test_ridge_training_error_matches_finite_size_ridge():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", [(0.5, 2.0, 0.01, 0.3, 1.0), (2.0, 2.0, 0.01, 0.5, 1.0), (2.0, 2.0, 0.01, 0.5, 0.5),
-                                   (8.0, 2.0, 0.01, 0.3, 0.5)])
+@pytest.mark.parametrize(
+    "point",
+    [(0.5, 2.0, 0.01, 0.3, 1.0), (2.0, 2.0, 0.01, 0.5, 1.0), (2.0, 2.0, 0.01, 0.5, 0.5), (8.0, 2.0, 0.01, 0.3, 0.5)],
+)
 def test_training_components_match_simulation_d200(point):
     _check_sim(point, 200, 24, 3.5)
 

@@ -6,6 +6,7 @@ scripts end to end (figure files, missing stores, exit status):
 The simulation overlays use a fake kind (theory + seeded noise, ``fig_test_kinds``) so these tests do not depend
 on the simulation engine and run in seconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -76,7 +77,7 @@ def test_optimal_lambda_is_the_argmin_and_null_region_is_flagged():
         for eps in (0.0, 1.0):
             for lam, ae in ((0.01, 1.0), (0.1, 0.9 if psi1 == 1.0 else 1.1), (1.0, 0.95)):
                 if eps == 1.0:
-                    ae = 1.3 + lam      # every ridge worse than the null predictor (v_y = 1.25)
+                    ae = 1.3 + lam  # every ridge worse than the null predictor (v_y = 1.25)
                 rows.append({"psi1": psi1, "eps": eps, "lam": lam, "AE": ae, "v_y": 1.25, "zero": False})
     best = fig_mod.tuned(pd.DataFrame(rows)).set_index(["psi1", "eps"])
     assert best.loc[(1.0, 0.0), "lam_star"] == 0.1 and best.loc[(1.0, 0.0), "AE_star"] == 0.9
@@ -101,5 +102,5 @@ def test_full_variant_reads_the_full_simulation_specs(tiny_stores, tmp_path):
         text = fh.read().replace("seeds = 3", "seeds = 2")
     with open(os.path.join(spec_dir, "simulate", "mm_double_descent_full.toml"), "w") as fh:
         fh.write(text)
-    data = common.load_figure_data(fig_mod, spec_dir, sim_variant="full")   # same store, this spec's 2 seeds
+    data = common.load_figure_data(fig_mod, spec_dir, sim_variant="full")  # same store, this spec's 2 seeds
     assert sorted(data["sim"].seed.unique()) == [0, 1]

@@ -2,6 +2,7 @@
 validation/finite_size.py (deviation table, slope fit) on tiny sets. The scripts end to end, with the fake kind
 ``tests.support.fig_test_kinds.fake_simulate`` (theory + seeded noise + optional bias) standing in for the simulation:
 ``tests/integration/validation_figures/test_validation.py``."""
+
 from __future__ import annotations
 
 import math
@@ -23,13 +24,13 @@ def _rows(values, status=None):
 
 def test_compare_point_pass_fail_and_z():
     pt = tvs.ValidationPoint("p", {"psi1": 1.0, "d": 200}, seeds=4, compare=["SE"])
-    vals = [1.0, 1.02, 0.98, 1.0]                       # mean 1, sem = 0.01633 / 2 ... computed below
+    vals = [1.0, 1.02, 0.98, 1.0]  # mean 1, sem = 0.01633 / 2 ... computed below
     sem = float(np.std(vals, ddof=1) / 2)
     (r,) = tvs.compare_point(pt, _rows(vals), {"SE": 1.0 + 2.5 * sem}, 3.0, 4)
     assert r.passed and r.z == pytest.approx(-2.5) and r.mean == pytest.approx(1.0) and r.sem == pytest.approx(sem)
     (r,) = tvs.compare_point(pt, _rows(vals), {"SE": 1.0 - 3.5 * sem}, 3.0, 4)
     assert not r.passed and r.z == pytest.approx(3.5)
-    (r,) = tvs.compare_point(pt, _rows(vals), {"SE": 1.0 - 3.5 * sem}, 4.0, 4)   # the tolerance is used
+    (r,) = tvs.compare_point(pt, _rows(vals), {"SE": 1.0 - 3.5 * sem}, 4.0, 4)  # the tolerance is used
     assert r.passed
     # a relative finite-size allowance widens the band by allowance * |theory|
     pta = tvs.ValidationPoint("p", {"psi1": 1.0}, seeds=4, compare=["SE"], allowance=0.02)
@@ -56,20 +57,22 @@ def test_default_points_file_is_valid():
     assert pf.kind == "simulate" and pf.tolerance == 3.0 and len(pf.points) == 8
     kinds = {(p.params.get("train"), p.params.get("kappa", 1.0)) for p in pf.points}
     assert ("ridge", 1.0) in kinds and ("reduced", 0.5) in kinds
-    for p in pf.points:   # every point's theory is finite
+    for p in pf.points:  # every point's theory is finite
         th = tvs.theory_for(p.params)
         assert all(math.isfinite(th[tvs.THEORY_KEY[m]]) for m in p.compare), p.name
 
 
 def test_slope_fit_and_deviation_table():
     d = np.array([100, 200, 400, 800])
-    s, se = fsz.fit_slope(d, 3.0 * d ** -0.5)
+    s, se = fsz.fit_slope(d, 3.0 * d**-0.5)
     assert s == pytest.approx(-0.5, abs=1e-12) and se == pytest.approx(0.0, abs=1e-10)
     rng = np.random.default_rng(0)
-    s, se = fsz.fit_slope(d, d ** -1.0 * np.exp(0.05 * rng.standard_normal(4)))
+    s, se = fsz.fit_slope(d, d**-1.0 * np.exp(0.05 * rng.standard_normal(4)))
     assert abs(s + 1.0) < 4 * se + 0.1 and se > 0
-    frames = {100: pd.DataFrame({"SE": [1.1, 0.9, 1.0], "G": [0.5, 0.5, 0.5], "status": ["ok"] * 3}),
-              400: pd.DataFrame({"SE": [1.05, 0.95, 1.2], "G": [0.5, 0.6, 0.4], "status": ["ok", "ok", "error"]})}
+    frames = {
+        100: pd.DataFrame({"SE": [1.1, 0.9, 1.0], "G": [0.5, 0.5, 0.5], "status": ["ok"] * 3}),
+        400: pd.DataFrame({"SE": [1.05, 0.95, 1.2], "G": [0.5, 0.6, 0.4], "status": ["ok", "ok", "error"]}),
+    }
     dev = fsz.deviations(frames, {"SE": 1.0, "G": 0.5}).set_index(["d", "metric"])
     assert dev.loc[(100, "SE"), "rms"] == pytest.approx(math.sqrt(0.02 / 3))
     assert dev.loc[(100, "G"), "rms"] == 0.0 and dev.loc[(100, "SE"), "bias"] == pytest.approx(0.0, abs=1e-12)

@@ -207,7 +207,7 @@ def build_parser() -> ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--linf", action="store_true", help="the l_inf mapping (module doc)")
     mode.add_argument("--finite-d", dest="finite_d", action="store_true", help="the gap at d = 100 and d = 800")
-    mode.add_argument("--figure", action="store_true", help="the points of rfrobust.figures_classification")
+    mode.add_argument("--figure", action="store_true", help="the points of rfrobust.figures.classification")
     p.add_argument("--tolerance", default="3", help="|z| allowed (default 3)")
     return p
 
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tol = check_number("tolerance", args.tolerance, gt=0)
     if args.figure:
-        from rfrobust.figures_classification import FIGURE_METRICS, figure_points
+        from rfrobust.figures.classification import FIGURE_METRICS, figure_points
 
         source, metrics, dims, seeds0, store = figure_points(), FIGURE_METRICS, [256], 16, FIGURE_RECORDS
     elif args.linf:

@@ -428,8 +428,12 @@ def test_training_components_refuse_pm1_labels():
 def test_decomposition_figure(tmp_path):
     import pandas as pd
 
-    from rfrobust import figures_classification as figc
+    from rfrobust.figures import classification as figc
 
+    # the defaults are the committed records and figure of the repository, wherever the module lives
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert os.path.samefile(figc.DEFAULT_RECORDS, os.path.join(repo, "docs", "classification", "figure_records.csv"))
+    assert os.path.samefile(figc.DEFAULT_OUT, os.path.join(repo, "docs", "figures", "classification_decomposition.png"))
     pts = figc.figure_points()
     assert {(p["psi1"], p["kappa"]) for p in pts} >= {(4.0, 1.0), (4.0, 0.0), (0.75, 1.0)}
     recs = pd.DataFrame(

@@ -13,8 +13,8 @@ Curves: :func:`rfrobust.theory.theory_grid` with ``labels="sign"``. Points: the 
 on the nonlinear model for ``acc_rob`` and ``stab``; mean +- sem over seeds), computed by
 ``python validation/classification_theory_check.py --figure`` into its record file and read from there.
 
-    python -m rfrobust.figures_classification                      # docs/figures/classification_decomposition.png
-    python -m rfrobust.figures_classification --records FILE.csv --d 256 --out FIG.png
+    python -m rfrobust.figures.classification                      # docs/figures/classification_decomposition.png
+    python -m rfrobust.figures.classification --records FILE.csv --d 256 --out FIG.png
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from rfrobust.cli import ArgumentParser, check_number, run_main
 from rfrobust.errors import InputError
 from rfrobust.fileio import atomic_write_bytes, check_output_file
 
-PROG = "python -m rfrobust.figures_classification"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROG = "python -m rfrobust.figures.classification"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 DEFAULT_RECORDS = os.path.join(ROOT, "docs", "classification", "figure_records.csv")
 DEFAULT_OUT = os.path.join(ROOT, "docs", "figures", "classification_decomposition.png")
 

@@ -3,6 +3,7 @@ the four-unknown fixed point, acc / acc_rob / stab, the l_inf mapping, the kappa
 regression of the linear channel."""
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -431,9 +432,8 @@ def test_decomposition_figure(tmp_path):
     from rfrobust.figures import classification as figc
 
     # the defaults are the committed records and figure of the repository, wherever the module lives
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert os.path.samefile(figc.DEFAULT_RECORDS, os.path.join(repo, "docs", "classification", "figure_records.csv"))
-    assert os.path.samefile(figc.DEFAULT_OUT, os.path.join(repo, "docs", "figures", "classification_decomposition.png"))
+    assert os.path.samefile(figc.DEFAULT_RECORDS, REPO_ROOT / "docs" / "classification" / "figure_records.csv")
+    assert os.path.samefile(figc.DEFAULT_OUT, REPO_ROOT / "docs" / "figures" / "classification_decomposition.png")
     pts = figc.figure_points()
     assert {(p["psi1"], p["kappa"]) for p in pts} >= {(4.0, 1.0), (4.0, 0.0), (0.75, 1.0)}
     recs = pd.DataFrame(

@@ -176,48 +176,73 @@ class WidthVsTheoryStudy(Study):
         return f"load average {ctx.extra['loads'][-1]}"
 
     # -- the report -----------------------------------------------------------------------------------------------
+    def _run_info(self, ctx: Context, cfg, computed: dict) -> dict:
+        """What this invocation computed, its wall time and the machine's load while it ran."""
+        from rfrobust.provenance import provenance
+
+        loads = [x for x in ctx.extra.get("loads", []) + [_load()] if x is not None]
+        info = {
+            "configuration": cfg.name,
+            "workers": ctx.workers,
+            "computed_points": computed,
+            "wall_s_this_invocation": round(time.time() - ctx.extra.get("t0", time.time()), 1),
+            "loadavg_1min_samples": len(loads),
+            "loadavg_1min_mean": round(sum(loads) / len(loads), 2) if loads else None,
+            "loadavg_1min_max": max(loads) if loads else None,
+            "loadavg_1min_start": loads[0] if loads else None,
+        }
+        info.update({k: v for k, v in provenance().items() if k in ("git_commit", "hostname", "timestamp")})
+        return info
+
     def report(self, ctx: Context, computed: dict) -> list[str]:
+        """The report from the stores; with ``--report-only`` and nothing stored (a fresh clone), from the tables
+        committed next to the report (``rungs.csv``, ``setting.json``, ``run_info.json``, each family's
+        ``nets_<family>/runs.csv`` ...), which are then only read, never rewritten."""
+        from rfrobust.errors import InputError
         from rfrobust.fileio import atomic_write_text
         from rfrobust.studies.width_vs_theory import bridge_report as br
         from rfrobust.studies.width_vs_theory.rungs import net_frames, net_rows, rf_rows, theory_rows
 
         cfg = ctx.extra["cfg"]
-        specs = self._specs(ctx)
-        rf = rf_rows(cfg, specs)
-        nets = net_frames(cfg, ctx.store)
-        if rf.empty and not nets:
-            raise NothingToReport.message(
-                f"nothing to report: no finished point in the stores under {ctx.store}; run "
-                f"{ctx.extra['command']} first (nothing was written)"
-            )
-        import pandas as pd
-
-        setting = self._setting(ctx)
-        rows = pd.concat([theory_rows(cfg, setting["eps_theory"]), rf, net_rows(cfg, nets)], ignore_index=True)
-        fr = br.build_frames(cfg, setting, rows, nets)
         files = ctx.files_dir
-        paths = br.write_tables(fr, files)
+        committed = os.path.isfile(os.path.join(files, "rungs.csv")) and os.path.isfile(
+            os.path.join(files, "setting.json")
+        )
+        try:
+            specs = self._specs(ctx)
+        except InputError:  # no data set and no store: only the committed tables can give the report
+            if not (ctx.report_only and committed):
+                raise
+            specs = None
+        rf = rf_rows(cfg, specs) if specs is not None else None
+        nets = net_frames(cfg, ctx.store) if specs is not None else {}
+        paths: list[str] = []
         info_path = os.path.join(files, "run_info.json")
         info = None
-        if not ctx.report_only:
-            loads = [x for x in ctx.extra.get("loads", []) + [_load()] if x is not None]
-            info = {
-                "configuration": cfg.name,
-                "workers": ctx.workers,
-                "computed_points": computed,
-                "wall_s_this_invocation": round(time.time() - ctx.extra.get("t0", time.time()), 1),
-                "loadavg_1min_samples": len(loads),
-                "loadavg_1min_mean": round(sum(loads) / len(loads), 2) if loads else None,
-                "loadavg_1min_max": max(loads) if loads else None,
-                "loadavg_1min_start": loads[0] if loads else None,
-            }
-            from rfrobust.provenance import provenance
+        if rf is None or (rf.empty and not nets):
+            if not (ctx.report_only and committed):
+                raise NothingToReport.message(
+                    f"nothing to report: no finished point in the stores under {ctx.store}; run "
+                    f"{ctx.extra['command']} first (nothing was written)"
+                )
+            ctx.log(f"nothing stored under {ctx.store}: the report from the committed tables in {files}")
+            fr = br.read_tables(cfg, files)
+            if os.path.isfile(info_path):
+                with open(info_path) as fh:
+                    info = json.load(fh)
+        else:
+            import pandas as pd
 
-            info.update({k: v for k, v in provenance().items() if k in ("git_commit", "hostname", "timestamp")})
-            paths.append(atomic_write_text(info_path, json.dumps(info, indent=1) + "\n"))
-        elif os.path.isfile(info_path):
-            with open(info_path) as fh:
-                info = json.load(fh)
+            setting = self._setting(ctx)
+            rows = pd.concat([theory_rows(cfg, setting["eps_theory"]), rf, net_rows(cfg, nets)], ignore_index=True)
+            fr = br.build_frames(cfg, setting, rows, nets)
+            paths = br.write_tables(fr, files)
+            if not ctx.report_only:
+                info = self._run_info(ctx, cfg, computed)
+                paths.append(atomic_write_text(info_path, json.dumps(info, indent=1) + "\n"))
+            elif os.path.isfile(info_path):
+                with open(info_path) as fh:
+                    info = json.load(fh)
         drawn = br.make_figures(cfg, fr, files) if ctx.figures else []
         names = [os.path.splitext(os.path.basename(p))[0] for p in drawn]
         text = br.render(cfg, fr, info, os.path.basename(files), names, ctx.extra["command"])

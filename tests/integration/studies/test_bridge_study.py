@@ -127,6 +127,14 @@ def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(
     # --report-only keeps the record of the invocation that computed
     assert _run("--config", cfg_path, "--store", store, "--out", out, "--report-only", "--quiet") == 0
     assert json.loads((files / "run_info.json").read_text()) == info2
+    # no store (a fresh clone): --report-only gives the same report from the exported tables and rewrites none
+    text2 = out.read_text()
+    tables = {p: p.read_bytes() for p in files.rglob("*") if p.suffix in (".csv", ".json")}
+    empty = tmp_path / "no_store"
+    assert _run("--config", cfg_path, "--store", empty, "--out", out, "--report-only") == 0
+    assert out.read_text() == text2
+    assert {p: p.read_bytes() for p in files.rglob("*") if p.suffix in (".csv", ".json")} == tables
+    assert not empty.exists()
 
 
 def test_a_rerun_computes_only_what_is_missing(synthetic, tmp_path, capfd):

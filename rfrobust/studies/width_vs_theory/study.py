@@ -34,7 +34,7 @@ class WidthVsTheoryStudy(Study):
         "CNN widths, across the interpolation threshold (accuracy, robust accuracy, stability; curse and stability "
         "rows per rung)"
     )
-    cost = {"cpu": "~80 min on 2 cores", "paper": "GPU, hundreds of GPU-hours (WRN-34 nets)"}
+    cost = {"cpu": "~50 min on 2 cores", "paper": "GPU, hundreds of GPU-hours (WRN-34 nets)"}
 
     def add_arguments(self, p) -> None:
         p.add_argument(

@@ -1,11 +1,11 @@
 """The bridge's conventions and its RF-real rung (rfrobust.studies.width_vs_theory: task, rf_real, autoattack):
-the standardisation, the radius map, the psi1 map, the rf_real kind end to end on synthetic images (its readout is the
-package's solver on the same features, its network computes the same f), resumable through the sweep store."""
+the standardisation, the radius map, the psi1 map, the rf_real record on synthetic images (its readout is the
+package's solver on the same features, its network computes the same f). The sweep kind end to end and AutoAttack:
+tests/integration/studies/test_bridge_rungs_end_to_end.py."""
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -172,15 +172,6 @@ def test_rf_real_record_metrics_are_consistent(synthetic):
     assert r0["acc_rob"] == r0["acc"] and r0["stab"] == 1.0
 
 
-def test_rf_real_autoattack_on_two_classes(synthetic):
-    from rfrobust.studies.width_vs_theory.rf_real import run_record
-
-    r = run_record({**POINT, "aa_n": 40}, 0)
-    assert r["aa_n_used"] == 40 and r["aa_attacks"] == "apgd-ce,fab-t,square" and r["aa_fab_n_target_classes"] == 1
-    assert r["acc_rob_aa"] <= r["acc_aa_subset"]
-    assert r["acc_rob_worst_aa_subset"] <= min(r["acc_rob_aa"], r["acc_rob_pgd_aa_subset"])
-
-
 def test_autoattack_attack_lists():
     from rfrobust.studies.width_vs_theory.autoattack import attacks_for
 
@@ -188,36 +179,6 @@ def test_autoattack_attack_lists():
     assert attacks_for(10) == ["apgd-ce", "apgd-t", "fab-t", "square"]
     with pytest.raises(ValueError):
         attacks_for(1)
-
-
-def test_rf_real_kind_runs_through_the_sweep_and_resumes(synthetic, tmp_path):
-    from rfrobust.sweep import run_sweep
-    from rfrobust.sweep.spec import spec_from_dict
-
-    spec = spec_from_dict(
-        {
-            "kind": "rf_real",
-            "output": str(tmp_path / "rf.parquet"),
-            "seeds": 2,
-            "fixed": {k: v for k, v in POINT.items() if k not in ("psi1", "kappa")},
-            "grid": {"psi1": [0.1, 0.2], "kappa": [0.0, 1.0]},
-        }
-    )
-    df = run_sweep(spec, progress=False, log=lambda m: None)
-    assert len(df) == 8 and (df["status"] == "ok").all() and df["kind"].eq("rf_real").all()
-    assert set(df["N"]) == {round(0.1 * 784), round(0.2 * 784)}
-    again = run_sweep(spec, dry_run=True, log=lambda m: None)
-    assert (again["state"] == "done").all()  # a second run computes nothing
-    with pytest.raises(InputError, match="classes"):  # refused when the spec is read, before any work
-        spec_from_dict(
-            {
-                "kind": "rf_real",
-                "output": str(tmp_path / "b.parquet"),
-                "fixed": {"classes": "1"},
-                "grid": {"psi1": [0.1]},
-            }
-        )
-    assert not os.path.exists(tmp_path / "b.parquet")
 
 
 @pytest.mark.parametrize("model", ["mlp-250", "nettest-4-0", "nettest-4-2", "nettest-5-1", "wrn-10-2"])

@@ -75,6 +75,15 @@ def idx_dir(tmp_path_factory):
     )
 
 
+@pytest.fixture
+def synthetic_idx(idx_dir, monkeypatch):
+    """The synthetic IDX data of ``idx_dir`` (1200 train / 400 test) served as the ``synthetic-idx`` data set."""
+    from rfrobust.deep.data import ENV_VARS
+
+    monkeypatch.setenv(ENV_VARS["synthetic-idx"], idx_dir)
+    return idx_dir
+
+
 @pytest.fixture(scope="session")
 def cifar_dir(tmp_path_factory):
     """Synthetic 3x32x32 data (250 train / 100 test) as CIFAR-10 python batches."""

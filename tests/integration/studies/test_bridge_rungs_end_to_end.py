@@ -8,32 +8,12 @@ import os
 import pytest
 
 from rfrobust.errors import InputError
+from tests.support.bridge import RF_REAL_POINT as POINT
 
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture
-def synthetic(idx_dir, monkeypatch):
-    """The synthetic IDX data set (10 classes, 1200 train / 400 test) as ``synthetic-idx``."""
-    from rfrobust.deep.data import ENV_VARS
-
-    monkeypatch.setenv(ENV_VARS["synthetic-idx"], idx_dir)
-    return idx_dir
-
-
-POINT = {
-    "dataset": "synthetic-idx",
-    "classes": "1,7",
-    "n_train": 120,
-    "psi1": 0.2,
-    "kappa": 1.0,
-    "eps": 0.3,
-    "lam": 1e-3,
-    "pgd_steps": 5,
-}
-
-
-def test_rf_real_autoattack_on_two_classes(synthetic):
+def test_rf_real_autoattack_on_two_classes(synthetic_idx):
     from rfrobust.studies.width_vs_theory.rf_real import run_record
 
     r = run_record({**POINT, "aa_n": 40}, 0)
@@ -42,7 +22,7 @@ def test_rf_real_autoattack_on_two_classes(synthetic):
     assert r["acc_rob_worst_aa_subset"] <= min(r["acc_rob_aa"], r["acc_rob_pgd_aa_subset"])
 
 
-def test_rf_real_kind_runs_through_the_sweep_and_resumes(synthetic, tmp_path):
+def test_rf_real_kind_runs_through_the_sweep_and_resumes(synthetic_idx, tmp_path):
     from rfrobust.sweep import run_sweep
     from rfrobust.sweep.spec import spec_from_dict
 

@@ -72,15 +72,7 @@ def _run(*argv) -> int:
     return run_main(main, ["width_vs_theory", *map(str, argv)], prog=PROG)
 
 
-@pytest.fixture
-def synthetic(idx_dir, monkeypatch):
-    from rfrobust.deep.data import ENV_VARS
-
-    monkeypatch.setenv(ENV_VARS["synthetic-idx"], idx_dir)
-    return idx_dir
-
-
-def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(synthetic, tmp_path, capsys):
+def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(synthetic_idx, tmp_path, capsys):
     from rfrobust.studies.width_vs_theory import bridge_report as br
     from rfrobust.studies.width_vs_theory.config import load_config
 
@@ -137,7 +129,7 @@ def test_every_rung_end_to_end_resumable_and_the_report_follows_from_its_tables(
     assert not empty.exists()
 
 
-def test_a_rerun_computes_only_what_is_missing(synthetic, tmp_path, capfd):
+def test_a_rerun_computes_only_what_is_missing(synthetic_idx, tmp_path, capfd):
     """A store lost (as if the run had been killed before it wrote anything there) is recomputed, and nothing else."""
     import shutil
 
@@ -154,7 +146,7 @@ def test_a_rerun_computes_only_what_is_missing(synthetic, tmp_path, capfd):
 
 
 @pytest.mark.slow
-def test_killed_mid_run_and_rerun_computes_only_the_missing_points(synthetic, tmp_path):
+def test_killed_mid_run_and_rerun_computes_only_the_missing_points(synthetic_idx, tmp_path):
     """SIGKILL of the driver while the RF-real sweep runs (some points written), then the same command again: the
     finished points are kept, only the others are computed, and every point is stored once."""
     import signal
@@ -203,7 +195,7 @@ def test_killed_mid_run_and_rerun_computes_only_the_missing_points(synthetic, tm
     assert len(final) == 16 and final[["config_hash", "seed"]].drop_duplicates().shape[0] == 16
 
 
-def test_dry_run_plans_and_writes_nothing(synthetic, tmp_path, capsys):
+def test_dry_run_plans_and_writes_nothing(synthetic_idx, tmp_path, capsys):
     store = tmp_path / "st"
     assert _run("--config", _config(tmp_path), "--store", store, "--out", tmp_path / "r.md", "--dry-run") == 0
     out = capsys.readouterr().out
@@ -224,7 +216,7 @@ def test_dry_run_plans_and_writes_nothing(synthetic, tmp_path, capsys):
         (("d = 40", "d = 40\nbogus = 1"), "rf.gaussian.bogus"),
     ],
 )
-def test_bad_configurations_are_one_line_before_any_work(synthetic, tmp_path, capsys, change, key):
+def test_bad_configurations_are_one_line_before_any_work(synthetic_idx, tmp_path, capsys, change, key):
     path = _config(tmp_path)
     with open(path) as fh:
         text = fh.read().replace(*change, 1)

@@ -12,17 +12,9 @@ import pytest
 
 from rfrobust.errors import InputError
 from rfrobust.studies.width_vs_theory import task as tk
+from tests.support.bridge import RF_REAL_POINT as POINT
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture
-def synthetic(idx_dir, monkeypatch):
-    """The synthetic IDX data set (10 classes, 1200 train / 400 test) as ``synthetic-idx``."""
-    from rfrobust.deep.data import ENV_VARS
-
-    monkeypatch.setenv(ENV_VARS["synthetic-idx"], idx_dir)
-    return idx_dir
 
 
 # ---------------------------------------------------------------------------------------------------- conventions
@@ -53,7 +45,7 @@ def test_standardisation_gives_norm_sqrt_d_and_maps_balls_exactly():
         tk.Standardizer.fit(np.full((3, 4), 0.5))
 
 
-def test_task_standardizer_is_that_of_every_training_image_of_the_two_classes(synthetic):
+def test_task_standardizer_is_that_of_every_training_image_of_the_two_classes(synthetic_idx):
     from rfrobust.deep.data import load_dataset
 
     data = load_dataset("synthetic-idx", "train")
@@ -109,19 +101,7 @@ def test_psi1_params_map_of_a_cnn_family_grows_with_width_and_features_is_refuse
 
 
 # ---------------------------------------------------------------------------------------------------- rf_real
-POINT = {
-    "dataset": "synthetic-idx",
-    "classes": "1,7",
-    "n_train": 120,
-    "psi1": 0.2,
-    "kappa": 1.0,
-    "eps": 0.3,
-    "lam": 1e-3,
-    "pgd_steps": 5,
-}
-
-
-def test_rf_real_readout_is_the_package_solver_on_the_same_features(synthetic):
+def test_rf_real_readout_is_the_package_solver_on_the_same_features(synthetic_idx):
     from rfrobust.activations import get_activation
     from rfrobust.backends import make_backend
     from rfrobust.rf import ATProgram, solve_reduced
@@ -154,7 +134,7 @@ def test_rf_real_readout_is_the_package_solver_on_the_same_features(synthetic):
     assert agree == 1.0
 
 
-def test_rf_real_record_metrics_are_consistent(synthetic):
+def test_rf_real_record_metrics_are_consistent(synthetic_idx):
     from rfrobust.studies.width_vs_theory.rf_real import run_record
 
     r = run_record(POINT, 0)
@@ -197,7 +177,7 @@ def test_first_layer_units_count_the_first_widened_layer(model):
     assert tk.first_layer_units("densenet-bc-40-12") is None
 
 
-def test_rf_real_on_the_torch_backend_equals_numpy(synthetic):
+def test_rf_real_on_the_torch_backend_equals_numpy(synthetic_idx):
     from rfrobust.studies.width_vs_theory.rf_real import run_record
 
     a = run_record(POINT, 1)
